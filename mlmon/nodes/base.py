@@ -1,0 +1,140 @@
+"""What every node kind shares: the parsed Node, its declared schema, and the kind interface.
+
+A kind is one module in `mlmon/nodes/` exposing a `NodeKind` instance. The loader validates a
+node against `kind.fields`, the graph takes edges from `kind.dependencies`, and the runner calls
+`kind.execute`. Nothing outside the kind's module knows what the kind does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from mlmon.errors import ConfigError, Location
+
+if TYPE_CHECKING:
+    from mlmon.project.project import Project
+    from mlmon.run.context import RunContext
+
+__all__ = [
+    "Dependency",
+    "Field",
+    "COMMON_FIELDS",
+    "Node",
+    "NodeKind",
+    "NodeOutcome",
+    "Status",
+]
+
+Status = Literal["success", "reused", "error", "fail", "warn", "skipped"]
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """An edge into a node: `name` must be built first."""
+
+    name: str
+    inferred: bool = False  # found in compiled SQL by sqlglot rather than declared
+    via: str | None = None  # the YAML key or "ref()" / "sql" that created it
+
+
+@dataclass(frozen=True)
+class Field:
+    """One YAML key a kind accepts.
+
+    `refs` lists the node types the value names (a string, or a list of strings when `many`);
+    the loader checks those names exist and the graph turns them into edges.
+    `render=False` keeps Jinja unrendered until use (secrets must never reach the manifest).
+    """
+
+    name: str
+    types: tuple[type, ...] = (str,)
+    required: bool = False
+    refs: tuple[str, ...] = ()
+    many: bool = False
+    choices: tuple[Any, ...] = ()
+    default: Any = None
+    render: bool = True
+    doc: str = ""
+
+
+COMMON_FIELDS: tuple[Field, ...] = (
+    Field("name", (str,), required=True, doc="unique across the project"),
+    Field("tags", (list, str), default=(), doc="labels for tag: selection"),
+    Field("zone", (str,), doc="a Flow zone grouping nodes in docs and dashboards"),
+    Field("description", (str,), doc="free text shown in docs"),
+)
+
+
+@dataclass
+class Node:
+    """A node as compiled: config values rendered, dependencies resolved."""
+
+    name: str
+    type: str  # dataset | model | score | evaluation | check | retrain | scenario | dashboard
+    path: str  # project-relative, posix separators
+    line: int
+    config: dict[str, Any] = field(default_factory=dict)
+    key_lines: dict[str, int] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    zone: str | None = None
+    description: str | None = None
+    depends_on: list[Dependency] = field(default_factory=list)
+    raw_sql: str | None = None  # .sql datasets: the file as written
+    sql: str | None = None  # .sql datasets: rendered by Jinja, file datasets rewritten in
+    materialized: str | None = None  # "table" | "view" | None (read at use time)
+
+    def location(self, key: str | None = None) -> Location:
+        """Where this node (or one of its keys) is written."""
+        return Location(self.path, self.key_lines.get(key, self.line) if key else self.line)
+
+    def error(self, message: str, key: str | None = None, hint: str | None = None) -> ConfigError:
+        return ConfigError(message, location=self.location(key), hint=hint)
+
+    @property
+    def upstream(self) -> list[str]:
+        return [d.name for d in self.depends_on]
+
+
+@dataclass
+class NodeOutcome:
+    """What a kind's `execute` returns; the runner adds timing and writes it to node_results."""
+
+    status: Status = "success"
+    message: str = ""
+    rows: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class NodeKind:
+    """Base of every kind. Subclasses set the class attributes and override `execute`."""
+
+    key: ClassVar[str]  # the YAML top-level key, e.g. "datasets"
+    type: ClassVar[str]  # the singular type name, e.g. "dataset"
+    fields: ClassVar[tuple[Field, ...]] = ()
+    buildable: ClassVar[bool] = True  # scenarios and dashboards are declared, not built
+
+    def all_fields(self) -> dict[str, Field]:
+        return {f.name: f for f in (*COMMON_FIELDS, *self.fields)}
+
+    def dependencies(self, node: Node) -> list[Dependency]:
+        """Edges from the fields that name other nodes; kinds add more by overriding."""
+        deps: list[Dependency] = []
+        for f in self.fields:
+            if not f.refs or node.config.get(f.name) is None:
+                continue
+            value = node.config[f.name]
+            names = value if isinstance(value, list) else [value]
+            deps.extend(Dependency(str(n), via=f.name) for n in names)
+        return deps
+
+    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+        """Checks beyond the schema (e.g. `features` and `exclude` together). Default: none."""
+        return []
+
+    def output_relation(self, node: Node) -> str | None:
+        """The warehouse table or view holding this node's output, if it has one."""
+        return None
+
+    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+        raise NotImplementedError(f"{self.type} nodes are not built")
