@@ -8,7 +8,10 @@ node against `kind.fields`, the graph takes edges from `kind.dependencies`, and 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from sqlglot import exp
 
 from mlmon.errors import ConfigError, Location
 
@@ -55,6 +58,7 @@ class Field:
     choices: tuple[Any, ...] = ()
     default: Any = None
     render: bool = True
+    sql: bool = False  # a SELECT compiled like a .sql dataset: its tables become dependencies
     doc: str = ""
 
 
@@ -113,6 +117,8 @@ class NodeKind:
     type: ClassVar[str]  # the singular type name, e.g. "dataset"
     fields: ClassVar[tuple[Field, ...]] = ()
     buildable: ClassVar[bool] = True  # scenarios and dashboards are declared, not built
+    produces_table: ClassVar[bool] = False  # its output is a table/view readable from SQL
+    runs_after_failed_check: ClassVar[bool] = False  # retrains run when an upstream check failed
 
     def all_fields(self) -> dict[str, Field]:
         return {f.name: f for f in (*COMMON_FIELDS, *self.fields)}
@@ -132,9 +138,21 @@ class NodeKind:
         """Checks beyond the schema (e.g. `features` and `exclude` together). Default: none."""
         return []
 
-    def output_relation(self, node: Node) -> str | None:
-        """The warehouse table or view holding this node's output, if it has one."""
+    def relation(self, node: Node, root: Path) -> exp.Expression | None:
+        """How SQL reads this node's output: a warehouse table by default, None if it has none."""
+        return exp.table_(node.name, quoted=True) if self.produces_table else None
+
+    def available(self, node: Node, ctx: "RunContext") -> str | None:
+        """Why this node's output cannot be read now (None when it can): used when a build
+        selects a node without its upstream, which must then come from the warehouse."""
+        if self.produces_table and not ctx.warehouse.exists(node.name):
+            return f"table '{node.name}' is not in the warehouse"
         return None
+
+    def show_query(self, node: Node, root: Path) -> exp.Expression | None:
+        """What `mlmon show NAME` prints for this node (default: its table)."""
+        relation = self.relation(node, root)
+        return exp.select("*").from_(relation) if relation is not None else None
 
     def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
         raise NotImplementedError(f"{self.type} nodes are not built")

@@ -1,0 +1,119 @@
+"""init, compile, ls, build, show: the commands that work on the project as a whole."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+import sqlglot
+from sqlglot import exp
+
+from mlmon.cli import cli
+from mlmon.cli.display import print_frame, print_json, stdout
+from mlmon.cli.options import project_options, run_config, selection_options
+from mlmon.errors import UsageError
+from mlmon.graph.selector import select
+from mlmon.project.compiler import compile_project
+from mlmon.run.progress import Progress
+from mlmon.run.runner import build as run_build
+from mlmon.warehouse.duckdb import Warehouse
+from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES
+
+TEMPLATE = Path(__file__).resolve().parent.parent / "demo" / "template"
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--rows", default=2500, show_default=True, help="Rows per month of example data.")
+def init(directory: Path, rows: int) -> None:
+    """Create a new project in DIRECTORY: the fraud-monitoring example, with its data."""
+    from mlmon.demo.generator import generate
+
+    if directory.exists() and any(directory.iterdir()):
+        raise UsageError(f"{directory} already exists and is not empty", hint="choose a new folder")
+    shutil.copytree(TEMPLATE, directory, dirs_exist_ok=True, symlinks=False)
+    generate(directory / "data", rows=rows)
+    stdout.print(f"Created project in {directory}. Next: cd {directory} && mlmon build")
+
+
+@cli.command(name="compile")
+@project_options
+def compile_command(project_dir: Path, vars_text: str | None, target: str | None) -> None:
+    """Validate the project and write target/manifest.json and compiled SQL."""
+    project = compile_project(run_config(project_dir, vars_text, target))
+    path = project.write_manifest()
+    stdout.print(f"Compiled {len(project.nodes)} nodes → {path.relative_to(project.root)}")
+
+
+@cli.command(name="ls")
+@project_options
+@selection_options
+@click.option("--output", "-o", type=click.Choice(["name", "path", "json"]), default="name", show_default=True)
+def ls_command(project_dir: Path, vars_text: str | None, target: str | None, select: tuple[str, ...],
+               exclude: tuple[str, ...], output: str) -> None:
+    """List the nodes a selection names, in build order."""
+    project = compile_project(run_config(project_dir, vars_text, target))
+    chosen = _select(project, select, exclude)
+    order = [n for n in project.dag.topological_order(chosen)]
+    if output == "json":
+        manifest = project.manifest()["nodes"]
+        print_json([manifest[name] for name in order])
+        return
+    for name in order:
+        node = project.nodes[name]
+        click.echo(f"{node.path}:{node.line}" if output == "path" else name)
+
+
+def _select(project, include: tuple[str, ...], exclude: tuple[str, ...]) -> set[str]:
+    return select(list(include) or None, list(exclude) or None, project.nodes, project.dag)
+
+
+@cli.command()
+@project_options
+@selection_options
+@click.option("--full-refresh", is_flag=True, help="Retrain models and rebuild everything selected.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first node error or failed check.")
+@click.option("--dry-run", is_flag=True, help="Print the ordered plan and build nothing.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+def build(project_dir: Path, vars_text: str | None, target: str | None, select: tuple[str, ...],
+          exclude: tuple[str, ...], full_refresh: bool, fail_fast: bool, dry_run: bool, debug: bool) -> None:
+    """Build the selected nodes (all by default) into the warehouse."""
+    config = run_config(project_dir, vars_text, target, select=select, exclude=exclude,
+                        full_refresh=full_refresh, fail_fast=fail_fast, dry_run=dry_run)
+    project = compile_project(config)
+    if not dry_run:
+        project.write_manifest()
+    results = run_build(project, config, Progress(), debug=debug)
+    raise SystemExit(results.exit_code)
+
+
+@cli.command()
+@click.argument("name")
+@project_options
+@click.option("--limit", "-n", default=20, show_default=True, help="Rows to print.")
+@click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def show(name: str, project_dir: Path, vars_text: str | None, target: str | None, limit: int, output: str) -> None:
+    """Print a table, view, evaluation store, model's versions or mlmon.<system table>."""
+    project = compile_project(run_config(project_dir, vars_text, target))
+    query = _show_query(project, name)
+    with Warehouse(project.settings.warehouse, read_only=True) as warehouse:
+        total = int(warehouse.con.execute(exp.select("count(*)").from_(query.subquery("q")).sql("duckdb")).fetchone()[0])
+        frame = warehouse.query_df(query.limit(limit))
+    if output == "json":
+        print_json({"name": name, "total_rows": total, "rows": frame.to_dict(orient="records")})
+    else:
+        print_frame(frame, title=name, total=total)
+
+
+def _show_query(project, name: str) -> exp.Select:
+    schema, _, table = name.rpartition(".")
+    if schema == SYSTEM_SCHEMA:
+        if table not in SYSTEM_TABLES:
+            raise UsageError(f"no system table '{name}'", hint="one of: " + ", ".join(f"mlmon.{t}" for t in SYSTEM_TABLES))
+        return exp.select("*").from_(exp.table_(table, db=SYSTEM_SCHEMA, quoted=True))
+    node = project.node(name)
+    query = project.kind(node).show_query(node, project.root)
+    if query is None:
+        raise UsageError(f"'{name}' is a {node.type}: it has nothing to show")
+    return query if isinstance(query, exp.Select) else sqlglot.select("*").from_(query)

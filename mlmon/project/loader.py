@@ -1,0 +1,152 @@
+"""Find the project and read its files into raw node declarations (nothing rendered yet)."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from mlmon.config import PROJECT_FILE, ProjectSettings
+from mlmon.errors import ConfigError, Location, MlmonError, UsageError, did_you_mean
+from mlmon.project.yaml_lines import LineDict, load_yaml
+
+__all__ = ["NODE_DIRS", "RawNode", "find_project_root", "load_settings", "discover", "macro_files"]
+
+NODE_DIRS = ("models", "monitors", "checks")
+_SETTINGS_KEYS = ("name", "warehouse", "vars", "targets", "target", "settings", "version", "description")
+
+
+@dataclass
+class RawNode:
+    """One node as declared: a YAML list entry, a .sql file or a .py file."""
+
+    key: str  # the YAML top-level key, e.g. "datasets"
+    data: dict[str, Any]
+    path: str
+    line: int
+    key_lines: dict[str, int] = field(default_factory=dict)
+    raw_sql: str | None = None
+    python_refs: list[str] | None = None  # .py datasets: names passed to ctx.ref() in the file
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding mlmon_project.yml."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise UsageError(
+        f"no {PROJECT_FILE} found in {start} or any parent folder",
+        hint="run inside a project, pass --project-dir, or create one with `mlmon init DIR`",
+    )
+
+
+def load_settings(root: Path, cli_vars: Mapping[str, Any]) -> ProjectSettings:
+    data = load_yaml(root / PROJECT_FILE, PROJECT_FILE)
+    if not isinstance(data, dict):
+        raise ConfigError("must be a mapping with at least `name:`", location=Location(PROJECT_FILE, 1))
+    lines = getattr(data, "key_lines", {})
+    errors: list[MlmonError] = []
+    for key in data:
+        if key not in _SETTINGS_KEYS:
+            errors.append(ConfigError(
+                f"unknown key '{key}'", location=Location(PROJECT_FILE, lines.get(key)),
+                hint=did_you_mean(str(key), _SETTINGS_KEYS) or f"allowed: {', '.join(_SETTINGS_KEYS)}",
+            ))
+    if not isinstance(data.get("name"), str):
+        errors.append(ConfigError("`name:` is required", location=Location(PROJECT_FILE, 1)))
+    project_vars = data.get("vars") or {}
+    if not isinstance(project_vars, dict):
+        errors.append(ConfigError("`vars:` must be a mapping", location=Location(PROJECT_FILE, lines.get("vars"))))
+        project_vars = {}
+    if errors:
+        from mlmon.errors import ProjectErrors
+
+        raise ProjectErrors(errors)
+    warehouse = Path(str(data.get("warehouse") or "target/mlmon.duckdb"))
+    return ProjectSettings(
+        name=data["name"],
+        root=root,
+        warehouse=warehouse if warehouse.is_absolute() else root / warehouse,
+        vars={**project_vars, **cli_vars},
+        targets=dict(data.get("targets") or {}),
+        default_target=data.get("target"),
+        settings=dict(data.get("settings") or {}),
+    )
+
+
+def _files(root: Path, folders: Iterable[str], suffixes: tuple[str, ...]) -> list[Path]:
+    found: list[Path] = []
+    for folder in folders:
+        if (root / folder).is_dir():
+            found.extend(p for p in (root / folder).rglob("*") if p.suffix in suffixes and p.is_file())
+    return sorted(found)
+
+
+def macro_files(root: Path) -> list[tuple[Path, str]]:
+    return [(p, p.relative_to(root).as_posix()) for p in _files(root, ["macros"], (".sql",))]
+
+
+def _python_refs(source: str, display: str) -> list[str] | None:
+    """Names given to `<anything>.ref("x")` in a .py file, or None if it defines no dataset()."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ConfigError(f"Python syntax error: {exc.msg}", location=Location(display, exc.lineno, exc.offset)) from None
+    if not any(isinstance(n, ast.FunctionDef) and n.name == "dataset" for n in tree.body):
+        return None
+    refs = []
+    for call in ast.walk(tree):
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "ref"
+                and call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str)):
+            refs.append(call.args[0].value)
+    return refs
+
+
+def discover(root: Path, kind_keys: Iterable[str]) -> tuple[list[RawNode], list[MlmonError]]:
+    """Every node declaration in the project, plus the errors met while reading (all of them)."""
+    keys = list(kind_keys)
+    nodes: list[RawNode] = []
+    errors: list[MlmonError] = []
+    for file in _files(root, NODE_DIRS, (".yml", ".yaml")):
+        display = file.relative_to(root).as_posix()
+        try:
+            data = load_yaml(file, display)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        if data is None:
+            continue
+        if not isinstance(data, LineDict):
+            errors.append(ConfigError(f"expected a mapping with keys such as {', '.join(keys)}", location=Location(display, 1)))
+            continue
+        for key, entries in data.items():
+            line = data.key_lines.get(str(key))
+            if key not in keys:
+                errors.append(ConfigError(
+                    f"unknown node kind '{key}'", location=Location(display, line),
+                    hint=did_you_mean(str(key), keys) or f"use one of: {', '.join(keys)}",
+                ))
+                continue
+            if not isinstance(entries, list):
+                errors.append(ConfigError(f"'{key}' must be a list of nodes", location=Location(display, line)))
+                continue
+            for entry in entries:
+                if not isinstance(entry, LineDict):
+                    errors.append(ConfigError(f"each entry of '{key}' must be a mapping with a name", location=Location(display, line)))
+                    continue
+                nodes.append(RawNode(key, dict(entry), display, entry.line, dict(entry.key_lines)))
+    for file in _files(root, ["models"], (".sql",)):
+        display = file.relative_to(root).as_posix()
+        nodes.append(RawNode("datasets", {"name": file.stem}, display, 1, raw_sql=file.read_text(encoding="utf-8")))
+    for file in _files(root, ["models"], (".py",)):
+        display = file.relative_to(root).as_posix()
+        try:
+            refs = _python_refs(file.read_text(encoding="utf-8"), display)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        if refs is not None:
+            nodes.append(RawNode("datasets", {"name": file.stem}, display, 1, python_refs=refs))
+    return nodes, errors

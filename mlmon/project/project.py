@@ -1,0 +1,113 @@
+"""The compiled project: settings, nodes, the dependency graph, and the manifest written from it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from mlmon import __version__
+from mlmon.config import ProjectSettings
+from mlmon.errors import UsageError, did_you_mean
+from mlmon.graph.dag import DAG
+from mlmon.nodes.base import Node, NodeKind
+from mlmon.project.jinja import Renderer, has_jinja
+
+__all__ = ["Project"]
+
+
+@dataclass
+class Project:
+    settings: ProjectSettings
+    nodes: dict[str, Node]
+    dag: DAG[str]
+    renderer: Renderer
+    kinds: dict[str, NodeKind]  # by type name
+
+    @property
+    def root(self) -> Path:
+        return self.settings.root
+
+    def node(self, name: str) -> Node:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise UsageError(f"no node named '{name}'", hint=did_you_mean(name, self.nodes)) from None
+
+    def kind(self, node: Node | str) -> NodeKind:
+        return self.kinds[(self.node(node) if isinstance(node, str) else node).type]
+
+    def relation(self, name: str) -> exp.Expression:
+        """How SQL reads node `name`: a table, or a file scan for a file dataset."""
+        node = self.node(name)
+        relation = self.kind(node).relation(node, self.root)
+        if relation is None:
+            raise UsageError(f"'{name}' is a {node.type}, it has no table to read")
+        return relation
+
+    def relation_sql(self, name: str, dialect: str = "duckdb") -> str:
+        relation = self.relation(name)
+        return relation.sql(dialect) if isinstance(relation, exp.Table) else f"({relation.sql(dialect)})"
+
+    def render(self, value: Any, node: Node, key: str) -> Any:
+        """Render Jinja left in a `render=False` field (e.g. a secret URL) at the moment of use."""
+        if isinstance(value, str) and has_jinja(value):
+            return self.renderer.render(value, node.location(key))
+        if isinstance(value, dict):
+            return {k: self.render(v, node, key) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.render(v, node, key) for v in value]
+        return value
+
+    def zones(self) -> dict[str, list[str]]:
+        zones: dict[str, list[str]] = {}
+        for node in self.nodes.values():
+            if node.zone:
+                zones.setdefault(node.zone, []).append(node.name)
+        return {z: sorted(names) for z, names in sorted(zones.items())}
+
+    def manifest(self) -> dict[str, Any]:
+        return {
+            "metadata": {
+                "project_name": self.settings.name,
+                "mlmon_version": __version__,
+                "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "vars": dict(self.settings.vars),
+                "warehouse": str(self.settings.warehouse),
+            },
+            "nodes": {
+                name: {
+                    "name": n.name,
+                    "type": n.type,
+                    "path": n.path,
+                    "line": n.line,
+                    "zone": n.zone,
+                    "tags": list(n.tags),
+                    "description": n.description,
+                    "config": n.config,
+                    "depends_on": [{"name": d.name, "inferred": d.inferred, "via": d.via} for d in n.depends_on],
+                    "sql": n.sql,
+                    "materialized": n.materialized,
+                }
+                for name, n in sorted(self.nodes.items())
+            },
+            "zones": self.zones(),
+            "order": self.dag.topological_order(),
+        }
+
+    def write_manifest(self) -> Path:
+        target = self.settings.target_dir
+        target.mkdir(parents=True, exist_ok=True)
+        path = target / "manifest.json"
+        path.write_text(json.dumps(self.manifest(), indent=2, default=str), encoding="utf-8")
+        compiled = target / "compiled"
+        for node in self.nodes.values():
+            if node.sql:
+                out = compiled / node.path
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(node.sql + "\n", encoding="utf-8")
+        return path

@@ -1,0 +1,37 @@
+"""What a node kind's `execute` may touch during a build."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlmon.config import RunConfig
+from mlmon.project.project import Project
+from mlmon.run.progress import Progress
+from mlmon.run.results import NodeResult
+from mlmon.warehouse.duckdb import Warehouse
+
+__all__ = ["RunContext"]
+
+
+@dataclass
+class RunContext:
+    config: RunConfig
+    project: Project
+    warehouse: Warehouse
+    progress: Progress
+    selected: frozenset[str]  # every node this invocation builds
+    named: frozenset[str]  # nodes named on the command line without graph operators
+    results: dict[str, NodeResult] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)  # per-invocation caches shared by kinds
+
+    @property
+    def invocation_id(self) -> str:
+        return self.config.invocation_id
+
+    def relation_sql(self, name: str) -> str:
+        return self.project.relation_sql(name, self.warehouse.dialect)
+
+    def setting(self, key: str, default: Any) -> Any:
+        """A project-level tuning value from `settings:` in mlmon_project.yml."""
+        return self.project.settings.settings.get(key, default)

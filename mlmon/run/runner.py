@@ -1,0 +1,114 @@
+"""Run a selection of nodes in dependency order: the engine that knows nothing about ML.
+
+For each node: skip it if something it needs failed in this run; check that upstream nodes
+left out of the selection can be read from the warehouse; call its kind's `execute`; record.
+"""
+
+from __future__ import annotations
+
+import re
+import traceback
+from pathlib import Path
+
+from mlmon.config import RunConfig
+from mlmon.errors import MlmonError
+from mlmon.graph.selector import select
+from mlmon.nodes.base import Node, NodeOutcome
+from mlmon.project.project import Project
+from mlmon.run.context import RunContext
+from mlmon.run.progress import Progress
+from mlmon.run.results import NodeResult, RunResults, utcnow
+from mlmon.warehouse.duckdb import Warehouse
+
+__all__ = ["plan", "build", "named_in_selection"]
+
+_BLOCKING = frozenset({"error", "skipped"})
+
+
+def plan(project: Project, config: RunConfig) -> list[str]:
+    """The buildable nodes the selection names, in deterministic dependency order."""
+    chosen = select(list(config.select) or None, list(config.exclude) or None, project.nodes, project.dag)
+    buildable = {n for n in chosen if project.kind(n).buildable}
+    return project.dag.topological_order(buildable)
+
+
+def named_in_selection(select_args: tuple[str, ...], names: set[str] | dict) -> frozenset[str]:
+    """Nodes named as plain atoms (no `+`, `@`, method or glob): "selected by name"."""
+    atoms = re.split(r"[\s,()]+", " ".join(select_args))
+    return frozenset(a for a in atoms if a in names)
+
+
+def build(project: Project, config: RunConfig, progress: Progress, debug: bool = False) -> RunResults:
+    order = plan(project, config)
+    run = RunResults(config.invocation_id, dict(config.args))
+    if config.dry_run:
+        for i, name in enumerate(order, 1):
+            node = project.nodes[name]
+            progress.log(f"{i:>3} of {len(order)} {node.type} {name}  ({node.path}:{node.line})")
+        return run
+    with Warehouse(project.settings.warehouse) as warehouse:
+        ctx = RunContext(
+            config=config, project=project, warehouse=warehouse, progress=progress,
+            selected=frozenset(order), named=named_in_selection(config.select, project.nodes),
+        )
+        stop = False
+        for index, name in enumerate(order, 1):
+            node = project.nodes[name]
+            with progress.node(index, len(order), node.type, name):
+                result = _skipped(node, "an earlier node failed and --fail-fast is set") if stop else _run_node(node, ctx, debug)
+            ctx.results[name] = result
+            _record(warehouse, config, result)
+            progress.node_done(index, len(order), result)
+            stop = stop or (config.fail_fast and result.status in ("error", "fail"))
+        run.results = list(ctx.results.values())
+    run.write(project.settings.target_dir)
+    progress.summary(run)
+    return run
+
+
+def _skipped(node: Node, reason: str) -> NodeResult:
+    now = utcnow()
+    return NodeResult(node.name, node.type, "skipped", now, now, reason)
+
+
+def _run_node(node: Node, ctx: RunContext, debug: bool) -> NodeResult:
+    kind = ctx.project.kind(node)
+    for dep in node.upstream:
+        upstream = ctx.results.get(dep)
+        if upstream is None:
+            continue
+        if upstream.status in _BLOCKING or (upstream.status == "fail" and not kind.runs_after_failed_check):
+            return _skipped(node, f"upstream '{dep}' ended with status {upstream.status}")
+    started = utcnow()
+    try:
+        _require_upstream(node, ctx)
+        outcome = kind.execute(node, ctx)
+    except MlmonError as exc:
+        outcome = NodeOutcome("error", str(exc))
+    except Exception as exc:  # a bug or a library error: keep building the rest
+        detail = traceback.format_exc() if debug else f"{type(exc).__name__}: {exc}"
+        outcome = NodeOutcome("error", detail.strip())
+    return NodeResult(node.name, node.type, outcome.status, started, utcnow(), outcome.message, outcome.rows, outcome.warnings)
+
+
+def _require_upstream(node: Node, ctx: RunContext) -> None:
+    """Upstream nodes outside the selection must already be in the warehouse."""
+    for dep in node.upstream:
+        if dep in ctx.selected:
+            continue
+        upstream = ctx.project.nodes[dep]
+        missing = ctx.project.kind(upstream).available(upstream, ctx)
+        if missing:
+            raise MlmonError(
+                f"upstream {upstream.type} '{dep}' is not available ({missing})",
+                hint=f"build it first, or select `+{node.name}` to build {node.name} with everything upstream",
+            )
+
+
+def _record(warehouse: Warehouse, config: RunConfig, result: NodeResult) -> None:
+    warehouse.insert_rows("node_results", [{
+        "invocation_id": config.invocation_id, "node": result.node, "kind": result.kind,
+        "status": result.status, "started_at": result.started_at, "ended_at": result.ended_at,
+        "message": "\n".join(filter(None, [result.message, *result.warnings])) or None,
+        "rows": result.rows, "target": warehouse.dialect,
+    }])

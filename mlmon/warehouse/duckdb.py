@@ -1,0 +1,159 @@
+"""The DuckDB warehouse: one connection per command, the write lock, and atomic swaps.
+
+Every write that replaces a user table builds the new table under a temporary name first and
+swaps it in inside one transaction, so a failed build leaves the previous table untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import duckdb
+import pandas as pd
+from sqlglot import exp
+
+from mlmon.errors import MlmonError, WarehouseLockedError
+from mlmon.warehouse import sql
+from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements
+
+__all__ = ["Warehouse"]
+
+_STAGING_SUFFIX = "__mlmon_staging"
+CATALOG = "warehouse"
+
+
+class Warehouse:
+    """A DuckDB database file holding user tables (schema main) and system tables (schema mlmon)."""
+
+    def __init__(self, path: Path, read_only: bool = False):
+        self.path = Path(path)
+        self.read_only = read_only
+        self.dialect = "duckdb"
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise MlmonError(f"no warehouse at {self.path}", hint="run `mlmon build` first")
+        # The file is attached under a fixed catalog name: DuckDB names a catalog after its file,
+        # and a file called mlmon.duckdb would make every `mlmon.<table>` reference ambiguous.
+        self.con = duckdb.connect()
+        mode = " (READ_ONLY)" if read_only else ""
+        try:
+            self.con.execute(f"ATTACH {exp.Literal.string(str(self.path)).sql('duckdb')} AS {CATALOG}{mode}")
+        except duckdb.IOException as exc:
+            self.con.close()
+            raise _lock_error(self.path, exc) from None
+        self.con.execute(f"USE {CATALOG}")
+        if not read_only:
+            for statement in create_statements(self.dialect):
+                self.con.execute(statement)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def relation_type(self, name: str, schema: str = "main") -> str | None:
+        """'table', 'view' or None."""
+        row = self.con.execute(
+            "SELECT table_type FROM information_schema.tables"
+            " WHERE table_catalog = ? AND table_schema = ? AND table_name = ?",
+            [CATALOG, schema, name],
+        ).fetchone()
+        if row is None:
+            return None
+        return "view" if row[0] == "VIEW" else "table"
+
+    def exists(self, name: str, schema: str = "main") -> bool:
+        return self.relation_type(name, schema) is not None
+
+    def query_df(self, query: exp.Expression | str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        text = query.sql(self.dialect) if isinstance(query, exp.Expression) else query
+        return self.con.execute(text, params or []).df()
+
+    def columns(self, relation_sql: str) -> list[tuple[str, str]]:
+        """(name, DuckDB type) of every column a relation yields, without reading rows."""
+        described = self.con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
+        return [(row[0], row[1]) for row in described]
+
+    # -- writing ------------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def staging_name(self, name: str) -> str:
+        return name + _STAGING_SUFFIX
+
+    def replace(self, name: str, query: exp.Expression | str, materialized: str = "table") -> int | None:
+        """Build `name` from a query, keeping the old relation if the query fails."""
+        if materialized == "view":
+            create = sql.create_view_as(name, query).sql(self.dialect)
+            with self.transaction() as con:
+                if self.relation_type(name) == "table":
+                    con.execute(sql.drop_relation(name, "TABLE").sql(self.dialect))
+                con.execute(create)
+            return None
+        staging = self.staging_name(name)
+        try:
+            self.con.execute(sql.create_table_as(staging, query).sql(self.dialect))
+        except BaseException:
+            self.drop_staging(name)
+            raise
+        return self.swap_in(name)
+
+    def replace_from_frame(self, name: str, frame: pd.DataFrame) -> int | None:
+        staging = self.staging_name(name)
+        self.con.register("__mlmon_frame", frame)
+        try:
+            self.con.execute(sql.create_table_as(staging, "SELECT * FROM __mlmon_frame").sql(self.dialect))
+        finally:
+            self.con.unregister("__mlmon_frame")
+        return self.swap_in(name)
+
+    def swap_in(self, name: str) -> int:
+        """Atomically replace `name` with its staging table (built by the caller); returns rows."""
+        staging = self.staging_name(name)
+        with self.transaction() as con:
+            current = self.relation_type(name)
+            if current:
+                con.execute(sql.drop_relation(name, current.upper()).sql(self.dialect))
+            con.execute(sql.rename_table(staging, name).sql(self.dialect))
+        return int(self.con.execute(sql.count_rows(sql.table(name)).sql(self.dialect)).fetchone()[0])
+
+    def drop_staging(self, name: str) -> None:
+        self.con.execute(sql.drop_relation(self.staging_name(name), "TABLE").sql(self.dialect))
+
+    def insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Append rows to a system table (columns missing from a row are NULL)."""
+        if not rows:
+            return
+        columns = SYSTEM_TABLES[table].column_names
+        statement = sql.insert_values(table, columns, SYSTEM_SCHEMA)
+        self.con.executemany(statement, [[row.get(c) for c in columns] for row in rows])
+
+
+def _lock_error(path: Path, exc: duckdb.IOException) -> MlmonError:
+    text = str(exc)
+    if "lock" not in text.lower():
+        return MlmonError(f"cannot open the warehouse {path}: {text}")
+    pid = re.search(r"PID (\d+)", text)
+    holder = f"process {pid.group(1)}" if pid else "another process"
+    return WarehouseLockedError(
+        f"the warehouse {path} is locked by {holder} (DuckDB allows one writer at a time)",
+        hint="wait for the other mlmon command to finish, then run this one again",
+    )

@@ -1,0 +1,95 @@
+"""Every SQL statement mlmon generates, built as sqlglot expressions and rendered per dialect.
+
+Identifiers are always quoted and values always bound or emitted as literals, never pasted in,
+so a column called `order date` or a store called `select` is safe, and another engine only
+needs a dialect name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from sqlglot import exp
+
+__all__ = [
+    "ident",
+    "table",
+    "file_scan",
+    "select_star",
+    "create_table_as",
+    "create_view_as",
+    "drop_relation",
+    "rename_table",
+    "insert_values",
+    "count_rows",
+]
+
+_READERS = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}
+
+
+def ident(name: str) -> exp.Identifier:
+    return exp.to_identifier(name, quoted=True)
+
+
+def table(name: str, schema: str | None = None) -> exp.Table:
+    return exp.table_(name, db=schema, quoted=True)
+
+
+def file_scan(fmt: str, paths: Sequence[str], options: dict[str, Any] | None = None) -> exp.Table:
+    """A table function reading files: `read_csv(['a.csv', 'b.csv'], union_by_name = true)`."""
+    args: list[exp.Expression] = [exp.Array(expressions=[exp.Literal.string(p) for p in paths])]
+    settings = {"union_by_name": True, **(options or {})}
+    for key, value in settings.items():
+        args.append(exp.EQ(this=exp.column(key), expression=_literal(value)))
+    return exp.Table(this=exp.Anonymous(this=_READERS[fmt], expressions=args))
+
+
+def _literal(value: Any) -> exp.Expression:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    if isinstance(value, dict):
+        return exp.Struct(expressions=[exp.PropertyEQ(this=ident(k), expression=_literal(v)) for k, v in value.items()])
+    return exp.Literal.string(str(value))
+
+
+def select_star(relation: exp.Expression) -> exp.Select:
+    return exp.select("*").from_(relation)
+
+
+def create_table_as(name: str, query: exp.Expression | str, schema: str | None = None) -> exp.Create:
+    return exp.Create(this=table(name, schema), kind="TABLE", expression=_query(query), replace=True)
+
+
+def create_view_as(name: str, query: exp.Expression | str, schema: str | None = None) -> exp.Create:
+    return exp.Create(this=table(name, schema), kind="VIEW", expression=_query(query), replace=True)
+
+
+def _query(query: exp.Expression | str) -> exp.Expression:
+    import sqlglot
+
+    return sqlglot.parse_one(query, read="duckdb") if isinstance(query, str) else query
+
+
+def drop_relation(name: str, kind: str = "TABLE", schema: str | None = None) -> exp.Drop:
+    return exp.Drop(tables=[table(name, schema)], kind=kind.upper(), exists=True)
+
+
+def rename_table(old: str, new: str, schema: str | None = None) -> exp.Alter:
+    return exp.Alter(
+        this=table(old, schema), kind="TABLE",
+        actions=[exp.AlterRename(this=exp.table_(new, quoted=True))],
+    )
+
+
+def insert_values(name: str, columns: Iterable[str], schema: str | None = None) -> str:
+    """`INSERT INTO t (a, b) VALUES (?, ?)` for executemany with bound parameters."""
+    cols = list(columns)
+    target = exp.Schema(this=table(name, schema), expressions=[ident(c) for c in cols])
+    values = exp.Tuple(expressions=[exp.Placeholder() for _ in cols])
+    return exp.Insert(this=target, expression=exp.Values(expressions=[values])).sql("duckdb")
+
+
+def count_rows(relation: exp.Expression) -> exp.Select:
+    return exp.select(exp.Count(this=exp.Star())).from_(relation)
