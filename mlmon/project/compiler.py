@@ -115,11 +115,9 @@ class _Compiler:
             return None
         node = Node(name=name, type=kind.type, path=raw.path, line=raw.line, key_lines=raw.key_lines, raw_sql=raw.raw_sql)
         fields = kind.all_fields()
-        ok = True
         for key, value in raw.data.items():
             spec = fields.get(key)
             if spec is None:
-                ok = False
                 self.errors.append(node.error(
                     f"unknown key '{key}' for a {kind.type}", key,
                     hint=did_you_mean(str(key), fields) or f"allowed: {', '.join(sorted(fields))}",
@@ -128,16 +126,14 @@ class _Compiler:
             try:
                 node.config[key] = self._value(spec, value, node, key)
             except ConfigError as exc:
-                ok = False
                 self.errors.append(exc)
+        # A node with a bad key is kept (errors are already recorded, nothing will run) so the
+        # nodes referring to it do not report a cascade of "unknown node" errors.
         for spec in fields.values():
             if spec.required and spec.name not in raw.data:
-                ok = False
                 self.errors.append(ConfigError(f"{kind.type} '{name}' needs `{spec.name}:`", location=where,
                                                hint=spec.doc or None))
             node.config.setdefault(spec.name, spec.default)
-        if not ok:
-            return None
         tags = node.config.pop("tags") or ()
         node.tags = (tags,) if isinstance(tags, str) else tuple(str(t) for t in tags)
         node.zone = node.config.pop("zone")
@@ -234,8 +230,9 @@ class _Compiler:
         settings: dict[str, Any] = {}
 
         def ref(name: str) -> str:
+            # Schema-qualified, as dbt does, so a CTE of the same name cannot shadow it.
             refs.append(name)
-            return exp.to_identifier(name, quoted=True).sql("duckdb")
+            return exp.table_(name, db="main", quoted=True).sql("duckdb")
 
         def config(**kwargs: Any) -> str:
             settings.update(kwargs)
@@ -248,7 +245,7 @@ class _Compiler:
             self.errors.append(exc)
             return None
         deps: list[Dependency] = []
-        for use in tables_read(query):
+        for use in tables_read(query, rendered):
             at = Location(node.path, (location.line or 1) + (use.line or 1) - 1, use.col)
             if use.schema == SYSTEM_SCHEMA:
                 if use.name not in SYSTEM_TABLES:
@@ -274,7 +271,8 @@ class _Compiler:
     def _inline_file_datasets(query: exp.Expression, nodes: dict[str, Node], root: Any) -> None:
         """File datasets are not materialized: their table name becomes a scan of their files."""
         for table in list(query.find_all(exp.Table)):
-            target = nodes.get(table.name) if isinstance(table.this, exp.Identifier) and not table.db else None
+            own_schema = isinstance(table.this, exp.Identifier) and table.db in ("", "main") and not table.catalog
+            target = nodes.get(table.name) if own_schema else None
             if target is None:
                 continue
             relation = KINDS[target.type].relation(target, root)

@@ -38,8 +38,11 @@ def parse_sql(sql: str, location: Location, dialect: str = "duckdb") -> exp.Expr
     return statements[0]
 
 
-def tables_read(query: exp.Expression) -> list[TableUse]:
-    """Every table the query reads, in order of appearance, without CTE names or table functions."""
+def tables_read(query: exp.Expression, sql: str) -> list[TableUse]:
+    """Every table the query reads, in order of appearance, without CTE names or table functions.
+
+    `sql` is the text that was parsed: positions are taken from it so the column is where the
+    name starts (sqlglot's token column is where it ends)."""
     cte_names = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     seen: dict[tuple[str | None, str], TableUse] = {}
     for table in query.find_all(exp.Table):
@@ -48,6 +51,10 @@ def tables_read(query: exp.Expression) -> list[TableUse]:
         schema = table.db or None
         if schema is None and table.name in cte_names:
             continue
-        meta = table.this.meta
-        seen.setdefault((schema, table.name), TableUse(table.name, schema, meta.get("line"), meta.get("col")))
+        start = table.this.meta.get("start")
+        line = col = None
+        if start is not None:
+            line = sql.count("\n", 0, start) + 1
+            col = start - sql.rfind("\n", 0, start)
+        seen.setdefault((schema, table.name), TableUse(table.name, schema, line, col))
     return sorted(seen.values(), key=lambda t: (t.line or 0, t.col or 0))

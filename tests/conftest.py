@@ -1,0 +1,43 @@
+"""Shared fixtures: small projects written into tmp folders and the real CLI to run them."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+from click.testing import CliRunner, Result
+
+from mlmon.cli import cli
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+ProjectFactory = Callable[[dict[str, str]], Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Write {relative path: text} into a fresh project folder (mlmon_project.yml added if absent)."""
+
+    def make(files: dict[str, str]) -> Path:
+        root = tmp_path / "project"
+        files = {"mlmon_project.yml": "name: test_project\nvars:\n  month: '01'\n", **files}
+        for rel, text in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def mlmon() -> Callable[..., Result]:
+    """Run `mlmon ARGS` in-process through click's CliRunner; --project-dir is appended."""
+
+    def run(*args: str, project: Path | None = None) -> Result:
+        argv = list(args) + (["--project-dir", str(project)] if project is not None else [])
+        return CliRunner().invoke(cli, argv, catch_exceptions=False)
+
+    return run
