@@ -97,7 +97,7 @@ def show(name: str, project_dir: Path, vars_text: str | None, target: str | None
     """Print a table, view, evaluation store, model's versions or mlmon.<system table>."""
     project = compile_project(run_config(project_dir, vars_text, target))
     query = _show_query(project, name)
-    with Warehouse(project.settings.warehouse, read_only=True) as warehouse:
+    with Warehouse(project.settings.warehouse, read_only=True, search_path=project.root) as warehouse:
         total = int(warehouse.con.execute(exp.select("count(*)").from_(query.subquery("q")).sql("duckdb")).fetchone()[0])
         frame = warehouse.query_df(query.limit(limit))
     if output == "json":

@@ -44,7 +44,8 @@ class Renderer:
     def __init__(self, vars: Mapping[str, Any], macro_files: list[tuple[Path, str]] = ()):
         self.vars = dict(vars)
         self.env = jinja2.Environment(
-            undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
+            extensions=["jinja2.ext.do"],
         )
         self.env.globals.update(var=self._var, env_var=self._env_var)
         self._load_macros(macro_files)

@@ -46,7 +46,7 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
             node = project.nodes[name]
             progress.log(f"{i:>3} of {len(order)} {node.type} {name}  ({node.path}:{node.line})")
         return run
-    with Warehouse(project.settings.warehouse) as warehouse:
+    with Warehouse(project.settings.warehouse, search_path=project.root) as warehouse:
         ctx = RunContext(
             config=config, project=project, warehouse=warehouse, progress=progress,
             selected=frozenset(order), named=named_in_selection(config.select, project.nodes),

@@ -28,7 +28,7 @@ CATALOG = "warehouse"
 class Warehouse:
     """A DuckDB database file holding user tables (schema main) and system tables (schema mlmon)."""
 
-    def __init__(self, path: Path, read_only: bool = False):
+    def __init__(self, path: Path, read_only: bool = False, search_path: Path | None = None):
         self.path = Path(path)
         self.read_only = read_only
         self.dialect = "duckdb"
@@ -46,6 +46,8 @@ class Warehouse:
             self.con.close()
             raise _lock_error(self.path, exc) from None
         self.con.execute(f"USE {CATALOG}")
+        if search_path is not None:  # relative file paths in SQL resolve against the project
+            self.con.execute(f"SET file_search_path = {exp.Literal.string(str(search_path)).sql('duckdb')}")
         if not read_only:
             for statement in create_statements(self.dialect):
                 self.con.execute(statement)

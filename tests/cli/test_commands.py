@@ -1,0 +1,63 @@
+"""The commands through click's CliRunner: exit codes and what they print."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlmon import __version__
+from tests.run.test_build import FILES
+
+
+@pytest.fixture
+def project(make_project):
+    return make_project(FILES)
+
+
+def test_version(mlmon):
+    result = mlmon("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_compile_writes_manifest_and_compiled_sql(project, mlmon):
+    result = mlmon("compile", project=project)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((project / "target" / "manifest.json").read_text())
+    assert manifest["metadata"]["project_name"] == "test_project"
+    assert manifest["nodes"]["totals"]["tags"] == ["nightly"]
+    assert manifest["nodes"]["tx"]["zone"] == "raw"
+    assert manifest["zones"] == {"raw": ["tx"]}
+    assert (project / "target" / "compiled" / "models" / "totals.sql").exists()
+    assert not (project / "target" / "mlmon.duckdb").exists(), "compile never opens the warehouse"
+
+
+def test_show_prints_tables_and_system_tables(project, mlmon):
+    assert mlmon("build", project=project).exit_code == 0
+    result = mlmon("show", "report", project=project)
+    assert result.exit_code == 0, result.output
+    assert "total" in result.output and "40" in result.output
+    result = mlmon("show", "report", "--output", "json", "--limit", "1", project=project)
+    data = json.loads(result.output)
+    assert data["total_rows"] == 2 and len(data["rows"]) == 1
+    result = mlmon("show", "mlmon.node_results", "--output", "json", project=project)
+    assert json.loads(result.output)["total_rows"] == 4
+
+
+def test_show_errors(project, mlmon):
+    result = mlmon("show", "reprt", project=project)
+    assert result.exit_code == 2 and "did you mean 'report'?" in result.output
+    result = mlmon("show", "mlmon.nope", project=project)
+    assert result.exit_code == 2 and "no system table 'mlmon.nope'" in result.output
+    result = mlmon("show", "report", project=project)
+    assert result.exit_code == 1 and "no warehouse" in result.output
+
+
+def test_build_exit_codes(make_project, mlmon):
+    ok = make_project({"models/a.sql": "select 1 as x\n"})
+    assert mlmon("build", project=ok).exit_code == 0
+    (ok / "models" / "a.sql").write_text("select error('no') as x\n")
+    assert mlmon("build", project=ok).exit_code == 1
+    (ok / "models" / "a.sql").write_text("select from where\n")
+    assert mlmon("build", project=ok).exit_code == 2
+    assert mlmon("build", "--bogus", project=ok).exit_code == 2
