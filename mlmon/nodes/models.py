@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlglot import exp
+
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import Field, Node, NodeKind
+from mlmon.ml.registry import ModelRegistry, ModelVersion
+from mlmon.ml.training import TrainedModel, TrainSpec, train
+from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.warehouse import sql
 
 if TYPE_CHECKING:
     from mlmon.project.project import Project
+    from mlmon.run.context import RunContext
 
-__all__ = ["ModelKind", "KIND"]
+__all__ = ["ModelKind", "KIND", "registry", "train_version", "headline"]
 
 DEFAULT_ESTIMATOR = "sklearn.ensemble.HistGradientBoostingClassifier"
 
@@ -41,6 +48,55 @@ class ModelKind(NodeKind):
         if not 0 <= node.config["threshold"] <= 1:
             errors.append(node.error("`threshold` must be between 0 and 1", "threshold"))
         return errors
+
+
+    def available(self, node: Node, ctx: "RunContext") -> str | None:
+        return None if registry(ctx).active(node.name) else "it has no trained version"
+
+    def show_query(self, node: Node, root: Path) -> exp.Expression:
+        columns = ["version", "active", "trained_at", "training_dataset", "n_train", "n_test", "metrics", "sha256"]
+        return (exp.select(*columns).from_(sql.table("model_versions", "mlmon"))
+                .where(exp.column("model").eq(exp.Literal.string(node.name))).order_by("version"))
+
+    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+        models = registry(ctx)
+        active = models.active(node.name)
+        if active is not None and node.name not in ctx.named and not ctx.config.full_refresh:
+            models.verify(active)  # a tampered artifact must stop everything downstream
+            return NodeOutcome("reused", f"active version {active.version} ({headline(active.metrics)})")
+        version, trained = train_version(ctx, node)
+        return NodeOutcome(message=f"trained version {version.version} ({headline(version.metrics)})",
+                           rows=trained.n_train + trained.n_test, warnings=trained.warnings)
+
+
+def registry(ctx: "RunContext") -> ModelRegistry:
+    return ModelRegistry(ctx.warehouse, ctx.project.root)
+
+
+def train_version(ctx: "RunContext", node: Node, data: str | None = None,
+                  activate: bool = True) -> tuple[ModelVersion, TrainedModel]:
+    """Train `node` on its own data (or on `data`) and register the result as a new version."""
+    config = node.config
+    dataset = data or config["data"]
+    ctx.progress.update(f"reading {dataset}")
+    frame = ctx.warehouse.query_df(f"SELECT * FROM {ctx.relation_sql(dataset)}")
+    spec = TrainSpec(
+        target=config["target"], features=config.get("features"), exclude=config.get("exclude") or [],
+        estimator=config["estimator"], params=dict(config.get("params") or {}), test_size=config["test_size"],
+        seed=config["seed"], categorical=config.get("categorical") or [],
+        positive_class=config.get("positive_class"), threshold=config["threshold"],
+    )
+    ctx.progress.update(f"training {node.name} on {len(frame):,} rows")
+    trained = train(frame, spec)
+    version = registry(ctx).register(node.name, trained, dataset, spec.estimator, spec.params,
+                                     ctx.invocation_id, activate=activate)
+    return version, trained
+
+
+def headline(metrics: dict[str, float | None]) -> str:
+    """The one or two metrics worth a log line."""
+    shown = [f"{k} {metrics[k]:.3f}" for k in ("roc_auc", "accuracy", "r2", "rmse") if metrics.get(k) is not None]
+    return ", ".join(shown[:2]) or "no test metrics"
 
 
 KIND = ModelKind()

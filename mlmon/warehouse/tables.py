@@ -93,6 +93,11 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("features", "JSON"),  # extra: feature columns in training order
                 ("classes", "JSON"),  # extra: class labels as the model knows them
                 ("estimator", "VARCHAR"),  # extra: import path
+                ("params", "JSON"),  # extra: estimator parameters
+                ("numeric", "JSON"),  # extra: features preprocessed as numbers
+                ("categorical", "JSON"),  # extra: features preprocessed as categories
+                ("positive_class", "JSON"),  # extra: binary only
+                ("threshold", "DOUBLE"),  # extra: binary only
                 ("invocation_id", "VARCHAR"),  # extra
             ),
         ),

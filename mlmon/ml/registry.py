@@ -1,0 +1,150 @@
+"""The model registry: versions in mlmon.model_versions, artifacts on disk, references in tables.
+
+Each training becomes version N+1 with its skops artifact (verified by sha256 on every load),
+its held-out test rows and predictions in `mlmon.ref_<model>_v<N>` (its drift reference), and
+its test metrics. Exactly one version of a model is active.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlmon.errors import MlmonError, UsageError
+from mlmon.ml.artifacts import load_model, save_model
+from mlmon.ml.training import TrainedModel
+from mlmon.run.results import utcnow
+from mlmon.warehouse import sql
+from mlmon.warehouse.duckdb import Warehouse
+from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES
+
+__all__ = ["ModelVersion", "ModelRegistry", "reference_table", "require_active"]
+
+_JSON_COLUMNS = ("metrics", "features", "classes", "params", "numeric", "categorical", "positive_class")
+
+
+def reference_table(model: str, version: int) -> str:
+    return f"ref_{model}_v{version}"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: int
+    trained_at: datetime
+    training_dataset: str
+    n_train: int
+    n_test: int
+    active: bool
+    artifact_path: str
+    sha256: str
+    metrics: dict[str, Any]
+    task: str
+    target: str
+    features: list[str]
+    classes: list[Any] | None
+    estimator: str
+    params: dict[str, Any]
+    numeric: list[str]
+    categorical: list[str]
+    positive_class: Any
+    threshold: float | None
+
+    @property
+    def reference_table(self) -> str:
+        return reference_table(self.model, self.version)
+
+    @property
+    def reference_sql(self) -> str:
+        return sql.table(self.reference_table, SYSTEM_SCHEMA).sql("duckdb")
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task != "regression"
+
+
+class ModelRegistry:
+    def __init__(self, warehouse: Warehouse, root: Path):
+        self.warehouse = warehouse
+        self.root = root
+
+    def versions(self, model: str) -> list[ModelVersion]:
+        columns = SYSTEM_TABLES["model_versions"].column_names
+        rows = self.warehouse.con.execute(
+            f"SELECT {', '.join(sql.ident(c).sql('duckdb') for c in columns)} FROM mlmon.model_versions "
+            "WHERE model = ? ORDER BY version", [model]).fetchall()
+        return [self._version(dict(zip(columns, row))) for row in rows]
+
+    @staticmethod
+    def _version(row: dict[str, Any]) -> ModelVersion:
+        for key in _JSON_COLUMNS:
+            row[key] = json.loads(row[key]) if row[key] is not None else None
+        row.pop("invocation_id", None)
+        return ModelVersion(**row)
+
+    def active(self, model: str) -> ModelVersion | None:
+        return next((v for v in self.versions(model) if v.active), None)
+
+    def get(self, model: str, version: int) -> ModelVersion:
+        for candidate in self.versions(model):
+            if candidate.version == version:
+                return candidate
+        raise UsageError(f"model '{model}' has no version {version}")
+
+    def load(self, version: ModelVersion) -> Any:
+        """The fitted pipeline, refused if the artifact's sha256 differs from the registry's."""
+        return load_model(self.root / version.artifact_path, version.sha256)
+
+    def verify(self, version: ModelVersion) -> None:
+        self.load(version)
+
+    def register(self, model: str, trained: TrainedModel, training_dataset: str, estimator: str,
+                 params: dict[str, Any], invocation_id: str, activate: bool = True) -> ModelVersion:
+        existing = self.versions(model)
+        number = max((v.version for v in existing), default=0) + 1
+        artifact = Path("target") / "artifacts" / model / f"v{number}.skops"
+        digest = save_model(trained, self.root / artifact)
+        row = {
+            "model": model, "version": number, "trained_at": utcnow(), "training_dataset": training_dataset,
+            "n_train": trained.n_train, "n_test": trained.n_test, "active": False,
+            "artifact_path": artifact.as_posix(), "sha256": digest,
+            "metrics": json.dumps(trained.metrics), "task": trained.task, "target": trained.target,
+            "features": json.dumps(trained.features), "classes": json.dumps(trained.classes),
+            "estimator": estimator, "params": json.dumps(params, default=str),
+            "numeric": json.dumps(trained.numeric), "categorical": json.dumps(trained.categorical),
+            "positive_class": json.dumps(trained.positive_class), "threshold": trained.threshold,
+            "invocation_id": invocation_id,
+        }
+        name = reference_table(model, number)
+        with self.warehouse.transaction() as con:
+            con.register("__mlmon_reference", trained.test_frame)
+            try:
+                con.execute(sql.create_table_as(name, "SELECT * FROM __mlmon_reference", SYSTEM_SCHEMA).sql("duckdb"))
+            finally:
+                con.unregister("__mlmon_reference")
+            self.warehouse.insert_rows("model_versions", [row])
+            if activate:
+                self._set_active(model, number)
+        return self.get(model, number)
+
+    def activate(self, model: str, version: int) -> ModelVersion:
+        chosen = self.get(model, version)
+        self.verify(chosen)
+        with self.warehouse.transaction():
+            self._set_active(model, version)
+        return self.get(model, version)
+
+    def _set_active(self, model: str, version: int) -> None:
+        self.warehouse.con.execute(
+            "UPDATE mlmon.model_versions SET active = (version = ?) WHERE model = ?", [version, model])
+
+
+def require_active(registry: ModelRegistry, model: str, needed_by: str) -> ModelVersion:
+    version = registry.active(model)
+    if version is None:
+        raise MlmonError(f"model '{model}' has no trained version",
+                         hint=f"build it first: mlmon build -s +{needed_by}")
+    return version
