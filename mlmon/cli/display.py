@@ -13,6 +13,8 @@ from rich.table import Table
 __all__ = ["print_frame", "print_json", "stdout"]
 
 stdout = Console(highlight=False, soft_wrap=True)
+if not stdout.is_terminal:  # piped output: no reason to squeeze tables into 80 columns
+    stdout.width = 200
 
 
 def _cell(value: Any) -> str:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from mlmon.errors import ConfigError
-from mlmon.ml.registry import ModelRegistry, ModelVersion
-from mlmon.ml.training import TrainedModel, TrainSpec, train
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
 from mlmon.warehouse import sql
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # scikit-learn and skops load only when a model is built (keeps `mlmon ls` fast)
+    from mlmon.ml.registry import ModelRegistry, ModelVersion
+    from mlmon.ml.training import TrainedModel
     from mlmon.project.project import Project
     from mlmon.run.context import RunContext
 
@@ -54,8 +54,12 @@ class ModelKind(NodeKind):
         return None if registry(ctx).active(node.name) else "it has no trained version"
 
     def show_query(self, node: Node, root: Path) -> exp.Expression:
-        columns = ["version", "active", "trained_at", "training_dataset", "n_train", "n_test", "metrics", "sha256"]
-        return (exp.select(*columns).from_(sql.table("model_versions", "mlmon"))
+        headline_metrics = [
+            f"round(try_cast(metrics ->> '{m}' AS DOUBLE), 4) AS {m}" for m in ("roc_auc", "accuracy", "r2", "rmse")
+        ]
+        return (exp.select("version", "active", "trained_at", "training_dataset", "n_train", "n_test",
+                           *headline_metrics, "left(sha256, 12) AS sha256")
+                .from_(sql.table("model_versions", "mlmon"))
                 .where(exp.column("model").eq(exp.Literal.string(node.name))).order_by("version"))
 
     def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
@@ -69,13 +73,18 @@ class ModelKind(NodeKind):
                            rows=trained.n_train + trained.n_test, warnings=trained.warnings)
 
 
-def registry(ctx: "RunContext") -> ModelRegistry:
+def registry(ctx: "RunContext") -> "ModelRegistry":
+    from mlmon.ml.registry import ModelRegistry
+
     return ModelRegistry(ctx.warehouse, ctx.project.root)
 
 
 def train_version(ctx: "RunContext", node: Node, data: str | None = None,
-                  activate: bool = True) -> tuple[ModelVersion, TrainedModel]:
+                  activate: bool = True) -> tuple["ModelVersion", "TrainedModel"]:
     """Train `node` on its own data (or on `data`) and register the result as a new version."""
+    from mlmon.ml.threads import native_threads
+    from mlmon.ml.training import TrainSpec, train
+
     config = node.config
     dataset = data or config["data"]
     ctx.progress.update(f"reading {dataset}")
@@ -87,7 +96,8 @@ def train_version(ctx: "RunContext", node: Node, data: str | None = None,
         positive_class=config.get("positive_class"), threshold=config["threshold"],
     )
     ctx.progress.update(f"training {node.name} on {len(frame):,} rows")
-    trained = train(frame, spec)
+    with native_threads(len(frame)):
+        trained = train(frame, spec)
     version = registry(ctx).register(node.name, trained, dataset, spec.estimator, spec.params,
                                      ctx.invocation_id, activate=activate)
     return version, trained

@@ -5,8 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlmon.errors import ConfigError
-from mlmon.ml.registry import require_active
-from mlmon.ml.scoring import score_relation
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
 from mlmon.nodes.models import registry
 
@@ -38,19 +36,24 @@ class ScoreKind(NodeKind):
 
 
     def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+        from mlmon.ml.registry import require_active
+        from mlmon.ml.scoring import score_relation
+        from mlmon.ml.threads import native_threads
+
         models = registry(ctx)
         version = require_active(models, node.config["model"], node.name)
         pipeline = models.load(version)
         threshold = node.config.get("threshold")
         staging = ctx.warehouse.staging_name(node.name)
         ctx.warehouse.drop_staging(node.name)
-        score_relation(
-            ctx.warehouse.con, pipeline, ctx.relation_sql(node.config["data"]), staging,
-            features=version.features, classes=version.classes, task=version.task,
-            threshold=version.threshold if threshold is None else threshold,
-            positive_class=version.positive_class, chunk_rows=node.config["chunk_rows"],
-            progress=lambda rows: ctx.progress.update(f"scored {rows:,} rows of {node.config['data']}"),
-        )
+        with native_threads(node.config["chunk_rows"]):
+            score_relation(
+                ctx.warehouse.con, pipeline, ctx.relation_sql(node.config["data"]), staging,
+                features=version.features, classes=version.classes, task=version.task,
+                threshold=version.threshold if threshold is None else threshold,
+                positive_class=version.positive_class, chunk_rows=node.config["chunk_rows"],
+                progress=lambda rows: ctx.progress.update(f"scored {rows:,} rows of {node.config['data']}"),
+            )
         rows = ctx.warehouse.swap_in(node.name)
         return NodeOutcome(message=f"{node.config['model']} v{version.version}", rows=rows)
 
