@@ -1,0 +1,222 @@
+"""Performance metrics with ground truth, and their drift against a reference.
+
+Every value is the one scikit-learn computes; a value sklearn cannot define on the data (ROC AUC
+with a single class, precision with no positive prediction...) is None rather than a number
+chosen by a warning, so a check on it reports EMPTY instead of passing or failing on a guess.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from mlmon.errors import NodeError
+from mlmon.metrics.types import MetricValue
+
+__all__ = [
+    "BINARY_METRICS",
+    "MULTICLASS_METRICS",
+    "REGRESSION_METRICS",
+    "label_key",
+    "positive_label",
+    "classification_metrics",
+    "regression_metrics",
+    "performance_drift",
+]
+
+BINARY_METRICS = (
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "brier_score",
+    "average_precision",
+)
+MULTICLASS_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
+REGRESSION_METRICS = ("mae", "mse", "rmse", "r2", "mape")
+
+
+def label_key(label: Any) -> str:
+    """The text of a class label, equal for 1, 1.0, np.int64(1) and "1".
+
+    Labels reach us from numpy (the model), from JSON (the registry) and from YAML
+    (`positive_class:`), so they are matched by this key rather than by value and type.
+    """
+    if isinstance(label, (bool, np.bool_)):
+        return str(bool(label))
+    if isinstance(label, (float, np.floating)) and math.isfinite(label) and float(label).is_integer():
+        return str(int(label))
+    if isinstance(label, np.generic):
+        label = label.item()
+    return str(label)
+
+
+def positive_label(classes: Sequence[Any], positive_class: Any = None) -> Any:
+    """The positive class of a binary model: `positive_class` if given, else the larger label."""
+    if positive_class is None:
+        try:
+            return max(classes)
+        except TypeError:  # mixed label types: sklearn's sorted order decides
+            return classes[-1]
+    wanted = label_key(positive_class)
+    for label in classes:
+        if label_key(label) == wanted:
+            return label
+    known = ", ".join(repr(label_key(c)) for c in classes)
+    raise NodeError(f"positive_class {positive_class!r} is not a class of the model (classes: {known})")
+
+
+def _is_missing(values: pd.Series) -> np.ndarray:
+    return values.isna().to_numpy(dtype=bool)
+
+
+def _class_index(y: pd.Series, classes: Sequence[Any]) -> np.ndarray:
+    """Each label's column in `classes` (-1 for a label the model does not know)."""
+    index = {label_key(c): i for i, c in enumerate(classes)}
+    return np.array([index.get(label_key(v), -1) for v in y], dtype=np.int64)
+
+
+def _safe(compute: Callable[[], float]) -> float | None:
+    """A metric's value, or None when sklearn cannot define it on these rows."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            value = float(compute())
+        except ValueError:
+            return None
+    return value if math.isfinite(value) else None
+
+
+def classification_metrics(
+    y_true: Sequence[Any] | np.ndarray | pd.Series,
+    proba: np.ndarray,
+    classes: Sequence[Any],
+    threshold: float = 0.5,
+    positive_class: Any = None,
+) -> list[MetricValue]:
+    """Binary or multiclass performance of `proba` (n × k, columns in `classes` order).
+
+    Rows with a missing label or a missing probability are left out. Binary predictions are the
+    positive class when its probability is at least `threshold`. Multiclass precision, recall
+    and F1 are macro averages and ROC AUC is one-vs-rest, as sklearn names them.
+    """
+    classes = list(classes)
+    if len(classes) < 2:
+        raise NodeError(f"a classifier needs at least 2 classes, the model has {len(classes)}")
+    proba = np.asarray(proba, dtype=np.float64)
+    if proba.ndim != 2 or proba.shape[1] != len(classes):
+        raise NodeError(f"probabilities have shape {proba.shape}, expected (n, {len(classes)})")
+    y = pd.Series(y_true).reset_index(drop=True)
+    if len(y) != len(proba):
+        raise NodeError(f"{len(y)} labels for {len(proba)} rows of probabilities")
+
+    keep = ~_is_missing(y) & ~np.isnan(proba).any(axis=1)
+    y_idx = _class_index(y[keep], classes)
+    proba = proba[keep]
+    names = BINARY_METRICS if len(classes) == 2 else MULTICLASS_METRICS
+    if len(y_idx) == 0:
+        return [MetricValue(name, None) for name in names]
+
+    # Metrics are computed on class indices: sklearn's values do not depend on how labels are
+    # spelled, and indices avoid int-vs-str mismatches between the model and the data.
+    if len(classes) == 2:
+        pos = classes.index(positive_label(classes, positive_class))
+        truth = (y_idx == pos).astype(np.int64)
+        score = proba[:, pos]
+        predicted = (score >= threshold).astype(np.int64)
+        predicted_idx = np.where(predicted == 1, pos, 1 - pos)
+        both_classes = truth.min() != truth.max()
+        values: dict[str, Callable[[], float]] = {
+            # On indices, so a label the model does not know counts as a wrong prediction.
+            "accuracy": lambda: skm.accuracy_score(y_idx, predicted_idx),
+            "precision": lambda: skm.precision_score(truth, predicted, zero_division=np.nan),
+            "recall": lambda: skm.recall_score(truth, predicted, zero_division=np.nan),
+            "f1": lambda: skm.f1_score(truth, predicted, zero_division=np.nan),
+            "roc_auc": lambda: skm.roc_auc_score(truth, score) if both_classes else math.nan,
+            "log_loss": lambda: skm.log_loss(truth, np.c_[1.0 - score, score], labels=[0, 1]),
+            "brier_score": lambda: skm.brier_score_loss(truth, score, pos_label=1),
+            # With no positive row sklearn warns and returns 0, which reads as a real (awful) value.
+            "average_precision": lambda: (
+                skm.average_precision_score(truth, score) if truth.any() else math.nan
+            ),
+        }
+    else:
+        predicted = proba.argmax(axis=1)
+        labels = list(range(len(classes)))
+        known = y_idx >= 0
+        values = {
+            "accuracy": lambda: skm.accuracy_score(y_idx, predicted),
+            "precision": lambda: skm.precision_score(
+                y_idx, predicted, average="macro", zero_division=np.nan
+            ),
+            "recall": lambda: skm.recall_score(y_idx, predicted, average="macro", zero_division=np.nan),
+            "f1": lambda: skm.f1_score(y_idx, predicted, average="macro", zero_division=np.nan),
+            "roc_auc": lambda: (
+                skm.roc_auc_score(
+                    y_idx, _normalised(proba), multi_class="ovr", average="macro", labels=labels
+                )
+                if known.all()
+                else math.nan
+            ),
+            "log_loss": lambda: (
+                skm.log_loss(y_idx, proba, labels=labels) if known.all() else math.nan
+            ),
+        }
+    return [MetricValue(name, _safe(values[name])) for name in names]
+
+
+def _normalised(proba: np.ndarray) -> np.ndarray:
+    # sklearn's multiclass AUC demands rows summing to 1 within a tight tolerance; float32
+    # models can miss it by rounding alone.
+    totals = proba.sum(axis=1, keepdims=True)
+    return np.divide(proba, totals, out=np.zeros_like(proba), where=totals > 0)
+
+
+def regression_metrics(
+    y_true: Sequence[float] | np.ndarray | pd.Series,
+    y_pred: Sequence[float] | np.ndarray | pd.Series,
+) -> list[MetricValue]:
+    """`mae`, `mse`, `rmse`, `r2`, `mape` on the rows where both values are present."""
+    truth = pd.to_numeric(pd.Series(y_true).reset_index(drop=True), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    pred = pd.to_numeric(pd.Series(y_pred).reset_index(drop=True), errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    if len(truth) != len(pred):
+        raise NodeError(f"{len(truth)} targets for {len(pred)} predictions")
+    keep = np.isfinite(truth) & np.isfinite(pred)
+    truth, pred = truth[keep], pred[keep]
+    if len(truth) == 0:
+        return [MetricValue(name, None) for name in REGRESSION_METRICS]
+    values: dict[str, Callable[[], float]] = {
+        "mae": lambda: skm.mean_absolute_error(truth, pred),
+        "mse": lambda: skm.mean_squared_error(truth, pred),
+        "rmse": lambda: skm.root_mean_squared_error(truth, pred),
+        # sklearn warns and returns NaN for a single row: R² needs a variance to compare with.
+        "r2": lambda: skm.r2_score(truth, pred) if len(truth) >= 2 else math.nan,
+        "mape": lambda: skm.mean_absolute_percentage_error(truth, pred),
+    }
+    return [MetricValue(name, _safe(values[name])) for name in REGRESSION_METRICS]
+
+
+def performance_drift(current: Sequence[MetricValue], reference: Sequence[MetricValue]) -> list[MetricValue]:
+    """`<metric>_drift` = current − reference for every metric both sides have (None if either is)."""
+    ref = {(m.metric, m.feature): m.value for m in reference}
+    drift: list[MetricValue] = []
+    for m in current:
+        key = (m.metric, m.feature)
+        if key not in ref:
+            continue
+        before = ref[key]
+        value = None if m.value is None or before is None else m.value - before
+        drift.append(MetricValue(f"{m.metric}_drift", value, feature=m.feature))
+    return drift

@@ -1,0 +1,16 @@
+"""The value every metric function returns, one row of `mlmon.metrics` before it is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["MetricValue"]
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    metric: str
+    value: float | None
+    feature: str | None = None  # None for a global metric
+    lower: float | None = None
+    upper: float | None = None
