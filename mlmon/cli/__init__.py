@@ -45,7 +45,7 @@ def main() -> None:
     cli(prog_name="mlmon")
 
 
-from mlmon.cli import model_commands, project_commands  # noqa: E402,F401  (registers the commands)
+from mlmon.cli import model_commands, project_commands, report_commands  # noqa: E402,F401  (registers the commands)
 
 if __name__ == "__main__":
     sys.exit(main())

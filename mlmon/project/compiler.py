@@ -185,6 +185,9 @@ class _Compiler:
         checked: list[Dependency] = []
         for dep in node.depends_on:
             spec = fields.get(dep.via or "")
+            if spec is not None and not spec.refs:
+                checked.append(dep)  # a kind-specific reference, validated by the kind itself
+                continue
             wanted = spec.refs if spec else ()
             target = nodes.get(dep.name)
             label = " or ".join(wanted) if wanted else "node"
