@@ -1,0 +1,86 @@
+"""Prediction drift (SPEC §4): what the model predicts now against what it predicted on its
+reference, without ground truth. Counts run in SQL; the probability distribution reuses the
+univariate machinery, so `prediction_psi` / `prediction_ks_pvalue` are PSI and KS exactly as
+for a feature.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from mlmon.metrics.performance import label_key
+from mlmon.metrics.sqlstats import quote
+from mlmon.metrics.types import MetricValue
+from mlmon.metrics.univariate import _chi2_pvalue, univariate_drift
+
+__all__ = ["prediction_drift", "predicted_class_counts"]
+
+_SCORE = "__mlmon_score"
+
+
+def predicted_class_counts(con: Any, relation_sql: str, prediction_column: str, dialect: str = "duckdb") -> dict[str, int]:
+    """Rows per predicted class, keyed like the model's class labels (`label_key`)."""
+    column = quote(prediction_column, dialect)
+    rows = con.execute(
+        f"SELECT {column}, COUNT(*) FROM {relation_sql} WHERE {column} IS NOT NULL GROUP BY {column}"
+    ).fetchall()
+    counts: dict[str, int] = {}
+    for value, count in rows:
+        key = label_key(value)
+        counts[key] = counts.get(key, 0) + int(count)
+    return counts
+
+
+def _score_relation(relation_sql: str, columns: Sequence[str], dialect: str) -> str:
+    """A relation with one `__mlmon_score` column: the score whose distribution is compared."""
+    quoted = [quote(c, dialect) for c in columns]
+    score = quoted[0] if len(quoted) == 1 else f"GREATEST({', '.join(quoted)})"
+    return f"(SELECT CAST({score} AS DOUBLE) AS {quote(_SCORE, dialect)} FROM {relation_sql})"
+
+
+def _distribution_drift(con: Any, reference_sql: str, current_sql: str, columns: Sequence[str],
+                        dialect: str) -> list[MetricValue]:
+    found = univariate_drift(con, _score_relation(reference_sql, columns, dialect),
+                             _score_relation(current_sql, columns, dialect), [_SCORE], [], dialect=dialect)
+    by_name = {m.metric: m.value for m in found if m.feature == _SCORE}
+    return [MetricValue("prediction_psi", by_name.get("psi")),
+            MetricValue("prediction_ks_pvalue", by_name.get("ks_pvalue"))]
+
+
+def prediction_drift(
+    con: Any,
+    reference_sql: str,
+    current_sql: str,
+    classes: Sequence[Any] | None,
+    positive_class: Any,
+    threshold: float,
+    proba_column: str | None,
+    prediction_column: str = "prediction",
+    *,
+    dialect: str = "duckdb",
+) -> list[MetricValue]:
+    """Per class `predicted_class_share` (the fugacity) and its `_reference`, then the global
+    `prediction_psi` and `prediction_ks_pvalue` on the score and `prediction_chi2_pvalue` on the
+    predicted classes.
+
+    The score is the positive-class probability for a binary model, the largest class
+    probability for a multiclass one, and the prediction itself for a regressor. Predicted
+    classes come from the `prediction` column, which a binary model fills at `threshold`.
+    """
+    if classes is None:  # regression: the predicted value is the score
+        return _distribution_drift(con, reference_sql, current_sql, [prediction_column], dialect)
+    current = predicted_class_counts(con, current_sql, prediction_column, dialect)
+    reference = predicted_class_counts(con, reference_sql, prediction_column, dialect)
+    n_cur, n_ref = sum(current.values()), sum(reference.values())
+    metrics: list[MetricValue] = []
+    for label in classes:
+        key = label_key(label)
+        metrics.append(MetricValue("predicted_class_share", current.get(key, 0) / n_cur if n_cur else None, key))
+        metrics.append(MetricValue("predicted_class_share_reference",
+                                   reference.get(key, 0) / n_ref if n_ref else None, key))
+    full_reference = {label_key(c): reference.get(label_key(c), 0) for c in classes}
+    metrics.append(MetricValue("prediction_chi2_pvalue", _chi2_pvalue(full_reference, current)))
+    from mlmon.ml.scoring import proba_column as column_for
+
+    score_columns = [proba_column] if proba_column else [column_for(c) for c in classes]
+    return metrics + _distribution_drift(con, reference_sql, current_sql, score_columns, dialect)

@@ -1,0 +1,91 @@
+"""Prediction drift against independent computations (pandas counts, scipy)."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from mlmon.metrics.prediction import prediction_drift
+
+
+def _frames(seed: int, shift: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+
+    def frame(a: float, n: int) -> pd.DataFrame:
+        p = rng.beta(a, 5, n)
+        return pd.DataFrame({"proba_0": 1 - p, "proba_1": p, "prediction": (p >= 0.4).astype(int)})
+
+    return frame(2.0, 3000), frame(2.0 + shift, 1800)
+
+
+def _metrics(con, classes, proba_column="proba_1") -> dict[tuple[str, str | None], float | None]:
+    found = prediction_drift(con, "ref", "cur", classes, 1, 0.4, proba_column)
+    return {(m.metric, m.feature): m.value for m in found}
+
+
+@pytest.mark.parametrize("seed, shift", [(0, 0.0), (1, 0.5), (2, 2.0)])
+def test_binary_prediction_drift_matches_scipy_and_pandas(seed, shift):
+    ref, cur = _frames(seed, shift)
+    con = duckdb.connect()
+    con.register("ref", ref)
+    con.register("cur", cur)
+    got = _metrics(con, [0, 1])
+    assert got[("predicted_class_share", "1")] == pytest.approx((cur["prediction"] == 1).mean(), abs=1e-12)
+    assert got[("predicted_class_share_reference", "0")] == pytest.approx((ref["prediction"] == 0).mean(), abs=1e-12)
+    assert got[("prediction_ks_pvalue", None)] == pytest.approx(stats.ks_2samp(ref["proba_1"], cur["proba_1"]).pvalue, rel=1e-9, abs=1e-300)
+    f_obs = np.array([(cur["prediction"] == c).sum() for c in (0, 1)], dtype=float)
+    f_exp = np.array([(ref["prediction"] == c).mean() for c in (0, 1)]) * f_obs.sum()
+    assert got[("prediction_chi2_pvalue", None)] == pytest.approx(stats.chisquare(f_obs, f_exp).pvalue, rel=1e-9, abs=1e-300)
+    assert got[("prediction_psi", None)] >= 0
+
+
+def test_prediction_psi_by_hand():
+    # reference scores 0.05..0.95 (deciles at 0.14..0.86), current all in the top bin
+    ref = pd.DataFrame({"proba_1": np.linspace(0.05, 0.95, 11)})
+    ref["prediction"] = (ref["proba_1"] >= 0.5).astype(int)
+    cur = pd.DataFrame({"proba_1": [0.99] * 4, "prediction": [1] * 4})
+    con = duckdb.connect()
+    con.register("ref", ref)
+    con.register("cur", cur)
+    got = _metrics(con, [0, 1])
+    ref_bins = np.histogram(np.searchsorted(np.quantile(ref["proba_1"], np.arange(1, 10) / 10), ref["proba_1"], side="left"),
+                            bins=np.arange(11))[0] / 11
+    cur_bins = np.maximum(np.array([0] * 9 + [1.0]), 0.001)
+    ref_bins = np.maximum(ref_bins, 0.001)
+    expected = float(np.sum((cur_bins - ref_bins) * np.log(cur_bins / ref_bins)))
+    assert got[("prediction_psi", None)] == pytest.approx(expected, rel=1e-12)
+    assert got[("predicted_class_share", "0")] == 0.0
+
+
+def test_multiclass_uses_the_largest_probability_and_regression_the_prediction():
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet([1, 1, 1], 500)
+    frame = pd.DataFrame(p, columns=["proba_a", "proba_b", "proba_c"])
+    frame["prediction"] = np.array(["a", "b", "c"])[p.argmax(axis=1)]
+    con = duckdb.connect()
+    con.register("ref", frame.iloc[:250])
+    con.register("cur", frame.iloc[250:])
+    got = {(m.metric, m.feature): m.value for m in prediction_drift(con, "ref", "cur", ["a", "b", "c"], None, 0.5, None)}
+    top = frame[["proba_a", "proba_b", "proba_c"]].max(axis=1)
+    assert got[("prediction_ks_pvalue", None)] == pytest.approx(stats.ks_2samp(top[:250], top[250:]).pvalue, rel=1e-9)
+    assert sum(got[("predicted_class_share", k)] for k in "abc") == pytest.approx(1.0)
+
+    regression = pd.DataFrame({"prediction": rng.normal(0, 1, 400)})
+    con.register("ref", regression.iloc[:200])
+    con.register("cur", regression.iloc[200:] + 1)
+    got = {m.metric: m.value for m in prediction_drift(con, "ref", "cur", None, None, 0.5, None)}
+    assert got["prediction_ks_pvalue"] == pytest.approx(
+        stats.ks_2samp(regression["prediction"][:200], regression["prediction"][200:] + 1).pvalue, rel=1e-9)
+
+
+def test_empty_current_gives_none_not_a_crash():
+    ref, cur = _frames(0, 0.0)
+    con = duckdb.connect()
+    con.register("ref", ref)
+    con.register("cur", cur.iloc[:0])
+    got = _metrics(con, [0, 1])
+    assert got[("predicted_class_share", "1")] is None
+    assert got[("prediction_ks_pvalue", None)] is None
