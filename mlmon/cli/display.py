@@ -25,15 +25,36 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+_MIN_COLUMN_WIDTH = 12
+
+
 def print_frame(frame: pd.DataFrame, title: str | None = None, total: int | None = None) -> None:
+    """A table; too wide for the terminal (a store has dozens of metric columns), one block per row."""
+    if len(frame.columns) * _MIN_COLUMN_WIDTH > stdout.width:
+        _print_vertical(frame, title)
+    else:
+        _print_table(frame, title)
+    if total is not None and total > len(frame):
+        stdout.print(f"{len(frame)} of {total:,} rows shown (use --limit)")
+
+
+def _print_vertical(frame: pd.DataFrame, title: str | None) -> None:
+    for number, row in enumerate(frame.itertuples(index=False), 1):
+        table = Table(title=f"{title} — row {number}" if title else f"row {number}", show_header=False)
+        table.add_column("column", style="bold")
+        table.add_column("value", overflow="fold")
+        for column, value in zip(frame.columns, row):
+            table.add_row(str(column), _cell(value))
+        stdout.print(table)
+
+
+def _print_table(frame: pd.DataFrame, title: str | None) -> None:
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in frame.columns:
         table.add_column(str(column), overflow="fold")
     for row in frame.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     stdout.print(table)
-    if total is not None and total > len(frame):
-        stdout.print(f"{len(frame)} of {total:,} rows shown (use --limit)")
 
 
 def print_json(data: Any) -> None:
