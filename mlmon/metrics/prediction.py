@@ -31,6 +31,16 @@ def predicted_class_counts(con: Any, relation_sql: str, prediction_column: str, 
     return counts
 
 
+def _counts_at_threshold(con: Any, relation_sql: str, proba_column: str, threshold: float,
+                         positive: str, negative: str, dialect: str) -> dict[str, int]:
+    """Binary predicted classes re-derived at `threshold`, so an evaluation's own threshold counts."""
+    column = quote(proba_column, dialect)
+    above, scored = con.execute(
+        f"SELECT COUNT(*) FILTER (WHERE {column} >= {float(threshold)!r}), COUNT({column}) FROM {relation_sql}"
+    ).fetchone()
+    return {positive: int(above), negative: int(scored) - int(above)}
+
+
 def _score_relation(relation_sql: str, columns: Sequence[str], dialect: str) -> str:
     """A relation with one `__mlmon_score` column: the score whose distribution is compared."""
     quoted = [quote(c, dialect) for c in columns]
@@ -64,13 +74,20 @@ def prediction_drift(
     predicted classes.
 
     The score is the positive-class probability for a binary model, the largest class
-    probability for a multiclass one, and the prediction itself for a regressor. Predicted
-    classes come from the `prediction` column, which a binary model fills at `threshold`.
+    probability for a multiclass one, and the prediction itself for a regressor. A binary
+    model's classes are taken at `threshold` on both sides; a multiclass model's come from the
+    `prediction` column.
     """
     if classes is None:  # regression: the predicted value is the score
         return _distribution_drift(con, reference_sql, current_sql, [prediction_column], dialect)
-    current = predicted_class_counts(con, current_sql, prediction_column, dialect)
-    reference = predicted_class_counts(con, reference_sql, prediction_column, dialect)
+    if len(classes) == 2 and proba_column and positive_class is not None:
+        positive = label_key(positive_class)
+        negative = next(label_key(c) for c in classes if label_key(c) != positive)
+        current, reference = (_counts_at_threshold(con, relation, proba_column, threshold, positive, negative, dialect)
+                              for relation in (current_sql, reference_sql))
+    else:
+        current = predicted_class_counts(con, current_sql, prediction_column, dialect)
+        reference = predicted_class_counts(con, reference_sql, prediction_column, dialect)
     n_cur, n_ref = sum(current.values()), sum(reference.values())
     metrics: list[MetricValue] = []
     for label in classes:

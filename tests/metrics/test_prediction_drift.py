@@ -89,3 +89,13 @@ def test_empty_current_gives_none_not_a_crash():
     got = _metrics(con, [0, 1])
     assert got[("predicted_class_share", "1")] is None
     assert got[("prediction_ks_pvalue", None)] is None
+
+
+def test_binary_shares_are_taken_at_the_given_threshold_on_both_sides():
+    ref, cur = _frames(4, 1.0)  # their prediction columns were cut at 0.4
+    con = duckdb.connect()
+    con.register("ref", ref)
+    con.register("cur", cur)
+    found = {(m.metric, m.feature): m.value for m in prediction_drift(con, "ref", "cur", [0, 1], 1, 0.25, "proba_1")}
+    assert found[("predicted_class_share", "1")] == pytest.approx((cur["proba_1"] >= 0.25).mean(), abs=1e-12)
+    assert found[("predicted_class_share_reference", "1")] == pytest.approx((ref["proba_1"] >= 0.25).mean(), abs=1e-12)
