@@ -46,6 +46,7 @@ def main() -> None:
 
 
 from mlmon.cli import model_commands, project_commands, report_commands  # noqa: E402,F401  (registers the commands)
+from mlmon.cli import automation_commands  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())

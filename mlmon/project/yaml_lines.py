@@ -30,6 +30,9 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
     mapping.key_lines = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, bool) and key_node.style is None:
+            # YAML 1.1 reads a bare `on:` / `yes:` key as a boolean; as a key it is always a name.
+            key = key_node.value
         if key in mapping:
             raise yaml.constructor.ConstructorError(
                 None, None, f"duplicate key '{key}'", key_node.start_mark

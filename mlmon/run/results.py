@@ -6,9 +6,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlmon.nodes.base import Status
+if TYPE_CHECKING:  # annotation only: importing nodes here would make mlmon.ml.registry circular
+    from mlmon.nodes.base import Status
 
 __all__ = ["NodeResult", "RunResults", "utcnow"]
 

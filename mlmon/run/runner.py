@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
 from mlmon.config import RunConfig
@@ -38,7 +39,10 @@ def named_in_selection(select_args: tuple[str, ...], names: set[str] | dict) -> 
     return frozenset(a for a in atoms if a in names)
 
 
-def build(project: Project, config: RunConfig, progress: Progress, debug: bool = False) -> RunResults:
+def build(project: Project, config: RunConfig, progress: Progress, debug: bool = False,
+          warehouse: Warehouse | None = None) -> RunResults:
+    """Build the selection; `warehouse` lets a caller that holds the connection (a scenario
+    run, whose steps are builds) share it instead of opening the file a second time."""
     order = plan(project, config)
     run = RunResults(config.invocation_id, dict(config.args))
     if config.dry_run:
@@ -46,7 +50,8 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
             node = project.nodes[name]
             progress.log(f"{i:>3} of {len(order)} {node.type} {name}  ({node.path}:{node.line})")
         return run
-    with Warehouse(project.settings.warehouse, search_path=project.root) as warehouse:
+    opened = nullcontext(warehouse) if warehouse is not None else Warehouse(project.settings.warehouse, search_path=project.root)
+    with opened as warehouse:
         ctx = RunContext(
             config=config, project=project, warehouse=warehouse, progress=progress,
             selected=frozenset(order), named=named_in_selection(config.select, project.nodes),
