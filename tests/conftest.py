@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
+import duckdb
+import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
@@ -41,3 +43,27 @@ def mlmon() -> Callable[..., Result]:
         return CliRunner().invoke(cli, argv, catch_exceptions=False)
 
     return run
+
+
+def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a project's warehouse, attached the way mlmon attaches it."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
+    con.execute("USE w")
+    return con
+
+
+def query_rows(root: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    con = _warehouse(root)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def query_frame(root: Path, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+    con = _warehouse(root)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()

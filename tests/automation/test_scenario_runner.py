@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from mlmon.automation.scenario_runner import RUNNING, run_scenario
@@ -14,6 +13,7 @@ from mlmon.config import RunConfig
 from mlmon.project.compiler import compile_project
 from mlmon.warehouse.duckdb import Warehouse
 from tests.automation.test_reporters import Server, serve
+from tests.conftest import query_rows
 
 FILES = {
     "data/tx_01.csv": "id,amount\n1,10\n2,-5\n",
@@ -43,24 +43,16 @@ def make(make_project, scenarios: str, extra: dict[str, str] | None = None) -> P
     return make_project({**FILES, "monitors/scenarios.yml": scenarios, **(extra or {})})
 
 
-def query(root: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
-    con.execute("USE w")
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def steps(root: Path, scenario: str) -> list[tuple[str, str]]:
-    return query(root, "SELECT s.step, s.outcome FROM mlmon.scenario_steps s JOIN mlmon.scenario_runs r USING (run_id) "
+    return query_rows(root, "SELECT s.step, s.outcome FROM mlmon.scenario_steps s JOIN mlmon.scenario_runs r USING (run_id) "
                        "WHERE r.scenario = ? ORDER BY s.started_at, s.ended_at", [scenario])
 
 
 def runs(root: Path, scenario: str | None = None) -> list[tuple]:
     where = "WHERE scenario = ?" if scenario else ""
-    return query(root, f"SELECT run_id, scenario, \"trigger\", outcome, trigger_params, message, ended_at IS NOT NULL "
+    return query_rows(root, f"SELECT run_id, scenario, \"trigger\", outcome, trigger_params, message, ended_at IS NOT NULL "
                        f"FROM mlmon.scenario_runs {where} ORDER BY started_at", [scenario] if scenario else [])
 
 
@@ -94,13 +86,13 @@ def test_every_run_if_condition_and_reset_failure_state(make_project, mlmon):
         ("ok", "SUCCESS"), ("broken", "FAILED"), ("default_skipped", "SKIPPED"), ("on_failure", "SUCCESS"),
         ("always", "SUCCESS"), ("never", "SKIPPED"), ("in_failed", "SUCCESS"), ("in_ok", "SKIPPED"),
         ("recover", "SUCCESS"), ("after_reset", "SUCCESS"), ("failed_after_reset", "SKIPPED")]
-    assert [r[0] for r in query(root, "SELECT step FROM main.log")] == [
+    assert [r[0] for r in query_rows(root, "SELECT step FROM main.log")] == [
         "on_failure", "always", "in_failed", "recover", "after_reset"]
     ((_, _, trigger, outcome, params, _, ended),) = runs(root, "conditions")
     assert (trigger, outcome, params, ended) == ("manual", "SUCCESS", None, True)
-    (message,) = query(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'default_skipped'")[0]
+    (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'default_skipped'")[0]
     assert message == "run_if no_prior_failed is false (run outcome FAILED)"
-    (message,) = query(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'broken' AND outcome = 'FAILED' LIMIT 1")[0]
+    (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'broken' AND outcome = 'FAILED' LIMIT 1")[0]
     assert "no_such_table" in message
 
     result = mlmon("scenario", "run", "no_reset_when_skipped", project=root)
@@ -122,10 +114,10 @@ def test_run_checks_outcomes_follow_check_statuses(make_project, mlmon):
     assert mlmon("scenario", "run", "hard", project=root).exit_code == 1
     assert mlmon("scenario", "run", "all_checks", project=root).exit_code == 1
     assert [(r[1], r[3]) for r in runs(root)] == [("soft", "WARNING"), ("hard", "FAILED"), ("all_checks", "FAILED")]
-    messages = dict(query(root, "SELECT r.scenario, s.message FROM mlmon.scenario_steps s JOIN mlmon.scenario_runs r USING (run_id)"))
+    messages = dict(query_rows(root, "SELECT r.scenario, s.message FROM mlmon.scenario_steps s JOIN mlmon.scenario_runs r USING (run_id)"))
     assert messages["hard"] == "1 fail — no_negative fail: ERROR: 1 failing row: (id=2, amount=-5)"
     assert messages["all_checks"].startswith("1 fail, 1 warn")
-    assert query(root, 'SELECT "check", count(*) FROM mlmon.check_results GROUP BY 1 ORDER BY 1') == [
+    assert query_rows(root, 'SELECT "check", count(*) FROM mlmon.check_results GROUP BY 1 ORDER BY 1') == [
         ("no_negative", 2), ("soft_rule", 2)]
 
 
@@ -142,12 +134,12 @@ def test_build_steps_follow_set_vars_and_later_steps_render_with_them(make_proje
         """)
     result = mlmon("scenario", "run", "months", "--vars", "{month: '01'}", project=root)
     assert result.exit_code == 0, result.output
-    assert query(root, "SELECT * FROM main.first_month") == [("01", 2, 5)]
-    assert query(root, "SELECT * FROM main.second_month") == [("02", 2, 15)]
+    assert query_rows(root, "SELECT * FROM main.first_month") == [("01", 2, 5)]
+    assert query_rows(root, "SELECT * FROM main.second_month") == [("02", 2, 15)]
     assert json.loads(runs(root)[0][4]) == {"vars": {"month": "01"}}
-    (message,) = query(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'next_month'")[0]
+    (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'next_month'")[0]
     assert message == "vars now month=02"
-    (message,) = query(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'second'")[0]
+    (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'second'")[0]
     assert message == "2 success — tx success: 1 file, read at use time; totals success: table"
 
 
@@ -184,8 +176,8 @@ def test_train_steps_train_a_new_version(make_project, mlmon):
         """, {"data/tx_01.csv": "id,amount\n" + "".join(f"{i},{2 * i}\n" for i in range(20))})
     for _ in range(2):
         assert mlmon("scenario", "run", "retrain", project=root).exit_code == 0
-    assert query(root, "SELECT version, active FROM mlmon.model_versions ORDER BY version") == [(1, False), (2, True)]
-    (message,) = query(root, "SELECT message FROM mlmon.scenario_steps ORDER BY started_at DESC LIMIT 1")[0]
+    assert query_rows(root, "SELECT version, active FROM mlmon.model_versions ORDER BY version") == [(1, False), (2, True)]
+    (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps ORDER BY started_at DESC LIMIT 1")[0]
     assert message.startswith("1 success — clf success: trained version 2")
 
 
@@ -322,10 +314,10 @@ def assert_secret_absent(root: Path, secret: str, *outputs: str) -> None:
     """Not in what was printed, not in any warehouse table, not in any file under target/."""
     for text in outputs:
         assert secret not in text
-    tables = query(root, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'w'")
+    tables = query_rows(root, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'w'")
     assert ("mlmon", "scenario_runs") in tables
     for schema, name in tables:
-        assert secret not in repr(query(root, f'SELECT * FROM "{schema}"."{name}"')), f"{schema}.{name}"
+        assert secret not in repr(query_rows(root, f'SELECT * FROM "{schema}"."{name}"')), f"{schema}.{name}"
     for path in (p for p in (root / "target").rglob("*") if p.is_file()):
         assert secret.encode() not in path.read_bytes(), path
 
@@ -354,18 +346,18 @@ def test_example_project_retrains_once_drift_crosses_the_max(tmp_path, mlmon, mo
         label = f"2017_{month:02d}"
         result = mlmon("scenario", "run", "retrain_model", "--vars", f"{{month: '{label}'}}", project=root)
         assert result.exit_code == 0, result.output
-        (drift,) = query(root, "SELECT m.value FROM mlmon.metrics m JOIN mlmon.evaluations e USING (evaluation_id) "
+        (drift,) = query_rows(root, "SELECT m.value FROM mlmon.metrics m JOIN mlmon.evaluations e USING (evaluation_id) "
                                "WHERE e.store = 'mes_for_input_drift' AND m.metric = 'data_drift' AND m.feature IS NULL "
                                "ORDER BY e.created_at DESC LIMIT 1")[0]
         walked.append((label, drift, runs(root, "retrain_model")[-1][3]))
-        if query(root, "SELECT count(*) FROM mlmon.model_versions WHERE model = 'fraud_model'")[0][0] == 2:
+        if query_rows(root, "SELECT count(*) FROM mlmon.model_versions WHERE model = 'fraud_model'")[0][0] == 2:
             break
     *before, (last_month, last_drift, last_outcome) = walked
     assert last_drift > 0.7, walked
     assert all(drift <= 0.7 for _, drift, _ in before), walked
     assert all(drift < 0.6 for month, drift, _ in walked if month <= "2017_06"), walked
     assert last_outcome == "SUCCESS"  # the retrain reset the failed check's outcome
-    assert query(root, "SELECT version FROM mlmon.model_versions WHERE model = 'fraud_model' AND active") == [(2,)]
-    run_id = query(root, "SELECT run_id FROM mlmon.scenario_runs ORDER BY started_at DESC LIMIT 1")[0][0]
-    assert query(root, "SELECT step, outcome FROM mlmon.scenario_steps WHERE run_id = ? ORDER BY started_at", [run_id]) == [
+    assert query_rows(root, "SELECT version FROM mlmon.model_versions WHERE model = 'fraud_model' AND active") == [(2,)]
+    run_id = query_rows(root, "SELECT run_id FROM mlmon.scenario_runs ORDER BY started_at DESC LIMIT 1")[0][0]
+    assert query_rows(root, "SELECT step, outcome FROM mlmon.scenario_steps WHERE run_id = ? ORDER BY started_at", [run_id]) == [
         ("build_mes", "SUCCESS"), ("run_mes_checks", "FAILED"), ("build_model", "SUCCESS")]

@@ -16,6 +16,7 @@ import duckdb
 
 from mlmon.automation.locks import scenario_lock
 from mlmon.automation.scheduler import Scheduler
+from tests.conftest import query_rows
 
 T0 = datetime(2024, 1, 1, 5, 0, tzinfo=timezone.utc)  # a Monday
 
@@ -28,18 +29,10 @@ class Clock:
         return self.now
 
 
-def query(root: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
-    con.execute("USE w")
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def runs(root: Path, scenario: str) -> list[tuple]:
-    return query(root, 'SELECT "trigger", outcome, trigger_params FROM mlmon.scenario_runs WHERE scenario = ? '
+    return query_rows(root, 'SELECT "trigger", outcome, trigger_params FROM mlmon.scenario_runs WHERE scenario = ? '
                        "ORDER BY started_at", [scenario])
 
 
@@ -77,8 +70,8 @@ def test_time_triggers_fire_once_per_due_time(make_project):
     assert [(t, o) for t, o, _ in runs(root, "hourly")] == [("every_hour", "SUCCESS")] * 3
     assert [json.loads(p) for _, _, p in runs(root, "weekly")] == [
         {"scheduled_at": "2024-01-01T06:00:00+00:00"}, {"scheduled_at": "2024-01-08T06:00:00+00:00"}]
-    assert query(root, "SELECT count(*) FROM mlmon.scenario_runs WHERE scenario = 'manual_only'") == [(0,)]
-    states = dict(query(root, "SELECT scenario || '.' || \"trigger\", state FROM mlmon.trigger_state"))
+    assert query_rows(root, "SELECT count(*) FROM mlmon.scenario_runs WHERE scenario = 'manual_only'") == [(0,)]
+    states = dict(query_rows(root, "SELECT scenario || '.' || \"trigger\", state FROM mlmon.trigger_state"))
     assert json.loads(states["hourly.every_hour"])["last_fired_at"] == "2024-01-08T06:00:00+00:00"
 
 

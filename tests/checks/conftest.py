@@ -7,11 +7,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import duckdb
 import pytest
 
 from mlmon.run.results import utcnow
 from mlmon.warehouse.duckdb import Warehouse
+from tests.conftest import query_rows
 
 BASE = {
     "data/tx.csv": "x,amount,y\n" + "".join(f"{i},{(i % 7) - 1},{i % 2}\n" for i in range(40)),
@@ -59,19 +59,11 @@ def seed_evaluation(root: Path, store: str, metrics: Mapping[MetricKey, float | 
     return evaluation_id
 
 
-def query(root: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
-    con.execute("USE w")
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def latest_results(root: Path) -> dict[str, tuple]:
     """check -> (status, value, evaluation_id, message) of its newest result."""
-    rows = query(root, 'SELECT "check", status, value, evaluation_id, message FROM mlmon.check_results '
+    rows = query_rows(root, 'SELECT "check", status, value, evaluation_id, message FROM mlmon.check_results '
                        'QUALIFY row_number() OVER (PARTITION BY "check" ORDER BY checked_at DESC) = 1')
     return {r[0]: tuple(r[1:]) for r in rows}
 

@@ -8,7 +8,8 @@ import pytest
 
 from mlmon.nodes.base import NodeKind
 from mlmon.nodes.evaluations import EvaluationKind
-from tests.checks.conftest import hours_ago, latest_results, query
+from tests.checks.conftest import hours_ago, latest_results
+from tests.conftest import query_rows
 
 BOUNDS = "min: 0.2, soft_min: 0.4, soft_max: 0.6, max: 0.8"
 GRID = {  # metric name -> (value, expected status)
@@ -31,7 +32,7 @@ def test_statuses_at_and_around_every_bound(check_project, seed, mlmon):
     latest = latest_results(root)
     assert {c[2:]: r[0] for c, r in latest.items()} == {m: s for m, (_, s) in GRID.items()}
     assert {r[2] for r in latest.values()} == {evaluation_id}
-    statuses = dict(query(root, "SELECT node, status FROM mlmon.node_results"))
+    statuses = dict(query_rows(root, "SELECT node, status FROM mlmon.node_results"))
     assert statuses["c_below_min"] == "fail" and statuses["c_at_min"] == "warn" and statuses["c_inside"] == "success"
     assert "ERROR: above_max = 0.8000001 > max 0.8" in result.output
 
@@ -49,7 +50,7 @@ def test_a_result_row_is_complete(check_project, seed, mlmon):
     root = check_project("checks:\n  - {name: drift_ok, store: drift, metric: data_drift, soft_max: 0.6, max: 0.7}\n")
     evaluation_id = seed(root, "drift", {"data_drift": 0.55})
     assert mlmon("build", "-s", "drift_ok", project=root).exit_code == 0
-    (row,) = query(root, 'SELECT "check", store, evaluation_id, metric, feature, value, status, message, '
+    (row,) = query_rows(root, 'SELECT "check", store, evaluation_id, metric, feature, value, status, message, '
                          "checked_at IS NOT NULL, invocation_id FROM mlmon.check_results")
     results = json.loads((root / "target" / "run_results.json").read_text())
     assert row == ("drift_ok", "drift", evaluation_id, "data_drift", None, 0.55, "OK",
@@ -70,7 +71,7 @@ def test_results_are_appended_on_every_build_ok_included(check_project, seed, ml
     seed(root, "drift", {"data_drift": 0.5})
     for _ in range(3):
         assert mlmon("build", "-s", "type:check", project=root).exit_code == 0
-    assert query(root, "SELECT status, count(DISTINCT invocation_id) FROM mlmon.check_results GROUP BY 1") == [("OK", 3)]
+    assert query_rows(root, "SELECT status, count(DISTINCT invocation_id) FROM mlmon.check_results GROUP BY 1") == [("OK", 3)]
 
 
 def test_empty_when_the_metric_or_the_evaluation_is_absent(check_project, seed, mlmon):
@@ -91,7 +92,7 @@ def test_empty_when_the_metric_or_the_evaluation_is_absent(check_project, seed, 
     assert latest["absent_metric"][1:] == (None, evaluation_id, "no metric roc_auc in the latest evaluation of perf")
     assert latest["absent_feature"][3] == "no metric psi for feature 'nope' in the latest evaluation of perf"
     assert latest["null_metric"][3] == "r2 has no value"
-    statuses = dict(query(root, "SELECT node, status FROM mlmon.node_results"))
+    statuses = dict(query_rows(root, "SELECT node, status FROM mlmon.node_results"))
     assert set(statuses.values()) == {"warn"}
     assert "EMPTY: no metric roc_auc" in result.output
 
@@ -103,7 +104,7 @@ def test_a_store_never_evaluated_must_be_built_first(check_project, mlmon):
     result = mlmon("build", "-s", "never", project=root)
     assert result.exit_code == 1
     assert "upstream evaluation 'drift' is not available" in result.output and "+never" in result.output
-    assert query(root, "SELECT count(*) FROM mlmon.check_results") == [(0,)]
+    assert query_rows(root, "SELECT count(*) FROM mlmon.check_results") == [(0,)]
 
 
 def test_per_feature_and_global_values_are_told_apart(check_project, seed, mlmon):
@@ -118,7 +119,7 @@ def test_per_feature_and_global_values_are_told_apart(check_project, seed, mlmon
     latest = latest_results(root)
     assert latest["psi_amount"][:2] == ("ERROR", 0.35) and latest["psi_amount"][3] == "psi[amount] = 0.35 > max 0.2"
     assert latest["psi_x"][:2] == ("OK", 0.05) and latest["psi_global"][:2] == ("OK", 0.1)
-    assert query(root, "SELECT feature FROM mlmon.check_results WHERE \"check\" = 'psi_amount'") == [("amount",)]
+    assert query_rows(root, "SELECT feature FROM mlmon.check_results WHERE \"check\" = 'psi_amount'") == [("amount",)]
 
 
 def test_values_in_a_set(check_project, seed, mlmon):
@@ -147,7 +148,7 @@ def test_sql_checks_count_failing_rows(check_project, mlmon):
         """)
     result = mlmon("build", "-s", "type:check", project=root)
     assert result.exit_code == 1
-    rows = dict(query(root, 'SELECT "check", status || \' \' || value || \' \' || metric || \' \' || message FROM mlmon.check_results'))
+    rows = dict(query_rows(root, 'SELECT "check", status || \' \' || value || \' \' || metric || \' \' || message FROM mlmon.check_results'))
     assert rows["no_huge_amounts"] == "OK 0.0 failing_rows no failing rows"
     assert rows["no_negative_amounts"] == ("ERROR 6.0 failing_rows 6 failing rows (first 3): "
                                            "(x=0, amount=-1); (x=7, amount=-1); (x=14, amount=-1)")
@@ -169,10 +170,10 @@ def test_check_error_fails_the_build_but_retrains_still_run(check_project, seed,
     assert mlmon("build", "-s", "clf", project=root).exit_code == 0
     result = mlmon("build", "-s", "drift_ok retrain", project=root)
     assert result.exit_code == 1
-    statuses = dict(query(root, "SELECT node, status FROM mlmon.node_results WHERE invocation_id = "
+    statuses = dict(query_rows(root, "SELECT node, status FROM mlmon.node_results WHERE invocation_id = "
                                 "(SELECT invocation_id FROM mlmon.node_results ORDER BY started_at DESC LIMIT 1)"))
     assert statuses == {"drift_ok": "fail", "retrain": "success"}
-    (message,) = query(root, "SELECT message FROM mlmon.node_results WHERE node = 'retrain'")[0]
+    (message,) = query_rows(root, "SELECT message FROM mlmon.node_results WHERE node = 'retrain'")[0]
     assert message == "not fired (drift_ok ERROR)"
 
 
@@ -222,5 +223,5 @@ def test_end_to_end_on_the_real_evaluation_node(make_project, mlmon):
     latest = latest_results(root)
     assert latest["auc_high"][0] == "OK" and latest["auc_high"][1] > 0.9
     assert latest["auc_impossible"][0] == "WARNING"
-    (evaluation_id,) = query(root, "SELECT evaluation_id FROM mlmon.evaluations")[0]
+    (evaluation_id,) = query_rows(root, "SELECT evaluation_id FROM mlmon.evaluations")[0]
     assert latest["auc_high"][2] == evaluation_id

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.checks.conftest import query
+from tests.conftest import query_rows
 
 
 def _csv(n: int, label: str, seed: int) -> str:
@@ -47,11 +47,11 @@ def project(make_project, retrains: str) -> Path:
 
 
 def versions(root: Path) -> list[tuple]:
-    return query(root, "SELECT version, active, training_dataset, metrics FROM mlmon.model_versions ORDER BY version")
+    return query_rows(root, "SELECT version, active, training_dataset, metrics FROM mlmon.model_versions ORDER BY version")
 
 
 def message(root: Path, node: str) -> str:
-    return query(root, "SELECT message FROM mlmon.node_results WHERE node = ? ORDER BY started_at DESC LIMIT 1", [node])[0][0]
+    return query_rows(root, "SELECT message FROM mlmon.node_results WHERE node = ? ORDER BY started_at DESC LIMIT 1", [node])[0][0]
 
 
 def test_not_fired_when_the_checks_pass(make_project, mlmon):
@@ -110,7 +110,7 @@ def test_if_better_keeps_the_active_version_when_the_new_one_is_worse(make_proje
     assert scores["promoted"] == 0.0
     assert message(root, "retrain").endswith("kept version 1 active (version 2 is registered, inactive)")
     # the reference table of the rejected version is kept for audit
-    assert query(root, "SELECT count(*) FROM mlmon.ref_clf_v2")[0][0] == 6
+    assert query_rows(root, "SELECT count(*) FROM mlmon.ref_clf_v2")[0][0] == 6
 
 
 def test_if_better_with_a_lower_is_better_metric(make_project, mlmon):

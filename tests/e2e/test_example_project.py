@@ -11,10 +11,9 @@ import json
 import shutil
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, query_rows
 from tests.reports.conftest import browser  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
@@ -51,37 +50,29 @@ def walked(example: Path) -> Path:
     return example
 
 
-def _query(root: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
-    con.execute("USE w")
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_first_build_scores_and_evaluates_april(walked: Path) -> None:
-    columns = [r[0] for r in _query(walked, "DESCRIBE main.test_scored")]
+    columns = [r[0] for r in query_rows(walked, "DESCRIBE main.test_scored")]
     assert columns[-3:] == ["proba_0", "proba_1", "prediction"]
-    labels = _query(walked, "SELECT labels ->> 'month' FROM mlmon.evaluations "
+    labels = query_rows(walked, "SELECT labels ->> 'month' FROM mlmon.evaluations "
                             "WHERE store = 'mes_for_ground_truth'")
     assert labels == [("2017_04",)]
 
 
 def test_walking_the_months_appends_one_evaluation_each(walked: Path) -> None:
-    months = [r[0] for r in _query(walked, "SELECT month FROM main.mes_for_input_drift ORDER BY created_at")]
+    months = [r[0] for r in query_rows(walked, "SELECT month FROM main.mes_for_input_drift ORDER BY created_at")]
     assert months == ["2017_04", *MONTHS, "2017_11"]
-    drift = dict(_query(walked, "SELECT month, data_drift FROM main.mes_for_input_drift"))
+    drift = dict(query_rows(walked, "SELECT month, data_drift FROM main.mes_for_input_drift"))
     assert drift["2017_04"] < 0.6 < 0.7 < drift["2017_11"]
 
 
 def test_the_scenario_retrained_the_model_when_drift_crossed_the_threshold(walked: Path) -> None:
-    runs = _query(walked, "SELECT scenario, outcome FROM mlmon.scenario_runs")
+    runs = query_rows(walked, "SELECT scenario, outcome FROM mlmon.scenario_runs")
     assert runs == [("retrain_model", "SUCCESS")]
-    steps = dict(_query(walked, "SELECT step, outcome FROM mlmon.scenario_steps"))
+    steps = dict(query_rows(walked, "SELECT step, outcome FROM mlmon.scenario_steps"))
     assert steps == {"build_mes": "SUCCESS", "run_mes_checks": "FAILED", "build_model": "SUCCESS"}
-    assert _query(walked, "SELECT max(version) FROM mlmon.model_versions") == [(2,)]
+    assert query_rows(walked, "SELECT max(version) FROM mlmon.model_versions") == [(2,)]
 
 
 def test_dashboard_and_docs_render_in_chromium(walked: Path, browser) -> None:  # noqa: F811

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from mlmon.ml.artifacts import load_model
+from tests.conftest import query_frame
 
 
 def _frame(n: int, seed: int) -> pd.DataFrame:
@@ -59,35 +59,27 @@ def project(make_project, tmp_path) -> Path:
     return root
 
 
-def _query(root: Path, sql: str) -> pd.DataFrame:
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
-    con.execute("USE w")
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
 
 
 def test_first_build_trains_v1_then_reuses_it(project, mlmon):
     result = mlmon("build", project=project)
     assert result.exit_code == 0, result.output
-    versions = _query(project, "SELECT * FROM mlmon.model_versions")
+    versions = query_frame(project, "SELECT * FROM mlmon.model_versions")
     assert list(versions["version"]) == [1] and bool(versions["active"][0])
     assert versions["n_train"][0] == 1500 and versions["n_test"][0] == 500
     assert json.loads(versions["metrics"][0])["roc_auc"] > 0.7
-    reference = _query(project, "SELECT * FROM mlmon.ref_clf_v1")
+    reference = query_frame(project, "SELECT * FROM mlmon.ref_clf_v1")
     assert len(reference) == 500 and {"proba_0", "proba_1", "prediction", "label"} <= set(reference.columns)
     result = mlmon("build", project=project)
     assert "REUSED model clf" in result.output
-    assert len(_query(project, "SELECT * FROM mlmon.model_versions")) == 1
+    assert len(query_frame(project, "SELECT * FROM mlmon.model_versions")) == 1
 
 
 def test_selecting_a_model_by_name_trains_a_new_active_version(project, mlmon):
     assert mlmon("build", project=project).exit_code == 0
     assert mlmon("build", "-s", "clf", project=project).exit_code == 0
     assert mlmon("build", "--full-refresh", "-s", "+scored", project=project).exit_code == 0
-    versions = _query(project, "SELECT version, active FROM mlmon.model_versions ORDER BY version")
+    versions = query_frame(project, "SELECT version, active FROM mlmon.model_versions ORDER BY version")
     assert versions.values.tolist() == [[1, False], [2, False], [3, True]]
 
 
@@ -96,7 +88,7 @@ def test_rollback_activates_an_older_version(project, mlmon):
     assert mlmon("build", "-s", "clf", project=project).exit_code == 0
     result = mlmon("model", "activate", "clf", "1", project=project)
     assert result.exit_code == 0 and "clf v1 is now active" in result.output
-    assert _query(project, "SELECT version FROM mlmon.model_versions WHERE active").values.tolist() == [[1]]
+    assert query_frame(project, "SELECT version FROM mlmon.model_versions WHERE active").values.tolist() == [[1]]
     listing = mlmon("model", "versions", "clf", "--output", "json", project=project)
     assert [row["version"] for row in json.loads(listing.output)] == [1, 2]
     assert mlmon("model", "activate", "clf", "9", project=project).exit_code == 2
@@ -104,7 +96,7 @@ def test_rollback_activates_an_older_version(project, mlmon):
 
 def test_tampered_artifact_is_refused(project, mlmon):
     assert mlmon("build", project=project).exit_code == 0
-    artifact = project / _query(project, "SELECT artifact_path FROM mlmon.model_versions")["artifact_path"][0]
+    artifact = project / query_frame(project, "SELECT artifact_path FROM mlmon.model_versions")["artifact_path"][0]
     data = bytearray(artifact.read_bytes())
     data[len(data) // 2] ^= 0xFF
     artifact.write_bytes(bytes(data))
@@ -116,8 +108,8 @@ def test_tampered_artifact_is_refused(project, mlmon):
 
 def test_scores_equal_the_estimators_own_predict_proba(project, mlmon):
     assert mlmon("build", project=project).exit_code == 0
-    scored = _query(project, "SELECT * FROM main.scored")
-    version = _query(project, "SELECT artifact_path, sha256, features FROM mlmon.model_versions")
+    scored = query_frame(project, "SELECT * FROM main.scored")
+    version = query_frame(project, "SELECT artifact_path, sha256, features FROM mlmon.model_versions")
     pipeline = load_model(project / version["artifact_path"][0], version["sha256"][0])
     fresh = pd.read_csv(project / "data" / "fresh.csv")
     expected = pipeline.predict_proba(fresh[json.loads(version["features"][0])])
@@ -133,4 +125,4 @@ def test_scoring_reports_missing_feature_columns(project, mlmon):
     result = mlmon("build", "-s", "scored", project=project)
     assert result.exit_code == 1
     assert "score" in result.output and "missing" in result.output.lower()
-    assert len(_query(project, "SELECT * FROM main.scored")) == 4500, "the previous table is kept"
+    assert len(query_frame(project, "SELECT * FROM main.scored")) == 4500, "the previous table is kept"

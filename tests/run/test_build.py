@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
+
+from tests.conftest import query_rows
 
 FILES = {
     "data/tx_01.csv": "id,amount,cat\n1,10.5,a\n2,20,b\n3,,a\n",
@@ -38,14 +39,6 @@ FILES = {
 }
 
 
-def read(root: Path, query: str) -> list[tuple]:
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
-    con.execute("USE w")
-    try:
-        return con.execute(query).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture
@@ -56,9 +49,9 @@ def project(make_project) -> Path:
 def test_full_build_runs_in_dependency_order(project, mlmon):
     result = mlmon("build", project=project)
     assert result.exit_code == 0, result.output
-    assert read(project, "SELECT cat, total FROM main.report") == [("a", 21.0), ("b", 40.0)]
-    assert read(project, "SELECT DISTINCT month FROM main.enriched") == [("01",)]
-    nodes = [r[0] for r in read(project, "SELECT node FROM mlmon.node_results ORDER BY started_at")]
+    assert query_rows(project, "SELECT cat, total FROM main.report") == [("a", 21.0), ("b", 40.0)]
+    assert query_rows(project, "SELECT DISTINCT month FROM main.enriched") == [("01",)]
+    nodes = [r[0] for r in query_rows(project, "SELECT node FROM mlmon.node_results ORDER BY started_at")]
     assert nodes.index("tx") < nodes.index("totals") < nodes.index("report")
     assert nodes.index("totals") < nodes.index("enriched")
     results = json.loads((project / "target" / "run_results.json").read_text())
@@ -77,16 +70,16 @@ def test_non_recursive_build_needs_upstream_in_the_warehouse(project, mlmon):
     assert mlmon("build", "-s", "+report", project=project).exit_code == 0
     result = mlmon("build", "-s", "report", project=project)
     assert result.exit_code == 0, result.output
-    assert read(project, "SELECT count(*) FROM mlmon.node_results WHERE node = 'report' AND status = 'success'") == [(2,)]
+    assert query_rows(project, "SELECT count(*) FROM mlmon.node_results WHERE node = 'report' AND status = 'success'") == [(2,)]
 
 
 def test_file_datasets_are_read_at_use_time(project, mlmon):
     assert mlmon("build", project=project).exit_code == 0
     result = mlmon("build", "-s", "totals", "--vars", "{month: '02'}", project=project)
     assert result.exit_code == 0, result.output
-    assert read(project, "SELECT cat, total FROM main.totals") == [("c", 1023.0)]
+    assert query_rows(project, "SELECT cat, total FROM main.totals") == [("c", 1023.0)]
     # report was not selected: it keeps what it was built from
-    assert read(project, "SELECT cat FROM main.report") == [("a",), ("b",)]
+    assert query_rows(project, "SELECT cat FROM main.report") == [("a",), ("b",)]
 
 
 def test_failed_build_keeps_the_previous_table_and_skips_descendants(project, mlmon):
@@ -94,11 +87,11 @@ def test_failed_build_keeps_the_previous_table_and_skips_descendants(project, ml
     result = mlmon("build", "--vars", "{limit: 15}", project=project)
     assert result.exit_code == 1
     assert "amount over limit" in result.output
-    assert read(project, "SELECT cat, total FROM main.totals ORDER BY cat") == [("a", 21.0), ("b", 40.0)]
-    statuses = dict(read(project, "SELECT node, status FROM mlmon.node_results "
+    assert query_rows(project, "SELECT cat, total FROM main.totals ORDER BY cat") == [("a", 21.0), ("b", 40.0)]
+    statuses = dict(query_rows(project, "SELECT node, status FROM mlmon.node_results "
                                   "WHERE invocation_id = (SELECT invocation_id FROM mlmon.node_results ORDER BY started_at DESC LIMIT 1)"))
     assert statuses == {"tx": "success", "totals": "error", "report": "skipped", "enriched": "skipped"}
-    tables = [r[0] for r in read(project, "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'w'")]
+    tables = [r[0] for r in query_rows(project, "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'w'")]
     assert not [t for t in tables if "staging" in t]
 
 
@@ -128,7 +121,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(project, mlmon):
 def test_views_are_materialized_as_views(make_project, mlmon):
     root = make_project({"models/v.sql": "{{ config(materialized='view') }}\nselect 42 as answer\n"})
     assert mlmon("build", project=root).exit_code == 0
-    assert read(root, "SELECT table_type FROM information_schema.tables WHERE table_name = 'v'") == [("VIEW",)]
+    assert query_rows(root, "SELECT table_type FROM information_schema.tables WHERE table_name = 'v'") == [("VIEW",)]
 
 
 def test_missing_files_fail_the_dataset_node(project, mlmon):

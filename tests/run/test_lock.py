@@ -8,13 +8,14 @@ import textwrap
 
 import duckdb
 
-from tests.run.test_build import FILES, read
+from tests.conftest import query_rows
+from tests.run.test_build import FILES
 
 
 def test_second_concurrent_build_reports_the_lock(make_project, mlmon):
     root = make_project(FILES)
     assert mlmon("build", project=root).exit_code == 0
-    before = read(root, "SELECT * FROM main.report ORDER BY cat")
+    before = query_rows(root, "SELECT * FROM main.report ORDER BY cat")
     warehouse = root / "target" / "mlmon.duckdb"
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
@@ -33,7 +34,7 @@ def test_second_concurrent_build_reports_the_lock(make_project, mlmon):
         assert "DuckDB allows one writer at a time" in result.output
     finally:
         holder.communicate("\n", timeout=30)
-    assert read(root, "SELECT * FROM main.report ORDER BY cat") == before
+    assert query_rows(root, "SELECT * FROM main.report ORDER BY cat") == before
     assert mlmon("build", project=root).exit_code == 0
 
 
