@@ -81,7 +81,10 @@ def _is_missing(values: pd.Series) -> np.ndarray:
 def _class_index(y: pd.Series, classes: Sequence[Any]) -> np.ndarray:
     """Each label's column in `classes` (-1 for a label the model does not know)."""
     index = {label_key(c): i for i, c in enumerate(classes)}
-    return np.array([index.get(label_key(v), -1) for v in y], dtype=np.int64)
+    # label_key once per distinct value, not per row: a million labels hold two or three values.
+    codes, uniques = pd.factorize(y)
+    lookup = np.array([index.get(label_key(v), -1) for v in uniques] + [-1], dtype=np.int64)
+    return lookup[codes]
 
 
 def _safe(compute: Callable[[], float]) -> float | None:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlglot import exp
+
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import Field, Node, NodeKind
+from mlmon.ml.registry import require_active
+from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.models import registry
 
 if TYPE_CHECKING:
     from mlmon.project.project import Project
+    from mlmon.run.context import RunContext
 
 __all__ = ["EvaluationKind", "KIND"]
 
 SAMPLING_METHODS = ("full", "head", "random")
 REFERENCES = ("training", "first", "previous")
+FEATURE_VIEW_SUFFIX = "_feature_drift"  # the store's per-feature view, beside the store view
 
 
 class EvaluationKind(NodeKind):
@@ -44,11 +51,43 @@ class EvaluationKind(NodeKind):
         if unknown:
             errors.append(node.error(f"unknown sampling option(s) {', '.join(sorted(unknown))}", "sampling",
                                      hint="allowed: method, size, seed"))
-        if method in ("head", "random") and not isinstance(sampling.get("size"), int):
-            errors.append(node.error(f"sampling method '{method}' needs an integer `size`", "sampling"))
+        size = sampling.get("size")
+        if method in ("head", "random") and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+            errors.append(node.error(f"sampling method '{method}' needs an integer `size` of at least 1", "sampling"))
         if node.config["drift_sample"] < 10:
             errors.append(node.error("`drift_sample` must be at least 10", "drift_sample"))
+        threshold = node.config.get("threshold")
+        if threshold is not None and not 0 <= threshold <= 1:
+            errors.append(node.error("`threshold` must be between 0 and 1", "threshold"))
+        view = f"{node.name}{FEATURE_VIEW_SUFFIX}"
+        if view in project.nodes:
+            errors.append(node.error(f"evaluation '{node.name}' creates the view '{view}', which is also a node name",
+                                     hint="rename one of them"))
         return errors
+
+    def available(self, node: Node, ctx: "RunContext") -> str | None:
+        evaluations = ctx.warehouse.con.execute(
+            "SELECT count(*) FROM mlmon.evaluations WHERE store = ?", [node.name]).fetchone()[0]
+        if not evaluations or not ctx.warehouse.exists(node.name):
+            return f"store '{node.name}' has no evaluation yet"
+        return None
+
+    def show_query(self, node: Node, root: Path) -> exp.Select:
+        # Newest first: `mlmon show` prints a limited number of rows.
+        return exp.select("*").from_(self.relation(node, root)).order_by(exp.column("created_at", quoted=True).desc())
+
+    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+        # The statistics stack (scipy, scikit-learn) loads only when a store is built.
+        from mlmon.evaluation.run import EvaluationRequest, run_evaluation, summary
+        from mlmon.evaluation.store import KEEP_ROWS
+
+        models = registry(ctx)
+        version = require_active(models, node.config["model"], node.name)
+        request = EvaluationRequest.from_config(node.name, node.config, ctx.relation_sql(node.config["data"]),
+                                                ctx.invocation_id)
+        stored = run_evaluation(ctx.warehouse, request, version, lambda: models.load(version), ctx.progress.update,
+                                keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)))
+        return NodeOutcome(message=summary(stored), rows=stored.record.n_evaluated, warnings=stored.result.warnings)
 
 
 KIND = EvaluationKind()

@@ -22,6 +22,15 @@ __all__ = [
     "rename_table",
     "insert_values",
     "count_rows",
+    "create_schema",
+    "row_hash",
+    "hash_sample",
+    "head_rows",
+    "insert_by_name",
+    "add_column",
+    "set_column_type",
+    "filtered_max",
+    "json_label",
 ]
 
 _READERS = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}
@@ -93,3 +102,64 @@ def insert_values(name: str, columns: Iterable[str], schema: str | None = None) 
 
 def count_rows(relation: exp.Expression) -> exp.Select:
     return exp.select(exp.Count(this=exp.Star())).from_(relation)
+
+
+# -- evaluation stores ------------------------------------------------------------------------
+
+
+def create_schema(name: str) -> exp.Create:
+    return exp.Create(this=exp.Table(db=ident(name)), kind="SCHEMA", exists=True)
+
+
+def row_hash(columns: Sequence[str], seed: int) -> exp.Expression:
+    """`hash(c1, c2, ..., seed)`: a row's place in a seeded pseudo-random order.
+
+    The order depends on row contents only, not on file order or threads, so a sample drawn
+    by it is reproducible; rows that tie are identical, so their order does not matter.
+    """
+    args: list[exp.Expression] = [exp.column(c, quoted=True) for c in columns]
+    return exp.Anonymous(this="hash", expressions=[*args, exp.Literal.number(int(seed))])
+
+
+def hash_sample(relation: str | exp.Expression, columns: Sequence[str], size: int, seed: int,
+                select: Sequence[str] | None = None) -> exp.Select:
+    """At most `size` rows of `relation` in the seeded order of `row_hash` over `columns`."""
+    projection = [exp.column(c, quoted=True) for c in select] if select is not None else [exp.Star()]
+    return (exp.select(*projection).from_(relation, dialect="duckdb")
+            .order_by(row_hash(columns, seed)).limit(int(size)))
+
+
+def head_rows(relation: str | exp.Expression, size: int) -> exp.Select:
+    """The first `size` rows in the relation's own order."""
+    return exp.select("*").from_(relation, dialect="duckdb").limit(int(size))
+
+
+def insert_by_name(name: str, query: exp.Expression, schema: str | None = None) -> exp.Insert:
+    """`INSERT INTO t BY NAME <query>`: columns matched by name, absent ones NULL."""
+    return exp.Insert(this=table(name, schema), expression=query, by_name=True)
+
+
+def add_column(name: str, column: str, dtype: str, schema: str | None = None) -> exp.Alter:
+    definition = exp.ColumnDef(this=ident(column), kind=exp.DataType.build(dtype, dialect="duckdb"))
+    return exp.Alter(this=table(name, schema), kind="TABLE", actions=[definition])
+
+
+def set_column_type(name: str, column: str, dtype: str, schema: str | None = None) -> exp.Alter:
+    change = exp.AlterColumn(this=ident(column), dtype=exp.DataType.build(dtype, dialect="duckdb"))
+    return exp.Alter(this=table(name, schema), kind="TABLE", actions=[change])
+
+
+def filtered_max(value: str, key: str, wanted: Any, alias: str) -> exp.Alias:
+    """`MAX(value) FILTER (WHERE key = wanted) AS alias`: one cell of a long-to-wide pivot."""
+    condition = exp.column(key, quoted=True).eq(_literal(wanted))
+    aggregate = exp.Filter(this=exp.Max(this=exp.column(value, quoted=True)), expression=exp.Where(this=condition))
+    return exp.alias_(aggregate, alias, quoted=True)
+
+
+def json_label(column: str, key: str, alias: str, table_alias: str | None = None) -> exp.Alias:
+    """`json_extract_string(column, '$."key"') AS alias`, whatever characters the key holds."""
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    path = exp.Literal.string(f'$."{escaped}"')
+    source = exp.column(column, table=table_alias, quoted=True)
+    extract = exp.Anonymous(this="json_extract_string", expressions=[source, path])
+    return exp.alias_(extract, alias, quoted=True)

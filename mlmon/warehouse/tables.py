@@ -149,6 +149,18 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("updated_at", "TIMESTAMP"),
             ),
         ),
+        SystemTable(
+            "reference_profiles",  # extra: per-reference statistics kept so drift need not rescan them
+            (
+                ("model", "VARCHAR"),
+                ("model_version", "INTEGER"),
+                ("reference", "VARCHAR"),  # 'training', or the evaluation_id whose rows are the reference
+                ("kind", "VARCHAR"),  # univariate_profile | model_importance
+                ("features_key", "VARCHAR"),  # digest of the feature lists the payload covers
+                ("payload", "JSON"),
+                ("created_at", "TIMESTAMP"),
+            ),
+        ),
     )
 }
 

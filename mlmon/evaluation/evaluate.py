@@ -1,0 +1,277 @@
+"""One evaluation's metrics: every family computed on the current rows against a reference.
+
+Statistics over whole columns run inside DuckDB (univariate and prediction drift); only small
+things reach pandas: the labelled columns for performance, one probability column per side
+for CBPE, and at most `drift_sample` rows per side for the domain classifier.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sqlglot import exp
+
+from mlmon.errors import NodeError
+from mlmon.evaluation.reference import Reference, ReferenceCache
+from mlmon.evaluation.sampling import draw_sample, table_columns
+from mlmon.metrics.diagnostics import diagnose
+from mlmon.metrics.domain import data_drift, importance_metrics
+from mlmon.metrics.estimation import estimate_performance
+from mlmon.metrics.performance import (
+    BINARY_METRICS,
+    MULTICLASS_METRICS,
+    REGRESSION_METRICS,
+    classification_metrics,
+    label_key,
+    performance_drift,
+    positive_label,
+    regression_metrics,
+)
+from mlmon.metrics.prediction import prediction_drift
+from mlmon.metrics.types import MetricValue
+from mlmon.metrics.univariate import classify_columns, univariate_drift
+from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns, proba_column
+
+__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "timed"]
+
+_DRIFT_SEED = 1337  # the domain classifier's seed (SPEC §4); its samples are drawn with it too
+
+
+@dataclass(frozen=True)
+class EvaluationPlan:
+    """What to evaluate: the model's task and outputs, and the features to compare."""
+
+    store: str
+    task: str  # binary | multiclass | regression
+    target: str
+    classes: tuple[Any, ...] | None
+    positive_class: Any
+    threshold: float
+    numeric: tuple[str, ...]  # compared as numbers
+    categorical: tuple[str, ...]  # compared as categories
+    skip_performance: bool = False
+    drift_sample: int = 10_000
+
+    @property
+    def features(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    @property
+    def outputs(self) -> list[str]:
+        return output_columns(self.classes, self.task)
+
+
+@dataclass
+class EvaluationResult:
+    metrics: list[MetricValue]
+    warnings: list[str]
+    has_ground_truth: bool
+    n_evaluated: int
+    features: list[str]  # the features actually compared
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def timed(timings: dict[str, float], family: str) -> Iterator[None]:
+    """Add the seconds the block takes to `timings[family]`."""
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[family] = timings.get(family, 0.0) + time.perf_counter() - start
+
+
+def _q(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def labelled_rows(con: duckdb.DuckDBPyConnection, relation_sql: str, target: str) -> int:
+    """Rows whose target is present (0 when the column is absent)."""
+    if target not in {name for name, _ in table_columns(con, relation_sql)}:
+        return 0
+    query = exp.select(exp.Count(this=_q(target))).from_(relation_sql, dialect="duckdb")
+    return int(con.execute(query.sql("duckdb")).fetchone()[0])
+
+
+def require_ground_truth(plan: EvaluationPlan, dataset: str, n_labelled: int) -> None:
+    """With `skip_performance: false`, data without target values is an error naming the option."""
+    if plan.skip_performance or n_labelled > 0:
+        return
+    raise NodeError(
+        f"data '{dataset}' has no values of target '{plan.target}'; set `skip_performance: true` on "
+        f"evaluation '{plan.store}' if this data has no ground truth"
+    )
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> pd.DataFrame:
+    return con.execute(query.sql("duckdb")).df()
+
+
+def _positive(plan: EvaluationPlan) -> Any:
+    return positive_label(list(plan.classes or ()), plan.positive_class)
+
+
+def _performance(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
+                 reference: Reference) -> list[MetricValue]:
+    labelled = _q(plan.target).is_(exp.null()).not_()
+    if plan.task == "regression":
+        frame = _fetch(con, exp.select(_q(plan.target), _q(PREDICTION_COLUMN))
+                       .from_(current_sql, dialect="duckdb").where(labelled))
+        current = regression_metrics(frame[plan.target], frame[PREDICTION_COLUMN])
+        names: Sequence[str] = REGRESSION_METRICS
+    else:
+        probas = [proba_column(c) for c in plan.classes or ()]
+        frame = _fetch(con, exp.select(_q(plan.target), *map(_q, probas))
+                       .from_(current_sql, dialect="duckdb").where(labelled))
+        current = classification_metrics(frame[plan.target], frame[probas].to_numpy(dtype=np.float64),
+                                         list(plan.classes or ()), plan.threshold, plan.positive_class)
+        names = BINARY_METRICS if plan.task == "binary" else MULTICLASS_METRICS
+    before = [MetricValue(n, reference.performance.get(n)) for n in names]
+    return current + performance_drift(current, before)
+
+
+def _estimated(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
+               reference: Reference) -> list[MetricValue]:
+    """CBPE, calibrated on the version's labelled held-out rows."""
+    positive = _positive(plan)
+    column = proba_column(positive)
+    labelled = _q(plan.target).is_(exp.null()).not_()
+    ref = _fetch(con, exp.select(_q(plan.target), _q(column)).from_(reference.labelled_sql, dialect="duckdb")
+                 .where(labelled))
+    current = _fetch(con, exp.select(_q(column)).from_(current_sql, dialect="duckdb"))[column]
+    is_positive = _matches(ref[plan.target], positive).astype(np.int64)
+    return estimate_performance(ref[column].to_numpy(dtype=np.float64, na_value=np.nan), is_positive,
+                                current.to_numpy(dtype=np.float64, na_value=np.nan), plan.threshold, positive_label=1)
+
+
+def _matches(values: pd.Series, label: Any) -> np.ndarray:
+    """Rows whose label is `label` (1, 1.0 and "1" alike), comparing each distinct value once."""
+    wanted = label_key(label)
+    codes, uniques = pd.factorize(values)
+    hits = np.array([label_key(u) == wanted for u in uniques] + [False], dtype=bool)
+    return hits[codes]  # code -1 (missing) picks the trailing False
+
+
+def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference, plan: EvaluationPlan,
+                numeric: list[str], categorical: list[str], n_ref: int, n_cur: int) -> tuple[list[MetricValue], str | None]:
+    features = [*numeric, *categorical]
+    n = max(0, min(plan.drift_sample, n_ref, n_cur))
+    ref = draw_sample(con, reference.sql, features, n, _DRIFT_SEED)
+    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED)
+    result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
+    reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
+    return result.metrics(), reason
+
+
+def _class_shares(con: duckdb.DuckDBPyConnection, current_sql: str, column: str) -> dict[str, float]:
+    counts = _fetch(con, exp.select(_q(column).as_("label", quoted=True), exp.Count(this=exp.Star()).as_("n", quoted=True))
+                    .from_(current_sql, dialect="duckdb").where(_q(column).is_(exp.null()).not_()).group_by(_q(column)))
+    total = float(counts["n"].sum())
+    return {label_key(k): float(n) / total for k, n in zip(counts["label"], counts["n"])} if total else {}
+
+
+def _usable_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
+                     plan: EvaluationPlan) -> tuple[list[str], list[str], list[str], list[str]]:
+    """(numeric, categorical, absent from the data, warnings) for the features both sides hold."""
+    current = dict(table_columns(con, current_sql))
+    ref = dict(table_columns(con, reference.sql))
+    absent = [f for f in plan.features if f not in current]
+    notes = [f"feature {f} is not in the reference rows: its drift is not computed"
+             for f in plan.features if f in current and f not in ref]
+    both = [f for f in plan.features if f in current and f in ref]
+    numeric = [f for f in plan.numeric if f in both]
+    categorical = [f for f in plan.categorical if f in both]
+    # A column typed as text on one side (a month with no values read from CSV, say) cannot be
+    # compared as a number unless it holds no value at all.
+    for side_sql, types in ((current_sql, current), (reference.sql, ref)):
+        typed_numeric, _ = classify_columns(con, side_sql, numeric)
+        for name in [f for f in numeric if f not in typed_numeric]:
+            query = exp.select(exp.Count(this=_q(name))).from_(side_sql, dialect="duckdb")
+            if int(con.execute(query.sql("duckdb")).fetchone()[0]):
+                numeric.remove(name)
+                notes.append(f"feature {name} has type {types[name]} in the "
+                             f"{'data' if side_sql == current_sql else 'reference'}, not a number: its drift is not computed")
+    return numeric, categorical, absent, notes
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection,
+    current_sql: str,
+    reference: Reference,
+    plan: EvaluationPlan,
+    cache: ReferenceCache,
+    load_pipeline: Callable[[], Any] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> EvaluationResult:
+    """All metrics of one evaluation of the (sampled, scored) rows `current_sql`."""
+    say = progress or (lambda message: None)
+    timings: dict[str, float] = {}
+    n_cur = int(con.execute(exp.select(exp.Count(this=exp.Star())).from_(current_sql, dialect="duckdb")
+                            .sql("duckdb")).fetchone()[0])
+    if n_cur == 0:
+        raise NodeError(f"evaluation '{plan.store}' has no rows to evaluate: the data (after sampling) is empty")
+    warnings = list(reference.warnings)
+    metrics: list[MetricValue] = []
+    n_labelled = labelled_rows(con, current_sql, plan.target)
+    numeric, categorical, absent, notes = _usable_features(con, current_sql, reference, plan)
+    warnings += notes
+
+    performance: dict[str, float | None] = {}
+    if not plan.skip_performance and n_labelled:
+        say(f"performance on {n_labelled:,} labelled rows")
+        with timed(timings, "performance"):
+            values = _performance(con, current_sql, plan, reference)
+        metrics += values
+        performance = {m.metric: m.value for m in values}
+
+    with timed(timings, "profile"):
+        profile = cache.profile(reference, numeric, categorical)
+    say(f"data drift on {len(numeric) + len(categorical)} features")
+    with timed(timings, "data_drift"):
+        drift, reason = _data_drift(con, current_sql, reference, plan, numeric, categorical, profile.n_rows, n_cur)
+    metrics += drift
+    warnings += [reason] if reason else []
+    with timed(timings, "model_importance"):
+        importances = cache.model_importance(reference, load_pipeline) or {}
+    metrics += importance_metrics({f: v for f, v in importances.items() if f in plan.features}, "model_importance")
+
+    say("univariate drift")
+    with timed(timings, "univariate"):
+        univariate = univariate_drift(con, reference.sql, current_sql, numeric, categorical, profile)
+    metrics += univariate
+
+    say("prediction drift")
+    with timed(timings, "prediction"):
+        metrics += _prediction_drift(con, reference, current_sql, plan)
+
+    if plan.task == "binary":
+        say("estimated performance (CBPE)")
+        with timed(timings, "estimation"):
+            metrics += _estimated(con, current_sql, plan, reference)
+
+    with timed(timings, "diagnostics"):
+        truth = _class_shares(con, current_sql, plan.target) if n_labelled and plan.task != "regression" else {}
+        shares = truth or (_class_shares(con, current_sql, PREDICTION_COLUMN) if plan.task != "regression" else None)
+        missing = {m.feature: m.value for m in univariate if m.metric == "missing_share" and m.feature}
+        warnings += diagnose(
+            n_cur, shares, missing, absent, performance.get("roc_auc"), performance.get("accuracy"),
+            max(truth.values()) if truth else None,
+        )
+    return EvaluationResult(metrics, list(dict.fromkeys(warnings)), n_labelled > 0, n_cur,
+                            [*numeric, *categorical], timings)
+
+
+def _prediction_drift(con: duckdb.DuckDBPyConnection, reference: Reference, current_sql: str,
+                      plan: EvaluationPlan) -> list[MetricValue]:
+    positive = _positive(plan) if plan.task == "binary" else None
+    return prediction_drift(
+        con, reference.sql, current_sql, list(plan.classes) if plan.classes is not None else None,
+        positive, plan.threshold, proba_column(positive) if positive is not None else None,
+        prediction_column=PREDICTION_COLUMN,
+    )

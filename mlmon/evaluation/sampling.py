@@ -1,0 +1,172 @@
+"""The rows an evaluation looks at: a sample of the data copied into a scratch table.
+
+The copy is a real table of the warehouse (schema `mlmon_scratch`), not a TEMP table: scoring
+reads its input through a second cursor, which cannot see another cursor's TEMP objects. Every
+scratch table is dropped when the evaluation ends, and leftovers of a killed build are dropped
+the next time the same store is evaluated.
+
+Random samples are ordered by a seeded hash of each row's contents, so the same data and seed
+give the same rows whatever the file order or the number of threads (DuckDB's REPEATABLE
+reservoir sample promises that only on one thread).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Mapping, Sequence
+
+import duckdb
+from sqlglot import exp
+
+from mlmon.warehouse import sql
+
+__all__ = [
+    "SCRATCH_SCHEMA", "Sampling", "SampleCounts", "Scratch", "sample_into", "draw_sample", "table_columns",
+    "count_rows", "create_table", "with_missing_columns", "drop_columns",
+]
+
+SCRATCH_SCHEMA = "mlmon_scratch"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """`sampling:` of an evaluation: full | head (first `size` rows) | random (`size`, `seed`)."""
+
+    method: str = "full"
+    size: int | None = None
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any] | None) -> "Sampling":
+        config = dict(config or {})
+        return cls(config.get("method", "full"), config.get("size"), int(config.get("seed", 0) or 0))
+
+    def describe(self) -> str:
+        if self.method == "full":
+            return "all rows"
+        if self.method == "head":
+            return f"first {self.size:,} rows"
+        return f"random {self.size:,} rows (seed {self.seed})"
+
+
+@dataclass(frozen=True)
+class SampleCounts:
+    n_rows: int  # rows in the data
+    n_evaluated: int  # rows in the sample
+    relation: str  # SQL of the sampled rows
+
+
+class Scratch:
+    """Scratch tables of one evaluation; all dropped on exit, whether it succeeded or not."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, owner: str):
+        self.con = con
+        self.owner = owner
+        self._token = uuid.uuid4().hex[:8]
+        self._tables: list[str] = []
+
+    def __enter__(self) -> "Scratch":
+        self.con.execute(sql.create_schema(SCRATCH_SCHEMA).sql("duckdb"))
+        for name in self._stale():
+            self._drop(name)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        for name in reversed(self._tables):
+            self._drop(name)
+        self._tables.clear()
+
+    def table(self, role: str) -> str:
+        """A fresh scratch table name for `role`, as SQL (schema-qualified, quoted)."""
+        name = f"{self.owner}__{role}_{self._token}"
+        self._tables.append(name)
+        return sql.table(name, SCRATCH_SCHEMA).sql("duckdb")
+
+    def _stale(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SCRATCH_SCHEMA]
+        ).fetchall()
+        return [r[0] for r in rows if r[0].startswith(f"{self.owner}__")]
+
+    def _drop(self, name: str) -> None:
+        self.con.execute(sql.drop_relation(name, "TABLE", SCRATCH_SCHEMA).sql("duckdb"))
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of a relation's columns, without reading rows."""
+    return [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()]
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, relation_sql: str) -> int:
+    query = exp.select(exp.Count(this=exp.Star())).from_(relation_sql, dialect="duckdb")
+    return int(con.execute(query.sql("duckdb")).fetchone()[0])
+
+
+def create_table(con: duckdb.DuckDBPyConnection, target_sql: str, query: exp.Expression) -> None:
+    """CREATE TABLE <target_sql> AS <query>, the target given as (quoted) SQL text."""
+    target = exp.to_table(target_sql, dialect="duckdb")
+    con.execute(exp.Create(this=target, kind="TABLE", expression=query).sql("duckdb"))
+
+
+def _base_table(con: duckdb.DuckDBPyConnection, relation_sql: str) -> bool:
+    """Whether `relation_sql` names a stored table (not a view, a file scan or a subquery)."""
+    try:
+        relation = exp.maybe_parse(relation_sql, into=exp.Table, dialect="duckdb")
+    except Exception:  # a subquery or table function is not a plain table name
+        return False
+    if not isinstance(relation, exp.Table) or not isinstance(relation.this, exp.Identifier):
+        return False
+    row = con.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ? "
+        "AND table_type = 'BASE TABLE'", [relation.db or "main", relation.name]
+    ).fetchone()
+    return row is not None
+
+
+def sample_into(con: duckdb.DuckDBPyConnection, source_sql: str, target_sql: str, sampling: Sampling) -> SampleCounts:
+    """Copy the sampled rows of `source_sql` into the new table `target_sql`.
+
+    `full` over a stored table copies nothing: the counts' `relation` is the table itself, which
+    nothing changes while the build holds the warehouse. Files and views are copied, so that
+    the many scans of an evaluation do not parse a CSV or run a view's query each time.
+    """
+    if sampling.method == "full":
+        if _base_table(con, source_sql):
+            n = count_rows(con, source_sql)
+            return SampleCounts(n, n, source_sql)
+        query: exp.Expression = exp.select("*").from_(source_sql, dialect="duckdb")
+    elif sampling.method == "head":
+        query = sql.head_rows(source_sql, int(sampling.size or 0))
+    elif sampling.method == "random":
+        columns = [name for name, _ in table_columns(con, source_sql)]
+        query = sql.hash_sample(source_sql, columns, int(sampling.size or 0), sampling.seed)
+    else:
+        raise ValueError(f"unknown sampling method {sampling.method!r}")
+    create_table(con, target_sql, query)
+    n_evaluated = count_rows(con, target_sql)
+    n_rows = n_evaluated if sampling.method == "full" else count_rows(con, source_sql)
+    return SampleCounts(n_rows, n_evaluated, target_sql)
+
+
+def with_missing_columns(con: duckdb.DuckDBPyConnection, source_sql: str, target_sql: str,
+                         columns: Mapping[str, str]) -> None:
+    """A copy of `source_sql` with the absent `columns` ({name: type}) added as NULLs."""
+    added = [exp.alias_(exp.cast(exp.null(), dtype), name, quoted=True) for name, dtype in columns.items()]
+    create_table(con, target_sql, exp.select("*", *added).from_(source_sql, dialect="duckdb"))
+
+
+def drop_columns(con: duckdb.DuckDBPyConnection, table_sql: str, columns: Sequence[str]) -> None:
+    table = exp.to_table(table_sql, dialect="duckdb")
+    for name in columns:
+        drop = exp.Drop(tables=[exp.column(name, quoted=True)], kind="COLUMN")
+        con.execute(exp.Alter(this=table.copy(), kind="TABLE", actions=[drop]).sql("duckdb"))
+
+
+def draw_sample(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str], size: int,
+                seed: int) -> Any:
+    """At most `size` rows of `columns` as a pandas DataFrame, in the seeded hash order."""
+    query = sql.hash_sample(relation_sql, columns, size, seed, select=columns)
+    return con.execute(query.sql("duckdb")).df()

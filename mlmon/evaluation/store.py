@@ -1,0 +1,271 @@
+"""An evaluation store: its rows in the system tables, its kept rows, and its two views.
+
+`append_evaluation` writes everything an evaluation leaves behind in one transaction: the
+`mlmon.evaluations` row, its `mlmon.metrics` rows, its kept rows (`mlmon.rows_<store>`, the
+reference of later `first` / `previous` evaluations), new reference-cache rows, and the views
+`<store>` and `<store>_feature_drift` regenerated over the metric names now present. Any failure
+rolls all of it back.
+
+Kept rows: the compared features, the target and the model outputs of the evaluated rows, at
+most `keep_rows` of them (a seeded hash sample beyond that), tagged with the evaluation_id. A
+later evaluation whose data brings a new column or a wider type widens the table.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Sequence
+
+import duckdb
+import pandas as pd
+from sqlglot import exp
+
+from mlmon.evaluation.reference import rows_table
+from mlmon.evaluation.sampling import table_columns
+from mlmon.metrics.types import MetricValue
+from mlmon.warehouse import sql
+from mlmon.warehouse.duckdb import Warehouse
+from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES
+
+__all__ = [
+    "KEEP_ROWS",
+    "EvaluationRecord",
+    "append_evaluation",
+    "refresh_views",
+    "feature_view",
+    "has_evaluations",
+    "store_view_query",
+    "feature_view_query",
+]
+
+KEEP_ROWS = 100_000
+_KEEP_SEED = 0
+# Per-class prediction metrics carry a class label in `feature`; they are not feature drift.
+_CLASS_METRICS = ("predicted_class_share", "predicted_class_share_reference")
+_STORE_COLUMNS = ("evaluation_id", "created_at", "model", "model_version", "dataset", "n_rows", "n_evaluated",
+                  "has_ground_truth")
+_FEATURE_COLUMNS = ("evaluation_id", "created_at", "model_version")
+_NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
+            "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL"}
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    """The `mlmon.evaluations` row of one evaluation."""
+
+    evaluation_id: str
+    store: str
+    model: str
+    model_version: int
+    dataset: str
+    reference: str
+    created_at: datetime
+    invocation_id: str
+    n_rows: int
+    n_evaluated: int
+    has_ground_truth: bool
+    labels: dict[str, Any] = field(default_factory=dict)
+    reference_evaluation_id: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "evaluation_id": self.evaluation_id, "store": self.store, "model": self.model,
+            "model_version": self.model_version, "dataset": self.dataset, "reference": self.reference,
+            "created_at": self.created_at, "invocation_id": self.invocation_id, "n_rows": self.n_rows,
+            "n_evaluated": self.n_evaluated, "has_ground_truth": self.has_ground_truth,
+            "labels": json.dumps(self.labels, default=str), "reference_evaluation_id": self.reference_evaluation_id,
+            "warnings": json.dumps(self.warnings),
+        }
+
+
+def feature_view(store: str) -> str:
+    return f"{store}_feature_drift"
+
+
+def has_evaluations(con: duckdb.DuckDBPyConnection, store: str) -> bool:
+    return con.execute("SELECT 1 FROM mlmon.evaluations WHERE store = ? LIMIT 1", [store]).fetchone() is not None
+
+
+def append_evaluation(
+    warehouse: Warehouse,
+    record: EvaluationRecord,
+    metrics: Sequence[MetricValue],
+    rows_sql: str | None,
+    keep_columns: Sequence[str],
+    cache_rows: Sequence[dict[str, Any]] = (),
+    keep_rows: int = KEEP_ROWS,
+) -> None:
+    """Append one evaluation atomically (see the module docstring)."""
+    metric_rows = [
+        {"evaluation_id": record.evaluation_id, "store": record.store, "metric": m.metric, "feature": m.feature,
+         "value": m.value, "lower": m.lower, "upper": m.upper}
+        for m in metrics
+    ]
+    with warehouse.transaction() as con:
+        warehouse.insert_rows("evaluations", [record.row()])
+        _insert_frame(con, "metrics", metric_rows)
+        if rows_sql is not None and keep_columns and keep_rows > 0:
+            _keep_rows(con, record, rows_sql, list(keep_columns), keep_rows)
+        warehouse.insert_rows("reference_profiles", list(cache_rows))
+        refresh_views(warehouse, record.store)
+
+
+def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+    """Append rows to a system table in one statement (executemany costs milliseconds a row)."""
+    if not rows:
+        return
+    columns = SYSTEM_TABLES[table].column_names
+    frame = pd.DataFrame({c: [row.get(c) for row in rows] for c in columns})
+    view = f"__mlmon_{table}_rows"
+    con.register(view, frame)
+    try:
+        query = exp.select(*[exp.column(c, quoted=True) for c in columns]).from_(exp.to_identifier(view))
+        con.execute(sql.insert_by_name(table, query, SYSTEM_SCHEMA).sql("duckdb"))
+    finally:
+        con.unregister(view)
+
+
+# -- kept rows ------------------------------------------------------------------------------------
+
+
+def _base_type(dtype: str) -> str:
+    return dtype.split("(")[0].strip().upper()
+
+
+def _widened(old: str, new: str) -> str | None:
+    """The type a kept column needs to hold both old and new values (None: keep `old`)."""
+    if old == new or new == '"NULL"' or _base_type(new) == "NULL":
+        return None
+    if _base_type(old) in _NUMERIC and _base_type(new) in _NUMERIC:
+        return None if _base_type(old) == "DOUBLE" else "DOUBLE"
+    return None if _base_type(old) == "VARCHAR" else "VARCHAR"
+
+
+def _keep_rows(con: duckdb.DuckDBPyConnection, record: EvaluationRecord, rows_sql: str,
+               columns: list[str], keep_rows: int) -> None:
+    table = rows_table(record.store)
+    tag = exp.alias_(exp.Literal.string(record.evaluation_id), "evaluation_id", quoted=True)
+    if record.n_evaluated > keep_rows:
+        source: exp.Expression = sql.hash_sample(rows_sql, columns, keep_rows, _KEEP_SEED, select=columns).subquery("s")
+    else:
+        source = exp.to_table(rows_sql, dialect="duckdb")
+    query = exp.select(tag, *[exp.column(c, quoted=True) for c in columns]).from_(source)
+    existing = dict(table_columns(con, sql.table(table, SYSTEM_SCHEMA).sql("duckdb"))) if _exists(con, table) else None
+    if existing is None:
+        con.execute(sql.create_table_as(table, query, SYSTEM_SCHEMA).sql("duckdb"))
+        return
+    incoming = dict(table_columns(con, rows_sql))
+    for column in columns:
+        if column not in existing:
+            con.execute(sql.add_column(table, column, incoming[column], SYSTEM_SCHEMA).sql("duckdb"))
+            continue
+        wider = _widened(existing[column], incoming[column])
+        if wider is not None:
+            con.execute(sql.set_column_type(table, column, wider, SYSTEM_SCHEMA).sql("duckdb"))
+    con.execute(sql.insert_by_name(table, query, SYSTEM_SCHEMA).sql("duckdb"))
+
+
+def _exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = SYSTEM_SCHEMA) -> bool:
+    return con.execute("SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                       [schema, table]).fetchone() is not None
+
+
+# -- views ---------------------------------------------------------------------------------------
+
+
+def _metric_names(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool) -> list[tuple[str, bool]]:
+    """(metric, has a band) in the order metrics were first written."""
+    condition = "IS NOT NULL" if per_feature else "IS NULL"
+    rows = con.execute(
+        f"SELECT metric, bool_or(lower IS NOT NULL OR upper IS NOT NULL), min(rowid) FROM mlmon.metrics "
+        f"WHERE store = ? AND feature {condition} GROUP BY metric ORDER BY 3", [store]
+    ).fetchall()
+    return [(r[0], bool(r[1])) for r in rows if not (per_feature and r[0] in _CLASS_METRICS)]
+
+
+def _label_keys(con: duckdb.DuckDBPyConnection, store: str) -> list[str]:
+    rows = con.execute("SELECT labels FROM mlmon.evaluations WHERE store = ? ORDER BY created_at", [store]).fetchall()
+    keys: dict[str, None] = {}
+    for (text,) in rows:
+        value = json.loads(text) if text else {}
+        keys.update(dict.fromkeys(str(k) for k in (value if isinstance(value, dict) else {})))
+    return list(keys)
+
+
+def _pivot(metrics: list[tuple[str, bool]]) -> tuple[list[exp.Expression], list[str]]:
+    """FILTER aggregates turning metric rows into columns, and the column names."""
+    cells: list[exp.Expression] = []
+    names: list[str] = []
+    for metric, banded in metrics:
+        cells.append(sql.filtered_max("value", "metric", metric, metric))
+        names.append(metric)
+        if banded:
+            for bound in ("lower", "upper"):
+                cells.append(sql.filtered_max(bound, "metric", metric, f"{metric}_{bound}"))
+                names.append(f"{metric}_{bound}")
+    return cells, names
+
+
+def _label_columns(keys: list[str], taken: set[str]) -> list[exp.Expression]:
+    """One column per label key; a key that clashes with another column is prefixed `label_`."""
+    out = []
+    for key in keys:
+        name, n = key, 1
+        if name in taken:
+            name = f"label_{key}"
+        while name in taken:
+            n += 1
+            name = f"label_{key}_{n}"
+        taken.add(name)
+        out.append(sql.json_label("labels", key, name, "e"))
+    return out
+
+
+def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool) -> exp.Select:
+    metrics = _metric_names(con, store, per_feature)
+    cells, names = _pivot(metrics)
+    fixed = _FEATURE_COLUMNS if per_feature else _STORE_COLUMNS
+    keys = ["evaluation_id", "feature"] if per_feature else ["evaluation_id"]
+    store_is = exp.column("store", quoted=True).eq(exp.Literal.string(store))
+    feature_is = exp.column("feature", quoted=True).is_(exp.null())
+    inner = (exp.select(*[exp.column(k, quoted=True) for k in keys], *cells)
+             .from_(sql.table("metrics", SYSTEM_SCHEMA))
+             .where(store_is.and_(feature_is.not_() if per_feature else feature_is)))
+    if per_feature:
+        wanted = [exp.Literal.string(m) for m, _ in metrics] or [exp.Literal.string("")]
+        inner = inner.where(exp.column("metric", quoted=True).isin(*wanted))
+    inner = inner.group_by(*[exp.column(k, quoted=True) for k in keys])
+    taken = set(fixed) | set(names) | ({"feature"} if per_feature else set())
+    labels = _label_columns(_label_keys(con, store), taken)
+    outer = [exp.column(c, table="e", quoted=True) for c in fixed] + labels
+    outer += [exp.column("feature", table="m", quoted=True)] if per_feature else []
+    outer += [exp.column(n, table="m", quoted=True) for n in names]
+    joined = exp.column("evaluation_id", table="m", quoted=True).eq(exp.column("evaluation_id", table="e", quoted=True))
+    query = (exp.select(*outer)
+             .from_(exp.alias_(sql.table("evaluations", SYSTEM_SCHEMA), "e", quoted=True))
+             .join(inner.subquery("m"), on=joined, join_type="inner" if per_feature else "left")
+             .where(exp.column("store", table="e", quoted=True).eq(exp.Literal.string(store))))
+    order = [exp.column("created_at", table="e", quoted=True), exp.column("evaluation_id", table="e", quoted=True)]
+    return query.order_by(*order, *([exp.column("feature", table="m", quoted=True)] if per_feature else []))
+
+
+def store_view_query(con: duckdb.DuckDBPyConnection, store: str) -> exp.Select:
+    """One row per evaluation: its description, label columns and global metrics."""
+    return _view_query(con, store, per_feature=False)
+
+
+def feature_view_query(con: duckdb.DuckDBPyConnection, store: str) -> exp.Select:
+    """One row per (evaluation, feature): the per-feature drift metrics as columns."""
+    return _view_query(con, store, per_feature=True)
+
+
+def refresh_views(warehouse: Warehouse, store: str) -> None:
+    """(Re)create `<store>` and `<store>_feature_drift` in schema main, in the caller's transaction."""
+    con = warehouse.con
+    for name, query in ((store, store_view_query(con, store)), (feature_view(store), feature_view_query(con, store))):
+        if warehouse.relation_type(name) == "table":
+            con.execute(sql.drop_relation(name, "TABLE").sql("duckdb"))
+        con.execute(sql.create_view_as(name, query).sql("duckdb"))

@@ -1,0 +1,1 @@
+"""Monitoring metrics: drift statistics computed inside the warehouse, finished in Python."""
