@@ -96,8 +96,10 @@ def build(project_dir: Path, vars_text: str | None, target: str | None, select: 
 def show(name: str, project_dir: Path, vars_text: str | None, target: str | None, limit: int, output: str) -> None:
     """Print a table, view, evaluation store, model's versions or mlmon.<system table>."""
     project = compile_project(run_config(project_dir, vars_text, target))
-    query = _show_query(project, name)
+    if "." not in name and not project.settings.warehouse.exists():
+        project.node(name)  # an unknown name is a usage error (with a suggestion) before "no warehouse"
     with Warehouse(project.settings.warehouse, read_only=True, search_path=project.root) as warehouse:
+        query = _show_query(project, warehouse, name)
         total = int(warehouse.con.execute(exp.select("count(*)").from_(query.subquery("q")).sql("duckdb")).fetchone()[0])
         frame = warehouse.query_df(query.limit(limit))
     if output == "json":
@@ -106,12 +108,14 @@ def show(name: str, project_dir: Path, vars_text: str | None, target: str | None
         print_frame(frame, title=name, total=total)
 
 
-def _show_query(project, name: str) -> exp.Select:
+def _show_query(project, warehouse: Warehouse, name: str) -> exp.Select:
     schema, _, table = name.rpartition(".")
     if schema == SYSTEM_SCHEMA:
-        if table not in SYSTEM_TABLES:
+        if not warehouse.exists(table, SYSTEM_SCHEMA):
             raise UsageError(f"no system table '{name}'", hint="one of: " + ", ".join(f"mlmon.{t}" for t in SYSTEM_TABLES))
         return exp.select("*").from_(exp.table_(table, db=SYSTEM_SCHEMA, quoted=True))
+    if name not in project.nodes and warehouse.exists(name):  # e.g. a store's <store>_feature_drift view
+        return exp.select("*").from_(exp.table_(name, quoted=True))
     node = project.node(name)
     query = project.kind(node).show_query(node, project.root)
     if query is None:

@@ -61,3 +61,16 @@ def test_build_exit_codes(make_project, mlmon):
     (ok / "models" / "a.sql").write_text("select from where\n")
     assert mlmon("build", project=ok).exit_code == 2
     assert mlmon("build", "--bogus", project=ok).exit_code == 2
+
+
+def test_show_reads_any_warehouse_relation_and_reference_tables(make_project, mlmon):
+    root = make_project({"models/a.sql": "select 1 as x\n"})
+    assert mlmon("build", project=root).exit_code == 0
+    from mlmon.warehouse.duckdb import Warehouse
+
+    with Warehouse(root / "target" / "mlmon.duckdb") as warehouse:
+        warehouse.con.execute("CREATE VIEW a_extra AS SELECT x + 1 AS y FROM a")
+        warehouse.con.execute("CREATE TABLE mlmon.ref_m_v1 AS SELECT 2 AS z")
+    assert "y" in mlmon("show", "a_extra", project=root).output
+    result = mlmon("show", "mlmon.ref_m_v1", "--output", "json", project=root)
+    assert json.loads(result.output)["rows"] == [{"z": 2}]
