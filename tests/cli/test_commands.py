@@ -47,10 +47,11 @@ def test_show_prints_tables_and_system_tables(project, mlmon):
 def test_show_errors(project, mlmon):
     result = mlmon("show", "reprt", project=project)
     assert result.exit_code == 2 and "did you mean 'report'?" in result.output
-    result = mlmon("show", "mlmon.nope", project=project)
-    assert result.exit_code == 2 and "no system table 'mlmon.nope'" in result.output
     result = mlmon("show", "report", project=project)
     assert result.exit_code == 1 and "no warehouse" in result.output
+    assert mlmon("build", project=project).exit_code == 0
+    result = mlmon("show", "mlmon.nope", project=project)
+    assert result.exit_code == 2 and "no system table 'mlmon.nope'" in result.output
 
 
 def test_build_exit_codes(make_project, mlmon):
