@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from mlmon.errors import ConfigError
-from mlmon.ml.registry import require_active
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
 from mlmon.nodes.models import registry
 
@@ -80,6 +79,8 @@ class EvaluationKind(NodeKind):
         # The statistics stack (scipy, scikit-learn) loads only when a store is built.
         from mlmon.evaluation.run import EvaluationRequest, run_evaluation, summary
         from mlmon.evaluation.store import KEEP_ROWS
+
+        from mlmon.ml.registry import require_active
 
         models = registry(ctx)
         version = require_active(models, node.config["model"], node.name)

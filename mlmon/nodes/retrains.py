@@ -21,14 +21,13 @@ from mlmon.checks.evaluate import CheckStatus, format_value
 from mlmon.errors import ConfigError, NodeError, did_you_mean
 from mlmon.metrics.performance import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.metrics.performance import classification_metrics, regression_metrics
-from mlmon.ml.registry import ModelRegistry, ModelVersion
-from mlmon.ml.scoring import PREDICTION_COLUMN, predict_frame
-from mlmon.ml.training import TrainedModel
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
 from mlmon.nodes.models import headline, registry, train_version
 from mlmon.warehouse.tables import SYSTEM_SCHEMA
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # skops and the training stack load only when a retrain fires
+    from mlmon.ml.registry import ModelRegistry, ModelVersion
+    from mlmon.ml.training import TrainedModel
     from mlmon.project.project import Project
     from mlmon.run.context import RunContext
 
@@ -93,11 +92,13 @@ def latest_check_statuses(ctx: "RunContext", checks: list[str]) -> dict[str, str
     return {check: found.get(check) for check in checks}
 
 
-def _default_metric(version: ModelVersion) -> str:
+def _default_metric(version: "ModelVersion") -> str:
     return "roc_auc" if version.is_classifier else "r2"
 
 
-def score_version(models: ModelRegistry, version: ModelVersion, frame: Any, metric: str) -> float | None:
+def score_version(models: "ModelRegistry", version: "ModelVersion", frame: Any, metric: str) -> float | None:
+    from mlmon.ml.scoring import PREDICTION_COLUMN, predict_frame
+
     """`metric` of a registered version on `frame` (which holds its features and target)."""
     pipeline = models.load(version)
     threshold = version.threshold if version.threshold is not None else 0.5
@@ -160,7 +161,7 @@ def _show(value: float | None) -> str:
     return "n/a" if value is None else format_value(value)
 
 
-def _record_promotion(ctx: "RunContext", version: ModelVersion, trained: TrainedModel, candidate: float | None,
+def _record_promotion(ctx: "RunContext", version: "ModelVersion", trained: "TrainedModel", candidate: float | None,
                       incumbent: float | None, active_version: int, promoted: bool) -> None:
     metrics = {
         **trained.metrics,
