@@ -310,6 +310,16 @@ def _outcome_class(outcome: str | None) -> str:
     return {"SUCCESS": "status-ok", "WARNING": "status-warning", "FAILED": "status-error"}.get(outcome or "", "status-none")
 
 
+def _latest_of_store(page: _Page, tile: Tile) -> tuple[View, Evaluation | None]:
+    """The view every store tile starts from, and the store's latest evaluation (None: none yet)."""
+    _require(tile, "store")
+    store = tile["store"]
+    latest = page.wh.latest_evaluation(store)
+    if latest is None:
+        return {"subtitle": store, "empty": f"No evaluation in store {store} yet."}, None
+    return {"subtitle": store, "evaluation": _eval_view(latest)}, latest
+
+
 # -- feature_drift ------------------------------------------------------------------------------
 
 _FEATURE_METRICS = ("psi", "ks_pvalue", "chi2_pvalue", "wasserstein", "missing_share", "drifted",
@@ -317,13 +327,9 @@ _FEATURE_METRICS = ("psi", "ks_pvalue", "chi2_pvalue", "wasserstein", "missing_s
 
 
 def _feature_drift(page: _Page, tile: Tile) -> View:
-    _require(tile, "store")
-    store = tile["store"]
-    view: View = {"subtitle": store}
-    latest = page.wh.latest_evaluation(store)
+    view, latest = _latest_of_store(page, tile)
     if latest is None:
-        return {**view, "empty": f"No evaluation in store {store} yet."}
-    view["evaluation"] = _eval_view(latest)
+        return view
     table: dict[str, dict[str, float | None]] = {}
     for row in page.wh.metrics(latest.evaluation_id, _FEATURE_METRICS):
         if row.feature is not None:
@@ -360,13 +366,9 @@ def _feature_drift(page: _Page, tile: Tile) -> View:
 
 
 def _prediction_drift(page: _Page, tile: Tile) -> View:
-    _require(tile, "store")
-    store = tile["store"]
-    view: View = {"subtitle": store}
-    latest = page.wh.latest_evaluation(store)
+    view, latest = _latest_of_store(page, tile)
     if latest is None:
-        return {**view, "empty": f"No evaluation in store {store} yet."}
-    view["evaluation"] = _eval_view(latest)
+        return view
     rows = page.wh.metrics(latest.evaluation_id, ["predicted_class_share", "predicted_class_share_reference",
                                                   "prediction_psi", "prediction_ks_pvalue", "prediction_chi2_pvalue"])
     stats = [r for r in rows if r.feature is None and r.value is not None]
@@ -400,13 +402,9 @@ def _class_key(label: str) -> tuple[int, float | str]:
 
 
 def _performance(page: _Page, tile: Tile) -> View:
-    _require(tile, "store")
-    store = tile["store"]
-    view: View = {"subtitle": store}
-    latest = page.wh.latest_evaluation(store)
+    view, latest = _latest_of_store(page, tile)
     if latest is None:
-        return {**view, "empty": f"No evaluation in store {store} yet."}
-    view["evaluation"] = _eval_view(latest)
+        return view
     rows = {r.metric: r for r in page.wh.metrics(latest.evaluation_id)
             if r.feature is None and r.value is not None}
     version = page.wh.model_version(latest.model, latest.model_version) if latest.model else None
