@@ -1,0 +1,58 @@
+"""File datasets in every format, as globs and lists, read when used."""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+
+from tests.conftest import query_rows
+
+
+def test_csv_parquet_json_globs_and_lists(make_project, mlmon):
+    root = make_project({
+        "models/sources.yml": """
+            datasets:
+              - name: from_parquet
+                files: data/part_*.parquet
+              - name: from_json
+                files: [data/a.jsonl, data/b.jsonl]
+              - name: from_semicolons
+                files: data/semi.txt
+                format: csv
+                options: {delim: ';'}
+            """,
+        "models/combined.sql": """
+            select 'parquet' as source, count(*) as n, sum(x) as total from from_parquet
+            union all select 'json', count(*), sum(x) from from_json
+            union all select 'csv', count(*), sum(x) from from_semicolons
+            """,
+    })
+    data = root / "data"
+    data.mkdir()
+    con = duckdb.connect()
+    for i in range(3):
+        con.execute(f"COPY (SELECT range + {i * 10} AS x FROM range(10)) TO '{data / f'part_{i}.parquet'}'")
+    (data / "a.jsonl").write_text("\n".join(json.dumps({"x": v}) for v in (1, 2)))
+    (data / "b.jsonl").write_text(json.dumps({"x": 3}))
+    (data / "semi.txt").write_text("x;y\n5;a\n6;b\n")
+    result = mlmon("build", project=root)
+    assert result.exit_code == 0, result.output
+    assert sorted(query_rows(root, "SELECT source, n, total FROM main.combined")) == [
+        ("csv", 2, 11), ("json", 3, 6), ("parquet", 30, 435)]
+    # a new file matching the glob is read by the next build: file datasets are never stale
+    con.execute(f"COPY (SELECT 1000 AS x) TO '{data / 'part_9.parquet'}'")
+    assert mlmon("build", "-s", "combined", project=root).exit_code == 0
+    assert ("parquet", 31, 1435) in query_rows(root, "SELECT source, n, total FROM main.combined")
+
+
+def test_init_creates_a_project_that_builds(tmp_path, mlmon):
+    target = tmp_path / "demo"
+    result = mlmon("init", str(target), "--rows", "600")
+    assert result.exit_code == 0, result.output
+    assert (target / "data" / "transactions_prepared_2017_04.csv").exists()
+    assert (target / "mlmon_project.yml").read_text().startswith("#")
+    result = mlmon("build", project=target)
+    assert result.exit_code == 0, result.output
+    assert query_rows(target, "SELECT count(*) FROM mlmon.evaluations") == [(2,)]
+    assert mlmon("init", str(target)).exit_code == 2, "init refuses a folder that is not empty"
