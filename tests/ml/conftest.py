@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
+
+from mlmon.ml.training import TrainedModel, TrainSpec, train
 
 
 def make_frame(n: int = 600, seed: int = 0) -> pd.DataFrame:
@@ -35,3 +39,17 @@ def frame() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def frame_factory():
     return make_frame
+
+
+SPEC = TrainSpec(
+    target="fraud",
+    features=None,
+    exclude=["id", "spend", "tier"],
+    estimator="sklearn.ensemble.HistGradientBoostingClassifier",
+    params={"max_iter": 20},
+)
+
+
+@pytest.fixture(scope="module")
+def model(frame_factory: Callable) -> TrainedModel:
+    return train(frame_factory(), SPEC)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,20 +21,8 @@ from mlmon.ml.artifacts import (
     save_model,
 )
 from mlmon.ml.scoring import predict_frame
-from mlmon.ml.training import TrainSpec, TrainedModel, train
+from mlmon.ml.training import TrainedModel
 
-SPEC = TrainSpec(
-    target="fraud",
-    features=None,
-    exclude=["id", "spend", "tier"],
-    estimator="sklearn.ensemble.HistGradientBoostingClassifier",
-    params={"max_iter": 20},
-)
-
-
-@pytest.fixture(scope="module")
-def model(frame_factory: Callable) -> TrainedModel:
-    return train(frame_factory(), SPEC)
 
 
 def test_round_trip(model: TrainedModel, frame: pd.DataFrame, tmp_path: Path) -> None:

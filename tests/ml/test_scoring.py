@@ -13,18 +13,6 @@ from mlmon.errors import NodeError
 from mlmon.ml.scoring import model_input, output_columns, predict_frame, score_relation
 from mlmon.ml.training import TrainSpec, TrainedModel, train
 
-SPEC = TrainSpec(
-    target="fraud",
-    features=None,
-    exclude=["id", "spend", "tier"],
-    estimator="sklearn.ensemble.HistGradientBoostingClassifier",
-    params={"max_iter": 20},
-)
-
-
-@pytest.fixture(scope="module")
-def model(frame_factory: Callable) -> TrainedModel:
-    return train(frame_factory(), SPEC)
 
 
 @pytest.fixture
