@@ -13,13 +13,13 @@ import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
 from mlmon.cli import cli
+from tests.conftest import query_frame, query_rows
 
 PROJECT_YML = """
 name: eval_tests
@@ -174,24 +174,9 @@ def mlmon(project: Path) -> Callable[..., Result]:
 Query = Callable[..., list[tuple[Any, ...]]]
 
 
-def query_warehouse(root: Path, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
-    con.execute("USE w")
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
-
-
-def frame_of(root: Path, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
-    con.execute("USE w")
-    try:
-        return con.execute(sql, params or []).df()
-    finally:
-        con.close()
+# The shared helpers, under the names these tests use.
+query_warehouse = query_rows
+frame_of = query_frame
 
 
 @pytest.fixture(scope="module")
