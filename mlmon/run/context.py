@@ -23,7 +23,6 @@ class RunContext:
     selected: frozenset[str]  # every node this invocation builds
     named: frozenset[str]  # nodes named on the command line without graph operators
     results: dict[str, NodeResult] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)  # per-invocation caches shared by kinds
 
     @property
     def invocation_id(self) -> str:

@@ -81,11 +81,6 @@ class Warehouse:
         text = query.sql(self.dialect) if isinstance(query, exp.Expression) else query
         return self.con.execute(text, params or []).df()
 
-    def columns(self, relation_sql: str) -> list[tuple[str, str]]:
-        """(name, DuckDB type) of every column a relation yields, without reading rows."""
-        described = self.con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()
-        return [(row[0], row[1]) for row in described]
-
     # -- writing ------------------------------------------------------------------------------
 
     @contextmanager
