@@ -87,7 +87,7 @@ def run_scenario(
         if not locked:
             stack.enter_context(scenario_lock(lock_dir(project), name))
         if warehouse is None:
-            warehouse = stack.enter_context(Warehouse(project.settings.warehouse, search_path=project.root))
+            warehouse = stack.enter_context(project.open_warehouse())
         session.warehouse = warehouse
         return session.run(name, dict(project.settings.vars), trigger, dict(trigger_params or {}), stack=())
 
@@ -107,7 +107,7 @@ class _Session:
             return self.project
         key = json.dumps(vars, sort_keys=True, default=str)
         if key not in self._projects:
-            self._projects[key] = compile_project(RunConfig(project_dir=self.project.root, vars=vars))
+            self._projects[key] = compile_project(RunConfig(project_dir=self.project.root, vars=vars, target=self.project.target.name))
         return self._projects[key]
 
     @property

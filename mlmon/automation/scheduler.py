@@ -81,12 +81,13 @@ class ScenarioTurn:
 class Scheduler:
     project_dir: Path
     vars: Mapping[str, Any] = field(default_factory=dict)
+    target: str | None = None
     clock: Clock = _utc_now
     progress: Progress | None = None
     stop_event: threading.Event = field(default_factory=threading.Event)
 
     def compile(self) -> Project:
-        return compile_project(RunConfig(project_dir=self.project_dir, vars=self.vars))
+        return compile_project(RunConfig(project_dir=self.project_dir, vars=self.vars, target=self.target))
 
     # -- one pass -----------------------------------------------------------------------------
 
@@ -111,7 +112,7 @@ class Scheduler:
         try:
             with scenario_lock(lock_dir(project), name):
                 try:
-                    with Warehouse(project.settings.warehouse, search_path=project.root) as warehouse:
+                    with project.open_warehouse() as warehouse:
                         return self._check_and_run(project, name, warehouse)
                 except WarehouseLockedError as exc:
                     logger.warning("%s: not checked this pass: %s", name, exc.message)

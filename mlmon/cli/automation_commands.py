@@ -21,7 +21,6 @@ from mlmon.nodes.scenarios import scenario_triggers
 from mlmon.project.compiler import compile_project
 from mlmon.project.project import Project
 from mlmon.run.progress import Progress
-from mlmon.warehouse.duckdb import Warehouse
 
 __all__ = ["scenario", "scheduler"]
 
@@ -138,7 +137,7 @@ def scheduler(project_dir: Path, vars_text: str | None, target: str | None, once
     not be checked."""
     _log_to_stderr(logging.INFO)
     config = run_config(project_dir, vars_text, target)
-    runner = Scheduler(config.project_dir, config.vars, progress=Progress())
+    runner = Scheduler(config.project_dir, config.vars, target=config.target, progress=Progress())
     if not once:
         runner.run_forever(interval)
         return
@@ -163,7 +162,7 @@ def _read(project: Project, query: str, params: list[Any]) -> list[dict[str, Any
     """Rows from the warehouse, or none when it has not been built yet."""
     if not project.settings.warehouse.exists():
         return []
-    with Warehouse(project.settings.warehouse, read_only=True, search_path=project.root) as warehouse:
+    with project.open_warehouse(read_only=True) as warehouse:
         if not warehouse.exists("scenario_runs", "mlmon"):
             return []
         cursor = warehouse.con.execute(query, params)

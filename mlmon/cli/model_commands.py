@@ -11,7 +11,6 @@ from mlmon.cli.display import print_frame, print_json, stdout
 from mlmon.cli.options import project_options, run_config
 from mlmon.errors import UsageError
 from mlmon.project.compiler import compile_project
-from mlmon.warehouse.duckdb import Warehouse
 
 
 @cli.group()
@@ -34,7 +33,7 @@ def versions(name: str, project_dir: Path, vars_text: str | None, target: str | 
     """List the versions of model NAME."""
     project = compile_project(run_config(project_dir, vars_text, target))
     node = _model_node(project, name)
-    with Warehouse(project.settings.warehouse, read_only=True) as warehouse:
+    with project.open_warehouse(read_only=True) as warehouse:
         frame = warehouse.query_df(project.kind(node).show_query(node, project.root))
     if output == "json":
         print_json(frame.to_dict(orient="records"))
@@ -52,6 +51,6 @@ def activate(name: str, version: int, project_dir: Path, vars_text: str | None, 
 
     project = compile_project(run_config(project_dir, vars_text, target))
     _model_node(project, name)
-    with Warehouse(project.settings.warehouse) as warehouse:
+    with project.open_warehouse() as warehouse:
         chosen = ModelRegistry(warehouse, project.root).activate(name, version)
     stdout.print(f"{name} v{chosen.version} is now active")

@@ -98,7 +98,7 @@ def show(name: str, project_dir: Path, vars_text: str | None, target: str | None
     project = compile_project(run_config(project_dir, vars_text, target))
     if "." not in name and not project.settings.warehouse.exists():
         project.node(name)  # an unknown name is a usage error (with a suggestion) before "no warehouse"
-    with Warehouse(project.settings.warehouse, read_only=True, search_path=project.root) as warehouse:
+    with project.open_warehouse(read_only=True) as warehouse:
         query = _show_query(project, warehouse, name)
         total = int(warehouse.con.execute(exp.select("count(*)").from_(query.subquery("q")).sql("duckdb")).fetchone()[0])
         frame = warehouse.query_df(query.limit(limit))

@@ -21,8 +21,9 @@ def _write(html: str, output: Path) -> Path:
 
 
 def _warehouse(project) -> Warehouse | None:
-    path = project.settings.warehouse
-    return Warehouse(path, read_only=True) if path.exists() else None
+    if project.target.type == "duckdb" and not project.target.path.exists():
+        return None  # nothing built yet: the page says so
+    return project.open_warehouse(read_only=True)
 
 
 @cli.command()

@@ -177,11 +177,13 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = SYSTEM_SCH
 
 
 def _metric_names(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool) -> list[tuple[str, bool]]:
-    """(metric, has a band) in the order metrics were first written."""
+    """(metric, has a band): by the evaluation that first wrote them, then by name. Not by
+    storage order, which only DuckDB keeps."""
     condition = "IS NOT NULL" if per_feature else "IS NULL"
     rows = con.execute(
-        f"SELECT metric, bool_or(lower IS NOT NULL OR upper IS NOT NULL), min(rowid) FROM mlmon.metrics "
-        f"WHERE store = ? AND feature {condition} GROUP BY metric ORDER BY 3", [store]
+        "SELECT m.metric, bool_or(m.lower IS NOT NULL OR m.upper IS NOT NULL), min(e.created_at) "
+        "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
+        f"WHERE m.store = ? AND m.feature {condition} GROUP BY m.metric ORDER BY 3, 1", [store]
     ).fetchall()
     return [(r[0], bool(r[1])) for r in rows if not (per_feature and r[0] in _CLASS_METRICS)]
 

@@ -105,8 +105,9 @@ class ModelRegistry:
                  params: dict[str, Any], invocation_id: str, activate: bool = True) -> ModelVersion:
         existing = self.versions(model)
         number = max((v.version for v in existing), default=0) + 1
-        artifact = Path("target") / "artifacts" / model / f"v{number}.skops"
-        digest = save_model(trained, self.root / artifact)
+        path = self.warehouse.artifact_dir / model / f"v{number}.skops"
+        digest = save_model(trained, path)
+        artifact = path.relative_to(self.root) if path.is_relative_to(self.root) else path
         row = {
             "model": model, "version": number, "trained_at": utcnow(), "training_dataset": training_dataset,
             "n_train": trained.n_train, "n_test": trained.n_test, "active": False,

@@ -179,6 +179,11 @@ def score_relation(
     so far after each chunk. On failure the partly written output table is dropped; nothing
     else is touched.
     """
+    if getattr(con, "engine", "duckdb") == "spark":
+        from mlmon.ml.spark_scoring import score_relation_spark
+
+        return score_relation_spark(con, pipeline, source_sql, output_table, features, classes, task,
+                                    threshold, positive_class, chunk_rows, progress)
     if chunk_rows < 1:
         raise NodeError(f"chunk_rows must be positive, got {chunk_rows}")
     if task not in ("binary", "multiclass", "regression"):

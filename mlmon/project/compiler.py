@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from mlmon.config import RunConfig
 from mlmon.errors import ConfigError, Location, MlmonError, ProjectErrors, did_you_mean
-from mlmon.graph.dag import DAG, CycleError
+from mlmon.graph.dag import DAG
 from mlmon.nodes import KINDS
 from mlmon.nodes.base import Dependency, Field, Node, NodeKind
 from mlmon.project.jinja import Renderer, has_jinja
@@ -21,6 +21,7 @@ from mlmon.project.loader import RawNode, discover, find_project_root, load_sett
 from mlmon.project.project import Project
 from mlmon.project.sqldeps import parse_sql, tables_read
 from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES
+from mlmon.warehouse.targets import resolve_target
 
 __all__ = ["compile_project"]
 
@@ -31,6 +32,7 @@ _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "tru
 def compile_project(config: RunConfig) -> Project:
     root = find_project_root(config.project_dir)
     settings = load_settings(root, config.vars)
+    target = resolve_target(settings, config.target)
     kinds_by_key = {k.key: k for k in KINDS.values()}
     raw_nodes, errors = discover(root, kinds_by_key)
     try:
@@ -40,10 +42,12 @@ def compile_project(config: RunConfig) -> Project:
     compiler = _Compiler(renderer, kinds_by_key, errors)
     nodes = compiler.build_nodes(_merge_properties(raw_nodes, errors))
     compiler.resolve_dependencies(nodes, root)
-    project = Project(settings, nodes, DAG(), renderer, dict(KINDS))
+    project = Project(settings, nodes, DAG(), renderer, dict(KINDS), target)
     for node in nodes.values():
         project.dag.add(node.name, node.upstream)
         errors.extend(KINDS[node.type].validate(node, project))
+        if target.type == "spark" and node.sql:
+            errors.extend(_untranslatable(node))
     cycle = project.dag.find_cycle()
     if cycle:
         first = nodes[cycle[0]]
@@ -52,6 +56,17 @@ def compile_project(config: RunConfig) -> Project:
     if errors:
         raise ProjectErrors(errors)
     return project
+
+
+def _untranslatable(node: Node) -> list[MlmonError]:
+    """A SQL dataset whose SQL has no Spark translation, reported before anything runs."""
+    from mlmon.warehouse.spark_dialect import SparkTranslationError, check_translatable
+
+    try:
+        check_translatable(node.sql)
+    except SparkTranslationError as exc:
+        return [ConfigError(f"cannot run on Spark: {exc.message}", location=node.location(), hint=exc.hint)]
+    return []
 
 
 def _merge_properties(raw_nodes: list[RawNode], errors: list[MlmonError]) -> list[RawNode]:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
@@ -16,6 +16,10 @@ from mlmon.errors import UsageError, did_you_mean
 from mlmon.graph.dag import DAG
 from mlmon.nodes.base import Node, NodeKind
 from mlmon.project.jinja import Renderer, has_jinja
+from mlmon.warehouse.targets import Target, open_warehouse
+
+if TYPE_CHECKING:
+    from mlmon.warehouse.duckdb import Warehouse
 
 __all__ = ["Project"]
 
@@ -27,10 +31,14 @@ class Project:
     dag: DAG[str]
     renderer: Renderer
     kinds: dict[str, NodeKind]  # by type name
+    target: Target  # where this invocation builds (--target, or the project's default)
 
     @property
     def root(self) -> Path:
         return self.settings.root
+
+    def open_warehouse(self, read_only: bool = False) -> "Warehouse":
+        return open_warehouse(self.target, self.root, read_only=read_only)
 
     def node(self, name: str) -> Node:
         try:

@@ -29,7 +29,8 @@ class RunContext:
         return self.config.invocation_id
 
     def relation_sql(self, name: str) -> str:
-        return self.project.relation_sql(name, self.warehouse.dialect)
+        # DuckDB's dialect is mlmon's own; a Spark warehouse translates each statement it runs.
+        return self.project.relation_sql(name)
 
     def setting(self, key: str, default: Any) -> Any:
         """A project-level tuning value from `settings:` in mlmon_project.yml."""

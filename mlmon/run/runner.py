@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import traceback
 from contextlib import nullcontext
-from pathlib import Path
 
 from mlmon.config import RunConfig
 from mlmon.errors import MlmonError
@@ -50,7 +49,7 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
             node = project.nodes[name]
             progress.log(f"{i:>3} of {len(order)} {node.type} {name}  ({node.path}:{node.line})")
         return run
-    opened = nullcontext(warehouse) if warehouse is not None else Warehouse(project.settings.warehouse, search_path=project.root)
+    opened = nullcontext(warehouse) if warehouse is not None else project.open_warehouse()
     with opened as warehouse:
         ctx = RunContext(
             config=config, project=project, warehouse=warehouse, progress=progress,
@@ -115,5 +114,5 @@ def _record(warehouse: Warehouse, config: RunConfig, result: NodeResult) -> None
         "invocation_id": config.invocation_id, "node": result.node, "kind": result.kind,
         "status": result.status, "started_at": result.started_at, "ended_at": result.ended_at,
         "message": "\n".join(filter(None, [result.message, *result.warnings])) or None,
-        "rows": result.rows, "target": warehouse.dialect,
+        "rows": result.rows, "target": warehouse.target_name,
     }])

@@ -31,7 +31,9 @@ class Warehouse:
     def __init__(self, path: Path, read_only: bool = False, search_path: Path | None = None):
         self.path = Path(path)
         self.read_only = read_only
-        self.dialect = "duckdb"
+        self.dialect = "duckdb"  # the SQL `con` accepts
+        self.engine = "duckdb"
+        self.target_name = "duckdb"  # the target's name, recorded in mlmon.node_results
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -51,6 +53,11 @@ class Warehouse:
         if not read_only:
             for statement in create_statements(self.dialect):
                 self.con.execute(statement)
+
+    @property
+    def artifact_dir(self) -> Path:
+        """Where model artifacts of this warehouse live: beside its file, one set per target."""
+        return self.path.parent / "artifacts"
 
     def close(self) -> None:
         self.con.close()

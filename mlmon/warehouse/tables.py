@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import sqlglot
 from sqlglot import exp
 
 __all__ = ["SYSTEM_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]

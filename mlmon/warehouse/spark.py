@@ -1,0 +1,153 @@
+"""The Spark warehouse: user tables in the target's database, system tables in `mlmon`.
+
+Local masters (`local[N]`) keep a Hive metastore (Derby) and managed parquet tables under the
+target's `warehouse_dir`, so tables outlive the process like a DuckDB file does; a Spark Connect
+URL (`sc://host:port`) uses the cluster's own catalog. One writer per local metastore: the
+write lock is a file lock beside it.
+
+Spark has no multi-statement transactions. Tables are still built under a staging name and
+renamed over the old one, so a failing query leaves the previous table in place; only a crash
+between the drop and the rename can lose it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from mlmon.errors import MlmonError, WarehouseLockedError
+from mlmon.warehouse.duckdb import Warehouse
+from mlmon.warehouse.spark_connection import SparkConnection
+from mlmon.warehouse.tables import create_statements
+from mlmon.warehouse.targets import Target
+
+__all__ = ["SparkWarehouse", "spark_session"]
+
+_LOG4J = Path(__file__).with_name("log4j2.properties")
+
+_SESSION_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",  # DuckDB's TIMESTAMP has no time zone either
+    "spark.sql.ansi.enabled": "false",  # x / 0 is NULL, as in DuckDB
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.legacy.createHiveTableByDefault": "false",
+}
+
+
+def spark_session(target: Target) -> Any:
+    """The process's SparkSession for `target`, created on first use."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise MlmonError(f"target '{target.name}' runs on Spark, but pyspark is not installed",
+                         hint="pip install 'mlmon[spark]' (needs Java 17 or later)") from None
+    if (target.master or "").startswith("local"):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local run must not depend on the host's DNS
+    builder = SparkSession.builder.appName("mlmon")
+    if target.is_connect:
+        builder = builder.remote(target.master)
+    else:
+        home = target.warehouse_dir
+        home.mkdir(parents=True, exist_ok=True)
+        metastore = (home / "metastore_db").as_posix()
+        java_options = f"-Dderby.system.home={home.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}"
+        builder = (builder.master(target.master)
+                   .config("spark.sql.warehouse.dir", (home / "tables").as_posix())
+                   .config("spark.sql.catalogImplementation", "hive")
+                   .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={metastore};create=true")
+                   .config("spark.driver.extraJavaOptions", java_options))
+    for key, value in {**_SESSION_DEFAULTS, **target.conf}.items():
+        builder = builder.config(key, value)
+    _quiet_python_side()
+    session = builder.getOrCreate()
+    if not target.is_connect:
+        session.sparkContext.setLogLevel("ERROR")
+        wanted = (target.warehouse_dir / "tables").as_posix()
+        actual = session.conf.get("spark.sql.warehouse.dir").removeprefix("file:")
+        if actual.rstrip("/") != wanted.rstrip("/"):
+            raise MlmonError(f"this process already runs Spark for another warehouse ({actual})",
+                             hint="run one Spark target per process")
+    return session
+
+
+def _quiet_python_side() -> None:
+    """pyspark warns about pandas versions and logs every failed query as JSON; mlmon reports
+    failures itself, once, with the node that failed."""
+    from pyspark.logger import PySparkLogger
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module=r"pyspark\.")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"pyspark\.")
+    PySparkLogger.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+
+
+class SparkWarehouse(Warehouse):
+    """`Warehouse` on Spark: the same methods, the SQL translated by `SparkConnection`."""
+
+    def __init__(self, target: Target, root: Path, read_only: bool = False):
+        self.target = target
+        self.target_name = target.name
+        self.path = target.warehouse_dir or Path(".")
+        self.read_only = read_only
+        self.dialect = "duckdb"  # what the connection reads; it writes Spark SQL itself
+        self.engine = "spark"
+        self._lock = None if read_only or target.is_connect else _write_lock(self.path)
+        try:
+            spark = spark_session(target)
+            self.con = SparkConnection(spark, root, {"main": target.schema})
+            if not read_only:
+                self.con.execute("CREATE SCHEMA IF NOT EXISTS \"main\"")
+                for statement in create_statements("duckdb"):
+                    self.con.execute(statement)
+            spark.catalog.setCurrentDatabase(target.schema)
+        except BaseException:
+            self._release()
+            raise
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.path / "artifacts"
+
+    def relation_type(self, name: str, schema: str = "main") -> str | None:
+        database = self.con.schema_map.get(schema, schema)
+        catalog = self.con.spark.catalog
+        if not catalog.databaseExists(database) or not catalog.tableExists(f"`{database}`.`{name}`"):
+            return None
+        return "view" if catalog.getTable(f"`{database}`.`{name}`").tableType == "VIEW" else "table"
+
+    @contextmanager
+    def transaction(self) -> Iterator[SparkConnection]:
+        yield self.con  # statements apply one by one (module docstring)
+
+
+def _write_lock(home: Path) -> Any:
+    home.mkdir(parents=True, exist_ok=True)
+    handle = open(home / "mlmon.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise WarehouseLockedError(
+            f"the Spark warehouse {home} is being written by another mlmon command",
+            hint="wait for the other mlmon command to finish, then run this one again",
+        ) from None
+    return handle
+
