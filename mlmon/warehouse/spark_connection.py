@@ -245,11 +245,13 @@ class SparkConnection:
             call.replace(exp.Literal.string("main"))
 
     def _file_view(self, fmt: str, paths: list[str], options: dict[str, Any]) -> str:
-        resolved = [str(p if Path(p).is_absolute() else self.root / p) for p in paths]
+        # Lake URIs (s3://, abfss://, hdfs://...) are the cluster's to resolve; local paths are
+        # relative to the project, as in DuckDB.
+        resolved = [p if "://" in p or Path(p).is_absolute() else str(self.root / p) for p in paths]
         key = hashlib.sha256(repr((fmt, resolved, sorted(options.items()))).encode()).hexdigest()[:16]
         if key in self._file_views:
             return self._file_views[key]
-        missing = [p for p in resolved if not glob.glob(p)]
+        missing = [p for p in resolved if "://" not in p and not glob.glob(p)]
         if missing:
             raise SparkTranslationError(f"no file matches {missing[0]}")
         reader = self.spark.read

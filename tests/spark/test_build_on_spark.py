@@ -1,0 +1,127 @@
+"""The example project built on Spark local mode, compared with the same project on DuckDB.
+
+One copy of the project is built twice, `mlmon build` (DuckDB) and `mlmon build --target lake`
+(Spark, Hive metastore under `spark_home`); the evaluation stores must hold the same metrics.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlmon.cli import cli
+from tests.conftest import REPO_ROOT, query_rows
+
+pytestmark = pytest.mark.slow
+
+PROJECT_FILES = ("mlmon_project.yml", "models", "monitors", "checks", "macros", "data")
+LATEST_METRICS = (
+    "SELECT m.store, m.metric, m.feature, m.value, m.lower, m.upper FROM mlmon.metrics AS m "
+    "JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
+    "WHERE e.created_at = (SELECT max(created_at) FROM mlmon.evaluations AS l WHERE l.store = e.store)"
+)
+
+
+def mlmon(root: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [*args, "--project-dir", str(root)], catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory, spark_home: Path) -> Path:
+    root = tmp_path_factory.mktemp("example_on_spark")
+    for name in PROJECT_FILES:
+        source = REPO_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    settings = root / "mlmon_project.yml"
+    text, count = re.subn(r'lake: \{type: spark, master: "local\[2\]"\}',
+                          f'lake: {{type: spark, master: "local[2]", warehouse_dir: "{spark_home}"}}',
+                          settings.read_text())
+    assert count == 1, "the example project's `lake` target changed; update this fixture"
+    settings.write_text(text)
+    for target in ("local", "lake"):
+        code, output = mlmon(root, "build", "--target", target)
+        assert code == 0, output
+    return root
+
+
+@pytest.fixture(scope="module")
+def lake(project: Path):
+    """The project's Spark warehouse, opened as mlmon opens it."""
+    from mlmon.config import RunConfig
+    from mlmon.project.compiler import compile_project
+
+    with compile_project(RunConfig(project_dir=project, target="lake")).open_warehouse(read_only=True) as warehouse:
+        yield warehouse
+
+
+def _close(a: object, b: object) -> bool:
+    if a is None or b is None:
+        return a is b
+    x, y = float(a), float(b)
+    return (math.isnan(x) and math.isnan(y)) or abs(x - y) <= 1e-9 * max(1.0, abs(x))
+
+
+def test_every_metric_equals_the_duckdb_build(project: Path, lake) -> None:
+    duck = {tuple(r[:3]): r[3:] for r in query_rows(project, LATEST_METRICS)}
+    spark = {tuple(r[:3]): r[3:] for r in lake.con.execute(LATEST_METRICS).fetchall()}
+    assert set(spark) == set(duck) and len(duck) > 200
+    different = {k: (duck[k], spark[k]) for k in duck if not all(_close(a, b) for a, b in zip(duck[k], spark[k]))}
+    assert different == {}
+
+
+def test_nodes_record_the_target_they_ran_on(project: Path, lake) -> None:
+    on_spark = lake.con.execute("SELECT DISTINCT target, status FROM mlmon.node_results").fetchall()
+    assert on_spark == [("lake", "success")]
+    assert {r[0] for r in query_rows(project, "SELECT DISTINCT target FROM mlmon.node_results")} == {"local"}
+
+
+def test_tables_live_in_the_spark_catalog_for_any_spark_client(lake) -> None:
+    spark = lake.con.spark
+    user = {t.name for t in spark.catalog.listTables("main")}
+    system = {t.name for t in spark.catalog.listTables("mlmon")}
+    assert {"recent_labeled", "test_scored", "mes_for_input_drift", "mes_for_input_drift_feature_drift"} <= user
+    assert {"evaluations", "metrics", "model_versions", "node_results", "check_results"} <= system
+    # A BI tool on the lake reads the store view with plain Spark SQL.
+    row = spark.sql("SELECT data_drift, n_rows FROM main.mes_for_input_drift").collect()[0]
+    assert 0.0 <= row.data_drift <= 1.0 and row.n_rows == 2500
+
+
+def test_scored_rows_match_duckdb_scoring(project: Path, lake) -> None:
+    query = 'SELECT transaction_id, proba_1, prediction FROM "main"."test_scored" ORDER BY transaction_id'
+    duck = query_rows(project, query)
+    spark = lake.con.execute(query).fetchall()
+    assert len(spark) == len(duck) == 2500
+    assert all(a[0] == b[0] and _close(a[1], b[1]) and a[2] == b[2] for a, b in zip(duck, spark))
+
+
+def test_show_and_model_commands_work_on_the_target(project: Path) -> None:
+    code, output = mlmon(project, "show", "mes_for_input_drift", "--target", "lake")
+    assert code == 0 and "data_drift" in output
+    code, output = mlmon(project, "model", "activate", "fraud_model", "1", "--target", "lake")
+    assert code == 0, output
+    code, output = mlmon(project, "model", "versions", "fraud_model", "--target", "lake", "--output", "json")
+    assert code == 0 and '"active": true' in output.replace(" ", " ")
+
+
+def test_a_failed_build_keeps_the_previous_table(project: Path, lake) -> None:
+    # The three months before 2099_01 have no files: recent_labeled fails and keeps its rows.
+    code, output = mlmon(project, "build", "--target", "lake", "-s", "recent_labeled", "--vars", "{month: '2099_01'}")
+    assert code == 1 and "2098_10" in output
+    assert lake.con.execute('SELECT count(*) FROM "main"."recent_labeled"').fetchone()[0] == 7500
+
+
+def test_a_second_writer_is_refused(project: Path, spark_home: Path) -> None:
+    from mlmon.warehouse.spark import _write_lock
+
+    held = _write_lock(spark_home)
+    try:
+        code, output = mlmon(project, "build", "--target", "lake", "-s", "recent_labeled")
+    finally:
+        held.close()
+    assert code == 2 and "being written by another mlmon command" in output
