@@ -58,6 +58,7 @@ def score_relation_spark(
 
     con.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
     target = con.table_name(output_table)
+    con.catalog_changed()
     con.spark.sql(f"DROP TABLE IF EXISTS {target}")
     try:
         source.mapInPandas(score, output_schema).write.format("parquet").saveAsTable(target)

@@ -25,6 +25,7 @@ from sqlglot.tokens import TokenType
 
 from mlmon.errors import MlmonError
 from mlmon.warehouse.duckdb import CATALOG
+from mlmon.warehouse.tables import SCRATCH_SCHEMA, SYSTEM_SCHEMA
 from mlmon.warehouse.spark_dialect import (
     SparkTranslationError, file_reader, is_noop, literal, parse_duckdb, spark_sql, to_spark,
 )
@@ -134,6 +135,17 @@ class SparkConnection:
         self.schema_map = dict(schema_map)  # DuckDB schema → Spark database
         self._duckdb_schema = {v: k for k, v in self.schema_map.items()}
         self._file_views: dict[str, str] = {}
+        self._tables: list[tuple[str, str, str]] | None = None  # (database, name, type) until DDL
+        self._columns_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+    def _databases(self) -> list[str]:
+        mine = {*self.schema_map.values(), SYSTEM_SCHEMA, SCRATCH_SCHEMA}
+        return sorted(r[0] for r in self.spark.sql("SHOW DATABASES").collect() if r[0] in mine)
+
+    def catalog_changed(self) -> None:
+        """Forget the cached catalog listing: a table was created, dropped or altered."""
+        self._tables = None
+        self._columns_cache.clear()
 
     # -- the DuckDB connection surface --------------------------------------------------------
 
@@ -203,6 +215,8 @@ class SparkConnection:
     def _translate_and_run(self, statement: exp.Expression) -> SparkResult:
         if is_noop(statement):
             return SparkResult(None)
+        if isinstance(statement, (exp.Create, exp.Drop, exp.Alter, exp.Delete, exp.Update)):
+            self.catalog_changed()
         if isinstance(statement, exp.Describe):
             return self._describe(statement.this)
         self._replace_sources(statement)
@@ -269,18 +283,29 @@ class SparkConnection:
         return view
 
     def _information_schema(self, which: str) -> str:
-        """DuckDB's information_schema.tables / .columns, answered from the catalog now."""
-        rows = []
-        for database in self.spark.catalog.listDatabases():
-            schema = self._duckdb_schema.get(database.name, database.name)
-            for table in self.spark.catalog.listTables(database.name):
-                if table.isTemporary:
-                    continue
-                if which == "tables":
-                    rows.append((CATALOG, schema, table.name, "VIEW" if table.tableType == "VIEW" else "BASE TABLE"))
-                    continue
-                fields = self.spark.table(f"`{database.name}`.`{table.name}`").schema.fields
-                rows += [(CATALOG, schema, table.name, f.name, i, duckdb_type(f.dataType)) for i, f in enumerate(fields, 1)]
+        """DuckDB's information_schema.tables / .columns over mlmon's databases, from the catalog.
+
+        Only the databases mlmon writes are listed (a cluster's catalog may hold thousands), and
+        the answer is kept until mlmon changes a table (`catalog_changed`).
+        """
+        if self._tables is None:
+            self._tables = []
+            for database in self._databases():
+                views = {r[1] for r in self.spark.sql(f"SHOW VIEWS IN `{database}`").collect() if not r[2]}
+                for row in self.spark.sql(f"SHOW TABLES IN `{database}`").collect():
+                    if not row[2]:  # isTemporary
+                        self._tables.append((database, row[1], "VIEW" if row[1] in views else "BASE TABLE"))
+        if which == "tables":
+            rows = [(CATALOG, self._duckdb_schema.get(db, db), name, kind) for db, name, kind in self._tables]
+        else:
+            rows = []
+            for database, name, _ in self._tables:
+                if (database, name) not in self._columns_cache:
+                    fields = self.spark.table(f"`{database}`.`{name}`").schema.fields
+                    self._columns_cache[(database, name)] = [(f.name, duckdb_type(f.dataType)) for f in fields]
+                schema = self._duckdb_schema.get(database, database)
+                rows += [(CATALOG, schema, name, column, i, dtype)
+                         for i, (column, dtype) in enumerate(self._columns_cache[(database, name)], 1)]
         view = f"__mlmon_information_schema_{which}"
         self.spark.createDataFrame(rows, _INFORMATION_SCHEMA[which]).createOrReplaceTempView(view)
         return view

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["SYSTEM_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
+__all__ = ["SYSTEM_SCHEMA", "SCRATCH_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
 
 SYSTEM_SCHEMA = "mlmon"
+SCRATCH_SCHEMA = "mlmon_scratch"  # an evaluation's working tables, dropped when it ends
 
 
 @dataclass(frozen=True)
