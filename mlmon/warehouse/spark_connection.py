@@ -20,17 +20,14 @@ import pandas as pd
 import pyarrow as pa
 from sqlglot import exp
 
-from sqlglot.dialects.duckdb import DuckDB
-from sqlglot.tokens import TokenType
-
 from mlmon.errors import MlmonError
 from mlmon.warehouse.duckdb import CATALOG
 from mlmon.warehouse.tables import SCRATCH_SCHEMA, SYSTEM_SCHEMA
 from mlmon.warehouse.spark_dialect import (
-    SparkTranslationError, file_reader, is_noop, literal, parse_duckdb, spark_sql, to_spark,
+    SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
 )
 
-__all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "bind_text", "duckdb_type"]
+__all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "duckdb_type"]
 
 _REWRITE_SUFFIX = "__mlmon_rewrite"
 _INFORMATION_SCHEMA = {
@@ -47,19 +44,6 @@ class SparkQueryError(MlmonError):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         super().__init__(f"Spark: {first}", hint=f"while running: {statement.sql('duckdb')[:300]}")
 
-
-def bind_text(sql: str, params: Sequence[Any] | None) -> str:
-    """`?` placeholders replaced, in the order they appear, by literals of their values."""
-    if not params:
-        return sql
-    tokens = [t for t in DuckDB().tokenize(sql) if t.token_type == TokenType.PLACEHOLDER and t.text == "?"]
-    if len(tokens) != len(params):
-        raise MlmonError(f"{len(tokens)} placeholders but {len(params)} parameters in: {sql[:200]}")
-    pieces, cursor = [], 0
-    for token, value in zip(tokens, params):
-        pieces += [sql[cursor:token.start], literal(value).sql("duckdb")]
-        cursor = token.end + 1
-    return "".join(pieces) + sql[cursor:]
 
 
 def duckdb_type(spark_type: Any) -> str:
@@ -153,7 +137,7 @@ class SparkConnection:
         if isinstance(sql, exp.Expression):
             sql = sql.sql("duckdb")
         result = SparkResult(None)
-        for statement in parse_duckdb(bind_text(sql, params)):
+        for statement in parse_duckdb(bind(sql, params)):
             result = self._run(statement)
         return result
 
@@ -166,7 +150,7 @@ class SparkConnection:
                 self.execute(sql, row)
             return
         template = values.expressions[0].sql("duckdb")
-        values.set("expressions", [parse_duckdb(f"SELECT {bind_text(template, row)}")[0].expressions[0] for row in rows])
+        values.set("expressions", [parse_duckdb(f"SELECT {bind(template, row)}")[0].expressions[0] for row in rows])
         if rows:
             self._run(statement)
 

@@ -6,19 +6,18 @@ catalog, and scoring runs in the server's executors.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
-from click.testing import CliRunner
-
-from mlmon.cli import cli
 from tests.conftest import REPO_ROOT
 
 pytest.importorskip("grpc", reason="Spark Connect needs pyspark[connect] (grpcio)")
@@ -76,25 +75,36 @@ def project(tmp_path_factory, connect_url: str) -> Path:
     return root
 
 
-def mlmon(root: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [*args, "--project-dir", str(root)], catch_exceptions=False)
-    return result.exit_code, result.output
+def in_subprocess(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Run Python in a new process: a process with a local SparkSession (the other Spark tests
+    share this one) cannot open a Spark Connect session too."""
+    env = {**os.environ, "SPARK_LOCAL_IP": "127.0.0.1"}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=900)
 
 
-def test_a_project_builds_and_scores_through_spark_connect(project: Path) -> None:
-    code, output = mlmon(project, "build", "--target", "cluster", "-s", "+test_scored unique_transaction_ids")
-    assert code == 0, output
+READ_BACK = """
+import json, sys
+from pyspark.sql import SparkSession
+spark = SparkSession.builder.remote(sys.argv[1]).getOrCreate()
+print(json.dumps({
+    "scored": spark.table("monitoring.test_scored").count(),
+    "kinds": sorted(r.kind for r in spark.sql("SELECT DISTINCT kind FROM mlmon.node_results").collect()),
+    "targets": sorted(r.target for r in spark.sql("SELECT DISTINCT target FROM mlmon.node_results").collect()),
+}))
+spark.stop()
+"""
+
+
+def test_a_project_builds_and_scores_through_spark_connect(project: Path, connect_url: str) -> None:
+    build = in_subprocess("import sys; from mlmon.cli import main; sys.argv[0] = 'mlmon'; main()",
+                          "build", "--target", "cluster", "-s", "+test_scored unique_transaction_ids",
+                          "--project-dir", str(project))
+    assert build.returncode == 0, build.stdout + build.stderr
+    output = build.stdout + build.stderr
     assert "score test_scored" in output and "2,500 rows" in output
-
-    from pyspark.sql import SparkSession
-
-    url = next(line.split('"')[1] for line in (project / "mlmon_project.yml").read_text().splitlines() if "sc://" in line)
-    spark = SparkSession.builder.remote(url).getOrCreate()
-    try:
-        # The tables are the server's: any other client of the cluster reads them.
-        assert spark.table("monitoring.test_scored").count() == 2500
-        kinds = {r.kind for r in spark.sql("SELECT DISTINCT kind FROM mlmon.node_results").collect()}
-        assert {"model", "score", "check"} <= kinds
-        assert {r.target for r in spark.sql("SELECT DISTINCT target FROM mlmon.node_results").collect()} == {"cluster"}
-    finally:
-        spark.stop()  # the client session mlmon opened too, before the server goes away
+    # The tables are the server's: any other client of the cluster reads them.
+    read = in_subprocess(READ_BACK, connect_url)
+    assert read.returncode == 0, read.stderr
+    seen = json.loads(read.stdout.strip().splitlines()[-1])
+    assert seen["scored"] == 2500 and {"model", "score", "check"} <= set(seen["kinds"])
+    assert seen["targets"] == ["cluster"]
