@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import textwrap
 from pathlib import Path
 from typing import Any, Callable
@@ -14,6 +15,15 @@ from click.testing import CliRunner, Result
 from mlmon.cli import cli
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_FILES = ("mlmon_project.yml", "models", "monitors", "checks", "macros", "data")
+
+
+def copy_example_project(root: Path) -> Path:
+    """The example project at the repository root, copied into `root` as a user would clone it."""
+    for name in EXAMPLE_FILES:
+        source = REPO_ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    return root
 
 ProjectFactory = Callable[[dict[str, str]], Path]
 

@@ -179,17 +179,20 @@ def score_relation(
     so far after each chunk. On failure the partly written output table is dropped; nothing
     else is touched.
     """
-    if getattr(con, "engine", "duckdb") == "spark":
-        from mlmon.ml.spark_scoring import score_relation_spark
-
-        return score_relation_spark(con, pipeline, source_sql, output_table, features, classes, task,
-                                    threshold, positive_class, chunk_rows, progress)
     if chunk_rows < 1:
         raise NodeError(f"chunk_rows must be positive, got {chunk_rows}")
     if task not in ("binary", "multiclass", "regression"):
         raise NodeError(f"unknown task '{task}'")
     labels = None if task == "regression" else model_classes(pipeline, classes)
     needed, numeric, _ = _required_columns(pipeline, features)
+    if getattr(con, "engine", "duckdb") == "spark":
+        from mlmon.ml.spark_scoring import score_on_spark
+
+        def score(frame: pd.DataFrame) -> pd.DataFrame:
+            return predict_frame(pipeline, frame, needed, labels, task, threshold, positive_class)
+
+        return score_on_spark(con, score, source_sql, output_table, needed, numeric,
+                              _output_fields(labels, task), chunk_rows, progress)
     target = _quote_name(output_table)
     reader, duck_types, reader_con = _open_source(con, source_sql, chunk_rows)
     created = False

@@ -8,60 +8,54 @@ columns, in the same order, as DuckDB scoring (`mlmon.ml.scoring.score_relation`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
 
-from mlmon.errors import NodeError
-from mlmon.ml.scoring import _check_source, _output_fields, _required_columns, model_classes, predict_frame
+from mlmon.ml.scoring import _check_source
 
 if TYPE_CHECKING:
     from mlmon.warehouse.spark_connection import SparkConnection
 
-__all__ = ["score_relation_spark"]
+__all__ = ["score_on_spark"]
 
 
-def score_relation_spark(
+def score_on_spark(
     con: "SparkConnection",
-    pipeline: Any,
+    score: Callable[[pd.DataFrame], pd.DataFrame],
     source_sql: str,
     output_table: str,
-    features: Sequence[str],
-    classes: Sequence[Any] | None,
-    task: str,
-    threshold: float = 0.5,
-    positive_class: Any = None,
-    chunk_rows: int = 100_000,
+    needed: Sequence[str],
+    numeric: Sequence[str],
+    added: Sequence[pa.Field],
+    chunk_rows: int,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Score `SELECT * FROM <source_sql>` into a new Spark table `output_table`; the rows written."""
+    """Write `SELECT * FROM <source_sql>` and `score(rows[needed])` beside it into a new Spark
+    table `output_table`; the rows written. `score` (a closure over the fitted pipeline)
+    travels to the executors, as `mlmon.ml.scoring.score_relation` prepared it."""
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
-    if chunk_rows < 1:
-        raise NodeError(f"chunk_rows must be positive, got {chunk_rows}")
-    labels = None if task == "regression" else model_classes(pipeline, classes)
-    needed, numeric, _ = _required_columns(pipeline, features)
     source = con.dataframe(f"SELECT * FROM {source_sql}")
     arrow_schema = to_arrow_schema(source.schema)
-    _check_source(arrow_schema, {}, needed, numeric, source_sql)
-    added = _output_fields(labels, task)
+    _check_source(arrow_schema, {}, list(needed), list(numeric), source_sql)
     added_names = [f.name for f in added]
     kept = [f.name for f in arrow_schema if f.name not in added_names]
-    output_schema = from_arrow_schema(pa.schema([arrow_schema.field(n) for n in kept] + added))
+    output_schema = from_arrow_schema(pa.schema([arrow_schema.field(n) for n in kept] + list(added)))
+    columns = list(needed)
 
-    def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def score_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         for frame in batches:
             frame = frame.reset_index(drop=True)
-            scored = predict_frame(pipeline, frame[needed], needed, labels, task, threshold, positive_class)
-            yield pd.concat([frame[kept], scored], axis=1)
+            yield pd.concat([frame[kept], score(frame[columns])], axis=1)
 
     con.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
     target = con.table_name(output_table)
     con.catalog_changed()
     con.spark.sql(f"DROP TABLE IF EXISTS {target}")
     try:
-        source.mapInPandas(score, output_schema).write.format("parquet").saveAsTable(target)
+        source.mapInPandas(score_batches, output_schema).write.format("parquet").saveAsTable(target)
     except BaseException:
         con.spark.sql(f"DROP TABLE IF EXISTS {target}")
         raise

@@ -8,26 +8,21 @@ are opened in real headless Chromium.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, query_rows
+from tests.conftest import copy_example_project, query_rows
 from tests.reports.conftest import browser  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.slow
 
-PROJECT_FILES = ("mlmon_project.yml", "models", "monitors", "checks", "macros", "data")
 MONTHS = ("2017_05", "2017_07", "2017_10")
 
 
 @pytest.fixture(scope="module")
 def example(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("example")
-    for name in PROJECT_FILES:
-        source = REPO_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    root = copy_example_project(tmp_path_factory.mktemp("example"))
     return root
 
 

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from mlmon.cli import cli
-from tests.conftest import REPO_ROOT, query_rows
+from tests.conftest import copy_example_project, query_rows
 
 pytestmark = pytest.mark.slow
 
-PROJECT_FILES = ("mlmon_project.yml", "models", "monitors", "checks", "macros", "data")
 LATEST_METRICS = (
     "SELECT m.store, m.metric, m.feature, m.value, m.lower, m.upper FROM mlmon.metrics AS m "
     "JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
@@ -34,10 +32,7 @@ def mlmon(root: Path, *args: str) -> tuple[int, str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, spark_home: Path) -> Path:
-    root = tmp_path_factory.mktemp("example_on_spark")
-    for name in PROJECT_FILES:
-        source = REPO_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    root = copy_example_project(tmp_path_factory.mktemp("example_on_spark"))
     settings = root / "mlmon_project.yml"
     text, count = re.subn(r'lake: \{type: spark, master: "local\[2\]"\}',
                           f'lake: {{type: spark, master: "local[2]", warehouse_dir: "{spark_home}"}}',

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,12 +17,11 @@ from pathlib import Path
 from typing import Iterator
 
 import pytest
-from tests.conftest import REPO_ROOT
+from tests.conftest import copy_example_project
 
 pytest.importorskip("grpc", reason="Spark Connect needs pyspark[connect] (grpcio)")
 pytestmark = pytest.mark.slow
 
-PROJECT_FILES = ("mlmon_project.yml", "models", "monitors", "checks", "macros", "data")
 
 
 def _free_port() -> int:
@@ -66,10 +64,7 @@ def connect_url(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, connect_url: str) -> Path:
-    root = tmp_path_factory.mktemp("example_on_connect")
-    for name in PROJECT_FILES:
-        source = REPO_ROOT / name
-        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    root = copy_example_project(tmp_path_factory.mktemp("example_on_connect"))
     with (root / "mlmon_project.yml").open("a") as settings:
         settings.write(f'  cluster: {{type: spark, master: "{connect_url}", schema: monitoring}}\n')
     return root
