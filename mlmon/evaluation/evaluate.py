@@ -1,8 +1,9 @@
 """One evaluation's metrics: every family computed on the current rows against a reference.
 
-Statistics over whole columns run inside DuckDB (univariate and prediction drift); only small
-things reach pandas: the labelled columns for performance, one probability column per side
-for CBPE, and at most `drift_sample` rows per side for the domain classifier.
+Statistics over whole columns run inside DuckDB (univariate and prediction drift, CBPE's
+counts); only small things reach pandas: the labelled columns for performance, bounded samples
+for CBPE's calibration and band, and at most `drift_sample` rows per side for the domain
+classifier.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import draw_sample, table_columns
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
-from mlmon.metrics.estimation import estimate_performance
+from mlmon.metrics.estimation_sql import calibration_rows, estimate_performance_sql
 from mlmon.metrics.performance import (
     BINARY_METRICS,
     MULTICLASS_METRICS,
@@ -33,14 +34,15 @@ from mlmon.metrics.performance import (
     positive_label,
     regression_metrics,
 )
-from mlmon.metrics.prediction import prediction_drift
+from mlmon.metrics.prediction import prediction_drift, score_expression
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import classify_columns, univariate_drift
+from mlmon.metrics.univariate import classify_columns, drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns, proba_column
 
 __all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "timed"]
 
 _DRIFT_SEED = 1337  # the domain classifier's seed (SPEC §4); its samples are drawn with it too
+_SCORE = "__mlmon_score"  # the prediction drift's score, compared beside the features
 
 
 @dataclass(frozen=True)
@@ -138,16 +140,14 @@ def _performance(con: duckdb.DuckDBPyConnection, current_sql: str, plan: Evaluat
 
 def _estimated(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
                reference: Reference) -> list[MetricValue]:
-    """CBPE, calibrated on the version's labelled held-out rows."""
+    """CBPE, calibrated on (at most MAX_CALIBRATION_ROWS of) the version's labelled held-out
+    rows; the current rows are counted in SQL, never fetched whole."""
     positive = _positive(plan)
     column = proba_column(positive)
-    labelled = _q(plan.target).is_(exp.null()).not_()
-    ref = _fetch(con, exp.select(_q(plan.target), _q(column)).from_(reference.labelled_sql, dialect="duckdb")
-                 .where(labelled))
-    current = _fetch(con, exp.select(_q(column)).from_(current_sql, dialect="duckdb"))[column]
+    ref = calibration_rows(con, reference.labelled_sql, plan.target, column)
     is_positive = _matches(ref[plan.target], positive).astype(np.int64)
-    return estimate_performance(ref[column].to_numpy(dtype=np.float64, na_value=np.nan), is_positive,
-                                current.to_numpy(dtype=np.float64, na_value=np.nan), plan.threshold, positive_label=1)
+    return estimate_performance_sql(con, current_sql, column, ref[column].to_numpy(dtype=np.float64, na_value=np.nan),
+                                    is_positive, plan.threshold, positive_label=1)
 
 
 def _matches(values: pd.Series, label: Any) -> np.ndarray:
@@ -162,8 +162,8 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
                 numeric: list[str], categorical: list[str], n_ref: int, n_cur: int) -> tuple[list[MetricValue], str | None]:
     features = [*numeric, *categorical]
     n = max(0, min(plan.drift_sample, n_ref, n_cur))
-    ref = draw_sample(con, reference.sql, features, n, _DRIFT_SEED)
-    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED)
+    ref = draw_sample(con, reference.sql, features, n, _DRIFT_SEED, rows=n_ref)
+    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED, rows=n_cur)
     result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
     reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
     return result.metrics(), reason
@@ -231,7 +231,17 @@ def evaluate(
         performance = {m.metric: m.value for m in values}
 
     with timed(timings, "profile"):
-        profile = cache.profile(reference, numeric, categorical)
+        cached = cache.cached_profile(reference, numeric, categorical)
+    # Univariate drift first: without a kept profile it finds the reference's in its own scans,
+    # and it compares the prediction drift's score in the same scans as the features.
+    say("univariate drift")
+    with timed(timings, "univariate"):
+        found = drift_and_profile(con, reference.sql, current_sql, numeric, categorical, cached,
+                                  extra={_SCORE: _score_expression(plan)})
+    univariate, profile = found.metrics, found.profile
+    if cached is None:
+        cache.keep_profile(reference, numeric, categorical, profile)
+
     say(f"data drift on {len(numeric) + len(categorical)} features")
     with timed(timings, "data_drift"):
         drift, reason = _data_drift(con, current_sql, reference, plan, numeric, categorical, profile.n_rows, n_cur)
@@ -240,15 +250,11 @@ def evaluate(
     with timed(timings, "model_importance"):
         importances = cache.model_importance(reference, load_pipeline) or {}
     metrics += importance_metrics({f: v for f, v in importances.items() if f in plan.features}, "model_importance")
-
-    say("univariate drift")
-    with timed(timings, "univariate"):
-        univariate = univariate_drift(con, reference.sql, current_sql, numeric, categorical, profile)
     metrics += univariate
 
     say("prediction drift")
     with timed(timings, "prediction"):
-        metrics += _prediction_drift(con, reference, current_sql, plan)
+        metrics += _prediction_drift(con, reference, current_sql, plan, found.extra[_SCORE])
 
     if plan.task == "binary":
         say("estimated performance (CBPE)")
@@ -267,11 +273,17 @@ def evaluate(
                             [*numeric, *categorical], timings)
 
 
+def _score_expression(plan: EvaluationPlan) -> str:
+    positive = _positive(plan) if plan.task == "binary" else None
+    return score_expression(list(plan.classes) if plan.classes is not None else None,
+                            proba_column(positive) if positive is not None else None, PREDICTION_COLUMN)
+
+
 def _prediction_drift(con: duckdb.DuckDBPyConnection, reference: Reference, current_sql: str,
-                      plan: EvaluationPlan) -> list[MetricValue]:
+                      plan: EvaluationPlan, distribution: list[MetricValue]) -> list[MetricValue]:
     positive = _positive(plan) if plan.task == "binary" else None
     return prediction_drift(
         con, reference.sql, current_sql, list(plan.classes) if plan.classes is not None else None,
         positive, plan.threshold, proba_column(positive) if positive is not None else None,
-        prediction_column=PREDICTION_COLUMN,
+        prediction_column=PREDICTION_COLUMN, distribution=distribution,
     )

@@ -99,13 +99,23 @@ class ReferenceCache:
 
     def profile(self, reference: Reference, numeric: Sequence[str], categorical: Sequence[str]) -> ReferenceProfile:
         """The univariate profile of the reference over exactly these features."""
-        key = features_key(numeric, categorical)
-        cached = self._get(reference.source, PROFILE, key)
+        cached = self.cached_profile(reference, numeric, categorical)
         if cached is not None:
-            return ReferenceProfile.from_dict(cached)
+            return cached
         profile = profile_reference(self.con, reference.sql, numeric, categorical)
-        self._put(reference.source, PROFILE, key, profile.to_dict())
+        self.keep_profile(reference, numeric, categorical, profile)
         return profile
+
+    def cached_profile(self, reference: Reference, numeric: Sequence[str],
+                       categorical: Sequence[str]) -> ReferenceProfile | None:
+        """The kept profile of the reference over exactly these features, if any; without one
+        the univariate drift finds it in its own scans (`keep_profile` it then)."""
+        cached = self._get(reference.source, PROFILE, features_key(numeric, categorical))
+        return None if cached is None else ReferenceProfile.from_dict(cached)
+
+    def keep_profile(self, reference: Reference, numeric: Sequence[str], categorical: Sequence[str],
+                     profile: ReferenceProfile) -> None:
+        self._put(reference.source, PROFILE, features_key(numeric, categorical), profile.to_dict())
 
     def model_importance(self, reference: Reference, load_pipeline: Callable[[], Any] | None) -> dict[str, float] | None:
         """Permutation importance of every model feature on the version's held-out rows (None

@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence
 import duckdb
 from sqlglot import exp
 
+from mlmon.metrics.sqlsample import draw_hash_sample
 from mlmon.warehouse import sql
 
 __all__ = [
@@ -166,7 +167,10 @@ def drop_columns(con: duckdb.DuckDBPyConnection, table_sql: str, columns: Sequen
 
 
 def draw_sample(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str], size: int,
-                seed: int) -> Any:
-    """At most `size` rows of `columns` as a pandas DataFrame, in the seeded hash order."""
-    query = sql.hash_sample(relation_sql, columns, size, seed, select=columns)
-    return con.execute(query.sql("duckdb")).df()
+                seed: int, rows: int | None = None) -> Any:
+    """At most `size` rows of `columns` as a pandas DataFrame, in the seeded hash order.
+
+    `rows`, the relation's row count when the caller knows it, lets a large relation be
+    prefiltered on the hash (mlmon.metrics.sqlsample) instead of ordered whole.
+    """
+    return draw_hash_sample(con, relation_sql, columns, columns, size, seed, rows=rows)

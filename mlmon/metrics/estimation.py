@@ -21,8 +21,10 @@ from mlmon.metrics.types import MetricValue
 __all__ = [
     "ESTIMATED_METRICS",
     "MAX_BAND_ROWS",
+    "band",
     "cbpe_from_calibrated",
     "estimate_performance",
+    "fit_calibrator",
 ]
 
 ESTIMATED_METRICS: tuple[str, ...] = (
@@ -135,23 +137,31 @@ def _simulated_metrics(
         }
 
 
-def _band(
+def band(
     p: np.ndarray,
     s: np.ndarray,
     threshold: float,
     point: dict[str, float | None],
     n_bootstrap: int,
     seed: int,
+    n_full: int | None = None,
 ) -> dict[str, tuple[float | None, float | None]]:
+    """The (lower, upper) band of every estimate.
+
+    `p`, `s` are the calibrated and raw scores of the current rows, or of a sample of them when
+    `n_full` (the number of rows the point estimates cover) is larger; more than MAX_BAND_ROWS
+    rows are subsampled here.
+    """
     rng = np.random.default_rng(seed)
-    scale, centre = 1.0, point
-    p_full_rows = p.size
-    if p_full_rows > MAX_BAND_ROWS:
-        rows = np.sort(rng.choice(p_full_rows, MAX_BAND_ROWS, replace=False))
+    n_full = p.size if n_full is None else int(n_full)
+    if p.size > MAX_BAND_ROWS:
+        rows = np.sort(rng.choice(p.size, MAX_BAND_ROWS, replace=False))
         p, s = p[rows], s[rows]
+    scale, centre = 1.0, point
+    if n_full > p.size:
         # A metric's sampling spread falls as 1/sqrt(n): simulate on the subsample, then shrink
         # its deviations around the subsample's own estimate and move them to the full estimate.
-        scale = float(np.sqrt(MAX_BAND_ROWS / p_full_rows))
+        scale = float(np.sqrt(p.size / n_full))
         centre = cbpe_from_calibrated(p, s, threshold)
     draws = _simulated_metrics(p, s, threshold, n_bootstrap, rng)
     out: dict[str, tuple[float | None, float | None]] = {}
@@ -168,6 +178,27 @@ def _band(
         # the band to hold the estimate so that lower <= value <= upper always reads sensibly.
         out[name] = (float(max(0.0, min(lower, value))), float(min(1.0, max(upper, value))))
     return out
+
+
+def fit_calibrator(reference_proba: Any, reference_y: Any, positive_label: Any = None) -> IsotonicRegression | None:
+    """The isotonic map from raw to calibrated positive-class probability, fitted on the labelled
+    reference rows (those with a probability and a label); None when the reference cannot
+    calibrate: no rows, a single class, or more than two labels (ValueError)."""
+    ref_p = _positive_column(reference_proba)
+    labels = pd.Series(np.asarray(reference_y, dtype=object).ravel())
+    if len(labels) != len(ref_p):
+        raise ValueError(f"reference_proba has {len(ref_p)} rows but reference_y has {len(labels)}")
+    keep = np.isfinite(ref_p) & labels.notna().to_numpy()
+    ref_p, labels = ref_p[keep], labels[keep]
+    classes = sorted(labels.unique().tolist())
+    if len(classes) > 2:
+        raise ValueError(f"estimated performance is for binary classification; reference has {len(classes)} labels")
+    positive = positive_label if positive_label is not None else (classes[-1] if classes else None)
+    is_positive = (labels == positive).to_numpy()
+    if is_positive.all() or not is_positive.any():
+        return None
+    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    return calibrator.fit(ref_p, is_positive.astype(np.float64))
 
 
 def estimate_performance(
@@ -187,30 +218,16 @@ def estimate_performance(
     single class, which leaves nothing to calibrate against) or no current rows, every value is
     None.
     """
-    ref_p = _positive_column(reference_proba)
-    labels = pd.Series(np.asarray(reference_y, dtype=object).ravel())
-    if len(labels) != len(ref_p):
-        raise ValueError(f"reference_proba has {len(ref_p)} rows but reference_y has {len(labels)}")
-    keep = np.isfinite(ref_p) & labels.notna().to_numpy()
-    ref_p, labels = ref_p[keep], labels[keep]
+    calibrator = fit_calibrator(reference_proba, reference_y, positive_label)
     cur_p = _positive_column(current_proba)
     cur_p = cur_p[np.isfinite(cur_p)]
-
-    classes = sorted(labels.unique().tolist())
-    if len(classes) > 2:
-        raise ValueError(f"estimated performance is for binary classification; reference has {len(classes)} labels")
-    positive = positive_label if positive_label is not None else (classes[-1] if classes else None)
-    is_positive = (labels == positive).to_numpy()
-    if cur_p.size == 0 or is_positive.all() or not is_positive.any():
+    if cur_p.size == 0 or calibrator is None:
         return [MetricValue(name, None) for name in ESTIMATED_METRICS]
-
-    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-    calibrator.fit(ref_p, is_positive.astype(np.float64))
     calibrated = np.clip(calibrator.predict(cur_p), 0.0, 1.0)
 
     point = cbpe_from_calibrated(calibrated, cur_p, threshold)
-    band = _band(calibrated, cur_p, threshold, point, n_bootstrap, seed)
+    result = band(calibrated, cur_p, threshold, point, n_bootstrap, seed)
     return [
-        MetricValue(name, point[name], lower=band[name][0], upper=band[name][1])
+        MetricValue(name, point[name], lower=result[name][0], upper=result[name][1])
         for name in ESTIMATED_METRICS
     ]

@@ -13,7 +13,7 @@ from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import _chi2_pvalue, univariate_drift
 
-__all__ = ["prediction_drift", "predicted_class_counts"]
+__all__ = ["prediction_drift", "predicted_class_counts", "score_expression"]
 
 _SCORE = "__mlmon_score"
 
@@ -41,18 +41,40 @@ def _counts_at_threshold(con: Any, relation_sql: str, proba_column: str, thresho
     return {positive: int(above), negative: int(scored) - int(above)}
 
 
+def _score_sql(columns: Sequence[str], dialect: str) -> str:
+    quoted = [quote(c, dialect) for c in columns]
+    return quoted[0] if len(quoted) == 1 else f"GREATEST({', '.join(quoted)})"
+
+
+def _score_columns(classes: Sequence[Any] | None, proba_column: str | None, prediction_column: str) -> list[str]:
+    if classes is None:  # regression: the predicted value is the score
+        return [prediction_column]
+    from mlmon.ml.scoring import proba_column as column_for
+
+    return [proba_column] if proba_column else [column_for(c) for c in classes]
+
+
+def score_expression(classes: Sequence[Any] | None, proba_column: str | None, prediction_column: str = "prediction",
+                     dialect: str = "duckdb") -> str:
+    """The score whose distribution `prediction_drift` compares, as a double SQL expression over
+    a relation's columns; a caller that already runs the univariate engine can compare it in the
+    same scans and hand the metrics in (`distribution`)."""
+    return f"CAST({_score_sql(_score_columns(classes, proba_column, prediction_column), dialect)} AS DOUBLE)"
+
+
 def _score_relation(relation_sql: str, columns: Sequence[str], dialect: str) -> str:
     """A relation with one `__mlmon_score` column: the score whose distribution is compared."""
-    quoted = [quote(c, dialect) for c in columns]
-    score = quoted[0] if len(quoted) == 1 else f"GREATEST({', '.join(quoted)})"
-    return f"(SELECT CAST({score} AS DOUBLE) AS {quote(_SCORE, dialect)} FROM {relation_sql})"
+    return f"(SELECT CAST({_score_sql(columns, dialect)} AS DOUBLE) AS {quote(_SCORE, dialect)} FROM {relation_sql})"
 
 
-def _distribution_drift(con: Any, reference_sql: str, current_sql: str, columns: Sequence[str],
-                        dialect: str) -> list[MetricValue]:
-    found = univariate_drift(con, _score_relation(reference_sql, columns, dialect),
-                             _score_relation(current_sql, columns, dialect), [_SCORE], [], dialect=dialect)
-    by_name = {m.metric: m.value for m in found if m.feature == _SCORE}
+def _distribution_drift(con: Any, reference_sql: str, current_sql: str, columns: Sequence[str], dialect: str,
+                        distribution: Sequence[MetricValue] | None = None) -> list[MetricValue]:
+    found = distribution
+    if found is None:
+        found = [m for m in univariate_drift(con, _score_relation(reference_sql, columns, dialect),
+                                             _score_relation(current_sql, columns, dialect), [_SCORE], [],
+                                             dialect=dialect) if m.feature == _SCORE]
+    by_name = {m.metric: m.value for m in found}
     return [MetricValue("prediction_psi", by_name.get("psi")),
             MetricValue("prediction_ks_pvalue", by_name.get("ks_pvalue"))]
 
@@ -67,6 +89,7 @@ def prediction_drift(
     proba_column: str | None,
     prediction_column: str = "prediction",
     *,
+    distribution: Sequence[MetricValue] | None = None,
     dialect: str = "duckdb",
 ) -> list[MetricValue]:
     """Per class `predicted_class_share` (the fugacity) and its `_reference`, then the global
@@ -76,10 +99,12 @@ def prediction_drift(
     The score is the positive-class probability for a binary model, the largest class
     probability for a multiclass one, and the prediction itself for a regressor. A binary
     model's classes are taken at `threshold` on both sides; a multiclass model's come from the
-    `prediction` column.
+    `prediction` column. `distribution`, if given, holds the score's univariate metrics
+    (`psi`, `ks_pvalue`), already computed on `score_expression`.
     """
+    scores = _score_columns(classes, proba_column, prediction_column)
     if classes is None:  # regression: the predicted value is the score
-        return _distribution_drift(con, reference_sql, current_sql, [prediction_column], dialect)
+        return _distribution_drift(con, reference_sql, current_sql, scores, dialect, distribution)
     if len(classes) == 2 and proba_column and positive_class is not None:
         positive = label_key(positive_class)
         negative = next(label_key(c) for c in classes if label_key(c) != positive)
@@ -97,7 +122,4 @@ def prediction_drift(
                                    reference.get(key, 0) / n_ref if n_ref else None, key))
     full_reference = {label_key(c): reference.get(label_key(c), 0) for c in classes}
     metrics.append(MetricValue("prediction_chi2_pvalue", _chi2_pvalue(full_reference, current)))
-    from mlmon.ml.scoring import proba_column as column_for
-
-    score_columns = [proba_column] if proba_column else [column_for(c) for c in classes]
-    return metrics + _distribution_drift(con, reference_sql, current_sql, score_columns, dialect)
+    return metrics + _distribution_drift(con, reference_sql, current_sql, scores, dialect, distribution)

@@ -1,29 +1,29 @@
 """Univariate drift per feature (SPEC §4), aggregated in the warehouse, finished with scipy.
 
-Two steps: `profile_reference` reduces the reference to a JSON-serialisable `ReferenceProfile`
-(sizes, PSI edges, bin counts, category counts, missing counts) that a model version can keep;
-`univariate_drift` scans the current rows (and, for KS and Wasserstein, which need both samples,
-the reference rows) and returns `MetricValue`s. Only per-bin, per-category and per-feature rows
-ever leave the database.
+A `ReferenceProfile` (sizes, PSI edges, bin counts, category counts, missing counts) is what a
+model version keeps of its reference. `drift_and_profile` compares the current rows with the
+reference and, when no profile is given, finds the profile in the same scans: the two-sample
+engine (mlmon.metrics.twosample) yields the reference's exact deciles and both samples' bin
+counts beside KS and Wasserstein. `profile_reference` computes a profile alone. Only per-cell,
+per-bin, per-category and per-feature rows ever leave the database.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import special, stats
+from scipy import stats
 
-from mlmon.metrics.sqlstats import (
-    SampleColumn,
-    counts_sql,
-    moments_sql,
-    quote,
-    two_sample_statistics,
+from mlmon.metrics.kstest import (  # noqa: F401  (the p-value helpers, re-exported)
+    _kstwo_sf,
+    _prob_outside_inside_method,
+    ks_2samp_from_statistic,
 )
+from mlmon.metrics.sqlstats import as_double, counts_sql, moments_sql, present, quantiles_sql, quote
+from mlmon.metrics.twosample import ColumnSpec, ColumnStats, Layout, column_statistics, known_layout
 from mlmon.metrics.types import MetricValue
 
 __all__ = [
@@ -36,6 +36,9 @@ __all__ = [
     "classify_columns",
     "profile_reference",
     "univariate_drift",
+    "drift_and_profile",
+    "DriftResult",
+    "sample_layouts",
     "psi",
     "ks_2samp_from_statistic",
 ]
@@ -43,7 +46,6 @@ __all__ = [
 PSI_FLOOR = 0.001
 P_VALUE_THRESHOLD = 0.05
 PSI_THRESHOLD = 0.2
-_KS_MAX_EXACT_N = 10_000  # scipy's `method='auto'` switch from exact to asymptotic
 
 _NUMERIC_TYPES = {
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -215,180 +217,6 @@ def psi(ref_counts: Sequence[int], cur_counts: Sequence[int]) -> float | None:
     return total
 
 
-def _prob_outside_square(n: int, h: int) -> float:
-    # Pr(D_{n,n} >= h/n) by the same Horner-like recursion scipy uses.
-    p = 0.0
-    k = n // h
-    while k >= 0:
-        p1 = 1.0
-        for j in range(h):
-            p1 = (n - k * h - j) * p1 / (n + k * h + j + 1)
-        p = p1 * (1.0 - p)
-        k -= 1
-    return 2 * p
-
-
-def _prob_outside_inside_method(m: int, n: int, g: int, h: int) -> float:
-    """1 - Pr(paths stay strictly inside |x/m - y/n| < h/lcm), Hodges' inside method as in scipy."""
-    if m < n:
-        m, n = n, m
-    mg, ng = m // g, n // g
-    minj, maxj = 0, min(math.ceil(h / mg), n + 1)
-    curlen = maxj - minj
-    a = np.ones(min(2 * maxj + 2, n + 1))
-    a[minj:maxj] = 0.0
-    for i in range(1, m + 1):
-        lastminj, lastlen = minj, curlen
-        minj = min(max(math.floor((ng * i - h) / mg) + 1, 0), n)
-        maxj = min(math.ceil((ng * i + h) / mg), n + 1)
-        if maxj <= minj:
-            return 1.0
-        val = 0.0 if minj == 0 else 1.0
-        for jj in range(maxj - minj):
-            j = jj + minj
-            val = (a[jj + minj - lastminj] * i + val * j) / (i + j)
-            a[jj] = val
-        curlen = maxj - minj
-        if lastlen > curlen:
-            a[maxj - minj: maxj - minj + (lastlen - curlen)] = 1
-    return float(a[maxj - minj - 1])
-
-
-try:  # scipy's compiled kernel of the recursion above, when this scipy build ships it
-    from scipy.stats._stats_pythran import _compute_outer_prob_inside_method as _inside_kernel
-except ImportError:  # pragma: no cover - depends on the scipy build
-    _inside_kernel = _prob_outside_inside_method
-
-
-_LN_2PI = math.log(2 * math.pi)
-_MINLOG = -7.08396418532264106224e2  # cephes: log(2**-1022)
-
-
-def _stirlerr(k: np.ndarray) -> np.ndarray:
-    """log(k!) - log(sqrt(2 pi k) (k/e)^k), accurate to a few ulps of the exponent it feeds."""
-    out = np.empty_like(k)
-    small = k <= 15
-    ks = k[small]
-    out[small] = special.gammaln(ks + 1) - (ks + 0.5) * np.log(ks) + ks - 0.5 * _LN_2PI
-    kb = k[~small]
-    k2 = 1.0 / (kb * kb)
-    out[~small] = (1 / 12 - (1 / 360 - (1 / 1260 - (1 / 1680 - k2 / 1188) * k2) * k2) * k2) / kb
-    return out
-
-
-def _bd0(x: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """x log(x/m) + m - x without cancellation when x is close to m (Loader, 2000)."""
-    d = x - m
-    out = x * np.log(x / m) - d
-    near = np.abs(d) < 0.1 * (x + m)
-    if near.any():
-        xs, ds = x[near], d[near]
-        v = ds / (xs + m[near])
-        total, term, v2 = ds * v, 2 * xs * v, v * v
-        for j in range(1, 1000):
-            term = term * v2
-            nxt = total + term / (2 * j + 1)
-            if np.array_equal(nxt, total):
-                break
-            total = nxt
-        out[near] = total
-    return out
-
-
-def _smirnov_log_terms(n: int, x: float, v: np.ndarray) -> np.ndarray:
-    """log of the Birnbaum-Tingey terms C(n,v) (x+v/n)^(v-1) (1-x-v/n)^(n-v) for v >= 1.
-
-    Each is a binomial probability b(v; n, x + v/n) / (x + v/n); Loader's saddle-point form
-    gives it to ~1e-15 relative and is smooth in v, which the summation below relies on.
-    n*x is split exactly into integer and fraction (as scipy does) so that neither mean,
-    n*x + v nor n - n*x - v, loses digits to cancellation.
-    """
-    nx = Fraction(x) * n
-    whole = math.floor(nx)
-    frac = float(nx - whole)
-    mean, rest = (v + whole) + frac, n - v
-    other = (rest - whole) - frac
-    log_c = _stirlerr(np.array([float(n)]))[0] - _stirlerr(v) - _stirlerr(rest) - _bd0(v, mean) - _bd0(rest, other)
-    return log_c - 0.5 * (_LN_2PI + np.log(v) + np.log1p(-v / n)) - np.log(mean / n)
-
-
-def _sum_terms(n: int, x: float, lo: int, hi: int) -> float:
-    """sum over v = lo..hi of exp(_smirnov_log_terms(v)).
-
-    The terms are positive, unimodal and smooth. When both ends are negligible the trapezoid
-    rule over a coarse integer step converges to the same sum super-exponentially in the
-    step; halving it until two estimates agree to 1e-15 costs thousands of terms instead of up
-    to a million. Otherwise, or if it does not converge, every term is summed.
-    """
-    def exact() -> float:
-        return float(np.sum(np.exp(_smirnov_log_terms(n, x, np.arange(lo, hi + 1, dtype=float)))))
-
-    step = 1 << max(0, int(math.log2(max(hi - lo, 1))) - 11)
-    if step < 8:
-        return exact()
-    grid = np.arange(lo, hi + 1, step, dtype=float)
-    logs = _smirnov_log_terms(n, x, grid)
-    peak = float(logs.max())
-    if logs[0] > peak - 60 or logs[-1] > peak - 60:
-        return exact()
-    estimate = step * float(np.sum(np.exp(logs - peak)))
-    while step > 1:
-        mids = grid + step / 2
-        mids = mids[mids <= hi]
-        refined = (estimate + step * float(np.sum(np.exp(_smirnov_log_terms(n, x, mids) - peak)))) / 2
-        grid, step = np.sort(np.concatenate([grid, mids])), step // 2
-        if abs(refined - estimate) <= 1e-15 * refined:
-            return math.exp(peak) * refined
-        estimate = refined
-    return exact()
-
-
-def _smirnov_sf(n: int, x: float) -> float:
-    """scipy.special.smirnov(n, x) where ks_2samp's asymptotic p-value reaches it.
-
-    scipy sums the same series term by term in double-double: about a second at n = 500,000.
-    """
-    if -2 * n * x * x < _MINLOG:
-        return 0.0
-    if n > 1_000_000:  # scipy's own approximation above this size
-        logp = -math.pow(6.0 * n * x + 1, 2) / 18.0 / n
-        return math.exp(logp) if logp < -math.log(2) else 1 - (-math.expm1(logp))
-    last = n - math.floor(Fraction(x) * n) - 1  # the terms with x + v/n < 1
-    first = math.exp(n * math.log1p(-x)) / x  # v = 0
-    return min(max(x * (first + _sum_terms(n, x, 1, last)), 0.0), 1.0)
-
-
-def _kstwo_sf(n: int, x: float) -> float:
-    """scipy.stats.kstwo.sf(x, n), with the one slow branch of scipy's `_kolmogn` replaced."""
-    t = n * x
-    if n > 140 and 0 < x < 0.5 and 1 < t < n - 1 and 2.2 <= t * x < 370:
-        return min(max(2 * _smirnov_sf(n, x), 0.0), 1.0)
-    return float(stats.kstwo.sf(x, n))
-
-
-def ks_2samp_from_statistic(d_num: int, n1: int, n2: int) -> tuple[float, float]:
-    """(statistic, p-value) of scipy.stats.ks_2samp (two-sided, method='auto') given
-    d_num = max |c1*n2 - c2*n1| over the pooled values and the two sample sizes."""
-    g = math.gcd(n1, n2)
-    lcm = (n1 // g) * n2
-    d = d_num / (n1 * n2)
-    if max(n1, n2) <= _KS_MAX_EXACT_N:
-        h = d_num // g  # d*lcm is an integer: scipy's round(d*lcm), without rounding error
-        d = h / lcm
-        if h == 0:
-            return d, 1.0
-        try:
-            with np.errstate(invalid="raise", over="raise"):
-                prob = _prob_outside_square(n1, h) if n1 == n2 else float(_inside_kernel(n1, n2, g, h))
-        except (FloatingPointError, OverflowError):
-            prob = math.nan
-        if 0 <= prob <= 1:
-            return d, prob
-    m, n = sorted([float(n1), float(n2)], reverse=True)
-    prob = _kstwo_sf(int(np.round(m * n / (m + n))), d)
-    return d, min(max(prob, 0.0), 1.0)
-
-
 def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
@@ -407,6 +235,144 @@ def _drifted(pvalue: float | None, psi_value: float | None) -> float:
     return 1.0 if hit else 0.0
 
 
+# --- drift ------------------------------------------------------------------------------------
+
+# The first round's cells follow quantiles of the reference's first rows: they only shape the
+# cells (any layout gives the same exact statistics), so a cheap sample serves.
+_LAYOUT_ROWS = 65_536
+_LAYOUT_LEVELS = tuple(i / 10 for i in range(11))
+
+
+def _count_rows(con: Any, relation_sql: str) -> int:
+    return int(con.execute(f"SELECT COUNT(*) FROM {relation_sql} AS t").fetchone()[0])
+
+
+def sample_layouts(con: Any, relation_sql: str, exprs: dict[str, str], rows: int, *,
+                   dialect: str = "duckdb") -> dict[str, Layout]:
+    """First-round layouts from quantiles of (at most) the relation's first _LAYOUT_ROWS rows;
+    `rows`, the rows expected over both samples, sizes the cells."""
+    if not exprs:
+        return {}
+    names = list(exprs)
+    inner = ", ".join(f"CAST(({exprs[n]}) AS DOUBLE) AS c{i}" for i, n in enumerate(names))
+    items = ", ".join(quantiles_sql(f"CASE WHEN {present(f'c{i}', dialect)} THEN c{i} END", _LAYOUT_LEVELS, dialect)
+                      for i in range(len(names)))
+    row = con.execute(f"SELECT {items} FROM (SELECT {inner} FROM {relation_sql} AS t LIMIT {_LAYOUT_ROWS}) AS s"
+                      ).fetchone()
+    return {name: _layout(q, rows) for name, q in zip(names, row)}
+
+
+def _layout(q: Sequence[float] | None, rows: int) -> Layout:
+    if not q:
+        return Layout((), (float(rows),), None, None)
+    q = [float(x) for x in q]
+    lo, hi = q[0], q[-1]
+    knots = [k for k in _dedupe(q[1:-1]) if lo < k < hi]
+    # Each bin expects the share of sampled quantile levels it holds (at least half a level).
+    levels = np.searchsorted(np.asarray(knots), np.asarray(q), side="left")
+    shares = np.maximum(np.bincount(levels, minlength=len(knots) + 1), 0.5) / len(q)
+    return Layout(tuple(knots), tuple(float(x) for x in shares * rows), lo, hi)
+
+
+@dataclass
+class DriftResult:
+    metrics: list[MetricValue]  # per feature, then drifted_features_share and max_psi
+    profile: ReferenceProfile  # the profile used: the one given, or the one found
+    extra: dict[str, list[MetricValue]]  # per extra expression, its metrics (feature = its name)
+
+
+def _numeric_metrics(c: str, stats_: ColumnStats, ref_bins: Sequence[int], n_rows: int) -> list[MetricValue]:
+    ks_stat = ks_p = wass = value = None
+    n1, n2 = stats_.n_ref, stats_.n_cur
+    if stats_.ks_numerator is not None:
+        ks_stat, ks_p = ks_2samp_from_statistic(stats_.ks_numerator, n1, n2)
+        wass = _finite(stats_.wasserstein_numerator / (n1 * n2))
+        value = psi(ref_bins, stats_.cur_bins)
+    return [
+        MetricValue("ks_statistic", ks_stat, c),
+        MetricValue("ks_pvalue", ks_p, c),
+        MetricValue("psi", value, c),
+        MetricValue("wasserstein", wass, c),
+        MetricValue("missing_share", (n_rows - n2) / n_rows if n_rows else None, c),
+        MetricValue("drifted", _drifted(ks_p, value), c),
+    ]
+
+
+def _categorical_metrics(c: str, ref: dict[str, int], counts: dict[str, int], n_rows: int, present_: int
+                         ) -> list[MetricValue]:
+    n_cur = sum(counts.values())
+    unseen = sum(n for k, n in counts.items() if k not in ref)
+    pvalue = _chi2_pvalue(ref, counts)
+    value = psi([*ref.values(), 0], [*(counts.get(k, 0) for k in ref), unseen]) if ref else None
+    return [
+        MetricValue("chi2_pvalue", pvalue, c),
+        MetricValue("psi", value, c),
+        MetricValue("new_category_share", unseen / n_cur if n_cur else None, c),
+        MetricValue("missing_share", (n_rows - present_) / n_rows if n_rows else None, c),
+        MetricValue("drifted", _drifted(pvalue, value), c),
+    ]
+
+
+def drift_and_profile(
+    con: Any,
+    reference_sql: str,
+    current_sql: str,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    profile: ReferenceProfile | None = None,
+    *,
+    extra: dict[str, str] | None = None,
+    dialect: str = "duckdb",
+) -> DriftResult:
+    """Per-feature drift metrics, then `drifted_features_share` and `max_psi`; with the
+    reference profile found on the way when none is given.
+
+    `extra` maps names to further numeric expressions over both relations (the prediction
+    drift's score): compared like a numeric feature in the same scans, reported apart, left
+    out of the globals and the profile.
+    """
+    numeric, categorical, extra = list(numeric), list(categorical), dict(extra or {})
+    cold = profile is None
+    floats = _float_columns(con, reference_sql, categorical) if cold else [
+        c for c in categorical if profile.categorical[c].is_float]
+    n_ref_rows, n_rows = _count_rows(con, reference_sql), _count_rows(con, current_sql)
+    expected = n_ref_rows + n_rows
+    sampled = {**({c: as_double(c, dialect) for c in numeric} if cold else {}), **extra}
+    layouts = sample_layouts(con, reference_sql, sampled, expected, dialect=dialect)
+    specs = [ColumnSpec(name, expr, layouts[name]) for name, expr in extra.items()]
+    for c in numeric:
+        if cold:
+            specs.append(ColumnSpec(c, as_double(c, dialect), layouts[c]))
+        else:
+            p = profile.numeric[c]
+            specs.append(ColumnSpec(c, as_double(c, dialect), known_layout(p.edges, p.bins, n_rows, p.min, p.max),
+                                    tuple(p.edges)))
+    found = column_statistics(con, reference_sql, current_sql, specs, dialect=dialect)
+    none = _Counts(0, {}, {}, {})
+    cats = _count(con, current_sql, {}, categorical, floats, dialect) if categorical else none
+    if cold:
+        ref_cats = _count(con, reference_sql, {}, categorical, floats, dialect) if categorical else none
+        profile = ReferenceProfile(
+            n_rows=n_ref_rows,
+            numeric={c: NumericProfile(found[c].n_ref, found[c].ref_min, found[c].ref_max, list(found[c].edges),
+                                       list(found[c].ref_bins)) for c in numeric},
+            categorical={c: CategoricalProfile(ref_cats.present[c], ref_cats.categories[c], c in floats)
+                         for c in categorical},
+        )
+
+    out: list[MetricValue] = []
+    for c in numeric:
+        out += _numeric_metrics(c, found[c], profile.numeric[c].bins, n_rows)
+    for c in categorical:
+        out += _categorical_metrics(c, profile.categorical[c].categories, cats.categories[c], n_rows, cats.present[c])
+    flags = [m.value for m in out if m.metric == "drifted"]
+    known = [m.value for m in out if m.metric == "psi" and m.value is not None]
+    out.append(MetricValue("drifted_features_share", sum(flags) / len(flags) if flags else None))
+    out.append(MetricValue("max_psi", max(known) if known else None))
+    others = {name: _numeric_metrics(name, found[name], found[name].ref_bins, n_rows) for name in extra}
+    return DriftResult(out, profile, others)
+
+
 def univariate_drift(
     con: Any,
     reference_sql: str,
@@ -417,71 +383,6 @@ def univariate_drift(
     *,
     dialect: str = "duckdb",
 ) -> list[MetricValue]:
-    """Per-feature drift metrics, then `drifted_features_share` and `max_psi`."""
-    numeric, categorical = list(numeric), list(categorical)
-    if profile is None:
-        profile = profile_reference(con, reference_sql, numeric, categorical, dialect=dialect)
-    nprof = {c: profile.numeric[c] for c in numeric}
-    cprof = {c: profile.categorical[c] for c in categorical}
-    floats = [c for c in categorical if cprof[c].is_float]
-
-    row = con.execute(moments_sql(current_sql, numeric, quantiles=False, dialect=dialect)).fetchone()
-    n_rows = int(row[0])
-    present = {c: int(row[1 + 3 * i]) for i, c in enumerate(numeric)}
-    cur_extent = {c: row[2 + 3 * i: 4 + 3 * i] for i, c in enumerate(numeric)}
-    cats = _count(con, current_sql, {}, categorical, floats, dialect) if categorical else None
-    present.update(cats.present if cats else {})
-
-    samples = []
-    for c in numeric:
-        p, (clo, chi) = nprof[c], cur_extent[c]
-        if p.count and present[c]:
-            lo, hi = min(p.min, clo), max(p.max, chi)
-            samples.append(SampleColumn(c, tuple(p.edges), tuple(p.bins), present[c], lo, hi))
-    pairs = two_sample_statistics(con, reference_sql, current_sql, samples, dialect=dialect)
-
-    out: list[MetricValue] = []
-    drifted, psis = [], []
-
-    def missing_share(c: str) -> float | None:
-        return (n_rows - present[c]) / n_rows if n_rows else None
-
-    for c in numeric:
-        p, n1, n2 = nprof[c], nprof[c].count, present[c]
-        ks_stat = ks_p = wass = value = None
-        if c in pairs:
-            pair = pairs[c]
-            ks_stat, ks_p = ks_2samp_from_statistic(pair.ks_numerator, n1, n2)
-            wass = _finite(pair.wasserstein_numerator / (n1 * n2))
-            value = psi(p.bins, pair.cur_bins)
-        flag = _drifted(ks_p, value)
-        drifted.append(flag)
-        psis.append(value)
-        out += [
-            MetricValue("ks_statistic", ks_stat, c),
-            MetricValue("ks_pvalue", ks_p, c),
-            MetricValue("psi", value, c),
-            MetricValue("wasserstein", wass, c),
-            MetricValue("missing_share", missing_share(c), c),
-            MetricValue("drifted", flag, c),
-        ]
-    for c in categorical:
-        ref, counts = cprof[c].categories, cats.categories[c]
-        n_cur = sum(counts.values())
-        unseen = sum(n for k, n in counts.items() if k not in ref)
-        pvalue = _chi2_pvalue(ref, counts)
-        value = psi([*ref.values(), 0], [*(counts.get(k, 0) for k in ref), unseen]) if ref else None
-        flag = _drifted(pvalue, value)
-        drifted.append(flag)
-        psis.append(value)
-        out += [
-            MetricValue("chi2_pvalue", pvalue, c),
-            MetricValue("psi", value, c),
-            MetricValue("new_category_share", unseen / n_cur if n_cur else None, c),
-            MetricValue("missing_share", missing_share(c), c),
-            MetricValue("drifted", flag, c),
-        ]
-    known = [v for v in psis if v is not None]
-    out.append(MetricValue("drifted_features_share", sum(drifted) / len(drifted) if drifted else None))
-    out.append(MetricValue("max_psi", max(known) if known else None))
-    return out
+    """Per-feature drift metrics, then `drifted_features_share` and `max_psi` (see
+    `drift_and_profile`)."""
+    return drift_and_profile(con, reference_sql, current_sql, numeric, categorical, profile, dialect=dialect).metrics

@@ -103,7 +103,7 @@ def test_a_failing_metric_appends_nothing_and_keeps_the_views(two_builds, mlmon,
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(evaluate_module, "estimate_performance", broken)
+    monkeypatch.setattr(evaluate_module, "estimate_performance_sql", broken)
     result = mlmon("build", "-s", "ev_scored")
     assert result.exit_code == 1 and "injected failure" in result.output
     assert counts(q, "ev_scored") == before

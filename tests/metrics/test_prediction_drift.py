@@ -99,3 +99,20 @@ def test_binary_shares_are_taken_at_the_given_threshold_on_both_sides():
     found = {(m.metric, m.feature): m.value for m in prediction_drift(con, "ref", "cur", [0, 1], 1, 0.25, "proba_1")}
     assert found[("predicted_class_share", "1")] == pytest.approx((cur["proba_1"] >= 0.25).mean(), abs=1e-12)
     assert found[("predicted_class_share_reference", "1")] == pytest.approx((ref["proba_1"] >= 0.25).mean(), abs=1e-12)
+
+
+@pytest.mark.parametrize("classes, proba_column", [([0, 1], "proba_1"), ([0, 1], None), (None, None)])
+def test_score_compared_in_the_univariate_scans_gives_the_same_metrics(classes, proba_column):
+    from mlmon.metrics.prediction import score_expression
+    from mlmon.metrics.univariate import drift_and_profile
+
+    ref, cur = _frames(3, 0.7)
+    con = duckdb.connect()
+    con.register("ref", ref)
+    con.register("cur", cur)
+    alone = prediction_drift(con, "ref", "cur", classes, 1, 0.4, proba_column)
+    found = drift_and_profile(con, "ref", "cur", [], [], extra={"s": score_expression(classes, proba_column)})
+    together = prediction_drift(con, "ref", "cur", classes, 1, 0.4, proba_column, distribution=found.extra["s"])
+    assert [(m.metric, m.feature) for m in together] == [(m.metric, m.feature) for m in alone]
+    for a, b in zip(alone, together):
+        assert b.value == pytest.approx(a.value, rel=1e-12, abs=0), a.metric

@@ -1,0 +1,120 @@
+"""The rows of a column that fall inside given value intervals, found by one hash join.
+
+The two-sample engine (mlmon.metrics.twosample, mlmon.metrics.cells) reads the rows of a few
+thousand cells again, each cell an interval [vmin, vmax] of one column holding every row with
+a value in it. A filter of OR'ed ranges costs a comparison per range per row, and computing
+each row's cell key again costs a CASE per row; instead each row gets an equal-width bucket
+(one subtraction, one product), the bucket is joined to a small table listing the intervals
+that overlap it, and the join keeps the rows inside their interval. The grid is fine enough
+that a bucket overlaps only a few intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from mlmon.metrics.sqlstats import double_literal, present
+
+__all__ = ["Grid", "interval_table", "rows_in_intervals_sql"]
+
+_MAX_BUCKETS = 1 << 20  # per column
+_MAX_FANOUT = 8  # intervals one bucket may overlap, when a finer grid can avoid it
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A column's buckets: FLOOR((v - lo) * scale) clamped to [0, buckets - 1]."""
+
+    lo: float
+    scale: float
+    buckets: int
+
+    def of(self, v: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", over="ignore"):
+            b = np.floor((v - self.lo) * self.scale)
+        return np.clip(np.nan_to_num(b, nan=0.0), 0, self.buckets - 1)
+
+    def sql(self, v: str, dialect: str = "duckdb") -> str:
+        b = f"FLOOR(({v} - {double_literal(self.lo, dialect)}) * {double_literal(self.scale, dialect)})"
+        return f"GREATEST(LEAST({b}, {double_literal(self.buckets - 1.0, dialect)}), CAST('0.0' AS DOUBLE))"
+
+
+def _grid(vmin: np.ndarray, vmax: np.ndarray) -> Grid:
+    ends = np.concatenate([vmin, vmax])
+    ends = ends[np.isfinite(ends)]
+    if ends.size == 0 or ends.max() <= ends.min():
+        return Grid(0.0 if ends.size == 0 else float(ends.min()), 0.0, 1)
+    lo, span = float(ends.min()), float(ends.max() - ends.min())
+    buckets = min(_MAX_BUCKETS, 1 << max(4, math.ceil(math.log2(8 * len(vmin)))))
+    while True:
+        scale = buckets / span
+        if not math.isfinite(scale):
+            return Grid(lo, 0.0, 1)
+        grid = Grid(lo, scale, buckets)
+        if buckets >= _MAX_BUCKETS:
+            return grid
+        first, last = grid.of(vmin), grid.of(vmax)
+        # The most intervals any bucket overlaps: +1 at each interval's first bucket, -1 after its last.
+        marks = np.zeros(buckets + 1)
+        np.add.at(marks, first.astype(np.int64), 1)
+        np.add.at(marks, last.astype(np.int64) + 1, -1)
+        if np.cumsum(marks).max() <= _MAX_FANOUT:
+            return grid
+        buckets = min(_MAX_BUCKETS, buckets * 4)
+
+
+def interval_table(parts: Sequence[tuple[int, np.ndarray, np.ndarray, dict[str, np.ndarray]]]
+                   ) -> tuple[dict[str, np.ndarray], dict[int, Grid], dict[int, tuple[float, float]]]:
+    """The lookup table of intervals, one row per (interval, bucket it overlaps), each
+    column's grid and span. `parts` holds per column its index, the intervals' vmin and vmax (disjoint),
+    and further per-interval columns to carry into the table."""
+    grids: dict[int, Grid] = {}
+    spans: dict[int, tuple[float, float]] = {}
+    out: dict[str, list[np.ndarray]] = {}
+    for index, vmin, vmax, payload in parts:
+        grid = grids[index] = _grid(vmin, vmax)
+        spans[index] = (float(vmin.min()), float(vmax.max()))
+        # One bucket of margin each side: the table never depends on how the last bit of
+        # (v - lo) * scale rounds; the join's range test decides.
+        first = np.maximum(grid.of(vmin) - 1, 0).astype(np.int64)
+        last = np.minimum(grid.of(vmax) + 1, grid.buckets - 1).astype(np.int64)
+        counts = last - first + 1
+        rows = np.repeat(np.arange(len(vmin)), counts)
+        b = np.repeat(first, counts) + np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        columns = {"pcid": np.full(len(rows), index, dtype=np.int64), "b": b.astype(np.float64),
+                   "vmin": vmin[rows], "vmax": vmax[rows], **{k: v[rows] for k, v in payload.items()}}
+        for k, v in columns.items():
+            out.setdefault(k, []).append(v)
+    return {k: np.concatenate(v) for k, v in out.items()}, grids, spans
+
+
+def rows_in_intervals_sql(ref_sql: str, cur_sql: str, columns: Sequence[tuple[int, str, int, int]],
+                          grids: dict[int, Grid], spans: dict[int, tuple[float, float]], table: str,
+                          select: Sequence[str], dialect: str = "duckdb") -> str:
+    """Rows of both samples inside the intervals of `table` (registered), as a subquery `x`
+    with the table's columns `select`, the row's weight `w` (per column: (index, double SQL
+    expression, reference weight, current weight)), `ref` (1 on reference rows, else NULL) and
+    its value `v`. `spans` (per column, the lowest and highest end of its intervals) drops the
+    rows outside every interval before the join."""
+    branches = []
+    for index, expr, w_ref, w_cur in columns:
+        v = f"CAST(({expr}) AS DOUBLE)"
+        bucket = grids[index].sql(v, dialect)
+        lo, hi = spans[index]
+        where = f"{present(v, dialect)} AND {v} >= {double_literal(lo, dialect)} AND {v} <= {double_literal(hi, dialect)}"
+        for rel, w, flag in ((ref_sql, w_ref, "1"), (cur_sql, w_cur, "NULL")):
+            # w is a double: sums of these integers stay exact below 2**53 without 128-bit
+            # accumulators; `ref` is NULL on current rows so COUNT(ref) counts reference rows.
+            branches.append(
+                f"SELECT CAST({index} AS BIGINT) AS pcid, {bucket} AS b, CAST({int(w)} AS DOUBLE) AS w, "
+                f"CAST({flag} AS INTEGER) AS ref, {v} AS v FROM {rel} AS t WHERE {where}"
+            )
+    picked = ", ".join(f"c.{name}" for name in select)
+    return (
+        f"(SELECT {picked}, r.w AS w, r.ref AS ref, r.v AS v FROM ({' UNION ALL '.join(branches)}) AS r "
+        f"JOIN {table} AS c ON c.pcid = r.pcid AND c.b = r.b AND r.v >= c.vmin AND r.v <= c.vmax) AS x"
+    )
