@@ -220,7 +220,8 @@ def estimate_performance(
     """
     calibrator = fit_calibrator(reference_proba, reference_y, positive_label)
     cur_p = _positive_column(current_proba)
-    cur_p = cur_p[np.isfinite(cur_p)]
+    # Sorted: the band draws per position, and must depend on the scores, not on their order.
+    cur_p = np.sort(cur_p[np.isfinite(cur_p)])
     if cur_p.size == 0 or calibrator is None:
         return [MetricValue(name, None) for name in ESTIMATED_METRICS]
     calibrated = np.clip(calibrator.predict(cur_p), 0.0, 1.0)

@@ -154,15 +154,16 @@ def estimates_from_groups(n: np.ndarray, p: np.ndarray, s: np.ndarray, pred: np.
 
 
 def _band_sample(con: Any, current_sql: str, proba_column: str, rows: int) -> np.ndarray:
-    """The current scores the band simulates labels for: all of them, in the relation's order,
-    up to MAX_BAND_ROWS, else a seeded hash sample of MAX_BAND_ROWS of them."""
+    """The current scores the band simulates labels for: all of them up to MAX_BAND_ROWS, else
+    a seeded hash sample of MAX_BAND_ROWS of them. Sorted, because the simulation draws per
+    position and engines scan rows in different orders."""
     s = f"CAST({quote(proba_column)} AS DOUBLE)"
     if rows <= MAX_BAND_ROWS:
         frame = con.execute(f"SELECT {s} AS s FROM {current_sql} AS t WHERE {_finite(s)}").df()
     else:
         frame = draw_hash_sample(con, current_sql, [proba_column], [proba_column], MAX_BAND_ROWS, _BAND_SEED,
                                  rows=rows, where=_finite(s))
-    return frame.iloc[:, 0].to_numpy(dtype=np.float64, na_value=np.nan) if len(frame.columns) else np.empty(0)
+    return np.sort(frame.iloc[:, 0].to_numpy(dtype=np.float64, na_value=np.nan)) if len(frame.columns) else np.empty(0)
 
 
 def estimate_performance_sql(

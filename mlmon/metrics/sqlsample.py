@@ -17,7 +17,7 @@ import pandas as pd
 
 from mlmon.metrics.sqlstats import quote
 
-__all__ = ["hash_sample_sql", "hash_modulus", "draw_hash_sample"]
+__all__ = ["hash_sample_sql", "hash_modulus", "draw_hash_sample", "canonical_order"]
 
 
 def hash_modulus(rows: int | None, size: int) -> int:
@@ -50,4 +50,18 @@ def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Seq
     frame = con.execute(hash_sample_sql(relation, select, hashed, size, seed, modulus, where)).df()
     if modulus > 1 and len(frame) < size:
         frame = con.execute(hash_sample_sql(relation, select, hashed, size, seed, 1, where)).df()
-    return frame
+    return canonical_order(frame)
+
+
+def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows sorted by their values, so that the same rows make the same frame whichever
+    engine drew them: models fitted on a sample (the domain classifier, permutation importance)
+    see rows in an order that depends on nothing but the data."""
+    if len(frame) < 2 or not len(frame.columns):
+        return frame.reset_index(drop=True)
+    columns = list(frame.columns)
+    try:
+        order = frame.sort_values(columns, kind="mergesort", na_position="last").index
+    except TypeError:  # an object column mixing types: compare the text of its values
+        order = frame.astype(str).sort_values(columns, kind="mergesort").index
+    return frame.loc[order].reset_index(drop=True)

@@ -486,13 +486,10 @@ def test_cbpe_point_estimates(cbpe: dict[float, tuple[list[Any], list[Any]]], th
     _assert_metrics(duck, spark, f"CBPE at {threshold}", parts=("value",))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known, in mlmon.metrics.estimation_sql: _band_sample fetches up to MAX_BAND_ROWS current scores in "
-    "scan order and band() draws row i's simulated labels from column i of its random matrix, so the band "
-    "depends on the order the engine returns rows in; sorting the fetched scores would make it a function "
-    "of the rows alone"))
 @pytest.mark.parametrize("threshold", [0.3, 0.5])
 def test_cbpe_band(cbpe: dict[float, tuple[list[Any], list[Any]]], threshold: float) -> None:
+    """The band simulates labels per position; the scores are sorted first, so the engines' scan
+    orders (Spark is given the rows reversed) cannot matter."""
     duck, spark = cbpe[threshold]
     _assert_metrics(duck, spark, f"CBPE band at {threshold}", parts=("lower", "upper"))
 
