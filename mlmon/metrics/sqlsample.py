@@ -57,6 +57,7 @@ def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows sorted by their values, so that the same rows make the same frame whichever
     engine drew them: models fitted on a sample (the domain classifier, permutation importance)
     see rows in an order that depends on nothing but the data."""
+    frame = _plain_numbers(frame)
     if len(frame) < 2 or not len(frame.columns):
         return frame.reset_index(drop=True)
     columns = list(frame.columns)
@@ -65,3 +66,15 @@ def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     except TypeError:  # an object column mixing types: compare the text of its values
         order = frame.astype(str).sort_values(columns, kind="mergesort").index
     return frame.loc[order].reset_index(drop=True)
+
+
+def _plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
+    """Integer and boolean columns as float64. Engines type the same values differently (DuckDB
+    a nullable Int64 where a NULL is present, Spark float64 or int32), and a model must see the
+    same numbers whichever engine read them."""
+    converted = {
+        name: frame[name].astype("float64")
+        for name in frame.columns
+        if pd.api.types.is_integer_dtype(frame[name].dtype) or pd.api.types.is_bool_dtype(frame[name].dtype)
+    }
+    return frame.assign(**converted) if converted else frame
