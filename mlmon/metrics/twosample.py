@@ -37,7 +37,7 @@ from mlmon.metrics.sqlstats import (
 )
 
 __all__ = ["Layout", "ColumnSpec", "ColumnStats", "SampleColumn", "TwoSampleResult", "column_statistics",
-           "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout"]
+           "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges"]
 
 _KEY_STRIDE = 1 << 20  # first-round key = bin * stride + cell within the bin
 _COLUMN_STRIDE = 1 << 40  # first-round group key = column * stride + cell key (|cell key| < 2**39)
@@ -256,7 +256,7 @@ def _edges_and_bins(cells: Cells, spec: ColumnSpec, detail: _Detail) -> tuple[tu
                 else:
                     hi = detail.value_at(cells, hi_rank)
                     found.append(interpolate(lo, hi, fraction))
-        edges = tuple(_dedupe(found))
+        edges = tuple(dedupe_edges(found))
     below = [detail.at_most(cells, e) for e in edges]
     f1 = [0, *(b[0] for b in below), cells.n1]
     f2 = [0, *(b[1] for b in below), cells.n2]
@@ -264,7 +264,8 @@ def _edges_and_bins(cells: Cells, spec: ColumnSpec, detail: _Detail) -> tuple[tu
             ref_min, ref_max)
 
 
-def _dedupe(edges: Sequence[float]) -> list[float]:
+def dedupe_edges(edges: Sequence[float]) -> list[float]:
+    """Bin edges without NULLs and repeats (tied deciles make one edge)."""
     out: list[float] = []
     for e in edges:
         if e is not None and (not out or e != out[-1]):

@@ -23,7 +23,7 @@ from mlmon.metrics.kstest import (  # noqa: F401  (the p-value helpers, re-expor
     ks_2samp_from_statistic,
 )
 from mlmon.metrics.sqlstats import as_double, counts_sql, moments_sql, present, quantiles_sql, quote
-from mlmon.metrics.twosample import ColumnSpec, ColumnStats, Layout, column_statistics, known_layout
+from mlmon.metrics.twosample import ColumnSpec, ColumnStats, Layout, column_statistics, dedupe_edges, known_layout
 from mlmon.metrics.types import MetricValue
 
 __all__ = [
@@ -119,14 +119,6 @@ def _float_columns(con: Any, relation_sql: str, columns: Sequence[str]) -> list[
     return [c for c in columns if types[c].split("(")[0] in _FLOAT_TYPES]
 
 
-def _dedupe(edges: Sequence[float]) -> list[float]:
-    out: list[float] = []
-    for e in edges:
-        if e is not None and (not out or e != out[-1]):
-            out.append(float(e))
-    return out
-
-
 @dataclass
 class _Counts:
     n_rows: int
@@ -188,7 +180,7 @@ def profile_reference(
     edges, extent = {}, {}
     for col in numeric:
         _, _, lo, hi, q = con.execute(moments_sql(relation_sql, [col], quantiles=True, dialect=dialect)).fetchone()
-        edges[col] = _dedupe(q) if q is not None else []
+        edges[col] = dedupe_edges(q) if q is not None else []
         extent[col] = (lo, hi)
     counts = _count(con, relation_sql, edges, categorical, floats, dialect)
     return ReferenceProfile(
@@ -267,7 +259,7 @@ def _layout(q: Sequence[float] | None, rows: int) -> Layout:
         return Layout((), (float(rows),), None, None)
     q = [float(x) for x in q]
     lo, hi = q[0], q[-1]
-    knots = [k for k in _dedupe(q[1:-1]) if lo < k < hi]
+    knots = [k for k in dedupe_edges(q[1:-1]) if lo < k < hi]
     # Each bin expects the share of sampled quantile levels it holds (at least half a level).
     levels = np.searchsorted(np.asarray(knots), np.asarray(q), side="left")
     shares = np.maximum(np.bincount(levels, minlength=len(knots) + 1), 0.5) / len(q)
