@@ -17,8 +17,8 @@ from typing import Any
 import duckdb
 import yaml
 
-from mlmon.reports.dashboard import environment
 from mlmon.reports.data import NodeResult, Warehouse
+from mlmon.reports.page import environment
 
 __all__ = ["KINDS", "FlowLayout", "PlacedNode", "PlacedEdge", "Lane", "layers", "layout", "render_flow"]
 
