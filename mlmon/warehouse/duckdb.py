@@ -32,7 +32,6 @@ class Warehouse:
         self.path = Path(path)
         self.read_only = read_only
         self.dialect = "duckdb"  # the SQL `con` accepts
-        self.engine = "duckdb"
         self.target_name = "duckdb"  # the target's name, recorded in mlmon.node_results
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -97,7 +97,6 @@ class SparkWarehouse(Warehouse):
         self.path = target.warehouse_dir or Path(".")
         self.read_only = read_only
         self.dialect = "duckdb"  # what the connection reads; it writes Spark SQL itself
-        self.engine = "spark"
         self._lock = None if read_only or target.is_connect else _write_lock(self.path)
         try:
             spark = spark_session(target)

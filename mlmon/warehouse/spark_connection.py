@@ -94,10 +94,6 @@ class SparkResult:
         frame = self.df()
         return {name: frame[name].to_numpy() for name in frame.columns}
 
-    def fetch_arrow_table(self) -> pa.Table:
-        return self._frame.toArrow()
-
-    arrow = fetch_arrow_table
 
 
 def _plain(value: Any) -> Any:
@@ -168,9 +164,9 @@ class SparkConnection:
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
 
-    def dataframe(self, sql: str) -> Any:
+    def dataframe(self, sql: str | exp.Expression) -> Any:
         """A Spark DataFrame for one DuckDB-dialect query, not yet computed."""
-        statement = parse_duckdb(sql)[0]
+        statement = parse_duckdb(sql)[0] if isinstance(sql, str) else sql
         self._replace_sources(statement)
         return self.spark.sql(spark_sql(to_spark(statement, self.schema_map)))
 
@@ -222,7 +218,7 @@ class SparkConnection:
         return SparkResult(self.spark.sql(spark_sql(statement)))
 
     def _describe(self, query: exp.Expression) -> SparkResult:
-        frame = self.dataframe(query.sql("duckdb"))
+        frame = self.dataframe(query)
         rows = [(f.name, duckdb_type(f.dataType), "YES") for f in frame.schema.fields]
         described = self.spark.createDataFrame(rows, "column_name string, column_type string, null string") if rows else None
         return SparkResult(described)
@@ -297,7 +293,8 @@ class SparkConnection:
     def _create_table(self, create: exp.Create) -> exp.Create:
         if create.args.get("replace"):
             create.set("replace", False)
-            self.spark.sql(f"DROP TABLE IF EXISTS {create.this.sql('spark') if not isinstance(create.this, exp.Schema) else create.this.this.sql('spark')}")
+            table = create.this.this if isinstance(create.this, exp.Schema) else create.this
+            self.spark.sql(f"DROP TABLE IF EXISTS {table.sql('spark')}")
         properties = create.args.get("properties") or exp.Properties(expressions=[])
         properties.append("expressions", exp.FileFormatProperty(this=exp.Var(this="PARQUET")))
         create.set("properties", properties)

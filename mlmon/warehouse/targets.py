@@ -48,10 +48,6 @@ class Target:
     def is_connect(self) -> bool:
         return bool(self.master and self.master.startswith("sc://"))
 
-    @property
-    def dialect(self) -> str:
-        return "duckdb" if self.type == "duckdb" else "spark"
-
 
 def _error(message: str, hint: str | None = None) -> ConfigError:
     return ConfigError(message, location=Location(PROJECT_FILE, None), hint=hint)

@@ -48,7 +48,7 @@ def test_the_target_key_names_the_default(make_project) -> None:
 
 def test_a_spark_connect_url_is_a_remote_target(make_project) -> None:
     target = resolve_target(settings(make_project, 'targets: {cluster: {type: spark, master: "sc://spark:15002"}}'), "cluster")
-    assert target.is_connect and target.dialect == "spark"
+    assert target.is_connect and target.type == "spark"
 
 
 def test_an_unknown_target_names_the_known_ones(make_project) -> None:
