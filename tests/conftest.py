@@ -58,7 +58,7 @@ def mlmon() -> Callable[..., Result]:
 def _warehouse(root: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to a project's warehouse, attached the way mlmon attaches it."""
     con = duckdb.connect()
-    con.execute(f"ATTACH '{root / 'target' / 'mlmon.duckdb'}' AS w (READ_ONLY)")
+    con.execute(f"ATTACH '{root / 'target' / 'warehouse.duckdb'}' AS w (READ_ONLY)")
     con.execute("USE w")
     return con
 

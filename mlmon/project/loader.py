@@ -64,7 +64,7 @@ def load_settings(root: Path, cli_vars: Mapping[str, Any]) -> ProjectSettings:
         from mlmon.errors import ProjectErrors
 
         raise ProjectErrors(errors)
-    warehouse = Path(str(data.get("warehouse") or "target/mlmon.duckdb"))
+    warehouse = Path(str(data.get("warehouse") or "target/warehouse.duckdb"))
     return ProjectSettings(
         name=data["name"],
         root=root,

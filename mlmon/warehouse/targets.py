@@ -3,7 +3,7 @@
 ```yaml
 target: local                      # optional: the default target
 targets:
-  local: {type: duckdb, path: target/mlmon.duckdb}
+  local: {type: duckdb, path: target/warehouse.duckdb}
   lake:  {type: spark, master: "local[2]"}
   prod:  {type: spark, master: "sc://spark-connect.internal:15002", schema: monitoring}
 ```

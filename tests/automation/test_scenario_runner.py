@@ -293,7 +293,7 @@ def test_a_webhook_with_an_empty_url_is_skipped(make_project, mlmon, monkeypatch
 
 def test_a_run_left_running_by_a_dead_process_is_marked_aborted(make_project, mlmon):
     root = make(make_project, "scenarios:\n  - {name: s, steps: [{name: ok, sql: select 1}]}\n")
-    with Warehouse(root / "target" / "mlmon.duckdb") as wh:
+    with Warehouse(root / "target" / "warehouse.duckdb") as wh:
         wh.insert_rows("scenario_runs", [{"run_id": "dead", "scenario": "s", "trigger": "manual", "outcome": RUNNING}])
     assert mlmon("scenario", "run", "s", project=root).exit_code == 0
     outcomes = {r[0]: r[3] for r in runs(root)}

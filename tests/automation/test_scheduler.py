@@ -131,11 +131,11 @@ def test_sql_changed_fires_when_the_result_changes(make_project):
         """})
     scheduler = Scheduler(root)
     (root / "target").mkdir()
-    con = duckdb.connect(str(root / "target" / "mlmon.duckdb"))
+    con = duckdb.connect(str(root / "target" / "warehouse.duckdb"))
     con.execute("CREATE TABLE events (id INT)")
     con.close()
     assert ran(scheduler) == [] and ran(scheduler) == []
-    con = duckdb.connect(str(root / "target" / "mlmon.duckdb"))
+    con = duckdb.connect(str(root / "target" / "warehouse.duckdb"))
     con.execute("INSERT INTO events VALUES (1)")
     con.close()
     assert ran(scheduler) == ["on_rows"] and ran(scheduler) == []

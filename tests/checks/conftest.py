@@ -44,7 +44,7 @@ def seed_evaluation(root: Path, store: str, metrics: Mapping[MetricKey, float | 
     """Append one evaluation with these metrics ((metric, feature) keys for per-feature ones) to
     `store`, and the store's view, as an evaluation node would; returns its evaluation_id."""
     evaluation_id = uuid.uuid4().hex
-    with Warehouse(root / "target" / "mlmon.duckdb") as wh:
+    with Warehouse(root / "target" / "warehouse.duckdb") as wh:
         wh.insert_rows("evaluations", [{
             "evaluation_id": evaluation_id, "store": store, "model": "clf", "model_version": 1, "dataset": "tx",
             "reference": "training", "created_at": created_at or utcnow(), "invocation_id": "seed",

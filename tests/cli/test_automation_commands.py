@@ -58,7 +58,7 @@ def test_run_refuses_a_scenario_that_is_already_running(project, mlmon):
         result = mlmon("scenario", "run", "good", project=project)
     assert result.exit_code == 2
     assert "scenario 'good' is already running" in result.output
-    assert not (project / "target" / "mlmon.duckdb").exists(), "a busy scenario touches nothing"
+    assert not (project / "target" / "warehouse.duckdb").exists(), "a busy scenario touches nothing"
 
 
 def test_list_shows_triggers_and_last_outcome(project, mlmon):

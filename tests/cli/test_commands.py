@@ -29,7 +29,7 @@ def test_compile_writes_manifest_and_compiled_sql(project, mlmon):
     assert manifest["nodes"]["tx"]["zone"] == "raw"
     assert manifest["zones"] == {"raw": ["tx"]}
     assert (project / "target" / "compiled" / "models" / "totals.sql").exists()
-    assert not (project / "target" / "mlmon.duckdb").exists(), "compile never opens the warehouse"
+    assert not (project / "target" / "warehouse.duckdb").exists(), "compile never opens the warehouse"
 
 
 def test_show_prints_tables_and_system_tables(project, mlmon):
@@ -69,7 +69,7 @@ def test_show_reads_any_warehouse_relation_and_reference_tables(make_project, ml
     assert mlmon("build", project=root).exit_code == 0
     from mlmon.warehouse.duckdb import Warehouse
 
-    with Warehouse(root / "target" / "mlmon.duckdb") as warehouse:
+    with Warehouse(root / "target" / "warehouse.duckdb") as warehouse:
         warehouse.con.execute("CREATE VIEW a_extra AS SELECT x + 1 AS y FROM a")
         warehouse.con.execute("CREATE TABLE mlmon.ref_m_v1 AS SELECT 2 AS z")
     assert "y" in mlmon("show", "a_extra", project=root).output

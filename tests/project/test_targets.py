@@ -31,7 +31,7 @@ def settings(make_project, extra: str = TARGETS):
 def test_without_targets_the_default_is_the_warehouse_file(make_project) -> None:
     target = resolve_target(settings(make_project, ""), None)
     assert (target.name, target.type) == ("duckdb", "duckdb")
-    assert target.path.parts[-2:] == ("target", "mlmon.duckdb")
+    assert target.path.parts[-2:] == ("target", "warehouse.duckdb")
 
 
 def test_without_target_key_the_first_duckdb_target_is_the_default(make_project) -> None:

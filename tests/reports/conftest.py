@@ -48,7 +48,7 @@ def _metric(eid: str, store: str, metric: str, value: float, feature: str | None
 def _create_tables(path: Path) -> duckdb.DuckDBPyConnection:
     """A writable connection to a new warehouse file with the system tables.
 
-    Attached under another name because a file called mlmon.duckdb opens as catalog "mlmon",
+    Attached under another name because a file called warehouse.duckdb opens as catalog "mlmon",
     which DuckDB finds ambiguous with schema "mlmon" in unqualified names.
     """
     con = duckdb.connect(":memory:")
@@ -270,14 +270,14 @@ def make_manifest() -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("warehouse") / "mlmon.duckdb"
+    path = tmp_path_factory.mktemp("warehouse") / "warehouse.duckdb"
     build_warehouse(path)
     return path
 
 
 @pytest.fixture(scope="session")
 def empty_warehouse_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("empty") / "mlmon.duckdb"
+    path = tmp_path_factory.mktemp("empty") / "warehouse.duckdb"
     _create_tables(path).close()
     return path
 

@@ -115,7 +115,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(project, mlmon):
     assert result.exit_code == 0
     lines = [line.split()[4] for line in result.output.strip().splitlines()]
     assert lines == ["tx", "totals", "report"]
-    assert not (project / "target" / "mlmon.duckdb").exists()
+    assert not (project / "target" / "warehouse.duckdb").exists()
 
 
 def test_views_are_materialized_as_views(make_project, mlmon):

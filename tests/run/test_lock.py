@@ -16,7 +16,7 @@ def test_second_concurrent_build_reports_the_lock(make_project, mlmon):
     root = make_project(FILES)
     assert mlmon("build", project=root).exit_code == 0
     before = query_rows(root, "SELECT * FROM main.report ORDER BY cat")
-    warehouse = root / "target" / "mlmon.duckdb"
+    warehouse = root / "target" / "warehouse.duckdb"
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
             import duckdb, sys, time
@@ -49,5 +49,5 @@ def test_concurrent_cli_processes_one_wins(make_project):
     assert codes in ([0, 0], [0, 2]), outputs
     if codes == [0, 2]:
         assert any("is locked by process" in o for o in outputs)
-    con = duckdb.connect(str(root / "target" / "mlmon.duckdb"), read_only=True)
+    con = duckdb.connect(str(root / "target" / "warehouse.duckdb"), read_only=True)
     assert con.execute('SELECT count(*) FROM "report"').fetchone()[0] == 2

@@ -32,7 +32,7 @@ CATEGORICAL = ["item_category", "merchant_subsector_description", "card_reward_p
 def duckdb_connection(project: Path):
     from mlmon.warehouse.duckdb import Warehouse
 
-    return Warehouse(project / "target" / "mlmon.duckdb", read_only=True).con
+    return Warehouse(project / "target" / "warehouse.duckdb", read_only=True).con
 
 
 def mlmon(root: Path, *args: str) -> tuple[int, str]:
