@@ -1,3 +1,7 @@
+"""`python -m mlmon`: the same command line as the `mlmon` script."""
+
+import sys
+
 from mlmon.cli import main
 
-main()
+sys.exit(main())

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
 
 from mlmon.automation.scenario_runner import exit_code, run_scenario, scenario_node
 from mlmon.automation.scheduler import Scheduler
@@ -87,6 +86,8 @@ def scenario_list(project_dir: Path, vars_text: str | None, target: str | None, 
     if not rows:
         stdout.print("No scenarios in this project.")
         return
+    import pandas as pd  # only when a table is printed: --help and ls stay light
+
     frame = pd.DataFrame([{**r, "triggers": ", ".join(r["triggers"]) or "(manual only)"} for r in rows])
     print_frame(frame.drop(columns=["location"]), title="scenarios")
 
@@ -116,6 +117,8 @@ def scenario_history(name: str, project_dir: Path, vars_text: str | None, target
     if not runs:
         stdout.print(f"Scenario {name} has not run yet.")
         return
+    import pandas as pd
+
     frame = pd.DataFrame([{
         "started_at": r["started_at"], "trigger": r["trigger"], "outcome": r["outcome"],
         "seconds": (r["ended_at"] - r["started_at"]).total_seconds() if r["ended_at"] else None,

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from mlmon.errors import NodeError
+from mlmon.metrics.names import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.metrics.types import MetricValue
 
 __all__ = [
@@ -30,18 +31,6 @@ __all__ = [
     "performance_drift",
 ]
 
-BINARY_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "log_loss",
-    "brier_score",
-    "average_precision",
-)
-MULTICLASS_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-REGRESSION_METRICS = ("mae", "mse", "rmse", "r2", "mape")
 
 
 def label_key(label: Any) -> str:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import ConfigError, NodeError
@@ -16,6 +15,8 @@ from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
 from mlmon.warehouse import sql
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from mlmon.project.project import Project
     from mlmon.run.context import RunContext
 
@@ -114,6 +115,8 @@ class DatasetKind(NodeKind):
         result = module.dataset(PythonDatasetContext(ctx))
         if isinstance(result, duckdb.DuckDBPyRelation):
             result = result.df()
+        import pandas as pd  # a Python dataset is the only kind here that needs pandas
+
         if not isinstance(result, pd.DataFrame):
             raise NodeError(f"dataset() returned {type(result).__name__}, expected a pandas DataFrame",
                             location=node.location())

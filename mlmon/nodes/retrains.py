@@ -15,12 +15,9 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlmon.checks.evaluate import CheckStatus, format_value
 from mlmon.errors import ConfigError, NodeError, did_you_mean
-from mlmon.metrics.performance import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
-from mlmon.metrics.performance import classification_metrics, regression_metrics
+from mlmon.metrics.names import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
 from mlmon.nodes.models import headline, registry, train_version
 from mlmon.warehouse.tables import SYSTEM_SCHEMA
@@ -97,9 +94,10 @@ def _default_metric(version: "ModelVersion") -> str:
 
 
 def score_version(models: "ModelRegistry", version: "ModelVersion", frame: Any, metric: str) -> float | None:
+    """`metric` of a registered version on `frame` (which holds its features and target)."""
+    from mlmon.metrics.performance import classification_metrics, regression_metrics
     from mlmon.ml.scoring import PREDICTION_COLUMN, predict_frame
 
-    """`metric` of a registered version on `frame` (which holds its features and target)."""
     pipeline = models.load(version)
     threshold = version.threshold if version.threshold is not None else 0.5
     scored = predict_frame(pipeline, frame, version.features, version.classes, version.task, threshold,
@@ -176,6 +174,8 @@ def _record_promotion(ctx: "RunContext", version: "ModelVersion", trained: "Trai
 
 
 def _json_number(value: Any) -> Any:
+    import numpy as np  # loaded by then: the metrics came from training
+
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")

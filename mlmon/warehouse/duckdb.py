@@ -9,15 +9,17 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import duckdb
-import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
 from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Warehouse"]
 
