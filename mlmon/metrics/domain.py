@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.inspection import permutation_importance
 from sklearn.model_selection import train_test_split
 
+from mlmon.metrics.importance import permutation_importance_means, score_function
 from mlmon.metrics.stats import binomial_pvalue_greater, wilson_interval
 from mlmon.metrics.types import MetricValue
 
@@ -43,6 +43,10 @@ _MISSING_LEVEL = "\x00<missing>"
 # sklearn trees work in float32; larger magnitudes raise, so they are clipped.
 _FLOAT32_LIMIT = float(np.finfo(np.float32).max) / 2.0
 _IMPORTANCE_MAX_ROWS = 2_000
+_IMPORTANCE_REPEATS = 3
+# Training rows from which the forest's trees are grown on every core (below, thread start-up
+# and hand-off cost more than they save, and on a busy machine far more).
+_PARALLEL_MIN_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,10 @@ def data_drift(
     train_mask[train] = True
     matrix, owners = _design_matrix(combined, num, cat, train_mask)
 
+    # The trees are the same whatever n_jobs; threads only pay off on the larger samples.
     forest = RandomForestClassifier(
-        n_estimators=100, max_depth=5, random_state=_FOREST_SEED, n_jobs=-1
+        n_estimators=100, max_depth=5, random_state=_FOREST_SEED,
+        n_jobs=-1 if len(train) >= _PARALLEL_MIN_ROWS else 1,
     )
     forest.fit(matrix[train], labels[train])
     n_test = len(test)
@@ -242,14 +248,15 @@ def model_importance(
         return {}
     # A model fitted on a bare array warns on every call if handed a DataFrame.
     data = X[columns] if fitted_on is not None else X[columns].to_numpy()
-    result = permutation_importance(
-        pipeline_or_estimator,
-        data,
-        target.to_numpy(),
-        scoring=scoring,
-        n_repeats=3,
-        random_state=seed,
-    )
+    score = score_function(pipeline_or_estimator) if scoring is None else None
+    if score is not None:
+        means = permutation_importance_means(pipeline_or_estimator, data, target.to_numpy(), _IMPORTANCE_REPEATS,
+                                             seed, score)
+    else:  # a model with a score of its own, or another scorer: scikit-learn's call per shuffle
+        from sklearn.inspection import permutation_importance
+
+        means = permutation_importance(pipeline_or_estimator, data, target.to_numpy(), scoring=scoring,
+                                       n_repeats=_IMPORTANCE_REPEATS, random_state=seed).importances_mean
     # A negative mean drop is shuffling noise on a feature the model ignores, not "anti-importance".
-    by_column = {c: max(0.0, float(v)) for c, v in zip(columns, result.importances_mean)}
+    by_column = {c: max(0.0, float(v)) for c, v in zip(columns, means)}
     return {f: by_column.get(f, 0.0) for f in features if f in X.columns}

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
-
-import skops.io as sio
+from types import ModuleType
+from typing import Any, MutableMapping
 
 from mlmon.errors import NodeError
 
@@ -69,6 +69,32 @@ _REFUSED_PARTS = (
     "exec",
     "eval",
 )
+
+
+
+
+def _import_skops_io() -> ModuleType:
+    """skops.io, imported without its list of every scikit-learn estimator.
+
+    On import skops lists all estimators with `sklearn.utils.all_estimators`, which imports
+    every scikit-learn module: most of a second for each command that touches a model. The list
+    only widens skops' default trust, and mlmon decides trust itself (`_is_trusted` accepts every
+    estimator under `sklearn.`), so the same artifacts load and the same ones are refused.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import sklearn.utils
+
+    listed = sklearn.utils.all_estimators
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
+    try:
+        import skops.io
+    finally:
+        sklearn.utils.all_estimators = listed
+    return skops.io
+
+
+sio = _import_skops_io()
 
 
 class ArtifactError(NodeError):
@@ -126,11 +152,12 @@ def _is_trusted(type_name: str) -> bool:
     return not any(part in lowered for part in _REFUSED_PARTS)
 
 
-def load_model(path: Path | str, expected_sha256: str) -> Any:
+def load_model(path: Path | str, expected_sha256: str, fitted: MutableMapping[str, Any] | None = None) -> Any:
     """The fitted pipeline in `path`, once its bytes match `expected_sha256`.
 
     The bytes are read once, hashed, and loaded from memory, so the file cannot change between
-    the check and the load.
+    the check and the load. `fitted` maps the sha256 of artifacts already rebuilt (or trained)
+    in this command to their pipelines: bytes that hash the same are not rebuilt again.
     """
     path = Path(path)
     try:
@@ -149,6 +176,8 @@ def load_model(path: Path | str, expected_sha256: str) -> Any:
             f"the registry recorded {expected or '(nothing)'}",
             hint="refusing to load it; restore the file or retrain the model with --full-refresh",
         )
+    if fitted is not None and actual in fitted:
+        return fitted[actual]
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as exc:  # skops raises a range of errors on a file that is not its format
@@ -160,6 +189,9 @@ def load_model(path: Path | str, expected_sha256: str) -> Any:
             hint="only sklearn, numpy and scipy objects are loaded from artifacts",
         )
     try:
-        return sio.loads(data, trusted=list(untrusted))
+        pipeline = sio.loads(data, trusted=list(untrusted))
     except Exception as exc:
         raise ArtifactError(f"cannot load model artifact {path}: {exc}") from exc
+    if fitted is not None:
+        fitted[actual] = pipeline
+    return pipeline

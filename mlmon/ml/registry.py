@@ -67,9 +67,10 @@ class ModelVersion:
 
 
 class ModelRegistry:
-    def __init__(self, warehouse: Warehouse, root: Path):
+    def __init__(self, warehouse: Warehouse, root: Path, fitted: dict[str, Any] | None = None):
         self.warehouse = warehouse
         self.root = root
+        self.fitted = {} if fitted is None else fitted  # pipelines by sha256, see load_model
 
     def versions(self, model: str) -> list[ModelVersion]:
         columns = SYSTEM_TABLES["model_versions"].column_names
@@ -96,7 +97,7 @@ class ModelRegistry:
 
     def load(self, version: ModelVersion) -> Any:
         """The fitted pipeline, refused if the artifact's sha256 differs from the registry's."""
-        return load_model(self.root / version.artifact_path, version.sha256)
+        return load_model(self.root / version.artifact_path, version.sha256, self.fitted)
 
     def verify(self, version: ModelVersion) -> None:
         self.load(version)
@@ -107,6 +108,7 @@ class ModelRegistry:
         number = max((v.version for v in existing), default=0) + 1
         path = self.warehouse.artifact_dir / model / f"v{number}.skops"
         digest = save_model(trained, path)
+        self.fitted[digest] = trained.pipeline  # what loading these bytes would rebuild
         artifact = path.relative_to(self.root) if path.is_relative_to(self.root) else path
         row = {
             "model": model, "version": number, "trained_at": utcnow(), "training_dataset": training_dataset,

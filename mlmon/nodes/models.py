@@ -76,7 +76,7 @@ class ModelKind(NodeKind):
 def registry(ctx: "RunContext") -> "ModelRegistry":
     from mlmon.ml.registry import ModelRegistry
 
-    return ModelRegistry(ctx.warehouse, ctx.project.root)
+    return ModelRegistry(ctx.warehouse, ctx.project.root, fitted=ctx.fitted_models)
 
 
 def train_version(ctx: "RunContext", node: Node, data: str | None = None,

@@ -23,6 +23,9 @@ class RunContext:
     selected: frozenset[str]  # every node this invocation builds
     named: frozenset[str]  # nodes named on the command line without graph operators
     results: dict[str, NodeResult] = field(default_factory=dict)
+    # Fitted pipelines by artifact sha256, trained or loaded during this command: an artifact's
+    # bytes are still hashed on every use, but rebuilt from skops once.
+    fitted_models: dict[str, Any] = field(default_factory=dict)
 
     @property
     def invocation_id(self) -> str:

@@ -50,6 +50,29 @@ def test_flipped_byte_is_refused(model: TrainedModel, tmp_path: Path) -> None:
     assert isinstance(info.value, MlmonError) and info.value.exit_code == 1
 
 
+def test_rebuilt_once_per_command_but_hashed_every_time(model: TrainedModel, tmp_path: Path) -> None:
+    path = tmp_path / "v1.skops"
+    digest = save_model(model, path)
+    fitted: dict[str, object] = {}
+    first = load_model(path, digest, fitted)
+    assert fitted == {digest: first} and load_model(path, digest, fitted) is first
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactTamperedError):  # a rebuilt pipeline never hides a changed file
+        load_model(path, digest, fitted)
+
+
+def test_every_scikit_learn_estimator_is_trusted() -> None:
+    # skops is imported without its own list of estimators: mlmon's rule must accept them all.
+    from sklearn.utils import all_estimators
+
+    from mlmon.ml.artifacts import _is_trusted
+
+    names = [f"{cls.__module__}.{cls.__name__}" for _, cls in all_estimators()]
+    assert len(names) > 100 and [n for n in names if not _is_trusted(n)] == []
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ArtifactMissingError, match="does not exist"):
         load_model(tmp_path / "nope.skops", "0" * 64)

@@ -1,0 +1,234 @@
+"""Interactive latency: how long everyday commands take, against what their imports alone cost.
+
+    python bench/latency.py [--repeat 5] [--rows 2500] [--no-readme]
+
+Every measurement is a fresh process, the kinds interleaved round by round, best of
+`--repeat` (wall and CPU seconds, CPU including every thread):
+
+- `cli floor`: `import duckdb, click, rich, yaml, jinja2, sqlglot` (the libraries `ls` needs);
+- `mlmon --help`, `mlmon ls` in a copy of the example project;
+- `ML floor`: `import sklearn, pandas, duckdb, scipy`;
+- `mlmon build` of the example project's tutorial nodes from an empty target/ (train
+  fraud_model, score, two evaluations, checks);
+- `mlmon build -s mes_for_input_drift`: one evaluation of 2,500 rows as a command, the
+  warehouse already built;
+- the evaluation alone at `--rows` rows per side (bench/run_mlmon.py on bench/data.py's
+  files: univariate, domain-classifier, prediction drift and CBPE, imports excluded).
+
+Processes run with bytecode caches (as an installed package has them), after one warm-up round.
+Results go to bench/results/latency.{json,md} and the README's Benchmarks section (between the
+latency markers). Timings never appear in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(BENCH))
+
+from data import DATA_ROOT, ensure_data  # noqa: E402
+
+__all__ = ["Case", "CASES", "TARGETS", "main", "measure", "render_markdown"]
+
+RESULTS = BENCH / "results"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- latency:begin -->", "<!-- latency:end -->"
+EXAMPLE_FILES = ("mlmon_project.yml", "models", "monitors", "checks", "macros", "data")
+# The tutorial's nodes: stores added to the example later are not part of this figure.
+TUTORIAL_NODES = (
+    "new_transactions", "no_negative_amounts", "recent_labeled", "transactions_train", "fraud_model",
+    "mes_for_input_drift", "data_drift_in_range", "retrain_on_drift", "test_scored", "mes_for_ground_truth",
+    "auc_in_range", "unique_transaction_ids",
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    label: str
+    floor: str | None = None  # the case this one is compared with
+
+
+CASES = (
+    Case("cli_floor", "import duckdb, click, rich, yaml, jinja2, sqlglot"),
+    Case("help", "mlmon --help", floor="cli_floor"),
+    Case("ls", "mlmon ls", floor="cli_floor"),
+    Case("ml_floor", "import sklearn, pandas, duckdb, scipy"),
+    Case("build", "mlmon build (the example project's tutorial nodes, empty target/)", floor="ml_floor"),
+    Case("evaluation_command", "mlmon build -s mes_for_input_drift (2,500 rows)", floor="ml_floor"),
+)
+# (case, most allowed ratio to its floor)
+TARGETS = {"ls": 2.0, "build": 2.0}
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+               PYTHONWARNINGS="ignore")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package runs from its bytecode caches
+    return env
+
+
+def _argv(case: str) -> list[str]:
+    py = sys.executable
+    selection = ["-s", " ".join(TUTORIAL_NODES)]  # one argument: a space is a union
+    return {
+        "cli_floor": [py, "-c", "import duckdb, click, rich, yaml, jinja2, sqlglot"],
+        "help": [py, "-m", "mlmon", "--help"],
+        "ls": [py, "-m", "mlmon", "ls"],
+        "ml_floor": [py, "-c", "import sklearn, pandas, duckdb, scipy"],
+        "build": [py, "-m", "mlmon", "build", *selection],
+        "evaluation_command": [py, "-m", "mlmon", "build", "-s", "mes_for_input_drift"],
+    }[case]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(argv: list[str], cwd: Path, before: Any = None) -> tuple[float, float]:
+    """(wall, CPU) seconds of one process; `before()` runs first, untimed."""
+    if before is not None:
+        before()
+    cpu = _children_cpu()
+    started = time.perf_counter()
+    proc = subprocess.run(argv, cwd=str(cwd), env=_env(), capture_output=True, text=True, timeout=600)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[1:])} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return wall, _children_cpu() - cpu
+
+
+def _example(folder: Path) -> Path:
+    for name in EXAMPLE_FILES:
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, folder / name)
+    return folder
+
+
+def _evaluation_alone(rows: int, repeat: int) -> dict[str, Any]:
+    """bench/run_mlmon.py at `rows` per side: the evaluation's own seconds, imports excluded."""
+    folder = ensure_data(rows)
+    runs = []
+    for _ in range(repeat):
+        proc = subprocess.run([sys.executable, str(BENCH / "run_mlmon.py"), "--data", str(folder), "--no-floor"],
+                              cwd=str(BENCH), env=_env(), capture_output=True, text=True, timeout=600)
+        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            raise RuntimeError(f"run_mlmon.py failed:\n{proc.stderr[-2000:]}")
+        runs.append(json.loads(lines[-1]))
+    best = min(runs, key=lambda r: r["wall_s"])
+    return {"rows": rows, "wall_s": best["wall_s"], "cpu_s": best["cpu_s"], "walls": [r["wall_s"] for r in runs],
+            "timings": best["timings"]}
+
+
+def run(repeat: int, rows: list[int]) -> dict[str, Any]:
+    walls: dict[str, list[float]] = {c.name: [] for c in CASES}
+    cpus: dict[str, list[float]] = {c.name: [] for c in CASES}
+    loads: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="mlmon-latency-") as tmp:
+        project = _example(Path(tmp))
+        target = project / "target"
+
+        def empty_target() -> None:
+            shutil.rmtree(target, ignore_errors=True)
+
+        for round_ in range(repeat + 1):  # round 0 warms caches and writes bytecode
+            loads.append(os.getloadavg()[0])
+            for case in CASES:
+                before = empty_target if case.name == "build" else None
+                wall, cpu = measure(_argv(case.name), project, before)
+                if round_:
+                    walls[case.name].append(wall)
+                    cpus[case.name].append(cpu)
+    cases = {c.name: {"label": c.label, "wall_s": min(walls[c.name]), "cpu_s": min(cpus[c.name]),
+                      "walls": walls[c.name], "floor": c.floor} for c in CASES}
+    for case in cases.values():
+        if case["floor"]:
+            floor = cases[case["floor"]]
+            case["ratio"] = case["wall_s"] / floor["wall_s"]
+            case["cpu_ratio"] = case["cpu_s"] / floor["cpu_s"]
+    evaluations = [_evaluation_alone(n, repeat) for n in rows]
+    return {"generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "command": "python bench/latency.py --repeat " + str(repeat) + " --rows " + " ".join(map(str, rows)),
+            "python": sys.version.split()[0], "cores": os.cpu_count(),
+            "load_avg_1m": [min(loads), max(loads)], "cases": cases, "evaluations": evaluations}
+
+
+def _targets(results: dict[str, Any]) -> str:
+    parts = []
+    for name, most in TARGETS.items():
+        case = results["cases"][name]
+        verdict = "met" if case["ratio"] <= most else "not met"
+        parts.append(f"`{case['label'].split(' (')[0]}` ≤ {most:g}× its floor: {case['ratio']:.2f}× ({verdict})")
+    return "Targets: " + "; ".join(parts) + "."
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    low, high = results["load_avg_1m"]
+    lines = [
+        f"Each a fresh process, best of the runs; the machine's {results['cores']} cores are shared (1-minute load "
+        f"average {low:.1f}–{high:.1f}); Python {results['python']}; measured {results['generated_at']} with "
+        f"`{results['command']}`.",
+        "",
+        "| command | wall s | CPU s | wall / floor | CPU / floor |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for case in results["cases"].values():
+        ratio = f"{case['ratio']:.2f}×" if "ratio" in case else "(floor)"
+        cpu_ratio = f"{case['cpu_ratio']:.2f}×" if "cpu_ratio" in case else ""
+        lines.append(f"| `{case['label']}` | {case['wall_s']:.2f} | {case['cpu_s']:.2f} | {ratio} | {cpu_ratio} |")
+    lines += ["", _targets(results), ""]
+    for ev in results["evaluations"]:
+        families = ", ".join(f"{k} {v:.2f}" for k, v in ev["timings"].items() if v >= 0.005)
+        lines.append(f"The evaluation alone at {ev['rows']:,} + {ev['rows']:,} rows (bench/run_mlmon.py, imports "
+                     f"excluded): {ev['wall_s']:.2f} s wall, {ev['cpu_s']:.2f} s CPU ({families}).")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(results: dict[str, Any], readme: Path = README) -> None:
+    text = readme.read_text()
+    section = "\n".join([BEGIN, "Latency of everyday commands against the imports they cannot avoid "
+                         "(`python bench/latency.py`):", "", render_markdown(results).rstrip("\n"), END])
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    readme.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds (after one warm-up round)")
+    parser.add_argument("--rows", type=int, nargs="*", default=[2_500], help="rows per side of the evaluation alone")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    parser.add_argument("--no-readme", action="store_true", help="leave README.md alone")
+    args = parser.parse_args(argv)
+    results = run(max(1, args.repeat), args.rows)
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    (args.results_dir / "latency.json").write_text(json.dumps(results, indent=1) + "\n")
+    markdown = render_markdown(results)
+    (args.results_dir / "latency.md").write_text("# mlmon latency\n\n" + markdown)
+    if args.results_dir.resolve() == RESULTS.resolve() and not args.no_readme:
+        update_readme(results)
+    print(markdown)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
