@@ -28,6 +28,7 @@ __all__ = [
     "check_rows",
     "apply_severity",
     "node_status",
+    "worst_status",
 ]
 
 BOUND_NAMES: Final = ("min", "soft_min", "soft_max", "max")
@@ -149,6 +150,16 @@ _NODE_STATUS: Final[dict[CheckStatus, "Status"]] = {
     # roc_auc, and failing the build for it would punish a configuration choice.
     CheckStatus.EMPTY: "warn",
 }
+
+
+# A check of several values (every feature, every period) takes the worst of their statuses.
+_SEVERITY_ORDER: Final = (CheckStatus.OK, CheckStatus.EMPTY, CheckStatus.WARNING, CheckStatus.ERROR)
+
+
+def worst_status(statuses: Iterable[str | CheckStatus]) -> CheckStatus | None:
+    """ERROR over WARNING over EMPTY over OK; None for no status at all."""
+    ranked = [CheckStatus(s) for s in statuses]
+    return max(ranked, key=_SEVERITY_ORDER.index) if ranked else None
 
 
 def node_status(status: CheckStatus) -> "Status":

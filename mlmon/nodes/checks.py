@@ -1,7 +1,9 @@
 """Checks: a metric of a store's latest evaluation against bounds or a set, or a SQL query.
 
-Every run appends its result, OK included, to `mlmon.check_results`, so the table is the
-check's history and retrain nodes read a check's latest status from it. A SQL check records
+Every run appends its results, OK included, to `mlmon.check_results` (one per feature with
+`feature: "*"`, one per evaluation when the store appended several in one command), all with
+the same `checked_at`; the check's status is the worst of them. The table is the check's
+history and retrain nodes read a check's latest status from it. A SQL check records
 `metric = 'failing_rows'` with the number of rows its query returned as the value.
 """
 
@@ -11,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlmon.checks.evaluate import (
     BOUND_NAMES,
-    Bounds,
+    CheckStatus,
     Verdict,
     apply_severity,
-    check_bounds,
     check_rows,
-    check_values,
-    empty,
     node_status,
+    worst_status,
 )
+from mlmon.checks.learnt import bounds_problems
+from mlmon.checks.store_checks import MetricResult, metric_results
 from mlmon.errors import ConfigError
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
 from mlmon.run.results import utcnow
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from mlmon.project.project import Project
     from mlmon.run.context import RunContext
 
-__all__ = ["CheckKind", "KIND", "SQL_CHECK_METRIC", "latest_evaluation", "metric_value"]
+__all__ = ["CheckKind", "KIND", "SQL_CHECK_METRIC"]
 
 _NUMBER = (int, float)
 SQL_CHECK_METRIC = "failing_rows"
@@ -42,8 +44,11 @@ class CheckKind(NodeKind):
     fields = (
         Field("store", (str,), refs=("evaluation",), doc="the evaluation store whose latest evaluation is checked"),
         Field("metric", (str,), doc="a metric name of mlmon.metrics"),
-        Field("feature", (str,), doc="for per-feature metrics: the column"),
+        Field("feature", (str,), doc='for per-feature metrics: the column, or "*" for every feature'),
+        Field("segment", (str,), doc='"column=value": the metric of that segment (default: all rows)'),
         *(Field(b, _NUMBER) for b in BOUND_NAMES),
+        Field("bounds", (dict,), doc="learnt min and max: {history: N, std: k} = mean ± k sample std of the "
+                                     "metric over the up to N evaluations before the checked one"),
         Field("values", (list,), doc="value-in-set check: the allowed values"),
         Field("sql", (str,), sql=True, doc="a query returning failing rows; zero rows = OK"),
         Field("severity", (str,), default="error", choices=("error", "warn"), doc="warn turns ERROR into WARNING"),
@@ -53,7 +58,8 @@ class CheckKind(NodeKind):
         config = node.config
         bounds = {b: config[b] for b in BOUND_NAMES if config.get(b) is not None}
         if config.get("sql"):
-            extra = [k for k in ("store", "metric", "feature", "values", *bounds) if config.get(k) is not None]
+            extra = [k for k in ("store", "metric", "feature", "segment", "values", "bounds", *bounds)
+                     if config.get(k) is not None]
             if extra:
                 return [node.error(f"a SQL check takes `sql:` alone, without `{extra[0]}:`", extra[0],
                                    hint="its query returns the failing rows: zero rows is OK")]
@@ -62,11 +68,21 @@ class CheckKind(NodeKind):
         for key in ("store", "metric"):
             if not config.get(key):
                 errors.append(node.error(f"check '{node.name}' needs `{key}:` (or `sql:`)"))
-        values = config.get("values")
-        if not bounds and values is None:
-            errors.append(node.error("give bounds (min, soft_min, soft_max, max) or `values:`"))
-        if bounds and values is not None:
+        values, learnt = config.get("values"), config.get("bounds")
+        if not bounds and values is None and learnt is None:
+            errors.append(node.error("give bounds (min, soft_min, soft_max, max), learnt `bounds:` or `values:`"))
+        if (bounds or learnt is not None) and values is not None:
             errors.append(node.error("give bounds or `values:`, not both", "values"))
+        if learnt is not None:
+            errors += [node.error(problem, "bounds", hint=hint) for problem, hint in bounds_problems(learnt)]
+            fixed = [b for b in ("min", "max") if b in bounds]
+            if fixed:
+                errors.append(node.error(f"learnt `bounds:` set min and max; remove `{fixed[0]}:`", fixed[0],
+                                         hint="soft_min and soft_max may be given beside learnt bounds"))
+        segment = config.get("segment")
+        if segment is not None and not (isinstance(segment, str) and "=" in segment and segment.split("=", 1)[0].strip()):
+            errors.append(node.error(f"`segment` must read column=value, got {segment!r}", "segment",
+                                     hint='e.g. segment: "salary_range=20K - 40K"'))
         if values is not None and (not values or not all(isinstance(v, _NUMBER) for v in values)):
             errors.append(node.error(f"`values` must be a non-empty list of numbers (metrics are numbers), got {values!r}",
                                      "values"))
@@ -78,51 +94,34 @@ class CheckKind(NodeKind):
 
     def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
         config = node.config
-        row: dict[str, Any] = {"check": node.name, "invocation_id": ctx.invocation_id}
         if config.get("sql"):
             verdict, count = _run_sql_check(ctx, config["sql"])
-            row.update(metric=SQL_CHECK_METRIC, value=float(count))
+            results = [MetricResult(verdict, None, None, float(count))]
+            fields: dict[str, Any] = {"metric": SQL_CHECK_METRIC}
         else:
-            verdict, evaluation_id, value = _run_metric_check(ctx, config)
-            row.update(store=config["store"], evaluation_id=evaluation_id, metric=config["metric"],
-                       feature=config.get("feature"), value=value)
-        verdict = apply_severity(verdict, config.get("severity") or "error")
-        row.update(status=str(verdict.status), message=verdict.message, checked_at=utcnow())
-        ctx.warehouse.insert_rows("check_results", [row])
-        return NodeOutcome(node_status(verdict.status), f"{verdict.status}: {verdict.message}")
+            results = metric_results(ctx.warehouse.con, config)
+            fields = {"store": config["store"], "metric": config["metric"]}
+        severity = config.get("severity") or "error"
+        verdicts = [apply_severity(r.verdict, severity) for r in results]
+        checked_at = utcnow()  # one run, one timestamp: its rows are read back together
+        ctx.warehouse.insert_rows("check_results", [
+            {"check": node.name, "invocation_id": ctx.invocation_id, **fields, "evaluation_id": r.evaluation_id,
+             "feature": r.feature, "value": r.value, "status": str(v.status), "message": v.message,
+             "checked_at": checked_at}
+            for r, v in zip(results, verdicts)])
+        worst = worst_status(v.status for v in verdicts) or CheckStatus.EMPTY
+        return NodeOutcome(node_status(worst), _summary(worst, verdicts))
 
 
-def latest_evaluation(ctx: "RunContext", store: str) -> str | None:
-    """The id of the store's newest evaluation (by created_at), or None if it has none."""
-    row = ctx.warehouse.con.execute(
-        f"SELECT evaluation_id FROM {SYSTEM_SCHEMA}.evaluations WHERE store = ? "
-        "ORDER BY created_at DESC NULLS LAST, evaluation_id DESC LIMIT 1", [store]).fetchone()
-    return None if row is None else str(row[0])
-
-
-def metric_value(ctx: "RunContext", evaluation_id: str, metric: str, feature: str | None) -> tuple[bool, float | None]:
-    """(found, value) of one metric of one evaluation; feature None means the global value."""
-    row = ctx.warehouse.con.execute(
-        f"SELECT value FROM {SYSTEM_SCHEMA}.metrics WHERE evaluation_id = ? AND metric = ? "
-        "AND feature IS NOT DISTINCT FROM ? LIMIT 1", [evaluation_id, metric, feature]).fetchone()
-    if row is None:
-        return False, None
-    return True, None if row[0] is None else float(row[0])
-
-
-def _run_metric_check(ctx: "RunContext", config: dict[str, Any]) -> tuple[Verdict, str | None, float | None]:
-    store, metric, feature = config["store"], config["metric"], config.get("feature")
-    label = metric if feature is None else f"{metric}[{feature}]"
-    evaluation_id = latest_evaluation(ctx, store)
-    if evaluation_id is None:
-        return empty(f"store {store} has no evaluation yet"), None, None
-    found, value = metric_value(ctx, evaluation_id, metric, feature)
-    if not found:
-        where = "" if feature is None else f" for feature '{feature}'"
-        return empty(f"no metric {metric}{where} in the latest evaluation of {store}"), evaluation_id, None
-    if config.get("values") is not None:
-        return check_values(label, value, config["values"]), evaluation_id, value
-    return check_bounds(label, value, Bounds.from_config(config)), evaluation_id, value
+def _summary(worst: CheckStatus, verdicts: list[Verdict]) -> str:
+    """The node's message: the result itself, or the count per status and the worst results."""
+    if len(verdicts) == 1:
+        return f"{worst}: {verdicts[0].message}"
+    counts = {s: sum(v.status is s for v in verdicts) for s in CheckStatus}
+    shown = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    worst_ones = [v.message for v in verdicts if v.status is worst]
+    more = f" (and {len(worst_ones) - _SAMPLE} more)" if len(worst_ones) > _SAMPLE else ""
+    return f"{worst}: {shown} of {len(verdicts)} results; {'; '.join(worst_ones[:_SAMPLE])}{more}"
 
 
 def _run_sql_check(ctx: "RunContext", query: str) -> tuple[Verdict, int]:

@@ -15,7 +15,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from mlmon.checks.evaluate import CheckStatus, format_value
+from mlmon.checks.evaluate import CheckStatus, format_value, worst_status
 from mlmon.errors import ConfigError, NodeError, did_you_mean
 from mlmon.metrics.names import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
@@ -81,12 +81,15 @@ class RetrainKind(NodeKind):
 
 
 def latest_check_statuses(ctx: "RunContext", checks: list[str]) -> dict[str, str | None]:
-    """Each check's status in its newest `mlmon.check_results` row (None if it never ran)."""
+    """Each check's status in its newest run (None if it never ran): the worst of that run's
+    `mlmon.check_results` rows, which share one checked_at (one per feature or period)."""
     rows = ctx.warehouse.con.execute(
         f'SELECT "check", status FROM {SYSTEM_SCHEMA}.check_results WHERE "check" IN ({", ".join("?" for _ in checks)}) '
-        'QUALIFY row_number() OVER (PARTITION BY "check" ORDER BY checked_at DESC NULLS LAST) = 1', list(checks)).fetchall()
-    found = {str(check): str(status) for check, status in rows}
-    return {check: found.get(check) for check in checks}
+        'QUALIFY rank() OVER (PARTITION BY "check" ORDER BY checked_at DESC NULLS LAST) = 1', list(checks)).fetchall()
+    found: dict[str, list[str]] = {}
+    for check, status in rows:
+        found.setdefault(str(check), []).append(str(status))
+    return {check: str(worst_status(found[check])) if check in found else None for check in checks}
 
 
 def _default_metric(version: "ModelVersion") -> str:

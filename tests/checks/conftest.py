@@ -40,19 +40,25 @@ Seed = Callable[..., str]
 
 
 def seed_evaluation(root: Path, store: str, metrics: Mapping[MetricKey, float | None], *,
-                    created_at: datetime | None = None) -> str:
+                    created_at: datetime | None = None, invocation_id: str | None = None,
+                    labels: str = "{}", segments: Mapping[str, Mapping[MetricKey, float | None]] | None = None) -> str:
     """Append one evaluation with these metrics ((metric, feature) keys for per-feature ones) to
-    `store`, and the store's view, as an evaluation node would; returns its evaluation_id."""
+    `store`, and the store's view, as an evaluation node would; returns its evaluation_id.
+    Each seed is its own command unless `invocation_id` says otherwise (periods share one);
+    `segments` adds the metrics of segments ("column=value" -> metrics)."""
     evaluation_id = uuid.uuid4().hex
     with Warehouse(root / "target" / "warehouse.duckdb") as wh:
         wh.insert_rows("evaluations", [{
             "evaluation_id": evaluation_id, "store": store, "model": "clf", "model_version": 1, "dataset": "tx",
-            "reference": "training", "created_at": created_at or utcnow(), "invocation_id": "seed",
-            "n_rows": 40, "n_evaluated": 40, "has_ground_truth": True, "labels": "{}"}])
+            "reference": "training", "created_at": created_at or utcnow(),
+            "invocation_id": invocation_id or uuid.uuid4().hex,
+            "n_rows": 40, "n_evaluated": 40, "has_ground_truth": True, "labels": labels}])
         rows: list[dict[str, Any]] = []
-        for key, value in metrics.items():
-            metric, feature = (key, None) if isinstance(key, str) else key
-            rows.append({"evaluation_id": evaluation_id, "store": store, "metric": metric, "feature": feature, "value": value})
+        for segment, values in [(None, metrics), *(segments or {}).items()]:
+            for key, value in values.items():
+                metric, feature = (key, None) if isinstance(key, str) else key
+                rows.append({"evaluation_id": evaluation_id, "store": store, "metric": metric, "feature": feature,
+                             "segment": segment, "value": value})
         wh.insert_rows("metrics", rows)
         wh.con.execute(f'CREATE VIEW IF NOT EXISTS main."{store}" AS '
                        f"SELECT * FROM mlmon.evaluations WHERE store = '{store}'")

@@ -180,7 +180,7 @@ def test_check_error_fails_the_build_but_retrains_still_run(check_project, seed,
 @pytest.mark.parametrize(("yml", "error"), [
     ("- {name: c, store: drift, metric: m, min: 0.9, max: 0.1}", "checks/checks.yml:3: bounds must satisfy"),
     ("- {name: c, store: drift, metric: m, soft_max: 0.8, max: 0.7}", "checks/checks.yml:3: bounds must satisfy"),
-    ("- {name: c, store: drift, metric: m}", "give bounds (min, soft_min, soft_max, max) or `values:`"),
+    ("- {name: c, store: drift, metric: m}", "give bounds (min, soft_min, soft_max, max), learnt `bounds:` or `values:`"),
     ("- {name: c, store: drift, metric: m, max: 1, values: [1]}", "give bounds or `values:`, not both"),
     ("- {name: c, store: drift, metric: m, values: [a]}", "`values` must be a non-empty list of numbers"),
     ("- {name: c, sql: select * from tx, max: 1}", "a SQL check takes `sql:` alone, without `max:`"),

@@ -1,0 +1,144 @@
+"""A metric check over an evaluation store: which evaluations, which metric rows, which bounds.
+
+A check reads the store's latest evaluation and every other evaluation the same command
+appended to the store (one per period), oldest first; in each, the metric of one feature, of
+every feature (`feature: "*"`) or of the whole data, in one segment (`segment: "col=value"`) or
+over all rows (segment NULL). Every value gives one result. Learnt bounds read the metric's
+values in the evaluations before the checked one.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Mapping
+
+from mlmon.checks.evaluate import Bounds, Verdict, check_bounds, check_values, empty
+from mlmon.checks.learnt import History, LearntBounds, check_learnt, history_of
+from mlmon.warehouse.tables import SYSTEM_SCHEMA
+
+__all__ = ["ALL_FEATURES", "CheckedEvaluation", "MetricResult", "checked_evaluations", "metric_history",
+           "metric_results", "metric_rows"]
+
+ALL_FEATURES = "*"
+
+
+@dataclass(frozen=True)
+class CheckedEvaluation:
+    evaluation_id: str
+    created_at: datetime | None
+    labels: dict[str, Any]
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{k}={v}" for k, v in self.labels.items())
+        return f"evaluation {shown or self.evaluation_id[:12]}"
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One value checked: its verdict and the `mlmon.check_results` fields it fills."""
+
+    verdict: Verdict
+    evaluation_id: str | None
+    feature: str | None
+    value: float | None
+
+
+def checked_evaluations(con: Any, store: str) -> list[CheckedEvaluation]:
+    """The store's latest evaluation and the others appended by the same command, oldest first."""
+    rows = con.execute(
+        f"WITH latest AS (SELECT evaluation_id, invocation_id FROM {SYSTEM_SCHEMA}.evaluations WHERE store = ? "
+        "ORDER BY created_at DESC NULLS LAST, evaluation_id DESC LIMIT 1) "
+        f"SELECT e.evaluation_id, e.created_at, e.labels FROM {SYSTEM_SCHEMA}.evaluations AS e, latest "
+        "WHERE e.store = ? AND (e.evaluation_id = latest.evaluation_id OR e.invocation_id = latest.invocation_id) "
+        "ORDER BY e.created_at NULLS FIRST, e.evaluation_id", [store, store]).fetchall()
+    return [CheckedEvaluation(str(eid), created, _labels(labels)) for eid, created, labels in rows]
+
+
+def _labels(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if isinstance(text, str) and text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _feature_filter(feature: str | None, column: str = "feature") -> tuple[str, list[Any]]:
+    if feature == ALL_FEATURES:
+        return f"{column} IS NOT NULL", []
+    return f"{column} IS NOT DISTINCT FROM ?", [feature]
+
+
+def metric_rows(con: Any, evaluation_id: str, metric: str, feature: str | None,
+                segment: str | None) -> list[tuple[str | None, float | None]]:
+    """(feature, value) of the metric in one evaluation, one per feature, by feature name."""
+    where, params = _feature_filter(feature)
+    rows = con.execute(
+        f"SELECT feature, first(value) FROM {SYSTEM_SCHEMA}.metrics WHERE evaluation_id = ? AND metric = ? "
+        f"AND segment IS NOT DISTINCT FROM ? AND {where} GROUP BY feature ORDER BY feature",
+        [evaluation_id, metric, segment, *params]).fetchall()
+    return [(None if f is None else str(f), None if v is None else float(v)) for f, v in rows]
+
+
+def metric_history(con: Any, store: str, metric: str, feature: str | None, segment: str | None,
+                   before: CheckedEvaluation, limit: int) -> dict[str | None, History]:
+    """Per feature: the metric's finite values in the up to `limit` evaluations of the store
+    created before `before` that hold one, newest first."""
+    if before.created_at is None:
+        return {}
+    where, params = _feature_filter(feature, "m.feature")
+    rows = con.execute(
+        f"SELECT m.feature, m.value, e.created_at FROM {SYSTEM_SCHEMA}.metrics AS m "
+        f"JOIN {SYSTEM_SCHEMA}.evaluations AS e ON e.evaluation_id = m.evaluation_id "
+        f"WHERE e.store = ? AND m.metric = ? AND m.segment IS NOT DISTINCT FROM ? AND {where} "
+        "AND m.value IS NOT NULL AND isfinite(m.value) "
+        "AND (e.created_at < ? OR (e.created_at = ? AND e.evaluation_id < ?)) "
+        "QUALIFY row_number() OVER (PARTITION BY m.feature ORDER BY e.created_at DESC, e.evaluation_id DESC) <= ? "
+        "ORDER BY m.feature, e.created_at DESC, e.evaluation_id DESC",
+        [store, metric, segment, *params, before.created_at, before.created_at, before.evaluation_id, limit],
+    ).fetchall()
+    grouped: dict[str | None, list[tuple[float, datetime | None]]] = {}
+    for name, value, created in rows:
+        grouped.setdefault(name, []).append((float(value), created))
+    return {name: history_of(values) for name, values in grouped.items()}
+
+
+def _label(metric: str, feature: str | None, segment: str | None) -> str:
+    label = metric if feature is None else f"{metric}[{feature}]"
+    return label if segment is None else f"{label} in segment {segment}"
+
+
+def metric_results(con: Any, config: Mapping[str, Any]) -> list[MetricResult]:
+    """Every result of a metric check (store, metric, feature, segment, bounds or values)."""
+    store, metric = config["store"], config["metric"]
+    feature, segment = config.get("feature"), config.get("segment")
+    evaluations = checked_evaluations(con, store)
+    if not evaluations:
+        return [MetricResult(empty(f"store {store} has no evaluation yet"), None, feature, None)]
+    learnt = LearntBounds.from_config(config)
+    several = len(evaluations) > 1
+    results = []
+    for evaluation in evaluations:
+        found = metric_rows(con, evaluation.evaluation_id, metric, feature, segment)
+        histories = metric_history(con, store, metric, feature, segment, evaluation, learnt.history) if learnt else {}
+        if not found:
+            where = "" if feature is None else (" for any feature" if feature == ALL_FEATURES
+                                                 else f" for feature '{feature}'")
+            where += "" if segment is None else f" in segment {segment}"
+            which = evaluation.describe() + f" of {store}" if several else f"the latest evaluation of {store}"
+            results.append(MetricResult(empty(f"no metric {metric}{where} in {which}"), evaluation.evaluation_id,
+                                        feature, None))
+            continue
+        for name, value in found:
+            label = _label(metric, name, segment)
+            if config.get("values") is not None:
+                verdict = check_values(label, value, config["values"])
+            elif learnt is not None:
+                verdict = check_learnt(label, value, learnt, histories.get(name, History(())), Bounds.from_config(config))
+            else:
+                verdict = check_bounds(label, value, Bounds.from_config(config))
+            if several:
+                verdict = Verdict(verdict.status, f"{evaluation.describe()}: {verdict.message}")
+            results.append(MetricResult(verdict, evaluation.evaluation_id, name, value))
+    return results
