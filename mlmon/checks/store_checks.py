@@ -22,6 +22,7 @@ __all__ = ["ALL_FEATURES", "CheckedEvaluation", "MetricResult", "checked_evaluat
            "metric_results", "metric_rows"]
 
 ALL_FEATURES = "*"
+_LARGEST = "1.7976931348623157e308"
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def metric_rows(con: Any, evaluation_id: str, metric: str, feature: str | None,
     """(feature, value) of the metric in one evaluation, one per feature, by feature name."""
     where, params = _feature_filter(feature)
     rows = con.execute(
-        f"SELECT feature, first(value) FROM {SYSTEM_SCHEMA}.metrics WHERE evaluation_id = ? AND metric = ? "
+        f"SELECT feature, max(value) FROM {SYSTEM_SCHEMA}.metrics WHERE evaluation_id = ? AND metric = ? "
         f"AND segment IS NOT DISTINCT FROM ? AND {where} GROUP BY feature ORDER BY feature",
         [evaluation_id, metric, segment, *params]).fetchall()
     return [(None if f is None else str(f), None if v is None else float(v)) for f, v in rows]
@@ -92,7 +93,7 @@ def metric_history(con: Any, store: str, metric: str, feature: str | None, segme
         f"SELECT m.feature, m.value, e.created_at FROM {SYSTEM_SCHEMA}.metrics AS m "
         f"JOIN {SYSTEM_SCHEMA}.evaluations AS e ON e.evaluation_id = m.evaluation_id "
         f"WHERE e.store = ? AND m.metric = ? AND m.segment IS NOT DISTINCT FROM ? AND {where} "
-        "AND m.value IS NOT NULL AND isfinite(m.value) "
+        f"AND m.value BETWEEN -{_LARGEST} AND {_LARGEST} "  # not NULL, NaN or infinite, on every engine
         "AND (e.created_at < ? OR (e.created_at = ? AND e.evaluation_id < ?)) "
         "QUALIFY row_number() OVER (PARTITION BY m.feature ORDER BY e.created_at DESC, e.evaluation_id DESC) <= ? "
         "ORDER BY m.feature, e.created_at DESC, e.evaluation_id DESC",

@@ -136,7 +136,7 @@ def test_learnt_bounds_equal_mean_and_sample_std_of_the_history(check_project, s
 
 def test_learnt_bounds_are_empty_until_three_earlier_values(check_project, seed, mlmon):
     root = check_project("checks:\n  - {name: c, store: drift, metric: data_drift, bounds: {history: 12, std: 3}}\n")
-    _seed_history(root, seed, [0.5, 0.52])
+    _seed_history(root, seed, [0.5, float("nan"), 0.52, float("inf")])  # no number, no history
     seed(root, "drift", {"psi": 0.1})  # an evaluation without the metric does not count
     seed(root, "drift", {"data_drift": 0.99})
     assert mlmon("build", "-s", "c", project=root).exit_code == 0
