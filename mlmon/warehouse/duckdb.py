@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
-from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements
+from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements, upgrade_statements
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -53,6 +53,12 @@ class Warehouse:
             self.con.execute(f"SET file_search_path = {exp.Literal.string(str(search_path)).sql('duckdb')}")
         if not read_only:
             for statement in create_statements(self.dialect):
+                self.con.execute(statement)
+            columns: dict[str, set[str]] = {}
+            for table, column in self.con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                                  "WHERE table_schema = ?", [SYSTEM_SCHEMA]).fetchall():
+                columns.setdefault(table, set()).add(column)
+            for statement in upgrade_statements(columns, self.dialect):
                 self.con.execute(statement)
 
     @property

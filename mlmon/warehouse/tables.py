@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["SYSTEM_SCHEMA", "SCRATCH_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
+__all__ = ["SYSTEM_SCHEMA", "SCRATCH_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified",
+           "upgrade_statements"]
 
 SYSTEM_SCHEMA = "mlmon"
 SCRATCH_SCHEMA = "mlmon_scratch"  # an evaluation's working tables, dropped when it ends
@@ -185,4 +186,21 @@ def create_statements(dialect: str = "duckdb") -> list[str]:
             ],
         )
         statements.append(exp.Create(this=schema, kind="TABLE", exists=True).sql(dialect))
+    return statements
+
+
+def upgrade_statements(existing: dict[str, set[str]], dialect: str = "duckdb") -> list[str]:
+    """ALTER TABLE statements adding the columns a warehouse written by an older mlmon lacks
+    (`existing`: table -> its column names; tables not there yet are created, not altered)."""
+    statements = []
+    for table in SYSTEM_TABLES.values():
+        have = existing.get(table.name)
+        if have is None:
+            continue
+        for name, dtype in table.columns:
+            if name not in have:
+                column = exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
+                                       kind=exp.DataType.build(dtype, dialect="duckdb"))
+                statements.append(exp.Alter(this=qualified(table.name), kind="TABLE",
+                                            actions=[column]).sql(dialect))
     return statements
