@@ -174,7 +174,8 @@ def _targets(results: dict[str, Any]) -> str:
     for name, most in TARGETS.items():
         case = results["cases"][name]
         verdict = "met" if case["ratio"] <= most else "not met"
-        parts.append(f"`{case['label'].split(' (')[0]}` ≤ {most:g}× its floor: {case['ratio']:.2f}× ({verdict})")
+        parts.append(f"`{case['label'].split(' (')[0]}` ≤ {most:g}× its floor: {case['ratio']:.2f}× ({verdict}; "
+                     f"CPU {case['cpu_ratio']:.2f}×)")
     return "Targets: " + "; ".join(parts) + "."
 
 

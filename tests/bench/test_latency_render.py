@@ -38,8 +38,8 @@ def test_report_gives_ratios_and_targets(tmp_path):
     latency = _latency()
     text = latency.render_markdown(_results(latency))
     assert "| `mlmon ls` | 0.55 | 0.55 | 2.20× | 2.20× |" in text
-    assert "`mlmon ls` ≤ 2× its floor: 2.20× (not met)" in text
-    assert "`mlmon build` ≤ 2× its floor: 2.50× (not met)" in text
+    assert "`mlmon ls` ≤ 2× its floor: 2.20× (not met; CPU 2.20×)" in text
+    assert "`mlmon build` ≤ 2× its floor: 2.50× (not met; CPU 2.50×)" in text
     assert "2,500 + 2,500 rows" in text and "univariate 0.20" in text
 
 
