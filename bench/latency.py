@@ -109,7 +109,8 @@ def measure(argv: list[str], cwd: Path, before: Any = None) -> tuple[float, floa
     proc = subprocess.run(argv, cwd=str(cwd), env=_env(), capture_output=True, text=True, timeout=600)
     wall = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[1:])} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise RuntimeError(f"{' '.join(argv[1:])} failed (exit {proc.returncode}):\n"
+                           f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     return wall, _children_cpu() - cpu
 
 

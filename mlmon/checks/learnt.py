@@ -49,7 +49,8 @@ def bounds_problems(raw: Any) -> list[tuple[str, str | None]]:
         missing = " and ".join(f"`{k}`" for k in BOUNDS_KEYS if raw.get(k) is None)
         problems.append((f"`bounds` needs {missing}", "e.g. bounds: {history: 12, std: 3}"))
     if history is not None and (isinstance(history, bool) or not isinstance(history, int) or history < MIN_HISTORY):
-        problems.append((f"`bounds.history` must be a whole number of at least {MIN_HISTORY} evaluations, got {history!r}",
+        problems.append((f"`bounds.history` must be a whole number of at least {MIN_HISTORY} evaluations, "
+                         f"got {history!r}",
                          "fewer earlier values cannot give a standard deviation worth a bound"))
     if std is not None and (isinstance(std, bool) or not isinstance(std, (int, float)) or not std > 0):
         problems.append((f"`bounds.std` must be a number above 0, got {std!r}", "e.g. std: 3"))

@@ -136,7 +136,8 @@ def metric_results(con: Any, config: Mapping[str, Any]) -> list[MetricResult]:
             if config.get("values") is not None:
                 verdict = check_values(label, value, config["values"])
             elif learnt is not None:
-                verdict = check_learnt(label, value, learnt, histories.get(name, History(())), Bounds.from_config(config))
+                verdict = check_learnt(label, value, learnt, histories.get(name, History(())),
+                                       Bounds.from_config(config))
             else:
                 verdict = check_bounds(label, value, Bounds.from_config(config))
             if several:

@@ -80,7 +80,8 @@ class CheckKind(NodeKind):
                 errors.append(node.error(f"learnt `bounds:` set min and max; remove `{fixed[0]}:`", fixed[0],
                                          hint="soft_min and soft_max may be given beside learnt bounds"))
         segment = config.get("segment")
-        if segment is not None and not (isinstance(segment, str) and "=" in segment and segment.split("=", 1)[0].strip()):
+        column = segment.split("=", 1)[0].strip() if isinstance(segment, str) and "=" in segment else ""
+        if segment is not None and not column:
             errors.append(node.error(f"`segment` must read column=value, got {segment!r}", "segment",
                                      hint='e.g. segment: "salary_range=20K - 40K"'))
         if values is not None and (not values or not all(isinstance(v, _NUMBER) for v in values)):
