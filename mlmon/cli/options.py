@@ -8,8 +8,7 @@ from typing import Any, Callable
 import click
 
 from mlmon.config import RunConfig
-from mlmon.errors import UsageError
-from mlmon.project.yaml_lines import parse_yaml_value
+from mlmon.project.vars import parse_cli_vars
 
 __all__ = ["project_options", "selection_options", "run_config", "parse_vars"]
 
@@ -33,12 +32,8 @@ def selection_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def parse_vars(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    value = parse_yaml_value(text, "--vars")
-    if not isinstance(value, dict):
-        raise UsageError(f"--vars must be a YAML mapping, got {text!r}", hint="e.g. --vars '{month: \"2017_05\"}'")
-    return value
+    """--vars as given; values are typed against the project's vars when it loads (project.vars)."""
+    return parse_cli_vars(text)
 
 
 def run_config(project_dir: Path, vars_text: str | None, target: str | None = None, **kwargs: Any) -> RunConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import PUBLISH_FIELD, Field, Node, NodeKind, NodeOutcome
 from mlmon.nodes.models import registry
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ class ScoreKind(NodeKind):
     type = "score"
     produces_table = True
     fields = (
+        PUBLISH_FIELD,
         Field("model", (str,), required=True, refs=("model",)),
         Field("data", (str,), required=True, refs=("dataset", "score")),
         Field("threshold", (float,), doc="binary only; default: the model's threshold (0.5)"),
