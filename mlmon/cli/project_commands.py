@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -82,10 +83,39 @@ def build(project_dir: Path, vars_text: str | None, target: str | None, select: 
     config = run_config(project_dir, vars_text, target, select=select, exclude=exclude,
                         full_refresh=full_refresh, fail_fast=fail_fast, dry_run=dry_run)
     project = compile_project(config)
-    if not dry_run:
-        project.write_manifest()
-    results = run_build(project, config, Progress(), debug=debug)
+    results = run_build(project, config, Progress(), debug=debug, write_manifest=not dry_run)
     raise SystemExit(results.exit_code)
+
+
+@cli.command(name="test")
+@project_options
+@selection_options
+@click.option("--fail-fast", is_flag=True, help="Stop at the first check that errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+def test_command(project_dir: Path, vars_text: str | None, target: str | None, select: tuple[str, ...],
+                 exclude: tuple[str, ...], fail_fast: bool, debug: bool) -> None:
+    """Run the checks of the selection (every check by default), as `dbt test` does.
+
+    A selected check runs, and so does every check reading a selected node; what they read
+    comes from the warehouse."""
+    config = run_config(project_dir, vars_text, target, select=select, exclude=exclude, fail_fast=fail_fast)
+    project = compile_project(config)
+    checks = checks_of_selection(project, select, exclude)
+    if not checks:
+        stdout.print("No checks in the selection: nothing to test.")
+        return
+    config = dataclasses.replace(config, select=tuple(checks), exclude=())
+    results = run_build(project, config, Progress(), debug=debug, write_manifest=True)
+    raise SystemExit(results.exit_code)
+
+
+def checks_of_selection(project, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """The checks a selection names, plus those reading any node it names, minus excluded ones."""
+    chosen = _select(project, include, ())
+    excluded = _select(project, exclude, ()) if exclude else set()
+    checks = [n for n, node in project.nodes.items() if node.type == "check"]
+    return sorted(c for c in checks if c not in excluded
+                  and (c in chosen or any(dep in chosen for dep in project.nodes[c].upstream)))
 
 
 @cli.command()

@@ -97,6 +97,8 @@ class Project:
         return {z: sorted(names) for z, names in sorted(zones.items())}
 
     def manifest(self) -> dict[str, Any]:
+        """The project as the pages read it (nodes by name); target/manifest.json is written
+        in dbt's shape from the same nodes (mlmon.project.artifacts)."""
         return {
             "metadata": {
                 "project_name": self.settings.name,
@@ -125,11 +127,22 @@ class Project:
             "order": self.dag.topological_order(),
         }
 
-    def write_manifest(self) -> Path:
+    def unique_id(self, name: str) -> str:
+        """dbt's node id, `<type>.<project>.<name>`, as artifacts name nodes."""
+        from mlmon.project.artifacts import unique_id
+
+        return unique_id(self.settings.name, self.nodes[name].type, name)
+
+    def write_manifest(self, invocation_id: str | None = None) -> Path:
+        """target/manifest.json (dbt's artifact shape) and the compiled SQL of every node."""
+        from mlmon.config import new_invocation_id
+        from mlmon.project.artifacts import manifest_artifact
+
         target = self.settings.target_dir
         target.mkdir(parents=True, exist_ok=True)
         path = target / "manifest.json"
-        path.write_text(json.dumps(self.manifest(), indent=2, default=str), encoding="utf-8")
+        artifact = manifest_artifact(self, invocation_id or new_invocation_id())
+        path.write_text(json.dumps(artifact, indent=2, default=str), encoding="utf-8")
         compiled = target / "compiled"
         for node in self.nodes.values():
             if node.sql:
