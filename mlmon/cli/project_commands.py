@@ -57,9 +57,11 @@ def ls_command(project_dir: Path, vars_text: str | None, target: str | None, sel
     project = compile_project(run_config(project_dir, vars_text, target))
     chosen = _select(project, select, exclude)
     order = [n for n in project.dag.topological_order(chosen)]
-    if output == "json":
-        manifest = project.manifest()["nodes"]
-        print_json([manifest[name] for name in order])
+    if output == "json":  # the nodes as target/manifest.json has them (dbt's shape)
+        from mlmon.project.artifacts import artifact_nodes
+
+        nodes = artifact_nodes(project)
+        print_json([nodes[project.unique_id(name)] for name in order])
         return
     for name in order:
         node = project.nodes[name]

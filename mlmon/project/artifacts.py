@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from mlmon.nodes.base import Node
     from mlmon.project.project import Project
 
-__all__ = ["MANIFEST_SCHEMA_VERSION", "RUN_RESULTS_SCHEMA_VERSION", "unique_id", "manifest_artifact", "artifact_metadata"]
+__all__ = ["MANIFEST_SCHEMA_VERSION", "RUN_RESULTS_SCHEMA_VERSION", "unique_id", "artifact_nodes", "manifest_artifact", "artifact_metadata"]
 
 MANIFEST_SCHEMA_VERSION = "mlmon/manifest/v1"
 RUN_RESULTS_SCHEMA_VERSION = "mlmon/run-results/v1"
@@ -63,8 +63,13 @@ def _node(project: "Project", node: "Node") -> dict[str, Any]:
     }
 
 
+def artifact_nodes(project: "Project") -> dict[str, dict[str, Any]]:
+    """Every node as the manifest has it, by unique_id."""
+    return {project.unique_id(name): _node(project, node) for name, node in sorted(project.nodes.items())}
+
+
 def manifest_artifact(project: "Project", invocation_id: str) -> dict[str, Any]:
-    nodes = {project.unique_id(name): _node(project, node) for name, node in sorted(project.nodes.items())}
+    nodes = artifact_nodes(project)
     parents = {uid: list(n["depends_on"]["nodes"]) for uid, n in nodes.items()}
     children: dict[str, list[str]] = {uid: [] for uid in nodes}
     for uid, ups in parents.items():
