@@ -63,10 +63,10 @@ class DatasetKind(NodeKind):
     type = "dataset"
     produces_table = True
     fields = (
-        PUBLISH_FIELD,
         Field("files", (str, list), doc="a path, a glob, or a list of them, relative to the project root"),
         Field("format", (str,), choices=_FORMATS),
         Field("options", (dict,), doc="reader options passed to DuckDB, e.g. {delim: ';'}"),
+        PUBLISH_FIELD,
     )
 
     def validate(self, node: Node, project: "Project") -> list[ConfigError]:

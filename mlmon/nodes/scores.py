@@ -20,11 +20,11 @@ class ScoreKind(NodeKind):
     type = "score"
     produces_table = True
     fields = (
-        PUBLISH_FIELD,
         Field("model", (str,), required=True, refs=("model",)),
         Field("data", (str,), required=True, refs=("dataset", "score")),
         Field("threshold", (float,), doc="binary only; default: the model's threshold (0.5)"),
         Field("chunk_rows", (int,), default=100_000, doc="rows scored at a time: bounds memory"),
+        PUBLISH_FIELD,
     )
 
     def validate(self, node: Node, project: "Project") -> list[ConfigError]:

@@ -12,10 +12,22 @@ from mlmon.errors import ConfigError, Location, MlmonError, UsageError, did_you_
 from mlmon.project.vars import typed_vars
 from mlmon.project.yaml_lines import LineDict, load_yaml
 
-__all__ = ["NODE_DIRS", "RawNode", "find_project_root", "load_settings", "discover", "macro_files"]
+__all__ = ["PROJECT_KEYS", "NODE_DIRS", "RawNode", "find_project_root", "load_settings", "discover", "macro_files"]
 
 NODE_DIRS = ("models", "monitors", "checks")
-_SETTINGS_KEYS = ("name", "warehouse", "vars", "targets", "target", "settings", "version", "description")
+PROJECT_KEYS: dict[str, str] = {  # the keys of mlmon_project.yml and what they mean (docs/reference.md)
+    "name": "the project's name (required); part of every node's unique_id in the artifacts",
+    "warehouse": "the DuckDB file, relative to the project root (default target/warehouse.duckdb); its stem "
+                 "must not be mlmon, main, system, temp or memory",
+    "vars": "values for var() in SQL and YAML; --vars overrides them, typed like these defaults",
+    "targets": "named places to build: {type: duckdb, path, storage_version} or {type: spark, master, schema, "
+               "warehouse_dir, conf}",
+    "target": "the default target's name",
+    "settings": "tuning values read by node kinds (e.g. drift_sample)",
+    "version": "free text, the project's version",
+    "description": "free text shown in docs",
+}
+_SETTINGS_KEYS = tuple(PROJECT_KEYS)
 
 
 @dataclass

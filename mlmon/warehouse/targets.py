@@ -32,15 +32,26 @@ if TYPE_CHECKING:
     from mlmon.warehouse.publish import PublishPlan
 
 __all__ = ["Target", "resolve_target", "open_warehouse", "DEFAULT_TARGET", "DEFAULT_STORAGE_VERSION",
-           "RESERVED_STEMS"]
+           "RESERVED_STEMS", "TARGET_KEYS"]
 
 DEFAULT_TARGET = "duckdb"
 DEFAULT_STORAGE_VERSION = "v1.4.0"
 RESERVED_STEMS = ("mlmon", "main", "system", "temp", "memory")  # schemas mlmon uses, catalogs DuckDB reserves
-_KEYS = {
-    "duckdb": {"type", "path", "storage_version"},
-    "spark": {"type", "master", "schema", "warehouse_dir", "conf"},
+TARGET_KEYS: dict[str, dict[str, str]] = {  # per target type: key -> meaning (docs/reference.md)
+    "duckdb": {
+        "type": "duckdb",
+        "path": "the database file (default: `warehouse:`); its stem must not be mlmon, main, system, temp or memory",
+        "storage_version": f"the oldest DuckDB release that can read a new file and the published copy (default {DEFAULT_STORAGE_VERSION})",
+    },
+    "spark": {
+        "type": "spark",
+        "master": "local[N], spark://..., yarn, or sc://host:port (Spark Connect); default local[*]",
+        "schema": "the database holding user tables (default main; system tables stay in mlmon)",
+        "warehouse_dir": "Spark local mode: where managed tables and the metastore live (default target/spark)",
+        "conf": "a mapping of Spark settings",
+    },
 }
+_KEYS = {kind: set(keys) for kind, keys in TARGET_KEYS.items()}
 
 
 @dataclass(frozen=True)

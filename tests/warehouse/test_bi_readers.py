@@ -174,3 +174,16 @@ def test_a_command_that_changes_nothing_does_not_republish(bi_project, tmp_path)
     assert run_cli(root, "build", "--dry-run").exit_code == 0
     assert published_file(root).stat().st_mtime_ns == before
     assert not list(published_file(root).parent.glob(".*.tmp*")), "no temporary file left behind"
+
+
+def test_every_metric_a_build_stores_is_in_the_registry(bi_project):
+    """A metric added without its definition in mlmon.metrics.registry fails here."""
+    from mlmon.metrics.registry import is_registered
+
+    con = duckdb.connect(str(warehouse_file(bi_project)), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT DISTINCT metric FROM mlmon.metrics ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+    assert len(names) > 20
+    assert [n for n in names if not is_registered(n)] == []
