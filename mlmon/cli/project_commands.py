@@ -34,6 +34,8 @@ def init(directory: Path, rows: int) -> None:
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} already exists and is not empty", hint="choose a new folder")
     shutil.copytree(TEMPLATE, directory, dirs_exist_ok=True, symlinks=False)
+    # Shipped without its dot (package data skips dotfiles); a project needs the real name.
+    (directory / "gitignore").replace(directory / ".gitignore")
     generate(directory / "data", rows=rows)
     stdout.print(f"Created project in {directory}. Next: cd {directory} && mlmon build")
 
