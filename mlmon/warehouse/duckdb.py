@@ -89,7 +89,10 @@ class Warehouse:
     def close(self, publish: bool = True) -> None:
         """Close the connection (publishing first if this command wrote), then release the lock."""
         try:
-            if publish and self.modified and not self.read_only and self.publish is not None:
+            # A writer publishes what it changed, or a copy that is missing (a warehouse built
+            # before publishing existed, or whose last publisher was interrupted).
+            stale = self.publish is not None and (self.modified or not self.publish.path.exists())
+            if publish and stale and not self.read_only:
                 from mlmon.warehouse.publish import publish_copy
 
                 try:
@@ -104,7 +107,7 @@ class Warehouse:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        # Interrupted (Ctrl-C, kill): release at once; the next command publishes.
+        # Interrupted (Ctrl-C): release at once; the next command that writes publishes.
         self.close(publish=exc_type is None or issubclass(exc_type, Exception))
 
     # -- reading ------------------------------------------------------------------------------

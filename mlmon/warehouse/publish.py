@@ -93,8 +93,11 @@ def publish_copy(warehouse: "Warehouse") -> Path:
     assert plan is not None
     final = plan.path
     final.parent.mkdir(parents=True, exist_ok=True)
+    # We hold the warehouse's write lock, so no other publisher is running: anything left by
+    # one that died is garbage.
+    for leftover in final.parent.glob(f".{final.name}.*.tmp*"):
+        leftover.unlink(missing_ok=True)
     fresh = final.with_name(f".{final.name}.{os.getpid()}.tmp")
-    _remove(fresh)
     con = warehouse.con
     version = f", STORAGE_VERSION {_literal(plan.storage_version)}" if plan.storage_version else ""
     con.execute(f"ATTACH {_literal(str(fresh))} AS {_COPY} (READ_WRITE{version})")

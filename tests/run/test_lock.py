@@ -116,3 +116,20 @@ def test_concurrent_cli_processes_one_wins(make_project):
         assert any("is locked by mlmon build (PID" in o for o in outputs)
     con = duckdb.connect(str(root / "target" / "warehouse.duckdb"), read_only=True)
     assert con.execute('SELECT count(*) FROM "report"').fetchone()[0] == 2
+
+
+def test_no_module_imports_fcntl():
+    """fcntl does not exist on Windows: importing it anywhere would kill the CLI there."""
+    import ast
+
+    import mlmon
+
+    package = Path(mlmon.__file__).parent
+    offenders = []
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(name.split(".")[0] == "fcntl" for name in names):
+                offenders.append(str(source.relative_to(package)))
+    assert offenders == []
