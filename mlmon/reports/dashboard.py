@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from mlmon.errors import UsageError, did_you_mean
+from mlmon.metrics.task import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.reports.data import CheckResult, Evaluation, MetricRow, ScenarioRun, Warehouse
 # The page helpers lived here before page.py; callers and tests still import them from here.
 from mlmon.reports.page import STATUS_COLORS, chart_html, environment, figure, plotly_js, status_class
@@ -35,10 +36,10 @@ __all__ = [
     "plotly_js",
 ]
 
-PERFORMANCE_METRICS = (
-    "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss", "brier_score",
-    "mae", "mse", "rmse", "r2", "mape",
-)
+PERFORMANCE_METRICS = tuple(dict.fromkeys((*BINARY_METRICS, *MULTICLASS_METRICS, *REGRESSION_METRICS)))
+# What the prediction drift tile lists, whichever the task (a store holds those of its own).
+_PREDICTION_STATS = ("prediction_psi", "prediction_ks_statistic", "prediction_ks_pvalue", "prediction_chi2_pvalue",
+                     "prediction_wasserstein", "prediction_mean", "prediction_mean_reference")
 OUTCOME_COLORS = {"SUCCESS": "#16a34a", "WARNING": "#d97706", "FAILED": "#dc2626", "ABORTED": "#64748b"}
 _BOUND_STYLE = {"min": ("#dc2626", "min"), "max": ("#dc2626", "max"),
                 "soft_min": ("#d97706", "soft min"), "soft_max": ("#d97706", "soft max")}
@@ -294,7 +295,7 @@ def _prediction_drift(page: _Page, tile: Tile) -> View:
     if latest is None:
         return view
     rows = page.wh.metrics(latest.evaluation_id, ["predicted_class_share", "predicted_class_share_reference",
-                                                  "prediction_psi", "prediction_ks_pvalue", "prediction_chi2_pvalue"])
+                                                  *_PREDICTION_STATS])
     stats = [r for r in rows if r.feature is None and r.value is not None]
     current = {r.feature: r.value for r in rows if r.metric == "predicted_class_share" and r.feature is not None}
     reference = {r.feature: r.value for r in rows if r.metric == "predicted_class_share_reference" and r.feature is not None}
@@ -312,7 +313,23 @@ def _prediction_drift(page: _Page, tile: Tile) -> View:
         fig.update_xaxes(type="category", title_text="predicted class")
         fig.update_yaxes(tickformat=".0%", rangemode="tozero", range=[0, max([*current.values(), *reference.values(), 0.1]) * 1.18])
         view["chart"] = page.chart(fig)
+    elif any(r.metric == "prediction_mean" for r in stats):
+        view.update(_predicted_value_history(page, tile["store"]))
     return view
+
+
+def _predicted_value_history(page: _Page, store: str) -> View:
+    """A regressor's mean prediction per evaluation beside its reference's: the value to watch
+    when there are no classes to count."""
+    series = {name: [p for p in page.wh.metric_history(store, name) if p.value is not None]
+              for name in ("prediction_mean", "prediction_mean_reference")}
+    fig = figure(height=280)
+    for (name, points), label, color, dash in zip(series.items(), ("current", "reference"), ("#2563eb", "#94a3b8"),
+                                                  ("solid", "dash")):
+        fig.add_trace(go.Scatter(x=[p.evaluation.created_at for p in points], y=[p.value for p in points],
+                                 mode="lines+markers", name=label, line={"color": color, "width": 2, "dash": dash}))
+    fig.update_yaxes(title_text="mean prediction")
+    return {"chart": page.chart(fig), "caption": "Mean predicted value per evaluation, current and reference"}
 
 
 def _class_key(label: str) -> tuple[int, float | str]:
@@ -366,7 +383,7 @@ def _value(row: MetricRow | None) -> float | None:
 
 # -- model_versions -----------------------------------------------------------------------------
 
-_KEY_METRICS = {"regression": ("rmse", "r2", "mae")}
+_KEY_METRICS = {"regression": ("rmse", "r2", "mae"), "multiclass": ("accuracy", "f1_macro", "roc_auc_ovr")}
 _DEFAULT_KEY_METRICS = ("roc_auc", "f1", "accuracy")
 
 
