@@ -9,8 +9,9 @@ the classes. With p the calibrated matrix and the model's predicted class per ro
 - `estimated_f1_macro` = the mean over classes of the binary estimate of F1 for "this class
   against the rest" (expected TP = Σ p_c over rows predicted c, FP = Σ 1 − p_c over them,
   FN = Σ p_c over the others);
-- `estimated_roc_auc_ovr` = the mean over classes of the expected ROC AUC of p_c as the score
-  and p_c as the chance of a positive (tied scores are one threshold).
+- `estimated_roc_auc_ovr` = the mean over classes of the expected ROC AUC of the model's own
+  probability of c as the score and p_c as the chance of a positive (tied scores are one
+  threshold), as the binary estimate and NannyML's current releases do.
 
 The band simulates the labels a labelled sample would have (one draw per row from its
 calibrated distribution) and takes the 2.5% and 97.5% percentiles of each metric realised.
@@ -84,8 +85,9 @@ def _calibrated(calibrators: Sequence[IsotonicRegression | None], proba: np.ndar
     return np.divide(calibrated, totals, out=uniform, where=totals > 0)
 
 
-def multiclass_estimates(calibrated: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
-    """Point estimates from calibrated probabilities (n × k) and predicted class indices."""
+def multiclass_estimates(calibrated: np.ndarray, raw: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
+    """Point estimates from calibrated probabilities (n × k), the model's own ones (the ROC
+    curves' scores) and the predicted class indices."""
     n, k = calibrated.shape
     if n == 0:
         return dict.fromkeys(MULTICLASS_ESTIMATED_METRICS)
@@ -95,7 +97,7 @@ def multiclass_estimates(calibrated: np.ndarray, predicted: np.ndarray) -> dict[
         p, as_c = calibrated[:, c], predicted == c
         tp, fp, fn = float(p[as_c].sum()), float((1.0 - p[as_c]).sum()), float(p[~as_c].sum())
         f1s.append(2.0 * tp / (2.0 * tp + fp + fn) if 2.0 * tp + fp + fn > 0 else np.nan)
-        auc = _estimated_roc_auc(p, p)
+        auc = _estimated_roc_auc(p, raw[:, c])
         aucs.append(np.nan if auc is None else auc)
     return {
         "estimated_accuracy": accuracy,
@@ -109,13 +111,13 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
-def _simulated(calibrated: np.ndarray, predicted: np.ndarray, n_draws: int,
+def _simulated(calibrated: np.ndarray, raw: np.ndarray, predicted: np.ndarray, n_draws: int,
                rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Each metric as realised on `n_draws` label vectors drawn row by row from `calibrated`."""
     n, k = calibrated.shape
     cumulative = np.cumsum(calibrated, axis=1)
     cumulative[:, -1] = 1.0
-    ranks = [rankdata(calibrated[:, c]) for c in range(k)]
+    ranks = [rankdata(raw[:, c]) for c in range(k)]
     out: dict[str, list[float]] = {name: [] for name in MULTICLASS_ESTIMATED_METRICS}
     for _ in range(n_draws):
         u = rng.random(n)[:, None]
@@ -160,18 +162,19 @@ def estimate_multiclass(
         return [MetricValue(name, None) for name in MULTICLASS_ESTIMATED_METRICS]
     # Rows in a fixed order (by their probabilities), so the band depends on the rows only.
     order = np.lexsort(proba.T[::-1])
-    calibrated, predicted = _calibrated(calibrators, proba[order]), predicted[order]
-    point = multiclass_estimates(calibrated, predicted)
+    raw, predicted = proba[order], predicted[order]
+    calibrated = _calibrated(calibrators, raw)
+    point = multiclass_estimates(calibrated, raw, predicted)
 
     rng = np.random.default_rng(seed)
-    n_full, sample, centre, scale = len(calibrated), calibrated, point, 1.0
-    sample_predicted = predicted
+    n_full, centre, scale = len(calibrated), point, 1.0
+    rows = np.arange(n_full)
     if n_full > MAX_BAND_ROWS:
         # The spread falls as 1/sqrt(n): simulate on a subsample, then scale its deviations.
         rows = np.sort(rng.choice(n_full, MAX_BAND_ROWS, replace=False))
-        sample, sample_predicted = calibrated[rows], predicted[rows]
-        centre, scale = multiclass_estimates(sample, sample_predicted), float(np.sqrt(MAX_BAND_ROWS / n_full))
-    draws = _simulated(sample, sample_predicted, n_bootstrap, rng)
+        centre = multiclass_estimates(calibrated[rows], raw[rows], predicted[rows])
+        scale = float(np.sqrt(MAX_BAND_ROWS / n_full))
+    draws = _simulated(calibrated[rows], raw[rows], predicted[rows], n_bootstrap, rng)
     out = []
     for name in MULTICLASS_ESTIMATED_METRICS:
         value, mid, realised = point[name], centre[name], draws[name][np.isfinite(draws[name])]
