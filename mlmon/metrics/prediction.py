@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+from scipy import stats
+
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import _chi2_pvalue, univariate_drift
+from mlmon.metrics.univariate import _finite, univariate_drift
 
 __all__ = [
     "class_share_drift",
+    "classes_chi2_pvalue",
     "prediction_drift",
     "prediction_mean",
     "predicted_class_counts",
@@ -106,6 +110,17 @@ def regression_prediction_drift(con: Any, reference_sql: str, current_sql: str, 
                               prediction_mean(con, reference_sql, prediction_column, dialect))]
 
 
+def classes_chi2_pvalue(reference: dict[str, int], current: dict[str, int]) -> float | None:
+    """The two-sample test of homogeneity of predicted-class counts over the model's classes
+    (classes predicted on neither side dropped): `scipy.stats.chi2_contingency([ref, cur])`
+    with scipy's defaults. None when a side has no prediction or one class is left."""
+    keys = [k for k in reference if reference[k] or current.get(k, 0)]
+    table = np.array([[reference[k] for k in keys], [current.get(k, 0) for k in keys]], dtype=np.int64)
+    if len(keys) < 2 or table[0].sum() == 0 or table[1].sum() == 0:
+        return None
+    return _finite(float(stats.chi2_contingency(table).pvalue))
+
+
 def class_share_drift(classes: Sequence[Any], current: dict[str, int], reference: dict[str, int]) -> list[MetricValue]:
     """Per class `predicted_class_share` and `predicted_class_share_reference` (feature = the
     canonical class label), then `prediction_chi2_pvalue`: the two-sample test of the counts."""
@@ -117,7 +132,7 @@ def class_share_drift(classes: Sequence[Any], current: dict[str, int], reference
         metrics.append(MetricValue("predicted_class_share_reference",
                                    reference.get(key, 0) / n_ref if n_ref else None, key))
     full_reference = {canonical_label(c): reference.get(canonical_label(c), 0) for c in classes}
-    metrics.append(MetricValue("prediction_chi2_pvalue", _chi2_pvalue(full_reference, current)))
+    metrics.append(MetricValue("prediction_chi2_pvalue", classes_chi2_pvalue(full_reference, current)))
     return metrics
 
 
