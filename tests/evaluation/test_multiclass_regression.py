@@ -46,6 +46,9 @@ evaluations:
   - {name: mes_fare, model: fare, data: fare_scored}
   - {name: mes_late, model: late, data: fresh_rows}
   - {name: mes_mode_quick, model: mode, data: fresh_rows, data_drift: false, skip_performance: true}
+checks:
+  - {name: f1_of_class_2, store: mes_mode, metric: f1, feature: 2.0, min: 0.0}
+  - {name: late_share, store: mes_late, metric: predicted_class_share, feature: true, max: 1.0}
 dashboards:
   - name: other_tasks
     tiles:
@@ -210,6 +213,14 @@ def test_boolean_classes_are_stored_as_true_and_false(project):
     assert {f for (m, f) in found if m == "predicted_class_share"} == {"false", "true"}
     rows = query_frame(project, "SELECT * FROM mlmon.rows_mes_late")
     assert _value(found, "roc_auc") == pytest.approx(skm.roc_auc_score(rows["late"], rows["proba_true"]), **CLOSE)
+
+
+def test_checks_name_classes_by_their_canonical_text(project):
+    results = query_frame(project, "SELECT \"check\", feature, value, status FROM mlmon.check_results ORDER BY 1")
+    by_check = {r.check: r for r in results.itertuples()}
+    assert by_check["f1_of_class_2"].feature == "2" and by_check["f1_of_class_2"].status == "OK"
+    assert by_check["f1_of_class_2"].value == _value(_metrics(project, "mes_mode"), "f1", "2")
+    assert by_check["late_share"].feature == "true" and by_check["late_share"].status == "OK"
 
 
 def test_data_drift_false_skips_the_domain_classifier(project):
