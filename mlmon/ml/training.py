@@ -186,6 +186,13 @@ def train(frame: pd.DataFrame, spec: TrainSpec) -> TrainedModel:
         notes.append(f"dropped {int((~present).sum())} of {len(frame)} rows whose target '{spec.target}' is null")
     data = frame.loc[present, features + [spec.target]].reset_index(drop=True)
     classifier = bool(is_classifier(estimator))
+    if classifier and not hasattr(estimator, "predict_proba"):
+        # Scores, ranking metrics, prediction drift and CBPE all read class probabilities.
+        raise NodeError(
+            f"{spec.estimator} gives no class probabilities (it has no predict_proba as configured)",
+            hint="use a classifier with predict_proba, set probability: true (SVC), or wrap it in "
+                 "sklearn.calibration.CalibratedClassifierCV",
+        )
     y = _target_values(data[spec.target], classifier, spec.target)
     task = task_of(estimator, y)
     if classifier and len(pd.unique(y)) < 2:

@@ -71,6 +71,12 @@ def test_multiclass_string_labels(frame: pd.DataFrame) -> None:
                                   "log_loss", "roc_auc_ovr"}
 
 
+def test_a_classifier_without_probabilities_is_refused_with_a_hint(frame: pd.DataFrame) -> None:
+    with pytest.raises(NodeError, match="no class probabilities") as caught:
+        train(frame, replace(CLASSIFIER, estimator="sklearn.linear_model.RidgeClassifier", params={}))
+    assert "CalibratedClassifierCV" in (caught.value.hint or "")
+
+
 def test_boolean_classes_give_canonical_column_names(frame: pd.DataFrame) -> None:
     rows = frame.assign(fraud=frame["fraud"].astype(bool))
     model = train(rows, replace(CLASSIFIER, estimator="sklearn.linear_model.LogisticRegression", params={}))
