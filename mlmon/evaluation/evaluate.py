@@ -206,7 +206,10 @@ def evaluate(
     with timed(timings, "prediction"):
         metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
 
-    if task.estimated is not None:
+    if task.estimated is not None and labelled_rows(con, reference.labelled_sql, plan.target) == 0:
+        warnings.append(f"estimated performance (CBPE) is skipped: the reference rows hold no value of "
+                        f"target '{plan.target}' to calibrate on")
+    elif task.estimated is not None:
         say("estimated performance (CBPE)")
         with timed(timings, "estimation"):
             metrics += task.estimated(con, current_sql, plan, reference)

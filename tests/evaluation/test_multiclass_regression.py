@@ -158,6 +158,9 @@ def test_multiclass_performance_equals_sklearn(project):
             assert _value(found, f"{name}_drift", label) == pytest.approx(current[i] - before[i], **CLOSE)
     view = query_frame(project, "SELECT * FROM mes_mode")
     assert {"f1_macro", "roc_auc_ovr", "estimated_accuracy", "prediction_chi2_pvalue"} <= set(view.columns)
+    features = query_frame(project, "SELECT * FROM mes_mode_feature_drift")
+    assert set(features["feature"]) == {"distance", "hour", "zone"}  # classes are not features
+    assert not {"precision", "f1", "recall_drift"} & set(features.columns)
 
 
 def test_multiclass_prediction_drift_and_estimates(project):
