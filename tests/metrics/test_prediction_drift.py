@@ -147,3 +147,23 @@ def test_score_compared_in_the_univariate_scans_gives_the_same_metrics(classes, 
     assert [(m.metric, m.feature) for m in together] == [(m.metric, m.feature) for m in alone]
     for a, b in zip(alone, together):
         assert b.value == pytest.approx(a.value, rel=1e-12, abs=0), a.metric
+
+
+def _class_counts(rng: np.random.Generator, shares: list[float], n: int) -> dict[str, int]:
+    drawn = rng.choice(len(shares), n, p=shares)
+    return {str(c): int((drawn == c).sum()) for c in range(len(shares))}
+
+
+def test_predicted_classes_null_rate_and_power():
+    from mlmon.metrics.prediction import classes_chi2_pvalue
+
+    rng = np.random.default_rng(11)
+    shares = [0.6, 0.3, 0.1]
+    null = [classes_chi2_pvalue(_class_counts(rng, shares, 2000), _class_counts(rng, shares, 800)) for _ in range(400)]
+    # Same population: the test is calibrated, flagging 5% of the splits at the 5% level up to
+    # the binomial noise of 400 draws (3 standard errors), and its p-values are uniform.
+    assert np.mean(np.array(null) <= 0.05) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 400)
+    assert stats.kstest(null, "uniform").pvalue > 0.001
+    shifted = [0.5, 0.35, 0.15]
+    power = [classes_chi2_pvalue(_class_counts(rng, shares, 2000), _class_counts(rng, shifted, 800)) for _ in range(100)]
+    assert np.mean(np.array(power) <= 0.05) >= 0.9
