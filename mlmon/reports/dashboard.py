@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from mlmon.errors import UsageError, did_you_mean
-from mlmon.metrics.task import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
+from mlmon.metrics.task import BINARY_METRICS, MULTICLASS_CLASS_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.reports.data import CheckResult, Evaluation, MetricRow, ScenarioRun, Warehouse
 # The page helpers lived here before page.py; callers and tests still import them from here.
 from mlmon.reports.page import STATUS_COLORS, chart_html, environment, figure, plotly_js, status_class
@@ -374,7 +374,17 @@ def _performance(page: _Page, tile: Tile) -> View:
     # long names break at underscores instead of rotating into each other
     fig.update_xaxes(tickangle=0, tickmode="array", tickvals=names, ticktext=[m.replace("_", "<br>") for m in names])
     return {**view, "chart": page.chart(fig), "table": table, "version": version,
-            "no_truth": not any(r["current"] is not None for r in table)}
+            "no_truth": not any(r["current"] is not None for r in table),
+            "per_class": _per_class(page.wh.metrics(latest.evaluation_id, list(MULTICLASS_CLASS_METRICS)))}
+
+
+def _per_class(rows: list[MetricRow]) -> list[dict[str, Any]]:
+    """A multiclass model's precision / recall / F1 per class, one row per class."""
+    by_class: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r.feature is not None:
+            by_class.setdefault(r.feature, {"label": r.feature})[r.metric] = r.value
+    return [by_class[c] for c in sorted(by_class, key=_class_key)]
 
 
 def _value(row: MetricRow | None) -> float | None:

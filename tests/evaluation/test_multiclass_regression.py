@@ -239,3 +239,4 @@ def test_dashboard_shows_each_task(project):
                  "Mean predicted value per evaluation"):
         assert text in page, text
     assert 'class="empty no-data"' not in page  # every tile found what it shows
+    assert "<th>class</th>" in page  # the multiclass model's per-class table
