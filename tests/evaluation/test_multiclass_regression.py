@@ -240,3 +240,16 @@ def test_dashboard_shows_each_task(project):
         assert text in page, text
     assert 'class="empty no-data"' not in page  # every tile found what it shows
     assert "<th>class</th>" in page  # the multiclass model's per-class table
+
+
+def test_retrain_promotion_compares_each_task_on_its_ranking_metric(project):
+    from types import SimpleNamespace
+
+    from mlmon.nodes.retrains import _default_metric
+
+    metrics = {}
+    for row in query_frame(project, "SELECT model, task, metrics FROM mlmon.model_versions").itertuples():
+        version = SimpleNamespace(task=row.task, is_classifier=row.task != "regression")
+        metrics[row.model] = (_default_metric(version), json.loads(row.metrics))
+    for model, (name, recorded) in metrics.items():
+        assert name in recorded, (model, name)  # the default is a metric the version records
