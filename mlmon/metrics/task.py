@@ -17,7 +17,6 @@ __all__ = [
     "MULTICLASS_CLASS_METRICS",
     "REGRESSION_METRICS",
     "performance_metric_names",
-    "task_for_classes",
 ]
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -41,9 +40,3 @@ def performance_metric_names(task: str) -> tuple[str, ...]:
     except KeyError:
         raise ValueError(f"unknown task {task!r}: one of {', '.join(TASKS)}") from None
 
-
-def task_for_classes(n_classes: int | None) -> Task:
-    """binary / multiclass by the number of classes; None (no classes) is a regression."""
-    if n_classes is None:
-        return "regression"
-    return "binary" if n_classes == 2 else "multiclass"
