@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from mlmon.errors import UsageError, did_you_mean
+from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.task import BINARY_METRICS, MULTICLASS_CLASS_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.reports.data import CheckResult, Evaluation, MetricRow, ScenarioRun, Warehouse
 # The page helpers lived here before page.py; callers and tests still import them from here.
@@ -448,7 +449,10 @@ def render_dashboard(con: duckdb.DuckDBPyConnection | None, manifest: dict[str, 
         known = sorted(n for n, v in nodes.items() if v.get("type") == "dashboard")
         raise UsageError(f"unknown dashboard '{name}'",
                          hint=did_you_mean(name, known) or (f"dashboards: {', '.join(known)}" if known else "the project has no dashboards"))
-    tiles = list((node.get("config") or {}).get("tiles") or [])
+    # A class label written as YAML's 2 or true names the class stored as "2" / "true".
+    tiles = [{**t, "feature": canonical_label(t["feature"])}
+             if isinstance(t, dict) and t.get("feature") is not None and not isinstance(t["feature"], str) else t
+             for t in (node.get("config") or {}).get("tiles") or []]
     for i, tile in enumerate(tiles):
         if not isinstance(tile, dict) or tile.get("type") not in TILE_TYPES:
             kind = tile.get("type") if isinstance(tile, dict) else tile

@@ -59,6 +59,7 @@ dashboards:
       - {type: feature_drift, store: mes_fare}
       - {type: metric_history, store: mes_mode, metric: estimated_accuracy}
       - {type: metric, store: mes_mode, metric: f1, feature: "2"}
+      - {type: metric, store: mes_mode, metric: predicted_class_share, feature: 3}
       - {type: model_versions}
 """
 
