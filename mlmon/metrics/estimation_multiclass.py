@@ -27,7 +27,7 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.isotonic import IsotonicRegression
 
-from mlmon.metrics.estimation import MAX_BAND_ROWS, _estimated_roc_auc
+from mlmon.metrics.estimation import _CHUNK_CELLS, MAX_BAND_ROWS, _estimated_roc_auc
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.types import MetricValue
 
@@ -111,32 +111,46 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(finite)) if finite else None
 
 
+def _nanmean_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row's mean over its finite values (NaN for a row with none), without a warning."""
+    finite = np.isfinite(matrix)
+    counts = finite.sum(axis=1)
+    totals = np.where(finite, matrix, 0.0).sum(axis=1)
+    return np.divide(totals, counts, out=np.full(len(matrix), np.nan), where=counts > 0)
+
+
 def _simulated(calibrated: np.ndarray, raw: np.ndarray, predicted: np.ndarray, n_draws: int,
                rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Each metric as realised on `n_draws` label vectors drawn row by row from `calibrated`."""
+    """Each metric as realised on `n_draws` label vectors drawn row by row from `calibrated`,
+    a batch of draws at a time (one matrix product per class and metric)."""
     n, k = calibrated.shape
     cumulative = np.cumsum(calibrated, axis=1)
-    cumulative[:, -1] = 1.0
-    ranks = [rankdata(raw[:, c]) for c in range(k)]
-    out: dict[str, list[float]] = {name: [] for name in MULTICLASS_ESTIMATED_METRICS}
-    for _ in range(n_draws):
-        u = rng.random(n)[:, None]
-        y = (u >= cumulative).sum(axis=1)
-        out["estimated_accuracy"].append(float(np.mean(y == predicted)))
-        f1s, aucs = [], []
+    ranks = np.column_stack([rankdata(raw[:, c]) for c in range(k)])
+    as_class = (predicted[:, None] == np.arange(k)[None, :]).astype(np.float64)  # n × k
+    n_predicted = as_class.sum(axis=0)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in MULTICLASS_ESTIMATED_METRICS}
+    batch = max(1, _CHUNK_CELLS // max(n * k, 1))
+    for start in range(0, n_draws, batch):
+        u = rng.random((min(batch, n_draws - start), n))
+        # A row's label is the first class whose cumulative probability exceeds its draw.
+        y = np.zeros(u.shape, dtype=np.int64)
+        for c in range(k - 1):
+            y += u >= cumulative[None, :, c]
+        parts["estimated_accuracy"].append((y == predicted[None, :]).mean(axis=1))
+        f1, auc = np.empty((len(u), k)), np.empty((len(u), k))
         for c in range(k):
-            truth, as_c = y == c, predicted == c
-            tp = float(np.sum(truth & as_c))
-            den = 2.0 * tp + float(np.sum(as_c & ~truth)) + float(np.sum(truth & ~as_c))
-            f1s.append(2.0 * tp / den if den > 0 else np.nan)
-            pos = float(truth.sum())
+            truth = (y == c).astype(np.float64)
+            tp, pos = truth @ as_class[:, c], truth.sum(axis=1)
+            den = pos + n_predicted[c]  # 2·TP + FP + FN
             neg = n - pos
-            # Mann-Whitney with average ranks: scikit-learn's ROC AUC, ties counting one half.
-            aucs.append((ranks[c][truth].sum() - pos * (pos + 1) / 2.0) / (pos * neg) if pos and neg else np.nan)
-        for name, values in (("estimated_f1_macro", f1s), ("estimated_roc_auc_ovr", aucs)):
-            mean = _mean(values)
-            out[name].append(np.nan if mean is None else mean)
-    return {name: np.asarray(values, dtype=np.float64) for name, values in out.items()}
+            with np.errstate(divide="ignore", invalid="ignore"):
+                f1[:, c] = np.where(den > 0, 2.0 * tp / den, np.nan)
+                # Mann-Whitney with average ranks: scikit-learn's ROC AUC, ties counting one half.
+                auc[:, c] = np.where((pos > 0) & (neg > 0),
+                                     (truth @ ranks[:, c] - pos * (pos + 1) / 2.0) / (pos * neg), np.nan)
+        parts["estimated_f1_macro"].append(_nanmean_rows(f1))
+        parts["estimated_roc_auc_ovr"].append(_nanmean_rows(auc))
+    return {name: np.concatenate(values) for name, values in parts.items()}
 
 
 def estimate_multiclass(
