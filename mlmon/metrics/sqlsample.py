@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 import sqlglot
 from sqlglot import exp
@@ -68,13 +69,16 @@ def bucket_text(columns: Sequence[tuple[str, str]]) -> str:
 
 
 def portable_sample_sql(relation: str, select: Sequence[str], hashed: Sequence[tuple[str, str]], size: int,
-                        seed: int, where: str | None = None) -> str:
+                        seed: int, where: str | None = None, others: Sequence[tuple[str, str]] = ()) -> str:
     """SQL (DuckDB dialect, portable through sqlglot) of at most `size` rows of `select`, the
     rows with the smallest draws over the `hashed` columns ((name, DuckDB type)).
 
-    `where`, if given, is a condition on the relation's columns (alias `t`) applied first.
+    Rows of one bucket are numbered in the order of the hashed columns, then of `others` (the
+    relation's remaining columns), so that a key that does not quite identify rows still
+    numbers them alike on every engine. `where`, if given, is a condition on the relation's
+    columns (alias `t`) applied first.
     """
-    order = [f"{quote(n)} ASC NULLS FIRST" for n, t in hashed if _base_type(t) in _ORDERABLE]
+    order = [f"{quote(n)} ASC NULLS FIRST" for n, t in [*hashed, *others] if _base_type(t) in _ORDERABLE]
     window = "PARTITION BY __mlmon_bucket" + (f" ORDER BY {', '.join(order)}" if order else " ORDER BY __mlmon_bucket")
     filtered = f" WHERE {where}" if where else ""
     columns = ", ".join(quote(c) for c in select)
@@ -91,7 +95,8 @@ def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequenc
     """`portable_sample_sql` as an expression, the `hashed` columns' types read from `relation`."""
     types = dict(_column_types(con, relation))
     typed = [(name, types.get(name, "VARCHAR")) for name in hashed]
-    return sqlglot.parse_one(portable_sample_sql(relation, select, typed, size, seed, where), read="duckdb")
+    others = [(name, dtype) for name, dtype in types.items() if name not in set(hashed)]
+    return sqlglot.parse_one(portable_sample_sql(relation, select, typed, size, seed, where, others), read="duckdb")
 
 
 def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
@@ -130,4 +135,15 @@ def _plain_numbers(frame: pd.DataFrame) -> pd.DataFrame:
         for name in frame.columns
         if pd.api.types.is_integer_dtype(frame[name].dtype) or pd.api.types.is_bool_dtype(frame[name].dtype)
     }
+    # Spark hands booleans with NULLs over as objects (True, False, None).
+    converted.update({
+        name: frame[name].map({True: 1.0, False: 0.0}, na_action="ignore").astype("float64")
+        for name in frame.columns
+        if frame[name].dtype == object and _booleans_only(frame[name])
+    })
     return frame.assign(**converted) if converted else frame
+
+
+def _booleans_only(column: pd.Series) -> bool:
+    present = column.dropna()
+    return len(present) > 0 and all(isinstance(v, (bool, np.bool_)) for v in present)
