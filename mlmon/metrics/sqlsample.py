@@ -1,19 +1,15 @@
 """Reproducible, uniform samples drawn in SQL, the same rows on DuckDB and on Spark.
 
-A row's place in the sample order is `md5(<bucket> # <copy> # <seed>)`:
+The rows are numbered in one canonical order, the order of their own values (the key's
+columns first when there is a `key:`), which both engines sort alike; each ordinal is then
+scrambled with the seed by integer arithmetic both engines compute bit for bit
+(multiplications modulo a prime and xor-shifts, no engine's own hash and no float
+formatting), and the `size` rows with the smallest scrambled ordinals are the sample.
 
-- the bucket is a text of the row's identifying columns (`key:`, default every column) that
-  both engines render bit for bit: strings, dates and integers as text, booleans as 0/1,
-  numbers as `floor(x * 2^20)` (multiplying by a power of two and flooring are exact in
-  IEEE arithmetic, so no engine's float formatting is involved; close numbers may share a
-  bucket, which only makes the bucket coarser);
-- the copy is the row's ordinal inside its bucket, in the order of the columns' own values,
-  which both engines sort alike. Identical rows get distinct copies, hence distinct draws: a
-  hash of the contents alone would send every copy of a row to the same side of the cut, and
-  a domain classifier would then "detect" drift between halves of one data set.
-
-Every row thus gets its own pseudo-random draw, a function of the data and the seed only (not
-of file order, threads or engine), and the `size` smallest draws are the sample.
+Identical rows get distinct ordinals, hence distinct draws: a hash of the rows' contents
+would send every copy of a row to the same side of the cut, and a domain classifier would then
+"detect" drift between two halves of one data set. The sample depends on the data and the
+seed only: not on file order, threads or engine.
 """
 
 from __future__ import annotations
@@ -27,76 +23,73 @@ from sqlglot import exp
 
 from mlmon.metrics.sqlstats import quote
 
-__all__ = ["portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "bucket_text"]
+__all__ = ["portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "scramble_sql", "scramble"]
 
-_NUMERIC = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-            "UBIGINT", "UHUGEINT", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC"}
-_TEXT = {"VARCHAR", "JSON", "DATE", "UUID"}
-_ORDERABLE = _NUMERIC | _TEXT | {"BOOLEAN", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS",
-                                 "TIMESTAMP_MS", "TIMESTAMP_S", "TIME"}
-# Below 2^40 a number keeps 20 fractional bits in its bucket; above it, its integer part.
-_SCALED_LIMIT = "1e12"
-_NULL_TEXT = "\\N"
+# Types both engines order alike (numbers, text, booleans, dates and times); lists, maps,
+# structs and blobs do not take part in the canonical order.
+_ORDERABLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+              "UBIGINT", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC", "VARCHAR", "JSON", "DATE", "UUID",
+              "BOOLEAN", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S",
+              "TIME"}
+_PRIME = 2_147_483_647  # 2^31 - 1: every product below stays under 2^48, exact in BIGINT
+_MULTIPLIERS = (48_271, 69_621, 40_692)
+_SHIFTS = (15, 13)
 
 
 def _base_type(dtype: str) -> str:
     return dtype.split("(")[0].strip().upper()
 
 
-def _render(column: str, dtype: str) -> str | None:
-    """SQL of the column's portable text, or None for a type with no portable rendering."""
-    c, base = quote(column), _base_type(dtype)
-    if base in _NUMERIC:
-        x = f"CAST({c} AS DOUBLE)"
-        scaled = f"CAST(FLOOR({x} * 1048576.0) AS BIGINT)"
-        whole = f"CAST(FLOOR({x}) AS BIGINT)"
-        # NaN and infinities fail both comparisons and fall to NULL.
-        number = f"CASE WHEN ABS({x}) < {_SCALED_LIMIT} THEN {scaled} WHEN ABS({x}) < 9e18 THEN {whole} END"
-        return f"CAST({number} AS VARCHAR)"
-    if base in _TEXT:
-        return f"CAST({c} AS VARCHAR)"
-    if base == "BOOLEAN":
-        return f"CASE WHEN {c} THEN '1' WHEN NOT {c} THEN '0' END"
-    if base == "TIMESTAMP":  # no time zone on either engine: its date is the same text
-        return f"CAST(CAST({c} AS DATE) AS VARCHAR)"
-    return None
+def _offset(seed: int) -> int:
+    return (int(seed) * 1_000_003 + 12_345) % _PRIME
 
 
-def bucket_text(columns: Sequence[tuple[str, str]]) -> str:
-    """SQL of a row's bucket: the portable texts of `columns` ((name, DuckDB type)) joined."""
-    pieces = [f"COALESCE({r}, '{_NULL_TEXT}')" for r in (_render(n, t) for n, t in columns) if r is not None]
-    return " || '|' || ".join(pieces) if pieces else "''"
+def scramble_sql(ordinal: str, seed: int) -> str:
+    """SQL of the scrambled `ordinal` (a BIGINT expression) for `seed`, in [0, 2^31)."""
+    x = f"((CAST({ordinal} AS BIGINT) + {_offset(seed)}) % {_PRIME})"
+    for multiplier, shift in zip(_MULTIPLIERS, (*_SHIFTS, None)):
+        x = f"(({x} * {multiplier}) % {_PRIME})"
+        if shift is not None:
+            x = f"XOR({x}, ({x} >> {shift}))"
+    return x
 
 
-def portable_sample_sql(relation: str, select: Sequence[str], hashed: Sequence[tuple[str, str]], size: int,
-                        seed: int, where: str | None = None, others: Sequence[tuple[str, str]] = ()) -> str:
-    """SQL (DuckDB dialect, portable through sqlglot) of at most `size` rows of `select`, the
-    rows with the smallest draws over the `hashed` columns ((name, DuckDB type)).
+def scramble(ordinals: np.ndarray, seed: int) -> np.ndarray:
+    """`scramble_sql` in numpy, for tests and checks."""
+    x = (np.asarray(ordinals, dtype=np.int64) + _offset(seed)) % _PRIME
+    for multiplier, shift in zip(_MULTIPLIERS, (*_SHIFTS, None)):
+        x = (x * multiplier) % _PRIME
+        if shift is not None:
+            x = x ^ (x >> shift)
+    return x
 
-    Rows of one bucket are numbered in the order of the hashed columns, then of `others` (the
-    relation's remaining columns), so that a key that does not quite identify rows still
-    numbers them alike on every engine. `where`, if given, is a condition on the relation's
-    columns (alias `t`) applied first.
-    """
-    order = [f"{quote(n)} ASC NULLS FIRST" for n, t in [*hashed, *others] if _base_type(t) in _ORDERABLE]
-    window = "PARTITION BY __mlmon_bucket" + (f" ORDER BY {', '.join(order)}" if order else " ORDER BY __mlmon_bucket")
+
+def portable_sample_sql(relation: str, select: Sequence[str], ordered: Sequence[tuple[str, str]], size: int,
+                        seed: int, where: str | None = None) -> str:
+    """SQL (DuckDB dialect, portable through sqlglot) of at most `size` rows of `select`: the
+    rows numbered in the order of the `ordered` columns ((name, DuckDB type)), the smallest
+    scrambled ordinals. `where`, if given, is a condition on the relation's columns (alias
+    `t`) applied first."""
+    order = [f"{quote(n)} ASC NULLS FIRST" for n, t in ordered if _base_type(t) in _ORDERABLE]
+    window = f"ORDER BY {', '.join(order)}" if order else ""
     filtered = f" WHERE {where}" if where else ""
     columns = ", ".join(quote(c) for c in select)
     return (
-        f"WITH __mlmon_bucketed AS (SELECT t.*, {bucket_text(hashed)} AS __mlmon_bucket FROM {relation} AS t{filtered}), "
-        f"__mlmon_numbered AS (SELECT *, ROW_NUMBER() OVER ({window}) AS __mlmon_copy FROM __mlmon_bucketed) "
+        f"WITH __mlmon_numbered AS (SELECT t.*, ROW_NUMBER() OVER ({window}) AS __mlmon_ordinal "
+        f"FROM {relation} AS t{filtered}) "
         f"SELECT {columns} FROM __mlmon_numbered "
-        f"ORDER BY MD5(__mlmon_bucket || '#' || CAST(__mlmon_copy AS VARCHAR) || '#{int(seed)}') LIMIT {int(size)}"
+        f"ORDER BY {scramble_sql('__mlmon_ordinal', seed)}, __mlmon_ordinal LIMIT {int(size)}"
     )
 
 
 def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
                  where: str | None = None) -> exp.Select:
-    """`portable_sample_sql` as an expression, the `hashed` columns' types read from `relation`."""
+    """`portable_sample_sql` as an expression: rows numbered in the order of the `hashed`
+    columns (a key, or the whole row), then of the relation's other columns."""
     types = dict(_column_types(con, relation))
-    typed = [(name, types.get(name, "VARCHAR")) for name in hashed]
-    others = [(name, dtype) for name, dtype in types.items() if name not in set(hashed)]
-    return sqlglot.parse_one(portable_sample_sql(relation, select, typed, size, seed, where, others), read="duckdb")
+    first = [(name, types.get(name, "VARCHAR")) for name in hashed]
+    rest = [(name, dtype) for name, dtype in types.items() if name not in set(hashed)]
+    return sqlglot.parse_one(portable_sample_sql(relation, select, [*first, *rest], size, seed, where), read="duckdb")
 
 
 def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
