@@ -50,7 +50,8 @@ def scramble_sql(ordinal: str, seed: int) -> str:
     for multiplier, shift in zip(_MULTIPLIERS, (*_SHIFTS, None)):
         x = f"(({x} * {multiplier}) % {_PRIME})"
         if shift is not None:
-            x = f"XOR({x}, ({x} >> {shift}))"
+            # Parenthesised: sqlglot writes XOR as Spark's `^`, which binds looser than `*`.
+            x = f"(XOR({x}, ({x} >> {shift})))"
     return x
 
 
