@@ -20,7 +20,8 @@ from click.testing import CliRunner
 from mlmon.cli import cli
 from tests.conftest import copy_example_project, query_rows
 
-pytestmark = pytest.mark.slow
+# Two builds of the example project, one on Spark: minutes on a busy machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 LATEST_METRICS = (
     "SELECT m.store, m.metric, m.feature, m.value, m.lower, m.upper FROM mlmon.metrics AS m "
