@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+from mlmon.jsontext import dumps
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,4 +61,5 @@ def _print_table(frame: pd.DataFrame, title: str | None) -> None:
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    """Strict JSON: NULL, NaN and infinities are null (mlmon.jsontext)."""
+    print(dumps(data))

@@ -44,7 +44,8 @@ class CheckKind(NodeKind):
     fields = (
         Field("store", (str,), refs=("evaluation",), doc="the evaluation store whose latest evaluation is checked"),
         Field("metric", (str,), doc="a metric name of mlmon.metrics"),
-        Field("feature", (str,), doc='for per-feature metrics: the column, or "*" for every feature'),
+        Field("feature", (str, int, float, bool),
+              doc='for per-feature metrics: the column, a class label, or "*" for every feature'),
         Field("segment", (str,), doc='"column=value": the metric of that segment (default: all rows)'),
         *(Field(b, _NUMBER) for b in BOUND_NAMES),
         Field("bounds", (dict,), doc="learnt min and max: {history: N, std: k} = mean ± k sample std of the "
@@ -95,6 +96,11 @@ class CheckKind(NodeKind):
 
     def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
         config = node.config
+        if config.get("feature") is not None and not isinstance(config["feature"], str):
+            from mlmon.metrics.labels import canonical_label
+
+            # A class label written as YAML's 2, 2.0 or true names the class stored as "2" / "true".
+            config = {**config, "feature": canonical_label(config["feature"])}
         if config.get("sql"):
             verdict, count = _run_sql_check(ctx, config["sql"])
             results = [MetricResult(verdict, None, None, float(count))]
