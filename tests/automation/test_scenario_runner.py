@@ -314,7 +314,7 @@ def assert_secret_absent(root: Path, secret: str, *outputs: str) -> None:
     """Not in what was printed, not in any warehouse table, not in any file under target/."""
     for text in outputs:
         assert secret not in text
-    tables = query_rows(root, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'w'")
+    tables = query_rows(root, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = current_database()")
     assert ("mlmon", "scenario_runs") in tables
     for schema, name in tables:
         assert secret not in repr(query_rows(root, f'SELECT * FROM "{schema}"."{name}"')), f"{schema}.{name}"
