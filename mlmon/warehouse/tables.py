@@ -99,6 +99,29 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("positive_class", "JSON"),  # extra: binary only
                 ("threshold", "DOUBLE"),  # extra: binary only
                 ("invocation_id", "VARCHAR"),  # extra
+                ("training_files", "JSON"),  # extra: the files the training data was read from
+                ("training_vars", "JSON"),  # extra: the vars the training data was built with
+                ("data_fingerprint", "VARCHAR"),  # extra: digest of the labelled rows it was given
+                ("promotion", "JSON"),  # extra: a retrain's champion/challenger decision
+            ),
+        ),
+        SystemTable(
+            "training_rows",  # extra: fingerprints of the rows each version was fitted on
+            (
+                ("model", "VARCHAR"),
+                ("version", "INTEGER"),
+                ("fingerprint", "BIGINT"),
+            ),
+        ),
+        SystemTable(
+            "node_builds",  # extra: what each table-producing node was built from (stale inputs)
+            (
+                ("invocation_id", "VARCHAR"),
+                ("node", "VARCHAR"),
+                ("kind", "VARCHAR"),
+                ("built_at", "TIMESTAMP"),
+                ("vars", "JSON"),  # the vars it depends on, with the values it was built with
+                ("files", "JSON"),  # the input files it read: path, bytes, modified
             ),
         ),
         SystemTable(
