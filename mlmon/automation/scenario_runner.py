@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mlmon.automation.locks import scenario_lock
-from mlmon.automation.outcomes import SKIPPED, Outcome, RunRecord, RunState, StepRecord, step_outcome_from_statuses
+from mlmon.automation.outcomes import (SKIPPED, Outcome, RunRecord, RunState, StepRecord, parse_run_if, skip_reason,
+                                       step_outcome_from_statuses)
 from mlmon.automation.reporters import Reporter, parse_reporter, report_all
 from mlmon.automation.triggers import MANUAL_TRIGGER
 from mlmon.config import RunConfig
@@ -135,7 +136,7 @@ class _Session:
                 self._finish_step(record, step_record, index, count)
                 continue
             if not state.begin_step(step.run_if, reset_failure_state=step.reset_failure_state):
-                reason = f"run_if {step.run_if} is false (run outcome {state.outcome})"
+                reason = skip_reason(parse_run_if(step.run_if), state.outcome)
                 self._finish_step(record, StepRecord(step.name, step.kind, SKIPPED, reason, started, started), index, count)
                 continue
             self.progress.log(f"  step {index + 1} of {count}: {step.name} [{step.kind}]")

@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from mlmon.errors import ConfigError
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.run.lineage import read_inputs
 from mlmon.warehouse import sql
 
 if TYPE_CHECKING:  # scikit-learn and skops load only when a model is built (keeps `mlmon ls` fast)
@@ -98,8 +99,10 @@ def train_version(ctx: "RunContext", node: Node, data: str | None = None,
     ctx.progress.update(f"training {node.name} on {len(frame):,} rows")
     with native_threads(len(frame)):
         trained = train(frame, spec)
+    learnt_from = read_inputs(ctx.project, ctx.warehouse, dataset)
     version = registry(ctx).register(node.name, trained, dataset, spec.estimator, spec.params,
-                                     ctx.invocation_id, activate=activate)
+                                     ctx.invocation_id, activate=activate, training_files=learnt_from.files,
+                                     training_vars=learnt_from.vars)
     return version, trained
 
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from mlmon.warehouse.duckdb import Warehouse
 
 __all__ = ["BuildInputs", "StaleVar", "var_dependencies", "input_files", "build_inputs", "record_build",
-           "latest_build", "stale_vars", "stale_message"]
+           "latest_build", "read_inputs", "stale_vars", "stale_message"]
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,13 @@ def input_files(project: "Project", name: str) -> list[Path]:
     """The files node `name` reads when it builds: scans in its SQL and its file datasets' files."""
     from mlmon.nodes.datasets import dataset_files
 
+    def is_file_dataset(candidate: "Node") -> bool:
+        return candidate.type == "dataset" and candidate.raw_sql is None and bool(candidate.config.get("files"))
+
     node = project.nodes[name]
     patterns: list[str] = _scanned_patterns(node.sql) if node.sql else []
-    for dep in node.upstream:
-        upstream = project.nodes[dep]
-        if upstream.type == "dataset" and upstream.raw_sql is None and upstream.config.get("files"):
+    for upstream in [node, *(project.nodes[dep] for dep in node.upstream)]:
+        if is_file_dataset(upstream):
             patterns.extend(dataset_files(upstream))
     found: dict[Path, None] = {}
     for pattern in patterns:
@@ -138,6 +140,13 @@ def latest_build(warehouse: "Warehouse", name: str) -> BuildInputs | None:
     if row is None:
         return None
     return BuildInputs(vars=json.loads(row[0]) if row[0] else {}, files=json.loads(row[1]) if row[1] else [])
+
+
+def read_inputs(project: "Project", warehouse: "Warehouse", name: str) -> BuildInputs:
+    """What reading node `name` now gives: a table's recorded build, else its inputs as of now."""
+    node = project.nodes[name]
+    recorded = latest_build(warehouse, name) if project.kind(node).records_build(node) else None
+    return recorded if recorded is not None else build_inputs(project, name)
 
 
 def _same(a: Any, b: Any) -> bool:

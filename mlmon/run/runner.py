@@ -63,7 +63,7 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
                 result = _skipped(node, "an earlier node failed and --fail-fast is set") if stop else _run_node(node, ctx, debug)
             ctx.results[name] = result
             _record(warehouse, config, result)
-            progress.node_done(index, len(order), result)
+            progress.node_done(index, len(order), result, tell=project.kind(node).tells_decision)
             stop = stop or (config.fail_fast and result.status in ("error", "fail"))
         run.results = list(ctx.results.values())
     run.write(project.settings.target_dir)
