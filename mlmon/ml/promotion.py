@@ -54,8 +54,8 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
 
     def scores_text(self) -> str:
-        return (f"{self.metric} {_show(self.challenger_score)} vs {_show(self.champion_score)} "
-                f"on {self.rows:,} unseen rows")
+        return (f"{self.metric} v{self.challenger_version} {_show(self.challenger_score)} vs "
+                f"v{self.champion_version} {_show(self.champion_score)} on {self.rows:,} unseen rows")
 
     def rows_text(self) -> str:
         parts = []
