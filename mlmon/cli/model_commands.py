@@ -35,6 +35,8 @@ def versions(name: str, project_dir: Path, vars_text: str | None, target: str | 
     node = _model_node(project, name)
     with project.open_warehouse(read_only=True) as warehouse:
         frame = warehouse.query_df(project.kind(node).show_query(node, project.root))
+    if output == "table":  # a classifier has no r2, a regressor no roc_auc: keep the table narrow
+        frame = frame.dropna(axis="columns", how="all")
     if output == "json":
         print_json(frame.to_dict(orient="records"))
     else:

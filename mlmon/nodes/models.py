@@ -58,8 +58,14 @@ class ModelKind(NodeKind):
         headline_metrics = [
             f"round(try_cast(metrics ->> '{m}' AS DOUBLE), 4) AS {m}" for m in ("roc_auc", "accuracy", "r2", "rmse")
         ]
-        return (exp.select("version", "active", "trained_at", "training_dataset", "n_train", "n_test",
-                           *headline_metrics, "left(sha256, 12) AS sha256")
+        # What each version learnt from (files, vars, rows, a digest of those rows) and why it
+        # is or is not active (a retrain's decision).
+        lineage = ["array_to_string(list_transform(json_extract_string(training_files, '$[*].path'), "
+                   "p -> regexp_extract(p, '[^/]+$')), ', ') AS training_files",
+                   "training_vars", "data_fingerprint", "promotion ->> 'reason' AS promotion"]
+        return (exp.select("version", "active", "date_trunc('second', trained_at) AS trained_at", "training_dataset",
+                           "n_train", "n_test",
+                           *headline_metrics, *lineage, "left(sha256, 12) AS sha256")
                 .from_(sql.table("model_versions", "mlmon"))
                 .where(exp.column("model").eq(exp.Literal.string(node.name))).order_by("version"))
 
