@@ -60,9 +60,7 @@ class ModelKind(NodeKind):
         ]
         # What each version learnt from (files, vars, rows, a digest of those rows) and why it
         # is or is not active (a retrain's decision).
-        lineage = ["array_to_string(list_transform(json_extract_string(training_files, '$[*].path'), "
-                   "p -> regexp_extract(p, '[^/]+$')), ', ') AS training_files",
-                   "training_vars", "data_fingerprint", "promotion ->> 'reason' AS promotion"]
+        lineage = ["training_files", "training_vars", "data_fingerprint", "promotion ->> 'reason' AS promotion"]
         return (exp.select("version", "active", "date_trunc('second', trained_at) AS trained_at", "training_dataset",
                            "n_train", "n_test",
                            *headline_metrics, *lineage, "left(sha256, 12) AS sha256")
