@@ -1,4 +1,4 @@
-"""Row fingerprints: the same row whatever its column order, number type or label spelling."""
+"""Row fingerprints: the same row whatever its column order, number type or missing-value form."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ COLUMNS = fingerprint_columns(["amount", "city"], "y")
 def test_same_rows_same_fingerprints_across_types_and_column_order():
     as_read = pd.DataFrame({"amount": [1, 2, None], "city": ["a", "b", None], "y": [0, 1, 1]})
     as_stored = pd.DataFrame({"y": [0.0, 1.0, 1.0], "city": ["a", "b", None], "amount": [1.0, 2.0, np.nan]})
-    as_text_labels = as_stored.assign(y=["0", "1", "1"])
+    as_other_missing = as_read.assign(city=pd.Series(["a", "b", np.nan], dtype="str"), y=[False, True, True])
     expected = row_fingerprints(as_read, COLUMNS, "y")
     assert expected.dtype == np.int64 and len(set(expected)) == 3
     assert (row_fingerprints(as_stored, COLUMNS, "y") == expected).all()
-    assert (row_fingerprints(as_text_labels, COLUMNS, "y") == expected).all()
+    assert (row_fingerprints(as_other_missing, COLUMNS, "y") == expected).all()
 
 
 def test_any_changed_value_changes_the_fingerprint():
