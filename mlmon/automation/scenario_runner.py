@@ -75,6 +75,7 @@ def run_scenario(
     warehouse: Warehouse | None = None,
     locked: bool = False,
     debug: bool = False,
+    strict_upstream: bool = False,
 ) -> RunRecord:
     """Run scenario `name` of `project` (compiled with the vars the run starts from).
 
@@ -83,7 +84,7 @@ def run_scenario(
     caller has open.
     """
     scenario_node(project, name)
-    session = _Session(project, progress or Progress(), debug)
+    session = _Session(project, progress or Progress(), debug, strict_upstream)
     with ExitStack() as stack:
         if not locked:
             stack.enter_context(scenario_lock(lock_dir(project), name))
@@ -100,6 +101,7 @@ class _Session:
     project: Project
     progress: Progress
     debug: bool
+    strict_upstream: bool = False  # build steps refuse upstream tables built for other vars
     warehouse: Warehouse | None = None
     _projects: dict[str, Project] = field(default_factory=dict)
 
@@ -204,7 +206,7 @@ class _Session:
 
     def _build(self, project: Project, vars: dict[str, Any], select: tuple[str, ...], record: RunRecord,
                step: Step) -> tuple[Outcome, str]:
-        config = RunConfig(project_dir=project.root, vars=vars, select=select, args={
+        config = RunConfig(project_dir=project.root, vars=vars, select=select, strict_upstream=self.strict_upstream, args={
             "command": "scenario run", "scenario": record.scenario, "run_id": record.run_id, "step": step.name})
         results = run_build(project, config, self.progress, debug=self.debug, warehouse=self.wh)
         if not results.results:

@@ -286,3 +286,15 @@ def test_reading_a_table_built_for_other_vars_warns_or_fails(make_project, mlmon
     assert "was built for" not in result.output
     assert json.loads(versions(root)[-1][3])  # trained
     assert json.loads(query_rows(root, "SELECT training_vars FROM mlmon.model_versions ORDER BY version DESC LIMIT 1")[0][0]) == {"month": "02"}
+
+
+def test_a_scenario_step_can_refuse_stale_upstream_tables(make_project, mlmon):
+    root = make_project({**STALE, "monitors/s.yml": "scenarios:\n  - name: retrain_only\n"
+                                                    "    steps:\n      - {name: retrain, build: retrain}\n"})
+    assert mlmon("build", project=root).exit_code == 1  # the failing check, built for month 01
+    result = mlmon("scenario", "run", "retrain_only", "--vars", "{month: '02'}", project=root)
+    assert result.exit_code == 0 and "warning: recent was built for month=01" in result.output
+    result = mlmon("scenario", "run", "retrain_only", "--vars", "{month: '02'}", "--strict-upstream", project=root)
+    assert result.exit_code == 1
+    (outcome, text) = query_rows(root, "SELECT outcome, message FROM mlmon.scenario_steps ORDER BY started_at DESC LIMIT 1")[0]
+    assert outcome == "FAILED" and "stale upstream (--strict-upstream): recent was built for month=01" in text
