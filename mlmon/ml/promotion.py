@@ -132,8 +132,8 @@ def newest_labelled_rows(warehouse: "Warehouse", stores: Sequence[str], target: 
         if not ids or target not in columns:
             continue
         marks = ", ".join("?" for _ in ids)
-        frame = con.execute(f"SELECT * FROM {table} WHERE evaluation_id IN ({marks}) AND {sql.ident(target).sql('duckdb')} "
-                            "IS NOT NULL", ids).df()
+        labelled = f"{sql.ident(target).sql('duckdb')} IS NOT NULL"
+        frame = con.execute(f"SELECT * FROM {table} WHERE evaluation_id IN ({marks}) AND {labelled}", ids).df()
         if len(frame):
             frames.append(frame.drop(columns=["evaluation_id"]))
             used.extend(ids)

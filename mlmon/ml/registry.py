@@ -130,7 +130,8 @@ class ModelRegistry:
             "numeric": json.dumps(trained.numeric), "categorical": json.dumps(trained.categorical),
             "positive_class": json.dumps(trained.positive_class), "threshold": trained.threshold,
             "invocation_id": invocation_id,
-            "training_files": json.dumps(list(training_files)), "training_vars": json.dumps(dict(training_vars or {}), default=str),
+            "training_files": json.dumps(list(training_files)),
+            "training_vars": json.dumps(dict(training_vars or {}), default=str),
             "data_fingerprint": trained.data_fingerprint,
         }
         name = reference_table(model, number)

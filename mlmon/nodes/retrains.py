@@ -154,7 +154,8 @@ def _decide(config: dict[str, Any], comparison: "Comparison") -> tuple[str, bool
                    f"(min_unseen_rows: {minimum}): the scores decide nothing, and promote: {config['promote']} "
                    f"{fallback}")
         what = f"{challenger} promoted" if always else f"kept {champion}"
-        return f"{what} (only {comparison.rows:,} unseen rows, under {minimum}; promote: {config['promote']})", always, [warning]
+        headline = f"{what} (only {comparison.rows:,} unseen rows, under {minimum}; promote: {config['promote']})"
+        return headline, always, [warning]
     wins = better(comparison.challenger_score, comparison.champion_score, comparison.metric)
     if always:
         return f"{challenger} promoted (promote: always; {comparison.scores_text()})", True, []
