@@ -19,6 +19,7 @@ import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import MlmonError, UsageError
+from mlmon.jsontext import dumps
 from mlmon.ml.artifacts import load_model, save_model
 from mlmon.ml.training import TrainedModel
 from mlmon.run.results import utcnow
@@ -124,7 +125,7 @@ class ModelRegistry:
             "model": model, "version": number, "trained_at": utcnow(), "training_dataset": training_dataset,
             "n_train": trained.n_train, "n_test": trained.n_test, "active": False,
             "artifact_path": artifact.as_posix(), "sha256": digest,
-            "metrics": json.dumps(trained.metrics), "task": trained.task, "target": trained.target,
+            "metrics": dumps(trained.metrics, indent=None), "task": trained.task, "target": trained.target,
             "features": json.dumps(trained.features), "classes": json.dumps(trained.classes),
             "estimator": estimator, "params": json.dumps(params, default=str),
             "numeric": json.dumps(trained.numeric), "categorical": json.dumps(trained.categorical),
@@ -170,7 +171,7 @@ class ModelRegistry:
     def record_promotion(self, version: ModelVersion, promotion: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
         self.warehouse.con.execute(
             f"UPDATE {SYSTEM_SCHEMA}.model_versions SET promotion = ?, metrics = ? WHERE model = ? AND version = ?",
-            [json.dumps(dict(promotion), default=_json_value), json.dumps(dict(metrics), default=_json_value),
+            [dumps(dict(promotion), indent=None), dumps(dict(metrics), indent=None),
              version.model, version.version])
 
     def activate(self, model: str, version: int) -> ModelVersion:
@@ -183,12 +184,6 @@ class ModelRegistry:
     def _set_active(self, model: str, version: int) -> None:
         self.warehouse.con.execute(
             "UPDATE mlmon.model_versions SET active = (version = ?) WHERE model = ?", [version, model])
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def require_active(registry: ModelRegistry, model: str, needed_by: str) -> ModelVersion:

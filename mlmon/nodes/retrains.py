@@ -49,7 +49,7 @@ class RetrainKind(NodeKind):
         Field("data", (str,), refs=("dataset", "score"), doc="train on this dataset instead of the model's own"),
         Field("promote", (str,), default="always", choices=("always", "if_better"),
               doc="if_better: activate the new version only if it beats the active one"),
-        Field("promote_metric", (str,), doc="metric compared by if_better (default roc_auc, or r2)"),
+        Field("promote_metric", (str,), doc="metric compared by if_better (default roc_auc, roc_auc_ovr or r2)"),
         Field("min_unseen_rows", (int,), default=DEFAULT_MIN_UNSEEN_ROWS,
               doc="fewest rows neither version trained on that can decide a promotion"),
     )
@@ -89,6 +89,13 @@ def latest_check_statuses(ctx: "RunContext", checks: list[str]) -> dict[str, str
     return {check: found.get(check) for check in checks}
 
 
+_DEFAULT_PROMOTE_METRIC = {"binary": "roc_auc", "multiclass": "roc_auc_ovr", "regression": "r2"}
+
+
+def _default_metric(version: "ModelVersion") -> str:
+    return _DEFAULT_PROMOTE_METRIC.get(version.task, "roc_auc" if version.is_classifier else "r2")
+
+
 def stores_watching(project: "Project", retrain: Node) -> tuple[list[str], list[str]]:
     """The stores of the model that the retrain's checks read, and every other store of it."""
     model = retrain.config["model"]
@@ -109,7 +116,7 @@ def _retrain(ctx: "RunContext", node: Node, model_node: Node, cause: str) -> Nod
         return NodeOutcome(message=f"fired → v{version.version} promoted (no active version to compare with)\n"
                                    f"fired by {cause}; {learnt}", rows=trained.n_train + trained.n_test,
                            warnings=trained.warnings)
-    metric = node.config.get("promote_metric") or ("roc_auc" if version.is_classifier else "r2")
+    metric = node.config.get("promote_metric") or _default_metric(version)
     if metric not in trained.metrics:
         raise NodeError(f"promote_metric '{metric}' is not a metric of a {version.task} model",
                         hint=f"one of {', '.join(trained.metrics)}")
