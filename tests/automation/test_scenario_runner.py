@@ -91,7 +91,7 @@ def test_every_run_if_condition_and_reset_failure_state(make_project, mlmon):
     ((_, _, trigger, outcome, params, _, ended),) = runs(root, "conditions")
     assert (trigger, outcome, params, ended) == ("manual", "SUCCESS", None, True)
     (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'default_skipped'")[0]
-    assert message == "run_if no_prior_failed is false (run outcome FAILED)"
+    assert message == "skipped: run_if no_prior_failed, and a prior step failed — the run is FAILED"
     (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'broken' AND outcome = 'FAILED' LIMIT 1")[0]
     assert "no_such_table" in message
 
