@@ -56,6 +56,7 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("store", "VARCHAR"),
                 ("metric", "VARCHAR"),
                 ("feature", "VARCHAR"),
+                ("segment", "VARCHAR"),  # `column=value`; NULL for all rows
                 ("value", "DOUBLE"),
                 ("lower", "DOUBLE"),
                 ("upper", "DOUBLE"),
