@@ -23,6 +23,7 @@ from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import draw_sample, table_columns
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
+from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.estimation_sql import calibration_rows, estimate_performance_sql
 from mlmon.metrics.performance import (
     BINARY_METRICS,
@@ -36,7 +37,8 @@ from mlmon.metrics.performance import (
 )
 from mlmon.metrics.prediction import prediction_drift, score_expression
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import classify_columns, drift_and_profile
+from mlmon.metrics.sqlstats import as_double, present
+from mlmon.metrics.univariate import broken_feature_metrics, classify_columns, column_type_class, drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns, proba_column
 
 __all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "timed"]
@@ -59,6 +61,8 @@ class EvaluationPlan:
     categorical: tuple[str, ...]  # compared as categories
     skip_performance: bool = False
     drift_sample: int = 10_000
+    drift: DriftSettings = DriftSettings()
+    segments: tuple[str, ...] = ()
 
     @property
     def features(self) -> list[str]:
@@ -120,7 +124,9 @@ def _positive(plan: EvaluationPlan) -> Any:
 
 
 def _performance(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
-                 reference: Reference) -> list[MetricValue]:
+                 reference: Reference, known: set[str] | None = None) -> list[MetricValue]:
+    """Performance on the labelled rows; with `known`, rows whose class is not in it are left
+    out (an outcome the model cannot predict is no negative)."""
     labelled = _q(plan.target).is_(exp.null()).not_()
     if plan.task == "regression":
         frame = _fetch(con, exp.select(_q(plan.target), _q(PREDICTION_COLUMN))
@@ -131,6 +137,9 @@ def _performance(con: duckdb.DuckDBPyConnection, current_sql: str, plan: Evaluat
         probas = [proba_column(c) for c in plan.classes or ()]
         frame = _fetch(con, exp.select(_q(plan.target), *map(_q, probas))
                        .from_(current_sql, dialect="duckdb").where(labelled))
+        if known is not None:
+            codes, uniques = pd.factorize(frame[plan.target])
+            frame = frame[np.array([label_key(u) in known for u in uniques] + [False], dtype=bool)[codes]]
         current = classification_metrics(frame[plan.target], frame[probas].to_numpy(dtype=np.float64),
                                          list(plan.classes or ()), plan.threshold, plan.positive_class)
         names = BINARY_METRICS if plan.task == "binary" else MULTICLASS_METRICS
@@ -169,35 +178,94 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
     return result.metrics(), reason
 
 
-def _class_shares(con: duckdb.DuckDBPyConnection, current_sql: str, column: str) -> dict[str, float]:
+def _class_counts(con: duckdb.DuckDBPyConnection, current_sql: str, column: str) -> dict[str, int]:
     counts = _fetch(con, exp.select(_q(column).as_("label", quoted=True), exp.Count(this=exp.Star()).as_("n", quoted=True))
                     .from_(current_sql, dialect="duckdb").where(_q(column).is_(exp.null()).not_()).group_by(_q(column)))
-    total = float(counts["n"].sum())
-    return {label_key(k): float(n) / total for k, n in zip(counts["label"], counts["n"])} if total else {}
+    out: dict[str, int] = {}
+    for k, n in zip(counts["label"], counts["n"]):
+        out[label_key(k)] = out.get(label_key(k), 0) + int(n)
+    return out
 
 
-def _usable_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
-                     plan: EvaluationPlan) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(numeric, categorical, absent from the data, warnings) for the features both sides hold."""
+def _shares(counts: dict[str, int]) -> dict[str, float]:
+    total = float(sum(counts.values()))
+    return {k: n / total for k, n in counts.items()} if total else {}
+
+
+@dataclass
+class _Compared:
+    """Which features are compared and how; the ones that cannot be, as drift metrics."""
+
+    numeric: list[str]
+    categorical: list[str]
+    absent: list[str]  # features the data lacks
+    broken: list[MetricValue]  # metrics of absent and retyped features (drifted = 1)
+    notes: list[str]
+
+
+def _present_counts(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str],
+                    types: dict[str, str]) -> tuple[int, dict[str, int]]:
+    """Rows, and per column its present values (NULL, and NaN in a number column, are missing)."""
+    items = []
+    for c in columns:
+        kept = present(as_double(c), "duckdb") if column_type_class(types[c]) == "number" else f"{_q(c).sql('duckdb')} IS NOT NULL"
+        items.append(f"SUM(CASE WHEN {kept} THEN 1 ELSE 0 END)")
+    (row,) = con.execute(f"SELECT {', '.join(['COUNT(*)', *items])} FROM {relation_sql} AS t").fetchall()
+    return int(row[0]), {c: int(n or 0) for c, n in zip(columns, row[1:])}
+
+
+def _compared_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
+                       plan: EvaluationPlan) -> _Compared:
+    """A feature the data lacks, or whose type class (number, text, boolean, date) differs from
+    the reference's, is drifted with `feature_missing` / `type_changed` = 1 and its missing shares;
+    a side holding no value at all (a month with no values read from CSV as text) has no type."""
     current = dict(table_columns(con, current_sql))
     ref = dict(table_columns(con, reference.sql))
     absent = [f for f in plan.features if f not in current]
     notes = [f"feature {f} is not in the reference rows: its drift is not computed"
              for f in plan.features if f in current and f not in ref]
     both = [f for f in plan.features if f in current and f in ref]
-    numeric = [f for f in plan.numeric if f in both]
-    categorical = [f for f in plan.categorical if f in both]
-    # A column typed as text on one side (a month with no values read from CSV, say) cannot be
-    # compared as a number unless it holds no value at all.
-    for side_sql, types in ((current_sql, current), (reference.sql, ref)):
-        typed_numeric, _ = classify_columns(con, side_sql, numeric)
-        for name in [f for f in numeric if f not in typed_numeric]:
-            query = exp.select(exp.Count(this=_q(name))).from_(side_sql, dialect="duckdb")
-            if int(con.execute(query.sql("duckdb")).fetchone()[0]):
-                numeric.remove(name)
-                notes.append(f"feature {name} has type {types[name]} in the "
-                             f"{'data' if side_sql == current_sql else 'reference'}, not a number: its drift is not computed")
-    return numeric, categorical, absent, notes
+    n_cur, cur_present = _present_counts(con, current_sql, both, current)
+    n_ref, ref_present = _present_counts(con, reference.sql, [f for f in plan.features if f in ref], ref)
+    classes = {f: (column_type_class(ref[f]) if ref_present[f] else None,
+                   column_type_class(current[f]) if cur_present[f] else None) for f in both}
+    changed = [f for f in both if None not in classes[f] and classes[f][0] != classes[f][1]]
+    numeric = [f for f in plan.numeric if f in both and f not in changed]
+    categorical = [f for f in plan.categorical if f in both and f not in changed]
+    for name in [f for f in numeric if "text" in classes[f] or "temporal" in classes[f]]:
+        # Both sides agree on a type that is no number: nothing changed, but it cannot be compared as one.
+        numeric.remove(name)
+        notes.append(f"feature {name} has type {current[name]}, not a number: its drift is not computed")
+
+    def ref_missing(f: str) -> float | None:
+        return (n_ref - ref_present[f]) / n_ref if f in ref_present and n_ref else None
+
+    broken: list[MetricValue] = []
+    for f in plan.features:
+        if f in absent:
+            broken += broken_feature_metrics(f, feature_missing=True, type_changed=False, missing_share=1.0,
+                                             missing_share_reference=ref_missing(f), settings=plan.drift)
+        elif f in changed:
+            notes.append(f"feature {f} changed type: {ref[f]} in the reference, {current[f]} in the data; "
+                         "it counts as drifted")
+            broken += broken_feature_metrics(f, feature_missing=False, type_changed=True,
+                                             missing_share=(n_cur - cur_present[f]) / n_cur if n_cur else None,
+                                             missing_share_reference=ref_missing(f), settings=plan.drift)
+    return _Compared(numeric, categorical, absent, broken, notes)
+
+
+def _unknown_labels(plan: EvaluationPlan, counts: dict[str, int]) -> tuple[list[MetricValue], list[str], set[str]]:
+    """`unknown_label_share` of the labelled rows, a warning naming the classes, and the known ones."""
+    known = {label_key(c) for c in plan.classes or ()}
+    unknown = sorted(k for k in counts if k not in known)
+    total = sum(counts.values())
+    if not total:
+        return [], [], known
+    share = sum(counts[k] for k in unknown) / total
+    warnings = [f"target {plan.target} holds {'a class' if len(unknown) == 1 else 'classes'} the reference does not "
+                f"know: {', '.join(unknown)} ({share:.2%} of labelled rows); those rows are left out of performance"
+                ] if unknown else []
+    return [MetricValue("unknown_label_share", share)], warnings, known
 
 
 def evaluate(
@@ -209,7 +277,11 @@ def evaluate(
     load_pipeline: Callable[[], Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
-    """All metrics of one evaluation of the (sampled, scored) rows `current_sql`."""
+    """All metrics of one evaluation of the (sampled, scored) rows `current_sql`.
+
+    Rows without the model's outputs (the model could not score them) get the input drift and
+    data-quality metrics only: no performance, prediction drift or estimate.
+    """
     say = progress or (lambda message: None)
     timings: dict[str, float] = {}
     n_cur = int(con.execute(exp.select(exp.Count(this=exp.Star())).from_(current_sql, dialect="duckdb")
@@ -219,14 +291,23 @@ def evaluate(
     warnings = list(reference.warnings)
     metrics: list[MetricValue] = []
     n_labelled = labelled_rows(con, current_sql, plan.target)
-    numeric, categorical, absent, notes = _usable_features(con, current_sql, reference, plan)
-    warnings += notes
+    scored = set(plan.outputs) <= {name for name, _ in table_columns(con, current_sql)}
+    compared = _compared_features(con, current_sql, reference, plan)
+    numeric, categorical = compared.numeric, compared.categorical
+    warnings += compared.notes
 
+    truth: dict[str, int] = {}
+    known: set[str] | None = None
+    if n_labelled and plan.task != "regression":
+        truth = _class_counts(con, current_sql, plan.target)
+        values, notes, known = _unknown_labels(plan, truth)
+        metrics += values
+        warnings += notes
     performance: dict[str, float | None] = {}
-    if not plan.skip_performance and n_labelled:
+    if not plan.skip_performance and n_labelled and scored:
         say(f"performance on {n_labelled:,} labelled rows")
         with timed(timings, "performance"):
-            values = _performance(con, current_sql, plan, reference)
+            values = _performance(con, current_sql, plan, reference, known)
         metrics += values
         performance = {m.metric: m.value for m in values}
 
@@ -237,7 +318,8 @@ def evaluate(
     say("univariate drift")
     with timed(timings, "univariate"):
         found = drift_and_profile(con, reference.sql, current_sql, numeric, categorical, cached,
-                                  extra={_SCORE: _score_expression(plan)})
+                                  extra={_SCORE: _score_expression(plan)} if scored else None,
+                                  settings=plan.drift, broken=compared.broken)
     univariate, profile = found.metrics, found.profile
     if cached is None:
         cache.keep_profile(reference, numeric, categorical, profile)
@@ -252,22 +334,26 @@ def evaluate(
     metrics += importance_metrics({f: v for f, v in importances.items() if f in plan.features}, "model_importance")
     metrics += univariate
 
-    say("prediction drift")
-    with timed(timings, "prediction"):
-        metrics += _prediction_drift(con, reference, current_sql, plan, found.extra[_SCORE])
+    if scored:
+        say("prediction drift")
+        with timed(timings, "prediction"):
+            metrics += _prediction_drift(con, reference, current_sql, plan, found.extra[_SCORE])
 
-    if plan.task == "binary":
+    if plan.task == "binary" and scored:
         say("estimated performance (CBPE)")
         with timed(timings, "estimation"):
             metrics += _estimated(con, current_sql, plan, reference)
 
     with timed(timings, "diagnostics"):
-        truth = _class_shares(con, current_sql, plan.target) if n_labelled and plan.task != "regression" else {}
-        shares = truth or (_class_shares(con, current_sql, PREDICTION_COLUMN) if plan.task != "regression" else None)
-        missing = {m.feature: m.value for m in univariate if m.metric == "missing_share" and m.feature}
+        regression = plan.task == "regression"
+        shares = _shares(truth) or (_shares(_class_counts(con, current_sql, PREDICTION_COLUMN))
+                                    if scored and not regression else None)
+        broken = {m.feature for m in compared.broken}
+        missing = {m.feature: m.value for m in univariate
+                   if m.metric == "missing_share" and m.feature and m.feature not in broken}
         warnings += diagnose(
-            n_cur, shares, missing, absent, performance.get("roc_auc"), performance.get("accuracy"),
-            max(truth.values()) if truth else None,
+            n_cur, shares, missing, compared.absent, performance.get("roc_auc"), performance.get("accuracy"),
+            max(_shares(truth).values()) if truth else None,
         )
     return EvaluationResult(metrics, list(dict.fromkeys(warnings)), n_labelled > 0, n_cur,
                             [*numeric, *categorical], timings)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from mlmon.metrics.performance import label_key
 from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import _chi2_pvalue, univariate_drift
+from mlmon.metrics.univariate import chi2_pvalue, univariate_drift
 
 __all__ = ["prediction_drift", "predicted_class_counts", "score_expression"]
 
@@ -93,7 +93,8 @@ def prediction_drift(
     dialect: str = "duckdb",
 ) -> list[MetricValue]:
     """Per class `predicted_class_share` (the fugacity) and its `_reference`, then the global
-    `prediction_psi` and `prediction_ks_pvalue` on the score and `prediction_chi2_pvalue` on the
+    `prediction_psi` and `prediction_ks_pvalue` on the score and `prediction_chi2_pvalue` (the
+    two-sample chi-square test of homogeneity, as for categorical features) on the
     predicted classes.
 
     The score is the positive-class probability for a binary model, the largest class
@@ -121,5 +122,5 @@ def prediction_drift(
         metrics.append(MetricValue("predicted_class_share_reference",
                                    reference.get(key, 0) / n_ref if n_ref else None, key))
     full_reference = {label_key(c): reference.get(label_key(c), 0) for c in classes}
-    metrics.append(MetricValue("prediction_chi2_pvalue", _chi2_pvalue(full_reference, current)))
+    metrics.append(MetricValue("prediction_chi2_pvalue", chi2_pvalue(full_reference, current)))
     return metrics + _distribution_drift(con, reference_sql, current_sql, scores, dialect, distribution)

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
-from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements
+from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements, upgrade_statements
 
 __all__ = ["Warehouse"]
 
@@ -52,6 +52,17 @@ class Warehouse:
         if not read_only:
             for statement in create_statements(self.dialect):
                 self.con.execute(statement)
+            for statement in upgrade_statements(self._system_columns(), self.dialect):
+                self.con.execute(statement)
+
+    def _system_columns(self) -> dict[str, set[str]]:
+        rows = self.con.execute("SELECT table_name, column_name FROM information_schema.columns "
+                                "WHERE table_schema = ? AND table_catalog = current_database()",
+                                [SYSTEM_SCHEMA]).fetchall()
+        found: dict[str, set[str]] = {}
+        for table, column in rows:
+            found.setdefault(table, set()).add(column)
+        return found
 
     @property
     def artifact_dir(self) -> Path:

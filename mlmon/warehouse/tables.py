@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["SYSTEM_SCHEMA", "SCRATCH_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
+__all__ = ["SYSTEM_SCHEMA", "SCRATCH_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified",
+           "upgrade_statements"]
 
 SYSTEM_SCHEMA = "mlmon"
 SCRATCH_SCHEMA = "mlmon_scratch"  # an evaluation's working tables, dropped when it ends
@@ -55,6 +56,7 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("store", "VARCHAR"),
                 ("metric", "VARCHAR"),
                 ("feature", "VARCHAR"),
+                ("segment", "VARCHAR"),  # `column=value` of a segment's metric, NULL for the whole data
                 ("value", "DOUBLE"),
                 ("lower", "DOUBLE"),
                 ("upper", "DOUBLE"),
@@ -184,4 +186,19 @@ def create_statements(dialect: str = "duckdb") -> list[str]:
             ],
         )
         statements.append(exp.Create(this=schema, kind="TABLE", exists=True).sql(dialect))
+    return statements
+
+
+def upgrade_statements(existing: dict[str, set[str]], dialect: str = "duckdb") -> list[str]:
+    """ALTER TABLE statements adding the columns a system table of an older warehouse lacks
+    (`existing`: table -> its column names); new columns are NULL in old rows."""
+    statements = []
+    for name, columns in existing.items():
+        table = SYSTEM_TABLES.get(name)
+        for column, dtype in table.columns if table else ():
+            if column not in columns:
+                definition = exp.ColumnDef(this=exp.to_identifier(column, quoted=True),
+                                           kind=exp.DataType.build(dtype, dialect="duckdb"))
+                statements.append(exp.Alter(this=qualified(name), kind="TABLE",
+                                            actions=[definition]).sql(dialect))
     return statements
