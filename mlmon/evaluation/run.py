@@ -153,11 +153,17 @@ def _try_score(con: Any, pipeline: Any, sampled: str, scratch: Scratch, version:
     turned to text, say), the reason as a warning: the evaluation then records input drift only."""
     try:
         _score(con, pipeline, sampled, scratch.table("scored"), scratch, version, plan, n_rows, say)
+    except NodeError as exc:  # a column the model reads has a type it cannot take
+        return _unscored(exc.message)
     except (ValueError, TypeError, duckdb.Error) as exc:
-        reason = " ".join(str(exc).split())[:300]
-        return (f"the model could not score the data ({type(exc).__name__}: {reason}): prediction drift, "
-                "performance and estimated performance are not computed")
+        return _unscored(f"{type(exc).__name__}: {exc}")
     return None
+
+
+def _unscored(reason: str) -> str:
+    reason = " ".join(reason.split())[:300]
+    return (f"the model could not score the data ({reason}): prediction drift, performance and estimated "
+            "performance are not computed")
 
 
 def run_evaluation(
