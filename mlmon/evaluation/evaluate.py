@@ -19,6 +19,7 @@ import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import NodeError
+from mlmon.evaluation.quality import compare_features, unknown_labels
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import draw_sample, table_columns
 from mlmon.metrics.diagnostics import diagnose
@@ -37,11 +38,11 @@ from mlmon.metrics.performance import (
 )
 from mlmon.metrics.prediction import prediction_drift, score_expression
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.sqlstats import as_double, present
-from mlmon.metrics.univariate import broken_feature_metrics, classify_columns, column_type_class, drift_and_profile
+from mlmon.metrics.univariate import drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns, proba_column
 
-__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "timed"]
+__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "performance_of",
+           "timed"]
 
 _DRIFT_SEED = 1337  # the domain classifier's seed (SPEC §4); its samples are drawn with it too
 _SCORE = "__mlmon_score"  # the prediction drift's score, compared beside the features
@@ -123,7 +124,7 @@ def _positive(plan: EvaluationPlan) -> Any:
     return positive_label(list(plan.classes or ()), plan.positive_class)
 
 
-def _performance(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
+def performance_of(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
                  reference: Reference, known: set[str] | None = None) -> list[MetricValue]:
     """Performance on the labelled rows; with `known`, rows whose class is not in it are left
     out (an outcome the model cannot predict is no negative)."""
@@ -192,82 +193,6 @@ def _shares(counts: dict[str, int]) -> dict[str, float]:
     return {k: n / total for k, n in counts.items()} if total else {}
 
 
-@dataclass
-class _Compared:
-    """Which features are compared and how; the ones that cannot be, as drift metrics."""
-
-    numeric: list[str]
-    categorical: list[str]
-    absent: list[str]  # features the data lacks
-    broken: list[MetricValue]  # metrics of absent and retyped features (drifted = 1)
-    notes: list[str]
-
-
-def _present_counts(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str],
-                    types: dict[str, str]) -> tuple[int, dict[str, int]]:
-    """Rows, and per column its present values (NULL, and NaN in a number column, are missing)."""
-    items = []
-    for c in columns:
-        kept = present(as_double(c), "duckdb") if column_type_class(types[c]) == "number" else f"{_q(c).sql('duckdb')} IS NOT NULL"
-        items.append(f"SUM(CASE WHEN {kept} THEN 1 ELSE 0 END)")
-    (row,) = con.execute(f"SELECT {', '.join(['COUNT(*)', *items])} FROM {relation_sql} AS t").fetchall()
-    return int(row[0]), {c: int(n or 0) for c, n in zip(columns, row[1:])}
-
-
-def _compared_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
-                       plan: EvaluationPlan) -> _Compared:
-    """A feature the data lacks, or whose type class (number, text, boolean, date) differs from
-    the reference's, is drifted with `feature_missing` / `type_changed` = 1 and its missing shares;
-    a side holding no value at all (a month with no values read from CSV as text) has no type."""
-    current = dict(table_columns(con, current_sql))
-    ref = dict(table_columns(con, reference.sql))
-    absent = [f for f in plan.features if f not in current]
-    notes = [f"feature {f} is not in the reference rows: its drift is not computed"
-             for f in plan.features if f in current and f not in ref]
-    both = [f for f in plan.features if f in current and f in ref]
-    n_cur, cur_present = _present_counts(con, current_sql, both, current)
-    n_ref, ref_present = _present_counts(con, reference.sql, [f for f in plan.features if f in ref], ref)
-    classes = {f: (column_type_class(ref[f]) if ref_present[f] else None,
-                   column_type_class(current[f]) if cur_present[f] else None) for f in both}
-    changed = [f for f in both if None not in classes[f] and classes[f][0] != classes[f][1]]
-    numeric = [f for f in plan.numeric if f in both and f not in changed]
-    categorical = [f for f in plan.categorical if f in both and f not in changed]
-    for name in [f for f in numeric if "text" in classes[f] or "temporal" in classes[f]]:
-        # Both sides agree on a type that is no number: nothing changed, but it cannot be compared as one.
-        numeric.remove(name)
-        notes.append(f"feature {name} has type {current[name]}, not a number: its drift is not computed")
-
-    def ref_missing(f: str) -> float | None:
-        return (n_ref - ref_present[f]) / n_ref if f in ref_present and n_ref else None
-
-    broken: list[MetricValue] = []
-    for f in plan.features:
-        if f in absent:
-            broken += broken_feature_metrics(f, feature_missing=True, type_changed=False, missing_share=1.0,
-                                             missing_share_reference=ref_missing(f), settings=plan.drift)
-        elif f in changed:
-            notes.append(f"feature {f} changed type: {ref[f]} in the reference, {current[f]} in the data; "
-                         "it counts as drifted")
-            broken += broken_feature_metrics(f, feature_missing=False, type_changed=True,
-                                             missing_share=(n_cur - cur_present[f]) / n_cur if n_cur else None,
-                                             missing_share_reference=ref_missing(f), settings=plan.drift)
-    return _Compared(numeric, categorical, absent, broken, notes)
-
-
-def _unknown_labels(plan: EvaluationPlan, counts: dict[str, int]) -> tuple[list[MetricValue], list[str], set[str]]:
-    """`unknown_label_share` of the labelled rows, a warning naming the classes, and the known ones."""
-    known = {label_key(c) for c in plan.classes or ()}
-    unknown = sorted(k for k in counts if k not in known)
-    total = sum(counts.values())
-    if not total:
-        return [], [], known
-    share = sum(counts[k] for k in unknown) / total
-    warnings = [f"target {plan.target} holds {'a class' if len(unknown) == 1 else 'classes'} the reference does not "
-                f"know: {', '.join(unknown)} ({share:.2%} of labelled rows); those rows are left out of performance"
-                ] if unknown else []
-    return [MetricValue("unknown_label_share", share)], warnings, known
-
-
 def evaluate(
     con: duckdb.DuckDBPyConnection,
     current_sql: str,
@@ -292,7 +217,7 @@ def evaluate(
     metrics: list[MetricValue] = []
     n_labelled = labelled_rows(con, current_sql, plan.target)
     scored = set(plan.outputs) <= {name for name, _ in table_columns(con, current_sql)}
-    compared = _compared_features(con, current_sql, reference, plan)
+    compared = compare_features(con, current_sql, reference.sql, plan)
     numeric, categorical = compared.numeric, compared.categorical
     warnings += compared.notes
 
@@ -300,14 +225,14 @@ def evaluate(
     known: set[str] | None = None
     if n_labelled and plan.task != "regression":
         truth = _class_counts(con, current_sql, plan.target)
-        values, notes, known = _unknown_labels(plan, truth)
+        values, notes, known = unknown_labels(plan.target, plan.classes or (), truth)
         metrics += values
         warnings += notes
     performance: dict[str, float | None] = {}
     if not plan.skip_performance and n_labelled and scored:
         say(f"performance on {n_labelled:,} labelled rows")
         with timed(timings, "performance"):
-            values = _performance(con, current_sql, plan, reference, known)
+            values = performance_of(con, current_sql, plan, reference, known)
         metrics += values
         performance = {m.metric: m.value for m in values}
 
