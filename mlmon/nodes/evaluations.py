@@ -39,12 +39,41 @@ def _drift_errors(node: Node) -> list[ConfigError]:
     return errors
 
 
-def _segment_errors(node: Node) -> list[ConfigError]:
+def _file_columns(project: "Project", name: str | None) -> set[str] | None:
+    """The columns of the files behind `name` (a file dataset, or a score of one); None when
+    they cannot be known before a build (a table, missing files)."""
+    import duckdb
+
+    node = project.nodes.get(name or "")
+    while node is not None and node.type == "score":
+        node = project.nodes.get(node.config.get("data") or "")
+    if node is None or node.type != "dataset":
+        return None
+    relation = project.kind(node).relation(node, project.root)
+    if relation is None or isinstance(relation, exp.Table) and isinstance(relation.this, exp.Identifier):
+        return None  # a warehouse table: checked when the evaluation starts
+    con = duckdb.connect()
+    try:
+        query = exp.select("*").from_(relation).limit(0).sql("duckdb")
+        return {row[0] for row in con.execute(f"DESCRIBE {query}").fetchall()}
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+
+
+def _segment_errors(node: Node, project: "Project") -> list[ConfigError]:
+    """Segment columns are names; with file data they must be columns of the files (checked
+    here, before anything runs; other data is checked when the evaluation starts)."""
     segments = node.config.get("segments") or []
     bad = [s for s in segments if not isinstance(s, str) or not s]
     if bad:
         return [node.error(f"`segments` must list column names, got {bad[0]!r}", "segments")]
-    return []
+    columns = _file_columns(project, node.config.get("data")) if segments else None
+    missing = [s for s in segments if columns is not None and s not in columns]
+    return [node.error(f"segment column {s} is not a column of '{node.config['data']}'", "segments",
+                       hint=did_you_mean(s, columns or ()) or f"columns: {', '.join(sorted(columns or ()))}")
+            for s in missing]
 
 
 class EvaluationKind(NodeKind):
@@ -90,7 +119,7 @@ class EvaluationKind(NodeKind):
             if view in project.nodes:
                 errors.append(node.error(f"evaluation '{node.name}' creates the view '{view}', which is also a node name",
                                          hint="rename one of them"))
-        return errors + _drift_errors(node) + _segment_errors(node)
+        return errors + _drift_errors(node) + _segment_errors(node, project)
 
     def available(self, node: Node, ctx: "RunContext") -> str | None:
         evaluations = ctx.warehouse.con.execute(

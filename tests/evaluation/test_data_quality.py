@@ -151,8 +151,28 @@ def test_an_unknown_segment_column_fails_before_anything_is_written(project, mlm
         """).lstrip(), encoding="utf-8")
     try:
         result = build(mlmon, "ev_badsegment", "01")
-        assert result.exit_code == 1, result.output
-        assert "monitors/segments.yml:6: segment column regoin not in the data" in result.output
+        assert result.exit_code == 2, result.output  # the files' columns are known at compile time
+        assert "monitors/segments.yml:6: segment column regoin is not a column of 'current'" in result.output
+        assert "did you mean" not in result.output or "columns:" in result.output
         assert df("SELECT count(*) AS n FROM mlmon.evaluations WHERE store = 'ev_badsegment'")["n"][0] == 0
+    finally:
+        (project / "monitors" / "segments.yml").unlink()
+
+
+def test_a_segment_column_the_reference_lacks_fails_before_anything_is_written(project, mlmon, df):
+    # `extra` is in the data but not a model feature, so the held-out reference rows lack it.
+    (project / "monitors" / "segments.yml").write_text(textwrap.dedent("""
+        evaluations:
+          - name: ev_refsegment
+            model: clf
+            data: current
+            skip_performance: true
+            segments: [extra]
+        """).lstrip(), encoding="utf-8")
+    try:
+        result = build(mlmon, "ev_refsegment", "01")
+        assert result.exit_code == 1, result.output
+        assert "monitors/segments.yml:6: segment column extra not in the reference rows" in result.output
+        assert df("SELECT count(*) AS n FROM mlmon.evaluations WHERE store = 'ev_refsegment'")["n"][0] == 0
     finally:
         (project / "monitors" / "segments.yml").unlink()
