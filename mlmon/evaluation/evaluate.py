@@ -125,7 +125,7 @@ def _positive(plan: EvaluationPlan) -> Any:
 
 
 def performance_of(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
-                 reference: Reference, known: set[str] | None = None) -> list[MetricValue]:
+                   reference: Reference, known: set[str] | None = None) -> list[MetricValue]:
     """Performance on the labelled rows; with `known`, rows whose class is not in it are left
     out (an outcome the model cannot predict is no negative)."""
     labelled = _q(plan.target).is_(exp.null()).not_()

@@ -16,7 +16,7 @@ import duckdb
 from sqlglot import exp
 
 from mlmon.errors import Location, NodeError, did_you_mean
-from mlmon.evaluation.evaluate import EvaluationPlan, evaluate, performance_of
+from mlmon.evaluation.evaluate import EvaluationPlan, evaluate, labelled_rows, performance_of
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import table_columns
 from mlmon.metrics.types import MetricValue
@@ -98,7 +98,7 @@ def _segment_reference(con: duckdb.DuckDBPyConnection, reference: Reference, pla
         labelled = segment_relation(labelled, segment.column, segment.value)
     columns = {name for name, _ in table_columns(con, rows)}
     performance: dict[str, float | None] = {}
-    if plan.target in columns and set(plan.outputs) <= columns:
+    if set(plan.outputs) <= columns and labelled_rows(con, rows, plan.target):
         empty = replace(reference, performance={})
         performance = {m.metric: m.value for m in performance_of(con, rows, plan, empty) if not m.metric.endswith("_drift")}
     return replace(reference, sql=rows, labelled_sql=labelled, performance=performance, warnings=[],
