@@ -234,7 +234,8 @@ def run_evaluation(
 
 def summary(stored: StoredEvaluation) -> str:
     """The build log line: model, rows, reference and the headline metrics."""
-    record, values = stored.record, {m.metric: m.value for m in stored.result.metrics if m.feature is None}
+    record, values = stored.record, {m.metric: m.value for m in stored.result.metrics
+                                     if m.feature is None and m.segment is None}
     shown = [f"{name} {values[name]:.3f}" for name in ("data_drift", "roc_auc", "accuracy", "rmse", "estimated_roc_auc")
              if values.get(name) is not None][:3]
     rows = f"{record.n_evaluated:,} of {record.n_rows:,} rows" if record.n_evaluated != record.n_rows else f"{record.n_rows:,} rows"
