@@ -5,6 +5,7 @@ sampling.py   the evaluated rows, copied into a scratch table
 reference.py  training / first / previous references and their cached statistics
 quality.py    which features can be compared; missing or retyped ones and unknown labels
 evaluate.py   every metric family on the evaluated rows
+task.py       what binary, multiclass and regression evaluations do differently
 segments.py   every metric again per value of the `segments:` columns
 store.py      the atomic append and the store's views
 run.py        one build of a store, end to end

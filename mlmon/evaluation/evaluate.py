@@ -11,10 +11,9 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import duckdb
-import numpy as np
 import pandas as pd
 from sqlglot import exp
 
@@ -22,27 +21,16 @@ from mlmon.errors import NodeError
 from mlmon.evaluation.quality import compare_features, unknown_labels
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import draw_sample, table_columns
+from mlmon.evaluation.task import task_metrics
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
-from mlmon.metrics.estimation_sql import calibration_rows, estimate_performance_sql
-from mlmon.metrics.performance import (
-    BINARY_METRICS,
-    MULTICLASS_METRICS,
-    REGRESSION_METRICS,
-    classification_metrics,
-    label_key,
-    performance_drift,
-    positive_label,
-    regression_metrics,
-)
-from mlmon.metrics.prediction import prediction_drift, score_expression
+from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import drift_and_profile
-from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns, proba_column
+from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns
 
-__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "performance_of",
-           "timed"]
+__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "timed"]
 
 _DRIFT_SEED = 1337  # the domain classifier's seed (SPEC §4); its samples are drawn with it too
 _SCORE = "__mlmon_score"  # the prediction drift's score, compared beside the features
@@ -62,8 +50,9 @@ class EvaluationPlan:
     categorical: tuple[str, ...]  # compared as categories
     skip_performance: bool = False
     drift_sample: int = 10_000
-    drift: DriftSettings = DriftSettings()
-    segments: tuple[str, ...] = ()
+    data_drift: bool = True  # false: no domain classifier (for many small evaluations, the largest cost)
+    drift: DriftSettings = DriftSettings()  # when a feature counts as drifted
+    segments: tuple[str, ...] = ()  # columns whose values get their own metrics
 
     @property
     def features(self) -> list[str]:
@@ -120,54 +109,6 @@ def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> pd.DataFram
     return con.execute(query.sql("duckdb")).df()
 
 
-def _positive(plan: EvaluationPlan) -> Any:
-    return positive_label(list(plan.classes or ()), plan.positive_class)
-
-
-def performance_of(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
-                   reference: Reference, known: set[str] | None = None) -> list[MetricValue]:
-    """Performance on the labelled rows; with `known`, rows whose class is not in it are left
-    out (an outcome the model cannot predict is no negative)."""
-    labelled = _q(plan.target).is_(exp.null()).not_()
-    if plan.task == "regression":
-        frame = _fetch(con, exp.select(_q(plan.target), _q(PREDICTION_COLUMN))
-                       .from_(current_sql, dialect="duckdb").where(labelled))
-        current = regression_metrics(frame[plan.target], frame[PREDICTION_COLUMN])
-        names: Sequence[str] = REGRESSION_METRICS
-    else:
-        probas = [proba_column(c) for c in plan.classes or ()]
-        frame = _fetch(con, exp.select(_q(plan.target), *map(_q, probas))
-                       .from_(current_sql, dialect="duckdb").where(labelled))
-        if known is not None:
-            codes, uniques = pd.factorize(frame[plan.target])
-            frame = frame[np.array([label_key(u) in known for u in uniques] + [False], dtype=bool)[codes]]
-        current = classification_metrics(frame[plan.target], frame[probas].to_numpy(dtype=np.float64),
-                                         list(plan.classes or ()), plan.threshold, plan.positive_class)
-        names = BINARY_METRICS if plan.task == "binary" else MULTICLASS_METRICS
-    before = [MetricValue(n, reference.performance.get(n)) for n in names]
-    return current + performance_drift(current, before)
-
-
-def _estimated(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
-               reference: Reference) -> list[MetricValue]:
-    """CBPE, calibrated on (at most MAX_CALIBRATION_ROWS of) the version's labelled held-out
-    rows; the current rows are counted in SQL, never fetched whole."""
-    positive = _positive(plan)
-    column = proba_column(positive)
-    ref = calibration_rows(con, reference.labelled_sql, plan.target, column)
-    is_positive = _matches(ref[plan.target], positive).astype(np.int64)
-    return estimate_performance_sql(con, current_sql, column, ref[column].to_numpy(dtype=np.float64, na_value=np.nan),
-                                    is_positive, plan.threshold, positive_label=1)
-
-
-def _matches(values: pd.Series, label: Any) -> np.ndarray:
-    """Rows whose label is `label` (1, 1.0 and "1" alike), comparing each distinct value once."""
-    wanted = label_key(label)
-    codes, uniques = pd.factorize(values)
-    hits = np.array([label_key(u) == wanted for u in uniques] + [False], dtype=bool)
-    return hits[codes]  # code -1 (missing) picks the trailing False
-
-
 def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference, plan: EvaluationPlan,
                 numeric: list[str], categorical: list[str], n_ref: int, n_cur: int) -> tuple[list[MetricValue], str | None]:
     features = [*numeric, *categorical]
@@ -184,7 +125,7 @@ def _class_counts(con: duckdb.DuckDBPyConnection, current_sql: str, column: str)
                     .from_(current_sql, dialect="duckdb").where(_q(column).is_(exp.null()).not_()).group_by(_q(column)))
     out: dict[str, int] = {}
     for k, n in zip(counts["label"], counts["n"]):
-        out[label_key(k)] = out.get(label_key(k), 0) + int(n)
+        out[canonical_label(k)] = out.get(canonical_label(k), 0) + int(n)
     return out
 
 
@@ -222,38 +163,41 @@ def evaluate(
     warnings += compared.notes
 
     truth: dict[str, int] = {}
-    known: set[str] | None = None
     if n_labelled and plan.task != "regression":
+        # Outcomes of a class the reference does not know are left out of performance (task.py).
         truth = _class_counts(con, current_sql, plan.target)
-        values, notes, known = unknown_labels(plan.target, plan.classes or (), truth)
+        values, notes = unknown_labels(plan.target, plan.classes or (), truth)
         metrics += values
         warnings += notes
+    task = task_metrics(plan.task)
     performance: dict[str, float | None] = {}
     if not plan.skip_performance and n_labelled and scored:
         say(f"performance on {n_labelled:,} labelled rows")
         with timed(timings, "performance"):
-            values = performance_of(con, current_sql, plan, reference, known)
+            values = task.performance(con, current_sql, plan, reference)
         metrics += values
-        performance = {m.metric: m.value for m in values}
+        performance = {m.metric: m.value for m in values if m.feature is None}
 
     with timed(timings, "profile"):
         cached = cache.cached_profile(reference, numeric, categorical)
     # Univariate drift first: without a kept profile it finds the reference's in its own scans,
     # and it compares the prediction drift's score in the same scans as the features.
     say("univariate drift")
+    score = task.score(plan) if scored else None
     with timed(timings, "univariate"):
         found = drift_and_profile(con, reference.sql, current_sql, numeric, categorical, cached,
-                                  extra={_SCORE: _score_expression(plan)} if scored else None,
-                                  settings=plan.drift, broken=compared.broken)
+                                  extra={_SCORE: score} if score else None, settings=plan.drift,
+                                  broken=compared.broken)
     univariate, profile = found.metrics, found.profile
     if cached is None:
         cache.keep_profile(reference, numeric, categorical, profile)
 
-    say(f"data drift on {len(numeric) + len(categorical)} features")
-    with timed(timings, "data_drift"):
-        drift, reason = _data_drift(con, current_sql, reference, plan, numeric, categorical, profile.n_rows, n_cur)
-    metrics += drift
-    warnings += [reason] if reason else []
+    if plan.data_drift:
+        say(f"data drift on {len(numeric) + len(categorical)} features")
+        with timed(timings, "data_drift"):
+            drift, reason = _data_drift(con, current_sql, reference, plan, numeric, categorical, profile.n_rows, n_cur)
+        metrics += drift
+        warnings += [reason] if reason else []
     with timed(timings, "model_importance"):
         importances = cache.model_importance(reference, load_pipeline) or {}
     metrics += importance_metrics({f: v for f, v in importances.items() if f in plan.features}, "model_importance")
@@ -262,12 +206,16 @@ def evaluate(
     if scored:
         say("prediction drift")
         with timed(timings, "prediction"):
-            metrics += _prediction_drift(con, reference, current_sql, plan, found.extra[_SCORE])
+            metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
 
-    if plan.task == "binary" and scored:
-        say("estimated performance (CBPE)")
-        with timed(timings, "estimation"):
-            metrics += _estimated(con, current_sql, plan, reference)
+    if task.estimated is not None and scored:
+        if labelled_rows(con, reference.labelled_sql, plan.target) == 0:
+            warnings.append(f"estimated performance (CBPE) is skipped: the reference rows hold no value of "
+                            f"target '{plan.target}' to calibrate on")
+        else:
+            say("estimated performance (CBPE)")
+            with timed(timings, "estimation"):
+                metrics += task.estimated(con, current_sql, plan, reference)
 
     with timed(timings, "diagnostics"):
         regression = plan.task == "regression"
@@ -277,24 +225,9 @@ def evaluate(
         missing = {m.feature: m.value for m in univariate
                    if m.metric == "missing_share" and m.feature and m.feature not in broken}
         warnings += diagnose(
-            n_cur, shares, missing, compared.absent, performance.get("roc_auc"), performance.get("accuracy"),
+            n_cur, shares, missing, compared.absent, performance.get("roc_auc", performance.get("roc_auc_ovr")),
+            performance.get("accuracy"),
             max(_shares(truth).values()) if truth else None,
         )
     return EvaluationResult(metrics, list(dict.fromkeys(warnings)), n_labelled > 0, n_cur,
                             [*numeric, *categorical], timings)
-
-
-def _score_expression(plan: EvaluationPlan) -> str:
-    positive = _positive(plan) if plan.task == "binary" else None
-    return score_expression(list(plan.classes) if plan.classes is not None else None,
-                            proba_column(positive) if positive is not None else None, PREDICTION_COLUMN)
-
-
-def _prediction_drift(con: duckdb.DuckDBPyConnection, reference: Reference, current_sql: str,
-                      plan: EvaluationPlan, distribution: list[MetricValue]) -> list[MetricValue]:
-    positive = _positive(plan) if plan.task == "binary" else None
-    return prediction_drift(
-        con, reference.sql, current_sql, list(plan.classes) if plan.classes is not None else None,
-        positive, plan.threshold, proba_column(positive) if positive is not None else None,
-        prediction_column=PREDICTION_COLUMN, distribution=distribution,
-    )

@@ -15,7 +15,7 @@ import duckdb
 
 from mlmon.evaluation.sampling import table_columns
 from mlmon.metrics.judgement import DriftSettings
-from mlmon.metrics.performance import label_key
+from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.sqlstats import as_double, present, quote
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import broken_feature_metrics, column_type_class
@@ -96,15 +96,16 @@ def compare_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference
 
 
 def unknown_labels(target: str, classes: Sequence[Any], counts: dict[str, int]
-                   ) -> tuple[list[MetricValue], list[str], set[str]]:
-    """`unknown_label_share` of the labelled rows, a warning naming the classes, and the known ones."""
-    known = {label_key(c) for c in classes}
+                   ) -> tuple[list[MetricValue], list[str]]:
+    """`unknown_label_share` of the labelled rows (`counts`: rows per canonical label), and a
+    warning naming the column and the classes the reference does not know."""
+    known = {canonical_label(c) for c in classes}
     unknown = sorted(k for k in counts if k not in known)
     total = sum(counts.values())
     if not total:
-        return [], [], known
+        return [], []
     share = sum(counts[k] for k in unknown) / total
     warnings = [f"target {target} holds {'a class' if len(unknown) == 1 else 'classes'} the reference does not "
                 f"know: {', '.join(unknown)} ({share:.2%} of labelled rows); those rows are left out of performance"
                 ] if unknown else []
-    return [MetricValue("unknown_label_share", share)], warnings, known
+    return [MetricValue("unknown_label_share", share)], warnings

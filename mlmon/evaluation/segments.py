@@ -16,7 +16,8 @@ import duckdb
 from sqlglot import exp
 
 from mlmon.errors import Location, NodeError, did_you_mean
-from mlmon.evaluation.evaluate import EvaluationPlan, evaluate, labelled_rows, performance_of
+from mlmon.evaluation.evaluate import EvaluationPlan, evaluate, labelled_rows
+from mlmon.evaluation.task import task_metrics
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import table_columns
 from mlmon.metrics.types import MetricValue
@@ -100,7 +101,8 @@ def _segment_reference(con: duckdb.DuckDBPyConnection, reference: Reference, pla
     performance: dict[str, float | None] = {}
     if set(plan.outputs) <= columns and labelled_rows(con, rows, plan.target):
         empty = replace(reference, performance={})
-        performance = {m.metric: m.value for m in performance_of(con, rows, plan, empty) if not m.metric.endswith("_drift")}
+        measured = task_metrics(plan.task).performance(con, rows, plan, empty)
+        performance = {m.metric: m.value for m in measured if m.feature is None and not m.metric.endswith("_drift")}
     return replace(reference, sql=rows, labelled_sql=labelled, performance=performance, warnings=[],
                    source=f"{reference.source}#{segment.label}")
 

@@ -232,10 +232,11 @@ def chi2_pvalue(ref: dict[str, int], cur: dict[str, int]) -> float | None:
     """The two-sample test of homogeneity over the reference's categories (categories empty on
     both sides dropped): `scipy.stats.chi2_contingency([ref_counts, cur_counts]).pvalue` with
     scipy's defaults. Categories the reference never saw are left out (`new_category_share`
-    reports them): one unseen value must not force p = 0. None when a side has no value."""
+    reports them): one unseen value must not force p = 0. None when a side has no value or a
+    single category is left (no test to make)."""
     keys = [k for k in ref if ref[k] or cur.get(k, 0)]
     table = np.array([[ref[k] for k in keys], [cur.get(k, 0) for k in keys]], dtype=np.int64)
-    if not keys or table[0].sum() == 0 or table[1].sum() == 0:
+    if len(keys) < 2 or table[0].sum() == 0 or table[1].sum() == 0:
         return None
     return _finite(float(stats.chi2_contingency(table).pvalue))
 

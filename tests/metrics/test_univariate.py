@@ -195,7 +195,7 @@ def expected_categorical(ref: list, cur: list) -> dict:
     out = {"missing_share": (len(cur) - len(c)) / len(cur) if cur else None,
            "missing_share_reference": (len(ref) - len(r)) / len(ref) if ref else None,
            "new_category_share": unseen / len(c) if c else None}
-    if cats and f_obs.sum() > 0:
+    if len(cats) >= 2 and f_obs.sum() > 0:
         out["chi2_pvalue"] = float(stats.chi2_contingency([r_counts, f_obs]).pvalue)
     else:
         out["chi2_pvalue"] = None
