@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 __all__ = ["SYSTEM_SCHEMA", "SCRATCH_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified",
-           "upgrade_statements"]
+           "added_column_statements"]
 
 SYSTEM_SCHEMA = "mlmon"
 SCRATCH_SCHEMA = "mlmon_scratch"  # an evaluation's working tables, dropped when it ends
@@ -56,7 +56,6 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("store", "VARCHAR"),
                 ("metric", "VARCHAR"),
                 ("feature", "VARCHAR"),
-                ("segment", "VARCHAR"),  # `column=value` of a segment's metric, NULL for the whole data
                 ("value", "DOUBLE"),
                 ("lower", "DOUBLE"),
                 ("upper", "DOUBLE"),
@@ -101,6 +100,29 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("positive_class", "JSON"),  # extra: binary only
                 ("threshold", "DOUBLE"),  # extra: binary only
                 ("invocation_id", "VARCHAR"),  # extra
+                ("training_files", "JSON"),  # extra: the files the training data was read from
+                ("training_vars", "JSON"),  # extra: the vars the training data was built with
+                ("data_fingerprint", "VARCHAR"),  # extra: digest of the labelled rows it was given
+                ("promotion", "JSON"),  # extra: a retrain's champion/challenger decision
+            ),
+        ),
+        SystemTable(
+            "training_rows",  # extra: fingerprints of the rows each version was fitted on
+            (
+                ("model", "VARCHAR"),
+                ("version", "INTEGER"),
+                ("fingerprint", "BIGINT"),
+            ),
+        ),
+        SystemTable(
+            "node_builds",  # extra: what each table-producing node was built from (stale inputs)
+            (
+                ("invocation_id", "VARCHAR"),
+                ("node", "VARCHAR"),
+                ("kind", "VARCHAR"),
+                ("built_at", "TIMESTAMP"),
+                ("vars", "JSON"),  # the vars it depends on, with the values it was built with
+                ("files", "JSON"),  # the input files it read: path, bytes, modified
             ),
         ),
         SystemTable(
@@ -189,16 +211,17 @@ def create_statements(dialect: str = "duckdb") -> list[str]:
     return statements
 
 
-def upgrade_statements(existing: dict[str, set[str]], dialect: str = "duckdb") -> list[str]:
-    """ALTER TABLE statements adding the columns a system table of an older warehouse lacks
-    (`existing`: table -> its column names); new columns are NULL in old rows."""
+def added_column_statements(existing: dict[str, set[str]], dialect: str = "duckdb") -> list[str]:
+    """ALTER TABLE ... ADD COLUMN for the columns a newer mlmon added to system tables that an
+    older warehouse already holds (`existing`: table → its column names)."""
     statements = []
-    for name, columns in existing.items():
-        table = SYSTEM_TABLES.get(name)
-        for column, dtype in table.columns if table else ():
-            if column not in columns:
-                definition = exp.ColumnDef(this=exp.to_identifier(column, quoted=True),
-                                           kind=exp.DataType.build(dtype, dialect="duckdb"))
-                statements.append(exp.Alter(this=qualified(name), kind="TABLE",
-                                            actions=[definition]).sql(dialect))
+    for table in SYSTEM_TABLES.values():
+        have = existing.get(table.name)
+        if have is None:
+            continue
+        for name, dtype in table.columns:
+            if name not in have:
+                column = exp.ColumnDef(this=exp.to_identifier(name, quoted=True),
+                                       kind=exp.DataType.build(dtype, dialect="duckdb"))
+                statements.append(exp.Alter(this=qualified(table.name), kind="TABLE", actions=[column]).sql(dialect))
     return statements
