@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlmon.chaos import pause_point
 from mlmon.errors import MlmonError, UsageError
 from mlmon.ml.artifacts import load_model, save_model
 from mlmon.ml.training import TrainedModel
@@ -107,6 +108,7 @@ class ModelRegistry:
         number = max((v.version for v in existing), default=0) + 1
         path = self.warehouse.artifact_dir / model / f"v{number}.skops"
         digest = save_model(trained, path)
+        pause_point("artifact_written")
         artifact = path.relative_to(self.root) if path.is_relative_to(self.root) else path
         row = {
             "model": model, "version": number, "trained_at": utcnow(), "training_dataset": training_dataset,
@@ -127,6 +129,7 @@ class ModelRegistry:
             finally:
                 con.unregister("__mlmon_reference")
             self.warehouse.insert_rows("model_versions", [row])
+            pause_point("registry_row_written")
             if activate:
                 self._set_active(model, number)
         return self.get(model, number)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from mlmon.chaos import pause_point
 from mlmon.errors import NodeError, did_you_mean
 from mlmon.metrics.performance import label_key, positive_label
 from mlmon.ml.estimators import pipeline_columns, prepare_features
@@ -214,6 +215,7 @@ def score_relation(
             table = pa.Table.from_arrays(arrays, schema=schema)
             _write(con, table, target, create=not created)
             created = True
+            pause_point("staging_built")
             written += table.num_rows
             if progress is not None:
                 progress(written)

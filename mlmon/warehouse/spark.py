@@ -105,6 +105,7 @@ class SparkWarehouse(Warehouse):
                 self.con.execute("CREATE SCHEMA IF NOT EXISTS \"main\"")
                 for statement in create_statements("duckdb"):
                     self.con.execute(statement)
+                self.clear_leftovers()
             spark.catalog.setCurrentDatabase(target.schema)
         except BaseException:
             self._release()

@@ -10,10 +10,14 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["SYSTEM_SCHEMA", "SCRATCH_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
+__all__ = ["SYSTEM_SCHEMA", "STAGING_SCHEMA", "SCRATCH_SCHEMA", "staging_statements", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
 
 SYSTEM_SCHEMA = "mlmon"
-SCRATCH_SCHEMA = "mlmon_scratch"  # an evaluation's working tables, dropped when it ends
+# Staging tables (a table being rebuilt) and scratch tables (an evaluation's working rows) live in
+# this schema, where `mlmon show`, `mlmon ls` and BI readers don't look; it is never published,
+# and every command that opens the warehouse for writing empties it first (leftovers of a kill).
+STAGING_SCHEMA = "mlmon_staging"
+SCRATCH_SCHEMA = STAGING_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,18 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
 def qualified(table: str) -> exp.Table:
     """`mlmon.<table>` as a sqlglot table expression."""
     return exp.table_(table, db=SYSTEM_SCHEMA, quoted=True)
+
+
+def staging_statements(dialect: str = "duckdb") -> list[str]:
+    """Drop what a killed command left in the staging schema, then create it empty.
+
+    Only a writer runs these, and a warehouse has one writer at a time: nothing live is in it.
+    """
+    schema = exp.to_identifier(STAGING_SCHEMA, quoted=True)
+    return [
+        exp.Drop(tables=[exp.Table(db=schema.copy())], kind="SCHEMA", exists=True, cascade=True).sql(dialect),
+        exp.Create(this=exp.Table(this=schema), kind="SCHEMA", exists=True).sql(dialect),
+    ]
 
 
 def create_statements(dialect: str = "duckdb") -> list[str]:
