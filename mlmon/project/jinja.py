@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
 
 import jinja2
 
@@ -43,6 +44,7 @@ class Renderer:
 
     def __init__(self, vars: Mapping[str, Any], macro_files: list[tuple[Path, str]] = ()):
         self.vars = dict(vars)
+        self._env_listeners: list[set[str]] = []
         self.env = jinja2.Environment(
             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
             extensions=["jinja2.ext.do"],
@@ -60,9 +62,20 @@ class Renderer:
             did_you_mean(name, self.vars) or "set it under vars: in mlmon_project.yml or pass --vars",
         )
 
-    @staticmethod
-    def _env_var(name: str, default: Any = _MISSING) -> Any:
+    @contextmanager
+    def env_reads(self) -> Iterator[set[str]]:
+        """The values env_var() returns while the block renders: the secrets to keep hidden."""
+        seen: set[str] = set()
+        self._env_listeners.append(seen)
+        try:
+            yield seen
+        finally:
+            self._env_listeners.remove(seen)
+
+    def _env_var(self, name: str, default: Any = _MISSING) -> Any:
         if name in os.environ:
+            for seen in self._env_listeners:
+                seen.add(os.environ[name])
             return os.environ[name]
         if default is not _MISSING:
             return default

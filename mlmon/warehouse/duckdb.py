@@ -56,7 +56,20 @@ class Warehouse:
         if not read_only:
             for statement in create_statements(self.dialect):
                 self.con.execute(statement)
+            self._add_missing_columns()
             self.clear_leftovers()
+
+    def _add_missing_columns(self) -> None:
+        """Columns a newer mlmon added to a system table that an older one created."""
+        present = set(self.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = ? AND table_schema = ?",
+            [CATALOG, SYSTEM_SCHEMA]).fetchall())
+        for table in SYSTEM_TABLES.values():
+            for column, dtype in table.columns:
+                if (table.name, column) not in present:
+                    add = exp.ColumnDef(this=exp.to_identifier(column, quoted=True), kind=exp.DataType.build(dtype, dialect="duckdb"))
+                    alter = exp.Alter(this=exp.table_(table.name, db=SYSTEM_SCHEMA, quoted=True), kind="TABLE", actions=[add])
+                    self.con.execute(alter.sql(self.dialect))
 
     def clear_leftovers(self) -> None:
         """Drop the staging and scratch tables and the temporary artifact files a killed command

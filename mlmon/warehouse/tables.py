@@ -130,6 +130,8 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("outcome", "VARCHAR"),
                 ("trigger_params", "JSON"),  # extra: what fired the trigger
                 ("message", "VARCHAR"),  # extra
+                ("pid", "BIGINT"),  # extra: the process running it, to tell a live run from a dead one
+                ("host", "VARCHAR"),  # extra: the machine that process runs on
             ),
         ),
         SystemTable(
