@@ -82,9 +82,7 @@ def build(project_dir: Path, vars_text: str | None, target: str | None, select: 
     config = run_config(project_dir, vars_text, target, select=select, exclude=exclude,
                         full_refresh=full_refresh, fail_fast=fail_fast, dry_run=dry_run)
     project = compile_project(config)
-    if not dry_run:
-        project.write_manifest()
-    results = run_build(project, config, Progress(), debug=debug)
+    results = run_build(project, config, Progress(), debug=debug, on_open=project.write_manifest)
     raise SystemExit(results.exit_code)
 
 

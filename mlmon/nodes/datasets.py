@@ -97,6 +97,7 @@ class DatasetKind(NodeKind):
         source = _source(node)
         if source == "files":
             files = resolve_files(node, ctx.project.root)
+            _check_files(node, files, ctx.project.root)
             rows = ctx.warehouse.con.execute(sql.count_rows(self.relation(node, ctx.project.root)).sql("duckdb")).fetchone()[0]
             noun = "file" if len(files) == 1 else "files"
             return NodeOutcome(message=f"{len(files)} {noun}, read at use time", rows=int(rows))
@@ -119,6 +120,28 @@ class DatasetKind(NodeKind):
                             location=node.location())
         rows = ctx.warehouse.replace_from_frame(node.name, result)
         return NodeOutcome(message="table", rows=rows)
+
+
+def _check_files(node: Node, files: list[Path], root: Path) -> None:
+    """An empty or header-only file is an error naming it: read as data, it would give a table
+    with one text column `column0`, or turn every column of the files beside it into text."""
+    fmt = _format(node)
+    has_header = (node.config.get("options") or {}).get("header", True) is not False
+    for file in files:
+        shown = file.relative_to(root) if file.is_relative_to(root) else file
+        if file.stat().st_size == 0:
+            raise NodeError(f"{shown} is empty (0 bytes)", location=node.location("files"),
+                            hint="write its rows (with a header line), or move it out of the dataset's files")
+        if fmt == "csv" and has_header and _header_only(file):
+            raise NodeError(f"{shown} has a header line but no rows", location=node.location("files"),
+                            hint="add its rows, or move it out of the dataset's files")
+
+
+def _header_only(file: Path) -> bool:
+    with open(file, "rb") as handle:
+        head = handle.read(1 << 16)
+    lines = [line for line in head.splitlines() if line.strip()]
+    return len(lines) <= 1 and len(head) < (1 << 16)
 
 
 class PythonDatasetContext:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import traceback
 from contextlib import nullcontext
+from typing import Any, Callable
 
 from mlmon.config import RunConfig
 from mlmon.errors import MlmonError
@@ -39,9 +40,10 @@ def named_in_selection(select_args: tuple[str, ...], names: set[str] | dict) -> 
 
 
 def build(project: Project, config: RunConfig, progress: Progress, debug: bool = False,
-          warehouse: Warehouse | None = None) -> RunResults:
+          warehouse: Warehouse | None = None, on_open: Callable[[], Any] | None = None) -> RunResults:
     """Build the selection; `warehouse` lets a caller that holds the connection (a scenario
-    run, whose steps are builds) share it instead of opening the file a second time."""
+    run, whose steps are builds) share it instead of opening the file a second time.
+    `on_open` runs once the warehouse is open: a build refused by the lock writes nothing."""
     order = plan(project, config)
     run = RunResults(config.invocation_id, dict(config.args))
     if config.dry_run:
@@ -51,6 +53,8 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
         return run
     opened = nullcontext(warehouse) if warehouse is not None else project.open_warehouse()
     with opened as warehouse:
+        if on_open is not None:
+            on_open()
         ctx = RunContext(
             config=config, project=project, warehouse=warehouse, progress=progress,
             selected=frozenset(order), named=named_in_selection(config.select, project.nodes),

@@ -26,10 +26,13 @@ def test_second_concurrent_build_reports_the_lock(make_project, mlmon):
         """)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
+    manifest = root / "target" / "manifest.json"
+    manifest.write_text("{}")
     try:
         assert holder.stdout.readline().strip() == "locked"
         result = mlmon("build", project=root)
         assert result.exit_code == 2
+        assert manifest.read_text() == "{}"  # a refused build writes no artifact
         assert f"is locked by process {holder.pid}" in result.output
         assert "DuckDB allows one writer at a time" in result.output
     finally:
