@@ -7,7 +7,7 @@ check's history and retrain nodes read a check's latest status from it. A SQL ch
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlmon.checks.evaluate import (
     BOUND_NAMES,
@@ -21,13 +21,9 @@ from mlmon.checks.evaluate import (
     node_status,
 )
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.run.results import utcnow
 from mlmon.warehouse.tables import SYSTEM_SCHEMA
-
-if TYPE_CHECKING:
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["CheckKind", "KIND", "SQL_CHECK_METRIC", "latest_evaluation", "metric_value"]
 
@@ -49,7 +45,7 @@ class CheckKind(NodeKind):
         Field("severity", (str,), default="error", choices=("error", "warn"), doc="warn turns ERROR into WARNING"),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         config = node.config
         bounds = {b: config[b] for b in BOUND_NAMES if config.get(b) is not None}
         if config.get("sql"):
@@ -76,7 +72,7 @@ class CheckKind(NodeKind):
             errors.append(node.error("bounds must satisfy min ≤ soft_min ≤ soft_max ≤ max", next(iter(bounds))))
         return errors
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         config = node.config
         row: dict[str, Any] = {"check": node.name, "invocation_id": ctx.invocation_id}
         if config.get("sql"):
@@ -92,7 +88,7 @@ class CheckKind(NodeKind):
         return NodeOutcome(node_status(verdict.status), f"{verdict.status}: {verdict.message}")
 
 
-def latest_evaluation(ctx: "RunContext", store: str) -> str | None:
+def latest_evaluation(ctx: "BuildContext", store: str) -> str | None:
     """The id of the store's newest evaluation (by created_at), or None if it has none."""
     row = ctx.warehouse.con.execute(
         f"SELECT evaluation_id FROM {SYSTEM_SCHEMA}.evaluations WHERE store = ? "
@@ -100,7 +96,7 @@ def latest_evaluation(ctx: "RunContext", store: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def metric_value(ctx: "RunContext", evaluation_id: str, metric: str, feature: str | None) -> tuple[bool, float | None]:
+def metric_value(ctx: "BuildContext", evaluation_id: str, metric: str, feature: str | None) -> tuple[bool, float | None]:
     """(found, value) of one metric of one evaluation; feature None means the global value."""
     row = ctx.warehouse.con.execute(
         f"SELECT value FROM {SYSTEM_SCHEMA}.metrics WHERE evaluation_id = ? AND metric = ? "
@@ -110,7 +106,7 @@ def metric_value(ctx: "RunContext", evaluation_id: str, metric: str, feature: st
     return True, None if row[0] is None else float(row[0])
 
 
-def _run_metric_check(ctx: "RunContext", config: dict[str, Any]) -> tuple[Verdict, str | None, float | None]:
+def _run_metric_check(ctx: "BuildContext", config: dict[str, Any]) -> tuple[Verdict, str | None, float | None]:
     store, metric, feature = config["store"], config["metric"], config.get("feature")
     label = metric if feature is None else f"{metric}[{feature}]"
     evaluation_id = latest_evaluation(ctx, store)
@@ -125,7 +121,7 @@ def _run_metric_check(ctx: "RunContext", config: dict[str, Any]) -> tuple[Verdic
     return check_bounds(label, value, Bounds.from_config(config)), evaluation_id, value
 
 
-def _run_sql_check(ctx: "RunContext", query: str) -> tuple[Verdict, int]:
+def _run_sql_check(ctx: "BuildContext", query: str) -> tuple[Verdict, int]:
     con = ctx.warehouse.con
     (count,) = con.execute(f"SELECT count(*) FROM ({query}) AS failing_rows").fetchone()
     if not count:

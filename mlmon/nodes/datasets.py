@@ -5,19 +5,15 @@ from __future__ import annotations
 import glob
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import ConfigError, NodeError
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.warehouse import sql
-
-if TYPE_CHECKING:
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["DatasetKind", "resolve_files", "dataset_files"]
 
@@ -68,7 +64,7 @@ class DatasetKind(NodeKind):
         Field("options", (dict,), doc="reader options passed to DuckDB, e.g. {delim: ';'}"),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         source = _source(node)
         if source == "files" and not dataset_files(node):
             return [node.error(f"dataset '{node.name}' needs `files:`", hint="or write models/" + node.name + ".sql")]
@@ -84,7 +80,7 @@ class DatasetKind(NodeKind):
         paths = [p if Path(p).is_absolute() else str(root / p) for p in dataset_files(node)]
         return sql.file_scan(_format(node), paths, node.config.get("options"))
 
-    def available(self, node: Node, ctx: "RunContext") -> str | None:
+    def available(self, node: Node, ctx: "BuildContext") -> str | None:
         if _source(node) == "files":
             try:
                 resolve_files(node, ctx.project.root)
@@ -93,7 +89,7 @@ class DatasetKind(NodeKind):
             return None
         return super().available(node, ctx)
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         source = _source(node)
         if source == "files":
             files = resolve_files(node, ctx.project.root)
@@ -106,7 +102,7 @@ class DatasetKind(NodeKind):
             return NodeOutcome(message=f"{node.materialized}", rows=rows)
         return self._run_python(node, ctx)
 
-    def _run_python(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def _run_python(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         file = ctx.project.root / node.path
         spec = importlib.util.spec_from_file_location(f"mlmon_dataset_{node.name}", file)
         assert spec and spec.loader
@@ -147,7 +143,7 @@ def _header_only(file: Path) -> bool:
 class PythonDatasetContext:
     """What a `def dataset(ctx)` function may use."""
 
-    def __init__(self, ctx: "RunContext"):
+    def __init__(self, ctx: "BuildContext"):
         self._ctx = ctx
 
     def ref(self, name: str) -> pd.DataFrame:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+
 
 from sqlglot import exp
 
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.nodes.models import registry
-
-if TYPE_CHECKING:
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["EvaluationKind", "KIND"]
 
@@ -40,7 +36,7 @@ class EvaluationKind(NodeKind):
         Field("categorical", (list,), default=[], doc="numeric columns to test as categories"),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         sampling = node.config["sampling"]
         errors = []
         method = sampling.get("method", "full")
@@ -64,7 +60,7 @@ class EvaluationKind(NodeKind):
                                      hint="rename one of them"))
         return errors
 
-    def available(self, node: Node, ctx: "RunContext") -> str | None:
+    def available(self, node: Node, ctx: "BuildContext") -> str | None:
         evaluations = ctx.warehouse.con.execute(
             "SELECT count(*) FROM mlmon.evaluations WHERE store = ?", [node.name]).fetchone()[0]
         if not evaluations or not ctx.warehouse.exists(node.name):
@@ -75,7 +71,7 @@ class EvaluationKind(NodeKind):
         # Newest first: `mlmon show` prints a limited number of rows.
         return exp.select("*").from_(self.relation(node, root)).order_by(exp.column("created_at", quoted=True).desc())
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         # The statistics stack (scipy, scikit-learn) loads only when a store is built.
         from mlmon.evaluation.run import EvaluationRequest, run_evaluation, summary
         from mlmon.evaluation.store import KEEP_ROWS

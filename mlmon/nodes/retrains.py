@@ -21,15 +21,13 @@ from mlmon.checks.evaluate import CheckStatus, format_value
 from mlmon.errors import ConfigError, NodeError, did_you_mean
 from mlmon.metrics.performance import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.metrics.performance import classification_metrics, regression_metrics
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.nodes.models import headline, registry, train_version
 from mlmon.warehouse.tables import SYSTEM_SCHEMA
 
 if TYPE_CHECKING:  # skops and the training stack load only when a retrain fires
     from mlmon.ml.registry import ModelRegistry, ModelVersion
     from mlmon.ml.training import TrainedModel
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["RetrainKind", "KIND", "CHECK_STATUSES", "LOWER_IS_BETTER", "latest_check_statuses", "score_version"]
 
@@ -52,7 +50,7 @@ class RetrainKind(NodeKind):
         Field("promote_metric", (str,), doc="metric compared by if_better (default roc_auc, or r2)"),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         if isinstance(node.config["when"], str):
             node.config["when"] = [node.config["when"]]
         errors = []
@@ -65,7 +63,7 @@ class RetrainKind(NodeKind):
                                      hint=did_you_mean(metric, PERFORMANCE_METRICS) or f"one of {', '.join(PERFORMANCE_METRICS)}"))
         return errors
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         config = node.config
         statuses = latest_check_statuses(ctx, config["when"])
         summary = ", ".join(f"{check} {status or 'never run'}" for check, status in statuses.items())
@@ -83,7 +81,7 @@ class RetrainKind(NodeKind):
             rows=trained.n_train + trained.n_test, warnings=trained.warnings)
 
 
-def latest_check_statuses(ctx: "RunContext", checks: list[str]) -> dict[str, str | None]:
+def latest_check_statuses(ctx: "BuildContext", checks: list[str]) -> dict[str, str | None]:
     """Each check's status in its newest `mlmon.check_results` row (None if it never ran)."""
     rows = ctx.warehouse.con.execute(
         f'SELECT "check", status FROM {SYSTEM_SCHEMA}.check_results WHERE "check" IN ({", ".join("?" for _ in checks)}) '
@@ -129,7 +127,7 @@ def _better(candidate: float | None, incumbent: float | None, metric: str) -> bo
     return candidate < incumbent if metric in LOWER_IS_BETTER else candidate > incumbent
 
 
-def _train_if_better(ctx: "RunContext", model_node: Node, config: dict[str, Any], cause: str) -> NodeOutcome:
+def _train_if_better(ctx: "BuildContext", model_node: Node, config: dict[str, Any], cause: str) -> NodeOutcome:
     models = registry(ctx)
     active = models.active(model_node.name)
     version, trained = train_version(ctx, model_node, data=config.get("data"), activate=active is None)
@@ -161,7 +159,7 @@ def _show(value: float | None) -> str:
     return "n/a" if value is None else format_value(value)
 
 
-def _record_promotion(ctx: "RunContext", version: "ModelVersion", trained: "TrainedModel", candidate: float | None,
+def _record_promotion(ctx: "BuildContext", version: "ModelVersion", trained: "TrainedModel", candidate: float | None,
                       incumbent: float | None, active_version: int, promoted: bool) -> None:
     metrics = {
         **trained.metrics,

@@ -17,15 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from mlmon.config import PROJECT_FILE, ProjectSettings
 from mlmon.errors import ConfigError, Location, UsageError, did_you_mean
 
-if TYPE_CHECKING:
-    from mlmon.warehouse.duckdb import Warehouse
-
-__all__ = ["Target", "resolve_target", "open_warehouse", "DEFAULT_TARGET"]
+__all__ = ["Target", "resolve_target", "DEFAULT_TARGET"]
 
 DEFAULT_TARGET = "duckdb"
 _KEYS = {
@@ -90,16 +87,3 @@ def resolve_target(settings: ProjectSettings, name: str | None) -> Target:
 def _absolute(root: Path, path: Any) -> Path:
     path = Path(str(path))
     return path if path.is_absolute() else root / path
-
-
-def open_warehouse(target: Target, root: Path, read_only: bool = False) -> "Warehouse":
-    """The warehouse of `target`: a DuckDB file, or a Spark session's catalog."""
-    if target.type == "spark":
-        from mlmon.warehouse.spark import SparkWarehouse
-
-        return SparkWarehouse(target, root, read_only=read_only)
-    from mlmon.warehouse.duckdb import Warehouse
-
-    warehouse = Warehouse(target.path, read_only=read_only, search_path=root)
-    warehouse.target_name = target.name
-    return warehouse
