@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse.duckdb import Warehouse
 from mlmon.warehouse.spark_connection import SparkConnection
-from mlmon.warehouse.tables import create_statements
+from mlmon.warehouse.tables import create_statements, staging_statements
 from mlmon.warehouse.targets import Target
 
 __all__ = ["SparkWarehouse", "spark_session"]
@@ -105,7 +105,10 @@ class SparkWarehouse(Warehouse):
                 self.con.execute("CREATE SCHEMA IF NOT EXISTS \"main\"")
                 for statement in create_statements("duckdb"):
                     self.con.execute(statement)
-                self.clear_leftovers()
+                if self._lock is not None:  # the only writer: what is staged is a dead command's
+                    self.clear_leftovers()
+                else:  # Spark Connect has no lock here: another writer may be staging right now
+                    self.con.execute(staging_statements("duckdb")[-1])
             spark.catalog.setCurrentDatabase(target.schema)
         except BaseException:
             self._release()
