@@ -8,12 +8,14 @@ stops before its Content-Length (or its last chunk) is a failure, not a delivery
 
 from __future__ import annotations
 
+import base64
 import http.client
 import socket
 import threading
+import urllib.request
 from dataclasses import dataclass
 from typing import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 __all__ = ["Reply", "post"]
 
@@ -34,9 +36,7 @@ class Reply:
 def post(url: str, body: bytes, headers: Mapping[str, str], seconds: float) -> Reply:
     """POST `body` to `url` (redirects are not followed); the reply within `seconds`."""
     parts = urlsplit(url)
-    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    connection = connection_class(parts.hostname or "", parts.port, timeout=max(seconds, 0.001))
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection, target, headers = _connect(parts, headers, max(seconds, 0.001))
     outcome: dict[str, object] = {}
 
     def exchange() -> None:
@@ -60,6 +60,30 @@ def post(url: str, body: bytes, headers: Mapping[str, str], seconds: float) -> R
         return Reply(int(outcome["status"]))  # type: ignore[call-overload]
     error = outcome.get("error")
     return Reply(None, _describe(error), timed_out=isinstance(error, TimeoutError))
+
+
+def _connect(parts: SplitResult, headers: Mapping[str, str],
+             seconds: float) -> tuple[http.client.HTTPConnection, str, Mapping[str, str]]:
+    """The connection, request target and headers, through the proxy the environment names
+    (http_proxy / https_proxy / no_proxy, as urllib reads them) if there is one."""
+    https = parts.scheme == "https"
+    host = parts.hostname or ""
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(host):
+        connection_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        return connection_class(host, parts.port, timeout=seconds), path, headers
+    via = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    credentials = {}
+    if via.username:
+        token = base64.b64encode(f"{unquote(via.username)}:{unquote(via.password or '')}".encode()).decode()
+        credentials = {"Proxy-Authorization": f"Basic {token}"}
+    if https:  # a CONNECT tunnel: the proxy never sees the path, the headers or the body
+        connection = http.client.HTTPSConnection(via.hostname or "", via.port or 8080, timeout=seconds)
+        connection.set_tunnel(host, parts.port, headers=credentials)
+        return connection, path, headers
+    connection = http.client.HTTPConnection(via.hostname or "", via.port or 8080, timeout=seconds)
+    return connection, parts.geturl(), {**headers, **credentials}
 
 
 def _read_whole(response: http.client.HTTPResponse) -> None:

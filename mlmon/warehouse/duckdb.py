@@ -74,7 +74,10 @@ class Warehouse:
     def clear_leftovers(self) -> None:
         """Drop the staging and scratch tables and the temporary artifact files a killed command
         left behind. Only a writer calls this, and there is one writer at a time."""
-        for statement in staging_statements(self.dialect):
+        statements = staging_statements(self.dialect)
+        if not self._staged_tables():  # nothing to drop: no write (and no WAL entry) needed
+            statements = statements[-1:]
+        for statement in statements:
             self.con.execute(statement)
         if self.artifact_dir.is_dir():
             for leftover in self.artifact_dir.rglob(TEMP_ARTIFACT_GLOB):
@@ -87,6 +90,11 @@ class Warehouse:
 
     def close(self) -> None:
         self.con.close()
+
+    def _staged_tables(self) -> int:
+        return int(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? AND table_schema = ?",
+            [CATALOG, STAGING_SCHEMA]).fetchone()[0])
 
     def __enter__(self) -> "Warehouse":
         return self

@@ -129,6 +129,9 @@ class SparkWarehouse(Warehouse):
     def artifact_dir(self) -> Path:
         return self.path / "artifacts"
 
+    def _staged_tables(self) -> int:
+        return 1  # dropping an empty staging schema costs Spark less than listing it
+
     def relation_type(self, name: str, schema: str = "main") -> str | None:
         database = self.con.schema_map.get(schema, schema)
         catalog = self.con.spark.catalog

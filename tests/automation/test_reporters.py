@@ -179,7 +179,7 @@ def test_webhook_timeout_is_bounded() -> None:
 
 
 @contextmanager
-def raw_server(answer: "Callable[[socket.socket], None]") -> Iterator[str]:
+def raw_server(answer: "Callable[[socket.socket], None]", received: list[bytes] | None = None) -> Iterator[str]:
     """A TCP server on 127.0.0.1 that reads a request's head and lets `answer` write anything."""
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -200,6 +200,8 @@ def raw_server(answer: "Callable[[socket.socket], None]") -> Iterator[str]:
                     while b"\r\n\r\n" not in request:
                         request += conn.recv(65536)
                     head, _, body = request.partition(b"\r\n\r\n")
+                    if received is not None:
+                        received.append(head)
                     length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
                                       if line.lower().startswith(b"content-length")))
                     while len(body) < length:  # read it all: closing on unread bytes resets the connection
@@ -505,3 +507,19 @@ def test_a_malformed_url_is_a_config_error_that_does_not_quote_it(url: str, frag
         parse_reporter({"type": "webhook", "url": url})
     assert fragment in info.value.message
     assert "SECRET" not in str(info.value)
+
+
+def test_webhook_goes_through_the_http_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    heads: list[bytes] = []
+
+    def proxy(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+    with raw_server(proxy, heads) as url:
+        monkeypatch.setenv("http_proxy", url.replace("http://", "http://user:pw@"))
+        monkeypatch.setenv("no_proxy", "")
+        result = WebhookReporter(url="http://hooks.invalid/path?x=1", retries=0).report(make_run())
+    assert result.ok, result.error
+    request_line, *header_lines = heads[0].decode().split("\r\n")
+    assert request_line == "POST http://hooks.invalid/path?x=1 HTTP/1.1"  # the absolute form a proxy reads
+    assert "Proxy-Authorization: Basic dXNlcjpwdw==" in header_lines
