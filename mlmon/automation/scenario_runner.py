@@ -32,8 +32,8 @@ from mlmon.automation.locks import scenario_lock
 from mlmon.automation.outcomes import SKIPPED, Outcome, RunRecord, RunState, StepRecord, step_outcome_from_statuses
 from mlmon.automation.reporters import Reporter, parse_reporter, redact, report_all
 from mlmon.automation.triggers import MANUAL_TRIGGER
-from mlmon.config import RunConfig
 from mlmon.chaos import pause_point
+from mlmon.config import RunConfig
 from mlmon.errors import ConfigError, Location, MlmonError, UsageError, did_you_mean
 from mlmon.nodes.base import Node
 from mlmon.nodes.scenarios import Step, checks_for, render, scenario_steps
