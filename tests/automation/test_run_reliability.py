@@ -48,7 +48,7 @@ def test_hostile_reporters_cannot_break_a_run(make_project, mlmon, monkeypatch):
         history = mlmon("scenario", "history", "notify", "--output", "json", project=root)
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output + result.stderr
-    assert elapsed < 2 * 1 * 2 + 3  # about twice timeout × attempts, plus the command itself
+    assert elapsed < 20  # the deadline (1 s) plus the command itself; the drip alone would last 50 s
     ((run_id, _, _, outcome, _, message, ended),) = runs(root)
     assert outcome == "SUCCESS" and ended
     assert json.loads((root / "target" / "reports" / "runs.jsonl").read_text())["run_id"] == run_id
