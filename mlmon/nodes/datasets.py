@@ -83,9 +83,9 @@ class DatasetKind(NodeKind):
     def available(self, node: Node, ctx: "BuildContext") -> str | None:
         if _source(node) == "files":
             try:
-                resolve_files(node, ctx.project.root)
+                _check_files(node, resolve_files(node, ctx.project.root), ctx.project.root)
             except NodeError as exc:
-                return exc.message
+                return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
             return None
         return super().available(node, ctx)
 

@@ -47,6 +47,8 @@ def test_an_empty_file_is_named_with_the_fix(project, mlmon, content, problem, f
     assert result.exit_code == 1
     assert f"models/s.yml:4: {problem}" in result.output and fix in result.output
     assert "column0" not in result.output and "Traceback" not in result.output
+    alone = mlmon("build", "-s", "scored", project=project)  # the file dataset read without being built
+    assert alone.exit_code == 1 and problem in alone.output and "column0" not in alone.output
 
 
 def test_infinities_in_a_feature_name_the_column(project, mlmon):
