@@ -296,6 +296,7 @@ class _Session:
 
 
 def _store_messages(warehouse: Warehouse, messages: Mapping[str, str]) -> None:
+    warehouse.modified = True  # published on close, like every other write
     for run_id, message in messages.items():
         warehouse.con.execute(f"UPDATE {SYSTEM_SCHEMA}.scenario_runs SET message = ? WHERE run_id = ?", [message, run_id])
 

@@ -25,6 +25,7 @@ from sqlglot import exp
 from mlmon.chaos import pause_point
 from mlmon.evaluation.reference import rows_table
 from mlmon.evaluation.sampling import table_columns
+from mlmon.metrics.task import MULTICLASS_CLASS_METRICS
 from mlmon.metrics.types import MetricValue
 from mlmon.warehouse import sql
 from mlmon.warehouse.duckdb import Warehouse
@@ -43,8 +44,9 @@ __all__ = [
 
 KEEP_ROWS = 100_000
 _KEEP_SEED = 0
-# Per-class prediction metrics carry a class label in `feature`; they are not feature drift.
-_CLASS_METRICS = ("predicted_class_share", "predicted_class_share_reference")
+# Per-class metrics carry a class label in `feature`; they are not feature drift.
+_CLASS_METRICS = ("predicted_class_share", "predicted_class_share_reference", *MULTICLASS_CLASS_METRICS,
+                  *(f"{m}_drift" for m in MULTICLASS_CLASS_METRICS))
 _STORE_COLUMNS = ("evaluation_id", "created_at", "model", "model_version", "dataset", "n_rows", "n_evaluated",
                   "has_ground_truth")
 _FEATURE_COLUMNS = ("evaluation_id", "created_at", "model_version")

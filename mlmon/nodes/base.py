@@ -23,6 +23,7 @@ __all__ = [
     "Dependency",
     "Field",
     "COMMON_FIELDS",
+    "PUBLISH_FIELD",
     "Node",
     "NodeKind",
     "NodeOutcome",
@@ -70,6 +71,10 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("zone", (str,), doc="a Flow zone grouping nodes in docs and dashboards"),
     Field("description", (str,), doc="free text shown in docs"),
 )
+
+# Kinds whose output is a table offer it to BI tools through the published copy on request.
+PUBLISH_FIELD = Field("publish", (bool,), default=False,
+                      doc="copy this node's rows into the published copy for BI tools (target/published/)")
 
 
 @dataclass

@@ -30,6 +30,7 @@ class EvaluationKind(NodeKind):
         Field("labels", (dict,), default={}, doc="key/values stored with each evaluation"),
         Field("reference", (str,), default="training", choices=REFERENCES),
         Field("drift_sample", (int,), default=10_000, doc="rows per side for the domain classifier"),
+        Field("data_drift", (bool,), default=True, doc="false skips the domain classifier (data_drift metrics)"),
         Field("threshold", (float,), doc="binary: default the model's threshold"),
         Field("positive_class", (str, int, float, bool)),
         Field("features", (list,), doc="columns to test for drift (default: the model's features)"),

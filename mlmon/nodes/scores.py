@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
+from mlmon.nodes.base import PUBLISH_FIELD, BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.nodes.models import registry
 
 __all__ = ["ScoreKind", "KIND"]
@@ -20,6 +20,7 @@ class ScoreKind(NodeKind):
         Field("data", (str,), required=True, refs=("dataset", "score")),
         Field("threshold", (float,), doc="binary only; default: the model's threshold (0.5)"),
         Field("chunk_rows", (int,), default=100_000, doc="rows scored at a time: bounds memory"),
+        PUBLISH_FIELD,
     )
 
     def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:

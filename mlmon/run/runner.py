@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import traceback
 from contextlib import nullcontext
-from typing import Any, Callable
 
 from mlmon.config import RunConfig
 from mlmon.errors import MlmonError
@@ -40,12 +39,15 @@ def named_in_selection(select_args: tuple[str, ...], names: set[str] | dict) -> 
 
 
 def build(project: Project, config: RunConfig, progress: Progress, debug: bool = False,
-          warehouse: Warehouse | None = None, on_open: Callable[[], Any] | None = None) -> RunResults:
+          warehouse: Warehouse | None = None, write_manifest: bool = False) -> RunResults:
     """Build the selection; `warehouse` lets a caller that holds the connection (a scenario
     run, whose steps are builds) share it instead of opening the file a second time.
-    `on_open` runs once the warehouse is open: a build refused by the lock writes nothing."""
+
+    Artifacts are written only once the warehouse is open: a command refused for a held lock
+    leaves target/ as it was."""
     order = plan(project, config)
-    run = RunResults(config.invocation_id, dict(config.args))
+    run = RunResults(config.invocation_id, dict(config.args), target=project.target.name,
+                     project_name=project.settings.name)
     if config.dry_run:
         for i, name in enumerate(order, 1):
             node = project.nodes[name]
@@ -53,8 +55,8 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
         return run
     opened = nullcontext(warehouse) if warehouse is not None else project.open_warehouse()
     with opened as warehouse:
-        if on_open is not None:
-            on_open()
+        if write_manifest:
+            project.write_manifest(config.invocation_id)
         ctx = RunContext(
             config=config, project=project, warehouse=warehouse, progress=progress,
             selected=frozenset(order), named=named_in_selection(config.select, project.nodes),

@@ -12,11 +12,10 @@ between the drop and the rename can lose it.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -114,7 +113,7 @@ class SparkWarehouse(Warehouse):
             self._release()
             raise
 
-    def close(self) -> None:
+    def close(self, publish: bool = True) -> None:  # a Spark catalog has no published copy
         try:
             self.con.close()
         finally:
@@ -144,16 +143,15 @@ class SparkWarehouse(Warehouse):
         yield self.con  # statements apply one by one (module docstring)
 
 
-def _write_lock(home: Path) -> Any:
-    home.mkdir(parents=True, exist_ok=True)
-    handle = open(home / "mlmon.lock", "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise WarehouseLockedError(
-            f"the Spark warehouse {home} is being written by another mlmon command",
-            hint="wait for the other mlmon command to finish, then run this one again",
-        ) from None
-    return handle
+def _write_lock(home: Path) -> ExitStack:
+    from mlmon.warehouse.lock import LockBusy, exclusive_lock
 
+    held = ExitStack()
+    try:
+        held.enter_context(exclusive_lock(home / "mlmon.lock"))
+    except LockBusy as busy:
+        raise WarehouseLockedError(
+            f"the Spark warehouse {home} is being written by {busy.holder.describe()}",
+            hint="wait for that command to finish, then run this one again",
+        ) from None
+    return held

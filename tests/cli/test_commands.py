@@ -25,8 +25,8 @@ def test_compile_writes_manifest_and_compiled_sql(project, mlmon):
     assert result.exit_code == 0, result.output
     manifest = json.loads((project / "target" / "manifest.json").read_text())
     assert manifest["metadata"]["project_name"] == "test_project"
-    assert manifest["nodes"]["totals"]["tags"] == ["nightly"]
-    assert manifest["nodes"]["tx"]["zone"] == "raw"
+    assert manifest["nodes"]["dataset.test_project.totals"]["tags"] == ["nightly"]
+    assert manifest["nodes"]["dataset.test_project.tx"]["zone"] == "raw"
     assert manifest["zones"] == {"raw": ["tx"]}
     assert (project / "target" / "compiled" / "models" / "totals.sql").exists()
     assert not (project / "target" / "warehouse.duckdb").exists(), "compile never opens the warehouse"
