@@ -1,9 +1,11 @@
 """No module of mlmon needs itself back through its imports.
 
-Every import counts, at module level, under TYPE_CHECKING or inside a function: a cycle hidden
-in a function still means two modules that cannot be understood (or split) one without the
-other. The one pattern allowed is a package's `__init__` importing its own submodules to expose
-or register them (mlmon.cli registers its commands so).
+Every import that runs counts, at module level or inside a function: a cycle hidden in a
+function still means two modules that cannot be understood (or split) one without the other.
+Imports for annotations only (under TYPE_CHECKING) are listed apart: the node kinds must not
+need the project or the run context even so (they get interfaces, mlmon.nodes.base). The one
+pattern allowed is a package's `__init__` importing its own submodules to expose or register
+them (mlmon.cli registers its commands so).
 """
 
 from __future__ import annotations
@@ -24,12 +26,26 @@ def _modules() -> dict[str, Path]:
     return modules
 
 
-def import_graph() -> dict[str, set[str]]:
+def _type_checking_blocks(tree: ast.Module) -> set[int]:
+    """ids of the import statements inside `if TYPE_CHECKING:` blocks."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", getattr(node.test, "attr", None)) == "TYPE_CHECKING":
+            found.update(id(inner) for statement in node.body for inner in ast.walk(statement))
+    return found
+
+
+def import_graph(type_checking: bool = False) -> dict[str, set[str]]:
+    """module -> the mlmon modules it imports; those under TYPE_CHECKING only if asked."""
     modules = _modules()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
         is_package = path.name == "__init__.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        annotations_only = _type_checking_blocks(tree)
+        for node in ast.walk(tree):
+            if id(node) in annotations_only and not type_checking:
+                continue
             if isinstance(node, ast.Import):
                 targets = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -88,3 +104,13 @@ def test_mlmon_has_no_import_cycle() -> None:
     graph = import_graph()
     assert "mlmon.run.context" in graph["mlmon.run.runner"]  # the graph is read, not empty
     assert cycles(graph) == []
+
+
+def test_node_kinds_need_interfaces_not_the_project_or_the_run() -> None:
+    graph = import_graph(type_checking=True)
+    kinds = [name for name in graph if name.startswith("mlmon.nodes.")]
+    assert len(kinds) >= 8
+    for kind in kinds:
+        assert not graph[kind] & {"mlmon.project.project", "mlmon.run.context"}, kind
+    for pair in (("mlmon.ml.scoring", "mlmon.ml.spark_scoring"), ("mlmon.warehouse.spark", "mlmon.warehouse.targets")):
+        assert not any(set(pair) <= set(cycle) for cycle in cycles(graph)), pair

@@ -27,14 +27,13 @@ from mlmon.chaos import pause_point
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
 from mlmon.warehouse.lock import Holder, LockBusy, exclusive_lock, read_holder
-from mlmon.warehouse.tables import STAGING_SCHEMA, SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements, staging_statements
+from mlmon.warehouse.tables import CATALOG, STAGING_SCHEMA, SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements, staging_statements
 
 if TYPE_CHECKING:
     from mlmon.warehouse.publish import PublishPlan
 
 __all__ = ["Warehouse", "TEMP_ARTIFACT_GLOB"]
 
-CATALOG = "warehouse"
 # mlmon.ml.artifacts.save_model writes `.v<N>.skops.<random>` beside the artifact, then renames it.
 TEMP_ARTIFACT_GLOB = ".*.skops.*"
 

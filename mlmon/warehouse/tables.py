@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["SYSTEM_SCHEMA", "STAGING_SCHEMA", "SCRATCH_SCHEMA", "staging_statements", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
+__all__ = ["CATALOG", "SYSTEM_SCHEMA", "STAGING_SCHEMA", "SCRATCH_SCHEMA", "staging_statements", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
 
 SYSTEM_SCHEMA = "mlmon"
+CATALOG = "warehouse"  # the name mlmon attaches the warehouse file under, whatever the file is called
 # Staging tables (a table being rebuilt) and scratch tables (an evaluation's working rows) live in
 # this schema, where `mlmon show`, `mlmon ls` and BI readers don't look; it is never published,
 # and every command that opens the warehouse for writing empties it first (leftovers of a kill).
