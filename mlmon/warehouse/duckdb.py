@@ -27,7 +27,7 @@ from mlmon.chaos import pause_point
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
 from mlmon.warehouse.lock import Holder, LockBusy, exclusive_lock, read_holder
-from mlmon.warehouse.tables import CATALOG, STAGING_SCHEMA, SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements, staging_statements
+from mlmon.warehouse.tables import CATALOG, LEGACY_SCRATCH_SCHEMA, LEGACY_STAGING_SUFFIX, STAGING_SCHEMA, SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements, staging_statements
 
 if TYPE_CHECKING:
     from mlmon.warehouse.publish import PublishPlan
@@ -102,6 +102,7 @@ class Warehouse:
             statements = statements[-1:]
         for statement in statements:
             self.con.execute(statement)
+        self._clear_legacy_leftovers()
         if self.artifact_dir.is_dir():
             for leftover in self.artifact_dir.rglob(TEMP_ARTIFACT_GLOB):
                 leftover.unlink(missing_ok=True)
@@ -131,6 +132,15 @@ class Warehouse:
         finally:
             self.con.close()
             self._held.close()
+
+    def _clear_legacy_leftovers(self) -> None:
+        # Staging tables an older mlmon left beside the tables they were to replace.
+        rows = self.con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = ? "
+            "AND ((table_schema IN ('main', ?) AND ends_with(table_name, ?)) OR table_schema = ?)",
+            [CATALOG, SYSTEM_SCHEMA, LEGACY_STAGING_SUFFIX, LEGACY_SCRATCH_SCHEMA]).fetchall()
+        for schema, name in rows:
+            self.con.execute(sql.drop_relation(name, "TABLE", schema).sql(self.dialect))
 
     def _staged_tables(self) -> int:
         return int(self.con.execute(

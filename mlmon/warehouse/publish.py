@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from mlmon.warehouse import sql
-from mlmon.warehouse.tables import CATALOG, SYSTEM_SCHEMA
+from mlmon.warehouse.tables import CATALOG, LEGACY_STAGING_SUFFIX, SYSTEM_SCHEMA
 
 if TYPE_CHECKING:
     from mlmon.warehouse.duckdb import Warehouse
@@ -77,8 +77,7 @@ def _system_tables(warehouse: "Warehouse") -> list[str]:
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? ORDER BY table_name",
         [CATALOG, SYSTEM_SCHEMA],
     ).fetchall()
-    staging = warehouse.staging_name("")
-    return [name for (name,) in rows if not name.endswith(staging)]
+    return [name for (name,) in rows if not name.endswith(LEGACY_STAGING_SUFFIX)]
 
 
 def publish_copy(warehouse: "Warehouse") -> Path:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["CATALOG", "SYSTEM_SCHEMA", "STAGING_SCHEMA", "SCRATCH_SCHEMA", "staging_statements", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
+__all__ = ["CATALOG", "SYSTEM_SCHEMA", "STAGING_SCHEMA", "SCRATCH_SCHEMA", "LEGACY_STAGING_SUFFIX", "LEGACY_SCRATCH_SCHEMA", "staging_statements", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified"]
 
 SYSTEM_SCHEMA = "mlmon"
 CATALOG = "warehouse"  # the name mlmon attaches the warehouse file under, whatever the file is called
@@ -19,6 +19,9 @@ CATALOG = "warehouse"  # the name mlmon attaches the warehouse file under, whate
 # and every command that opens the warehouse for writing empties it first (leftovers of a kill).
 STAGING_SCHEMA = "mlmon_staging"
 SCRATCH_SCHEMA = STAGING_SCHEMA
+# Where mlmon 0.x left them: `<name>__mlmon_staging` beside the table, and schema mlmon_scratch.
+LEGACY_STAGING_SUFFIX = "__mlmon_staging"
+LEGACY_SCRATCH_SCHEMA = "mlmon_scratch"
 
 
 @dataclass(frozen=True)
