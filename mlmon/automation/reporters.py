@@ -30,6 +30,7 @@ from mlmon.automation.delivery import post
 from mlmon.automation.outcomes import RunRecord
 from mlmon.automation.secrets import header_secrets, redact, safe_url, url_secrets
 from mlmon.errors import ConfigError, Location, ProjectErrors, did_you_mean
+from mlmon.jsontext import plain
 
 __all__ = [
     "WHEN_VARIABLES",
@@ -174,7 +175,7 @@ class FileReporter(_Base):
         return self.name or f"file {self.path}"
 
     def _send(self, run: RunRecord) -> ReportResult:
-        line = (json.dumps(run.payload(), default=str, ensure_ascii=False) + "\n").encode("utf-8")
+        line = (json.dumps(plain(run.payload()), default=str, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One unbuffered write on an O_APPEND file: concurrent scenarios' lines do not interleave.
         with open(self.path, "ab", buffering=0) as f:
@@ -207,7 +208,7 @@ class WebhookReporter(_Base):
 
     def _send(self, run: RunRecord) -> ReportResult:
         """POST the run; `timeout` bounds the whole delivery, every retry and pause included."""
-        data = json.dumps(self.body(run), default=str, ensure_ascii=False).encode("utf-8")
+        data = json.dumps(plain(self.body(run)), default=str, ensure_ascii=False, allow_nan=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "User-Agent": "mlmon", **self.headers}
         deadline = time.monotonic() + self.timeout
         error = f"no complete response within {self.timeout:g}s"

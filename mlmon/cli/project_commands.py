@@ -13,7 +13,7 @@ from sqlglot import exp
 from mlmon.cli import cli
 from mlmon.cli.display import print_frame, print_json, stdout
 from mlmon.cli.options import project_options, run_config, selection_options
-from mlmon.errors import UsageError
+from mlmon.errors import ProjectErrors, UsageError
 from mlmon.graph.selector import select
 from mlmon.project.compiler import compile_project
 from mlmon.run.progress import Progress
@@ -45,6 +45,12 @@ def init(directory: Path, rows: int) -> None:
 def compile_command(project_dir: Path, vars_text: str | None, target: str | None) -> None:
     """Validate the project and write target/manifest.json and compiled SQL."""
     project = compile_project(run_config(project_dir, vars_text, target))
+    if project.target.type == "spark":  # what only Spark's own function registry can tell
+        from mlmon.warehouse.spark_check import spark_errors
+
+        errors = spark_errors(project)
+        if errors:
+            raise ProjectErrors(errors)
     path = project.write_manifest()
     stdout.print(f"Compiled {len(project.nodes)} nodes → {path.relative_to(project.root)}")
 

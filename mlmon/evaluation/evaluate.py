@@ -49,6 +49,7 @@ class EvaluationPlan:
     skip_performance: bool = False
     drift_sample: int = 10_000
     data_drift: bool = True  # false: no domain classifier (for many small evaluations, the largest cost)
+    sample_key: tuple[str, ...] = ()  # columns identifying a row, for the domain classifier's samples
 
     @property
     def features(self) -> list[str]:
@@ -109,8 +110,9 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
                 numeric: list[str], categorical: list[str], n_ref: int, n_cur: int) -> tuple[list[MetricValue], str | None]:
     features = [*numeric, *categorical]
     n = max(0, min(plan.drift_sample, n_ref, n_cur))
-    ref = draw_sample(con, reference.sql, features, n, _DRIFT_SEED, rows=n_ref)
-    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED, rows=n_cur)
+    # One seed per side: two sides holding the same rows must not be cut at the same rows.
+    ref = draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key)
+    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED + 1, key=plan.sample_key)
     result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
     reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
     return result.metrics(), reason

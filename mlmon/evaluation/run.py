@@ -103,6 +103,7 @@ def plan_for(con: Any, request: EvaluationRequest, version: ModelVersion, curren
         threshold=0.5 if threshold is None else float(threshold),
         numeric=tuple(numeric), categorical=tuple(categorical),
         skip_performance=request.skip_performance, drift_sample=request.drift_sample, data_drift=request.data_drift,
+        sample_key=request.sampling.key,
     )
 
 

@@ -25,6 +25,7 @@ from sqlglot import exp
 from mlmon.chaos import pause_point
 from mlmon.evaluation.reference import rows_table
 from mlmon.evaluation.sampling import table_columns
+from mlmon.metrics.sqlsample import sample_query
 from mlmon.metrics.task import MULTICLASS_CLASS_METRICS
 from mlmon.metrics.types import MetricValue
 from mlmon.warehouse import sql
@@ -153,7 +154,7 @@ def _keep_rows(con: duckdb.DuckDBPyConnection, record: EvaluationRecord, rows_sq
     table = rows_table(record.store)
     tag = exp.alias_(exp.Literal.string(record.evaluation_id), "evaluation_id", quoted=True)
     if record.n_evaluated > keep_rows:
-        source: exp.Expression = sql.hash_sample(rows_sql, columns, keep_rows, _KEEP_SEED, select=columns).subquery("s")
+        source: exp.Expression = sample_query(con, rows_sql, columns, columns, keep_rows, _KEEP_SEED).subquery("s")
     else:
         source = exp.to_table(rows_sql, dialect="duckdb")
     query = exp.select(tag, *[exp.column(c, quoted=True) for c in columns]).from_(source)

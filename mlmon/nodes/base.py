@@ -93,6 +93,7 @@ class Node:
     depends_on: list[Dependency] = field(default_factory=list)
     raw_sql: str | None = None  # .sql datasets: the file as written
     sql: str | None = None  # .sql datasets: rendered by Jinja, file datasets rewritten in
+    rendered_sql: str | None = None  # .sql datasets: rendered by Jinja only, lines as in the file
     materialized: str | None = None  # "table" | "view" | None (read at use time)
 
     def location(self, key: str | None = None) -> Location:

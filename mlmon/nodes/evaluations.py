@@ -25,7 +25,7 @@ class EvaluationKind(NodeKind):
     fields = (
         Field("model", (str,), required=True, refs=("model",)),
         Field("data", (str,), required=True, refs=("dataset", "score")),
-        Field("sampling", (dict,), default={"method": "full"}, doc="{method: full|head|random, size: N, seed: S}"),
+        Field("sampling", (dict,), default={"method": "full"}, doc="{method: full|head|random, size: N, seed: S, key: [columns identifying a row]}"),
         Field("skip_performance", (bool,), default=False, doc="true when the data has no ground truth"),
         Field("labels", (dict,), default={}, doc="key/values stored with each evaluation"),
         Field("reference", (str,), default="training", choices=REFERENCES),
@@ -43,10 +43,13 @@ class EvaluationKind(NodeKind):
         method = sampling.get("method", "full")
         if method not in SAMPLING_METHODS:
             errors.append(node.error(f"sampling method must be one of {', '.join(SAMPLING_METHODS)}, got {method!r}", "sampling"))
-        unknown = set(sampling) - {"method", "size", "seed"}
+        unknown = set(sampling) - {"method", "size", "seed", "key"}
         if unknown:
             errors.append(node.error(f"unknown sampling option(s) {', '.join(sorted(unknown))}", "sampling",
-                                     hint="allowed: method, size, seed"))
+                                     hint="allowed: method, size, seed, key"))
+        key = sampling.get("key", [])
+        if not isinstance(key, (str, list)) or (isinstance(key, list) and not all(isinstance(k, str) for k in key)):
+            errors.append(node.error("sampling `key` must be a column name or a list of column names", "sampling"))
         size = sampling.get("size")
         if method in ("head", "random") and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
             errors.append(node.error(f"sampling method '{method}' needs an integer `size` of at least 1", "sampling"))

@@ -7,11 +7,12 @@ read it; mlmon's own fields (node, kind, rows, warnings) sit beside dbt's.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mlmon.jsontext import dumps
 
 if TYPE_CHECKING:  # annotation only: importing nodes here would make mlmon.ml.registry circular
     from mlmon.nodes.base import Status
@@ -114,5 +115,5 @@ class RunResults:
     def write(self, target_dir: Path) -> Path:
         target_dir.mkdir(parents=True, exist_ok=True)
         path = target_dir / "run_results.json"
-        path.write_text(json.dumps(self.to_json(), indent=2, default=str), encoding="utf-8")
+        path.write_text(dumps(self.to_json()), encoding="utf-8")
         return path

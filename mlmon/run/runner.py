@@ -19,6 +19,7 @@ from mlmon.run.context import RunContext
 from mlmon.run.progress import Progress
 from mlmon.run.results import NodeResult, RunResults, utcnow
 from mlmon.warehouse.duckdb import Warehouse
+from mlmon.warehouse.spark_errors import is_spark_error, spark_error_line
 
 __all__ = ["plan", "build", "named_in_selection"]
 
@@ -96,7 +97,12 @@ def _run_node(node: Node, ctx: RunContext, debug: bool) -> NodeResult:
     except MlmonError as exc:
         outcome = NodeOutcome("error", str(exc))
     except Exception as exc:  # a bug or a library error: keep building the rest
-        detail = traceback.format_exc() if debug else f"{type(exc).__name__}: {exc}"
+        if debug:
+            detail = traceback.format_exc()
+        elif is_spark_error(exc):  # the Python worker's exception, not the Java stack around it
+            detail = f"Spark: {spark_error_line(exc)}"
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
         outcome = NodeOutcome("error", detail.strip())
     return NodeResult(node.name, node.type, outcome.status, started, utcnow(), outcome.message, outcome.rows, outcome.warnings)
 

@@ -6,6 +6,7 @@ targets:
   local: {type: duckdb, path: target/warehouse.duckdb, storage_version: v1.4.0}
   lake:  {type: spark, master: "local[2]"}
   prod:  {type: spark, master: "sc://spark-connect.internal:15002", schema: monitoring}
+  yarn:  {type: spark, master: yarn, python: /opt/venvs/mlmon/bin/python}   # the workers' Python
 ```
 
 Without `target:` the default is the first DuckDB target, or, with no targets at all, the
@@ -45,6 +46,7 @@ TARGET_KEYS: dict[str, dict[str, str]] = {  # per target type: key -> meaning (d
         "schema": "the database holding user tables (default main; system tables stay in mlmon)",
         "warehouse_dir": "Spark local mode: where managed tables and the metastore live (default target/spark)",
         "conf": "a mapping of Spark settings",
+        "python": "the Python the Spark workers run (default for local masters: mlmon's own interpreter)",
     },
 }
 _KEYS = {kind: set(keys) for kind, keys in TARGET_KEYS.items()}
@@ -60,6 +62,7 @@ class Target:
     schema: str = "main"  # spark: the database holding user tables (system tables stay in `mlmon`)
     warehouse_dir: Path | None = None  # spark local: where managed tables and the metastore live
     conf: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    python: str | None = None  # spark: the workers' Python (default on local masters: mlmon's own)
 
     @property
     def is_connect(self) -> bool:
@@ -116,6 +119,7 @@ def resolve_target(settings: ProjectSettings, name: str | None) -> Target:
         name, "spark", master=str(spec.get("master") or "local[*]"), schema=str(spec.get("schema") or "main"),
         warehouse_dir=_absolute(settings.root, spec.get("warehouse_dir") or "target/spark"),
         conf=MappingProxyType({str(k): str(v) for k, v in conf.items()}),
+        python=str(spec["python"]) if spec.get("python") else None,
     )
 
 
