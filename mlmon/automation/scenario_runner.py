@@ -29,7 +29,8 @@ from typing import Any, Mapping
 
 from mlmon.automation.liveness import this_host
 from mlmon.automation.locks import scenario_lock
-from mlmon.automation.outcomes import SKIPPED, Outcome, RunRecord, RunState, StepRecord, step_outcome_from_statuses
+from mlmon.automation.outcomes import (SKIPPED, Outcome, RunRecord, RunState, StepRecord, parse_run_if, skip_reason,
+                                       step_outcome_from_statuses)
 from mlmon.automation.reporters import Reporter, parse_reporter, redact, report_all
 from mlmon.automation.triggers import MANUAL_TRIGGER
 from mlmon.chaos import pause_point
@@ -82,6 +83,7 @@ def run_scenario(
     locked: bool = False,
     debug: bool = False,
     close_warehouse: bool | None = None,
+    strict_upstream: bool = False,
 ) -> RunRecord:
     """Run scenario `name` of `project` (compiled with the vars the run starts from).
 
@@ -91,7 +93,7 @@ def run_scenario(
     steps are done, before the reporters run, so that they never hold the write lock.
     """
     scenario_node(project, name)
-    session = _Session(project, progress or Progress(), debug)
+    session = _Session(project, progress or Progress(), debug, strict_upstream)
     with ExitStack() as stack:
         if not locked:
             stack.enter_context(scenario_lock(lock_dir(project), name))
@@ -113,6 +115,7 @@ class _Session:
     project: Project
     progress: Progress
     debug: bool
+    strict_upstream: bool = False  # build steps refuse upstream tables built for other vars
     warehouse: Warehouse | None = None
     _projects: dict[str, Project] = field(default_factory=dict)
     _finished: list[tuple[str, dict[str, Any], RunRecord]] = field(default_factory=list)  # runs to report
@@ -168,7 +171,7 @@ class _Session:
                 self._finish_step(record, step_record, index, count)
                 continue
             if not state.begin_step(step.run_if, reset_failure_state=step.reset_failure_state):
-                reason = f"run_if {step.run_if} is false (run outcome {state.outcome})"
+                reason = skip_reason(parse_run_if(step.run_if), state.outcome)
                 self._finish_step(record, StepRecord(step.name, step.kind, SKIPPED, reason, started, started), index, count)
                 continue
             self.progress.log(f"  step {index + 1} of {count}: {step.name} [{step.kind}]")
@@ -239,7 +242,7 @@ class _Session:
 
     def _build(self, project: Project, vars: dict[str, Any], select: tuple[str, ...], record: RunRecord,
                step: Step) -> tuple[Outcome, str]:
-        config = RunConfig(project_dir=project.root, vars=vars, select=select, args={
+        config = RunConfig(project_dir=project.root, vars=vars, select=select, strict_upstream=self.strict_upstream, args={
             "command": "scenario run", "scenario": record.scenario, "run_id": record.run_id, "step": step.name})
         results = run_build(project, config, self.progress, debug=self.debug, warehouse=self.wh)
         if not results.results:

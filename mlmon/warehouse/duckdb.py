@@ -27,7 +27,8 @@ from mlmon.chaos import pause_point
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
 from mlmon.warehouse.lock import Holder, LockBusy, exclusive_lock, read_holder
-from mlmon.warehouse.tables import CATALOG, LEGACY_SCRATCH_SCHEMA, LEGACY_STAGING_SUFFIX, STAGING_SCHEMA, SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements, staging_statements
+from mlmon.warehouse.tables import (CATALOG, LEGACY_SCRATCH_SCHEMA, LEGACY_STAGING_SUFFIX, STAGING_SCHEMA, SYSTEM_SCHEMA,
+                                    SYSTEM_TABLES, added_column_statements, create_statements, staging_statements)
 
 if TYPE_CHECKING:
     from mlmon.warehouse.publish import PublishPlan
@@ -79,20 +80,18 @@ class Warehouse:
         if not read_only:
             for statement in create_statements(self.dialect):
                 self.con.execute(statement)
-            self._add_missing_columns()
+            self._add_new_system_columns()
             self.clear_leftovers()
 
-    def _add_missing_columns(self) -> None:
-        """Columns a newer mlmon added to a system table that an older one created."""
-        present = set(self.con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = ? AND table_schema = ?",
-            [CATALOG, SYSTEM_SCHEMA]).fetchall())
-        for table in SYSTEM_TABLES.values():
-            for column, dtype in table.columns:
-                if (table.name, column) not in present:
-                    add = exp.ColumnDef(this=exp.to_identifier(column, quoted=True), kind=exp.DataType.build(dtype, dialect="duckdb"))
-                    alter = exp.Alter(this=exp.table_(table.name, db=SYSTEM_SCHEMA, quoted=True), kind="TABLE", actions=[add])
-                    self.con.execute(alter.sql(self.dialect))
+    def _add_new_system_columns(self) -> None:
+        """A warehouse written by an older mlmon gets the system-table columns added since."""
+        existing: dict[str, set[str]] = {}
+        for table, column in self.con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = ? "
+                "AND table_schema = ?", [CATALOG, SYSTEM_SCHEMA]).fetchall():
+            existing.setdefault(table, set()).add(column)
+        for statement in added_column_statements(existing, self.dialect):
+            self.con.execute(statement)
 
     def clear_leftovers(self) -> None:
         """Drop the staging and scratch tables and the temporary artifact files a killed command
