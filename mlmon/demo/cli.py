@@ -62,7 +62,24 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="month index where the new subsector appears (0 = never; default 7)",
     )
+    accidents = parser.add_argument_group("data-quality accidents (a month index of 0 turns one off)")
+    accidents.add_argument("--missing-share", type=float, default=None,
+                           help="further share of blank FICO scores (default 0.15)")
+    accidents.add_argument("--missing-from", type=int, default=None,
+                           help="month index from which FICO scores go missing (default 11)")
+    accidents.add_argument("--out-of-range-share", type=float, default=None,
+                           help="share of amounts exported in cents (default 0.05)")
+    accidents.add_argument("--out-of-range-month", type=int, default=None,
+                           help="month index of the amounts-in-cents export bug (default 11)")
+    accidents.add_argument("--dropped-column", default=None,
+                           help="column the export loses (default merchant_cardholder_distance)")
+    accidents.add_argument("--dropped-month", type=int, default=None,
+                           help="month index whose export lacks that column (default 12)")
     return parser
+
+
+_ACCIDENT_MONTHS = ("missing_from", "out_of_range_month", "dropped_month")
+_ACCIDENT_VALUES = ("missing_share", "out_of_range_share", "dropped_column")
 
 
 def _drift_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> DriftSettings:
@@ -78,6 +95,12 @@ def _drift_settings(args: argparse.Namespace, parser: argparse.ArgumentParser) -
         # alone would otherwise have no effect.
         if args.new_category_from and args.no_drift and "new_category" not in overrides:
             overrides["new_category"] = 1.0
+    for name in _ACCIDENT_MONTHS:
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name) or None
+    for name in _ACCIDENT_VALUES:
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
     if overrides:
         try:
             drift = DriftSettings(**{**drift.as_dict(), **overrides})

@@ -53,6 +53,10 @@ class DriftSettings:
     start, full, power: the ramp, (k / (full - start + 1)) ** power for the k-th drifted month
         (month index start - 1 + k), 1.0 from `full` on.
     origin_year: the year whose January is month index 1.
+    missing_share, missing_from: from that month index on, this further share of FICO scores
+        is blank. out_of_range_share, out_of_range_month: in that month, this share of amounts
+        is exported in cents. dropped_column, dropped_month: that month's export lacks the
+        column. (mlmon.demo.quality; a month of None turns the accident off.)
     """
 
     covariate: float = 1.0
@@ -64,8 +68,17 @@ class DriftSettings:
     full: int = 12
     power: float = 3.0
     origin_year: int = 2017
+    missing_share: float = 0.15
+    missing_from: int | None = 11
+    out_of_range_share: float = 0.05
+    out_of_range_month: int | None = 11
+    dropped_column: str | None = "merchant_cardholder_distance"
+    dropped_month: int | None = 12
 
     def __post_init__(self) -> None:
+        for name in ("missing_share", "out_of_range_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"DriftSettings.{name} is a share of rows: between 0 and 1")
         for name in ("covariate", "prior", "concept", "new_category", "power"):
             value = getattr(self, name)
             if not math.isfinite(value):
@@ -82,7 +95,8 @@ class DriftSettings:
     @classmethod
     def none(cls) -> DriftSettings:
         """Stationary data: every month is drawn from the training months' distribution."""
-        return cls(covariate=0.0, prior=0.0, concept=0.0, new_category=0.0, new_category_from=None)
+        return cls(covariate=0.0, prior=0.0, concept=0.0, new_category=0.0, new_category_from=None,
+                   missing_from=None, out_of_range_month=None, dropped_month=None)
 
     @property
     def is_stationary(self) -> bool:
@@ -91,6 +105,9 @@ class DriftSettings:
             and self.prior == 0.0
             and self.concept == 0.0
             and (self.new_category == 0.0 or self.new_category_from is None)
+            and self.missing_from is None
+            and self.out_of_range_month is None
+            and self.dropped_month is None
         )
 
     def month_index(self, year: int, month: int) -> int:

@@ -17,6 +17,7 @@ import pandas as pd
 from mlmon.demo.catalog import NEW_SUBSECTOR
 from mlmon.demo.drift import DriftSettings
 from mlmon.demo.fraud import expected_rate
+from mlmon.demo.quality import quality_entry
 from mlmon.demo.schema import FEATURES, TARGET
 
 __all__ = ["MANIFEST_NAME", "MonthStats", "month_entry", "write_manifest"]
@@ -78,6 +79,7 @@ def month_entry(
         "new_category": NEW_SUBSECTOR if lv.new_category_share > 0 else None,
         "expected_fraud_rate": round(expected_rate(lv), 6),
         "observed": stats.as_dict(),
+        "quality": quality_entry(drift, year, month),
     }
 
 

@@ -16,6 +16,7 @@ from mlmon.demo.catalog import ITEM_NAMES, SUBSECTOR_NAMES
 from mlmon.demo.drift import DriftSettings
 from mlmon.demo.fraud import intercept, log_odds
 from mlmon.demo.population import pools_for
+from mlmon.demo.quality import apply_quality, quality_rng
 from mlmon.demo.schema import COLUMNS, TARGET
 from mlmon.demo.transactions import draw, month_span
 
@@ -48,6 +49,7 @@ def iter_month_chunks(
     month_intercept = intercept(seed, year, month, lv)
     t0, t1 = month_span(year, month)
     id_base = (year * 100 + month) * 10**8
+    accidents = quality_rng(seed, year, month)
     for first in range(0, max(rows, 1), BLOCK_ROWS):
         n = min(BLOCK_ROWS, rows - first)
         # Each block covers its own slice of the month, so blocks concatenate in date order.
@@ -56,7 +58,7 @@ def iter_month_chunks(
         d = draw(rng, n, lo, hi, lv, pools)
         p_fraud = 1.0 / (1.0 + np.exp(-(log_odds(d, lv, pools) + month_intercept)))
         fraud = rng.random(n) < p_fraud
-        yield pd.DataFrame(
+        yield apply_quality(pd.DataFrame(
             {
                 "transaction_id": id_base + first + 1 + np.arange(n, dtype=np.int64),
                 "purchase_date": d["seconds"].astype("datetime64[s]"),
@@ -79,7 +81,7 @@ def iter_month_chunks(
                 TARGET: (~fraud).astype(np.int64),
             },
             columns=list(COLUMNS),
-        )
+        ), drift, year, month, accidents)
         if rows == 0:
             return
 

@@ -15,7 +15,6 @@ import pandas as pd
 from mlmon.demo.drift import DriftSettings
 from mlmon.demo.manifest import MonthStats, month_entry, write_manifest
 from mlmon.demo.months import iter_month_chunks
-from mlmon.demo.schema import COLUMNS
 
 __all__ = ["file_name", "generate"]
 
@@ -28,7 +27,7 @@ def file_name(year: int, month: int, fmt: str = "csv") -> str:
 
 def _for_csv(df: pd.DataFrame) -> pd.DataFrame:
     # FICO scores are whole numbers: write "712", not "712.0"; reading back gives float + NaN.
-    return df.astype({"card_fico_score": "Int64"})
+    return df.astype({"card_fico_score": "Int64"}) if "card_fico_score" in df else df
 
 
 def _write_csv(chunks: Iterable[pd.DataFrame], path: Path, stats: MonthStats) -> None:
@@ -40,8 +39,9 @@ def _write_csv(chunks: Iterable[pd.DataFrame], path: Path, stats: MonthStats) ->
     # because Arrow would quote it.
     options = pacsv.WriteOptions(include_header=False, quoting_style="none")
     with open(path, "wb") as fh:
-        fh.write((",".join(COLUMNS) + "\n").encode())
-        for df in chunks:
+        for i, df in enumerate(chunks):
+            if i == 0:  # the month's own columns: an export may have lost one
+                fh.write((",".join(df.columns) + "\n").encode())
             stats.add(df)
             pacsv.write_csv(pa.Table.from_pandas(_for_csv(df), preserve_index=False), fh, options)
 

@@ -3,8 +3,10 @@ append one evaluation (metrics and kept rows) to the store in one transaction.
 
 sampling.py   the evaluated rows, copied into a scratch table
 reference.py  training / first / previous references and their cached statistics
+quality.py    which features can be compared; missing or retyped ones and unknown labels
 evaluate.py   every metric family on the evaluated rows
 task.py       what binary, multiclass and regression evaluations do differently
+segments.py   every metric again per value of the `segments:` columns
 store.py      the atomic append and the store's views
 run.py        one build of a store, end to end
 """
@@ -15,7 +17,7 @@ from mlmon.evaluation.evaluate import EvaluationPlan, EvaluationResult
 from mlmon.evaluation.reference import Reference, ReferenceCache, resolve_reference
 from mlmon.evaluation.run import EvaluationRequest, StoredEvaluation, run_evaluation
 from mlmon.evaluation.sampling import Sampling
-from mlmon.evaluation.store import EvaluationRecord, append_evaluation, feature_view, has_evaluations
+from mlmon.evaluation.store import EvaluationRecord, append_evaluation, feature_view, has_evaluations, segment_view
 
 __all__ = [
     "EvaluationPlan",
@@ -31,4 +33,5 @@ __all__ = [
     "has_evaluations",
     "resolve_reference",
     "run_evaluation",
+    "segment_view",
 ]

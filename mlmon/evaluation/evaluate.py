@@ -18,14 +18,16 @@ import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import NodeError
+from mlmon.evaluation.quality import compare_features, unknown_labels
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import draw_sample, table_columns
 from mlmon.evaluation.task import task_metrics
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
+from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import classify_columns, drift_and_profile
+from mlmon.metrics.univariate import drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns
 
 __all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "timed"]
@@ -50,6 +52,8 @@ class EvaluationPlan:
     drift_sample: int = 10_000
     data_drift: bool = True  # false: no domain classifier (for many small evaluations, the largest cost)
     sample_key: tuple[str, ...] = ()  # columns identifying a row, for the domain classifier's samples
+    drift: DriftSettings = DriftSettings()  # when a feature counts as drifted
+    segments: tuple[str, ...] = ()  # columns whose values get their own metrics
 
     @property
     def features(self) -> list[str]:
@@ -118,35 +122,18 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
     return result.metrics(), reason
 
 
-def _class_shares(con: duckdb.DuckDBPyConnection, current_sql: str, column: str) -> dict[str, float]:
+def _class_counts(con: duckdb.DuckDBPyConnection, current_sql: str, column: str) -> dict[str, int]:
     counts = _fetch(con, exp.select(_q(column).as_("label", quoted=True), exp.Count(this=exp.Star()).as_("n", quoted=True))
                     .from_(current_sql, dialect="duckdb").where(_q(column).is_(exp.null()).not_()).group_by(_q(column)))
-    total = float(counts["n"].sum())
-    return {canonical_label(k): float(n) / total for k, n in zip(counts["label"], counts["n"])} if total else {}
+    out: dict[str, int] = {}
+    for k, n in zip(counts["label"], counts["n"]):
+        out[canonical_label(k)] = out.get(canonical_label(k), 0) + int(n)
+    return out
 
 
-def _usable_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
-                     plan: EvaluationPlan) -> tuple[list[str], list[str], list[str], list[str]]:
-    """(numeric, categorical, absent from the data, warnings) for the features both sides hold."""
-    current = dict(table_columns(con, current_sql))
-    ref = dict(table_columns(con, reference.sql))
-    absent = [f for f in plan.features if f not in current]
-    notes = [f"feature {f} is not in the reference rows: its drift is not computed"
-             for f in plan.features if f in current and f not in ref]
-    both = [f for f in plan.features if f in current and f in ref]
-    numeric = [f for f in plan.numeric if f in both]
-    categorical = [f for f in plan.categorical if f in both]
-    # A column typed as text on one side (a month with no values read from CSV, say) cannot be
-    # compared as a number unless it holds no value at all.
-    for side_sql, types in ((current_sql, current), (reference.sql, ref)):
-        typed_numeric, _ = classify_columns(con, side_sql, numeric)
-        for name in [f for f in numeric if f not in typed_numeric]:
-            query = exp.select(exp.Count(this=_q(name))).from_(side_sql, dialect="duckdb")
-            if int(con.execute(query.sql("duckdb")).fetchone()[0]):
-                numeric.remove(name)
-                notes.append(f"feature {name} has type {types[name]} in the "
-                             f"{'data' if side_sql == current_sql else 'reference'}, not a number: its drift is not computed")
-    return numeric, categorical, absent, notes
+def _shares(counts: dict[str, int]) -> dict[str, float]:
+    total = float(sum(counts.values()))
+    return {k: n / total for k, n in counts.items()} if total else {}
 
 
 def evaluate(
@@ -158,7 +145,11 @@ def evaluate(
     load_pipeline: Callable[[], Any] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> EvaluationResult:
-    """All metrics of one evaluation of the (sampled, scored) rows `current_sql`."""
+    """All metrics of one evaluation of the (sampled, scored) rows `current_sql`.
+
+    Rows without the model's outputs (the model could not score them) get the input drift and
+    data-quality metrics only: no performance, prediction drift or estimate.
+    """
     say = progress or (lambda message: None)
     timings: dict[str, float] = {}
     n_cur = int(con.execute(exp.select(exp.Count(this=exp.Star())).from_(current_sql, dialect="duckdb")
@@ -168,12 +159,21 @@ def evaluate(
     warnings = list(reference.warnings)
     metrics: list[MetricValue] = []
     n_labelled = labelled_rows(con, current_sql, plan.target)
-    numeric, categorical, absent, notes = _usable_features(con, current_sql, reference, plan)
-    warnings += notes
+    scored = set(plan.outputs) <= {name for name, _ in table_columns(con, current_sql)}
+    compared = compare_features(con, current_sql, reference.sql, plan)
+    numeric, categorical = compared.numeric, compared.categorical
+    warnings += compared.notes
 
+    truth: dict[str, int] = {}
+    if n_labelled and plan.task != "regression":
+        # Outcomes of a class the reference does not know are left out of performance (task.py).
+        truth = _class_counts(con, current_sql, plan.target)
+        values, notes = unknown_labels(plan.target, plan.classes or (), truth)
+        metrics += values
+        warnings += notes
     task = task_metrics(plan.task)
     performance: dict[str, float | None] = {}
-    if not plan.skip_performance and n_labelled:
+    if not plan.skip_performance and n_labelled and scored:
         say(f"performance on {n_labelled:,} labelled rows")
         with timed(timings, "performance"):
             values = task.performance(con, current_sql, plan, reference)
@@ -185,10 +185,11 @@ def evaluate(
     # Univariate drift first: without a kept profile it finds the reference's in its own scans,
     # and it compares the prediction drift's score in the same scans as the features.
     say("univariate drift")
-    score = task.score(plan)
+    score = task.score(plan) if scored else None
     with timed(timings, "univariate"):
         found = drift_and_profile(con, reference.sql, current_sql, numeric, categorical, cached,
-                                  extra={_SCORE: score} if score else None)
+                                  extra={_SCORE: score} if score else None, settings=plan.drift,
+                                  broken=compared.broken)
     univariate, profile = found.metrics, found.profile
     if cached is None:
         cache.keep_profile(reference, numeric, categorical, profile)
@@ -204,26 +205,31 @@ def evaluate(
     metrics += importance_metrics({f: v for f, v in importances.items() if f in plan.features}, "model_importance")
     metrics += univariate
 
-    say("prediction drift")
-    with timed(timings, "prediction"):
-        metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
+    if scored:
+        say("prediction drift")
+        with timed(timings, "prediction"):
+            metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
 
-    if task.estimated is not None and labelled_rows(con, reference.labelled_sql, plan.target) == 0:
-        warnings.append(f"estimated performance (CBPE) is skipped: the reference rows hold no value of "
-                        f"target '{plan.target}' to calibrate on")
-    elif task.estimated is not None:
-        say("estimated performance (CBPE)")
-        with timed(timings, "estimation"):
-            metrics += task.estimated(con, current_sql, plan, reference)
+    if task.estimated is not None and scored:
+        if labelled_rows(con, reference.labelled_sql, plan.target) == 0:
+            warnings.append(f"estimated performance (CBPE) is skipped: the reference rows hold no value of "
+                            f"target '{plan.target}' to calibrate on")
+        else:
+            say("estimated performance (CBPE)")
+            with timed(timings, "estimation"):
+                metrics += task.estimated(con, current_sql, plan, reference)
 
     with timed(timings, "diagnostics"):
-        truth = _class_shares(con, current_sql, plan.target) if n_labelled and plan.task != "regression" else {}
-        shares = truth or (_class_shares(con, current_sql, PREDICTION_COLUMN) if plan.task != "regression" else None)
-        missing = {m.feature: m.value for m in univariate if m.metric == "missing_share" and m.feature}
+        regression = plan.task == "regression"
+        shares = _shares(truth) or (_shares(_class_counts(con, current_sql, PREDICTION_COLUMN))
+                                    if scored and not regression else None)
+        broken = {m.feature for m in compared.broken}
+        missing = {m.feature: m.value for m in univariate
+                   if m.metric == "missing_share" and m.feature and m.feature not in broken}
         warnings += diagnose(
-            n_cur, shares, missing, absent, performance.get("roc_auc", performance.get("roc_auc_ovr")),
+            n_cur, shares, missing, compared.absent, performance.get("roc_auc", performance.get("roc_auc_ovr")),
             performance.get("accuracy"),
-            max(truth.values()) if truth else None,
+            max(_shares(truth).values()) if truth else None,
         )
     return EvaluationResult(metrics, list(dict.fromkeys(warnings)), n_labelled > 0, n_cur,
                             [*numeric, *categorical], timings)

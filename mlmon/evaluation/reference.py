@@ -175,7 +175,8 @@ def _kept_rows(con: duckdb.DuckDBPyConnection, store: str, evaluation_id: str) -
 
 def _performance_of(con: duckdb.DuckDBPyConnection, evaluation_id: str) -> dict[str, float | None]:
     rows = con.execute(
-        "SELECT metric, value FROM mlmon.metrics WHERE evaluation_id = ? AND feature IS NULL", [evaluation_id]
+        "SELECT metric, value FROM mlmon.metrics WHERE evaluation_id = ? AND feature IS NULL AND segment IS NULL",
+        [evaluation_id]
     ).fetchall()
     return {metric: value for metric, value in rows}
 

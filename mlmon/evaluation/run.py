@@ -10,7 +10,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from mlmon.errors import NodeError
+import duckdb
+
+from mlmon.errors import Location, NodeError
 from mlmon.evaluation.evaluate import (
     EvaluationPlan,
     EvaluationResult,
@@ -20,6 +22,7 @@ from mlmon.evaluation.evaluate import (
     timed,
 )
 from mlmon.evaluation.reference import ReferenceCache, resolve_reference
+from mlmon.evaluation.segments import evaluate_segments, require_segment_columns
 from mlmon.evaluation.sampling import (
     Sampling,
     Scratch,
@@ -30,6 +33,7 @@ from mlmon.evaluation.sampling import (
 )
 from mlmon.evaluation.store import KEEP_ROWS, EvaluationRecord, append_evaluation
 from mlmon.evaluation.task import HEADLINE_METRICS
+from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.univariate import classify_columns
 from mlmon.ml.registry import ModelVersion
 from mlmon.ml.scoring import score_relation
@@ -60,9 +64,13 @@ class EvaluationRequest:
     positive_class: Any = None
     features: tuple[str, ...] | None = None
     categorical: tuple[str, ...] = ()
+    drift: DriftSettings = DriftSettings()
+    segments: tuple[str, ...] = ()
+    segments_location: Location | None = None  # where `segments:` is written, for errors
 
     @classmethod
-    def from_config(cls, store: str, config: Mapping[str, Any], source_sql: str, invocation_id: str) -> "EvaluationRequest":
+    def from_config(cls, store: str, config: Mapping[str, Any], source_sql: str, invocation_id: str,
+                    segments_location: Location | None = None) -> "EvaluationRequest":
         features = config.get("features")
         return cls(
             store=store, dataset=config["data"], source_sql=source_sql, invocation_id=invocation_id,
@@ -72,6 +80,8 @@ class EvaluationRequest:
             threshold=config.get("threshold"),
             positive_class=config.get("positive_class"),
             features=tuple(features) if features else None, categorical=tuple(config.get("categorical") or ()),
+            drift=DriftSettings.from_config(config.get("drift")), segments=tuple(config.get("segments") or ()),
+            segments_location=segments_location,
         )
 
 
@@ -103,7 +113,7 @@ def plan_for(con: Any, request: EvaluationRequest, version: ModelVersion, curren
         threshold=0.5 if threshold is None else float(threshold),
         numeric=tuple(numeric), categorical=tuple(categorical),
         skip_performance=request.skip_performance, drift_sample=request.drift_sample, data_drift=request.data_drift,
-        sample_key=request.sampling.key,
+        sample_key=request.sampling.key, drift=request.drift, segments=tuple(dict.fromkeys(request.segments)),
     )
 
 
@@ -141,6 +151,25 @@ def _score(con: Any, pipeline: Any, sampled: str, output: str, scratch: Scratch,
     drop_columns(con, output, list(absent))
 
 
+def _try_score(con: Any, pipeline: Any, sampled: str, scratch: Scratch, version: ModelVersion,
+               plan: EvaluationPlan, n_rows: int, say: Callable[[str], None]) -> str | None:
+    """Score into the scratch table `scored`; when the model cannot score the data (a feature
+    turned to text, say), the reason as a warning: the evaluation then records input drift only."""
+    try:
+        _score(con, pipeline, sampled, scratch.table("scored"), scratch, version, plan, n_rows, say)
+    except NodeError as exc:  # a column the model reads has a type it cannot take
+        return _unscored(exc.message)
+    except (ValueError, TypeError, duckdb.Error) as exc:
+        return _unscored(f"{type(exc).__name__}: {exc}")
+    return None
+
+
+def _unscored(reason: str) -> str:
+    reason = " ".join(reason.split())[:300]
+    return (f"the model could not score the data ({reason}): prediction drift, performance and estimated "
+            "performance are not computed")
+
+
 def run_evaluation(
     warehouse: Warehouse,
     request: EvaluationRequest,
@@ -169,19 +198,28 @@ def run_evaluation(
         plan = plan_for(con, request, version, sampled)
         require_ground_truth(plan, request.dataset, labelled_rows(con, sampled, plan.target))
 
-        current, scored = sampled, False
+        current, scored, unscored = sampled, False, None
         if not set(plan.outputs) <= {name for name, _ in table_columns(con, sampled)}:
             if load is None:
                 raise NodeError(f"data '{request.dataset}' lacks the model's outputs ({', '.join(plan.outputs)}) "
                                 "and no model was given to score it")
-            current, scored = scratch.table("scored"), True
             with timed(timings, "scoring"):
-                _score(con, load(), sampled, current, scratch, version, plan, counts.n_evaluated, say)
+                unscored = _try_score(con, load(), sampled, scratch, version, plan, counts.n_evaluated, say)
+            if unscored is None:
+                current, scored = scratch.table("scored"), True
 
         with timed(timings, "reference"):
             reference = resolve_reference(con, request.store, request.reference, version, scratch)
+        require_segment_columns(con, plan.segments, current, reference.sql, request.segments_location)
         cache = ReferenceCache(con, version)
         result = evaluate(con, current, reference, plan, cache, load_pipeline=load, progress=say)
+        if unscored is not None:
+            result.warnings.insert(0, unscored)
+        if plan.segments:
+            with timed(timings, "segments"):
+                extra, notes = evaluate_segments(con, current, reference, plan, cache, say)
+            result.metrics += extra
+            result.warnings += notes
         record = EvaluationRecord(
             evaluation_id=uuid.uuid4().hex, store=request.store, model=version.model,
             model_version=version.version, dataset=request.dataset, reference=reference.kind, created_at=utcnow(),
@@ -190,7 +228,7 @@ def run_evaluation(
             reference_evaluation_id=reference.evaluation_id, warnings=result.warnings,
         )
         present = {name for name, _ in table_columns(con, current)}
-        keep = [c for c in dict.fromkeys([*plan.features, plan.target, *plan.outputs]) if c in present]
+        keep = [c for c in dict.fromkeys([*plan.features, *plan.segments, plan.target, *plan.outputs]) if c in present]
         say("appending the evaluation")
         with timed(timings, "append"):
             append_evaluation(warehouse, record, result.metrics, current, keep, cache.pending, keep_rows)
@@ -200,7 +238,8 @@ def run_evaluation(
 
 def summary(stored: StoredEvaluation) -> str:
     """The build log line: model, rows, reference and the headline metrics."""
-    record, values = stored.record, {m.metric: m.value for m in stored.result.metrics if m.feature is None}
+    record, values = stored.record, {m.metric: m.value for m in stored.result.metrics
+                                     if m.feature is None and m.segment is None}
     headline = ("data_drift", *HEADLINE_METRICS.get(stored.task, ()))
     shown = [f"{name} {values[name]:.3f}" for name in headline if values.get(name) is not None][:3]
     rows = f"{record.n_evaluated:,} of {record.n_rows:,} rows" if record.n_evaluated != record.n_rows else f"{record.n_rows:,} rows"

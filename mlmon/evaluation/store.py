@@ -3,8 +3,9 @@
 `append_evaluation` writes everything an evaluation leaves behind in one transaction: the
 `mlmon.evaluations` row, its `mlmon.metrics` rows, its kept rows (`mlmon.rows_<store>`, the
 reference of later `first` / `previous` evaluations), new reference-cache rows, and the views
-`<store>` and `<store>_feature_drift` regenerated over the metric names now present. Any failure
-rolls all of it back.
+`<store>`, `<store>_feature_drift` and `<store>_segments` regenerated over the metric names now
+present. Any failure rolls all of it back. The first two read the whole data's metrics
+(`segment` NULL); the third one row per (evaluation, segment) with the segment's global metrics.
 
 Kept rows: the compared features, the target and the model outputs of the evaluated rows, at
 most `keep_rows` of them (a seeded hash sample beyond that), tagged with the evaluation_id. A
@@ -38,9 +39,11 @@ __all__ = [
     "append_evaluation",
     "refresh_views",
     "feature_view",
+    "segment_view",
     "has_evaluations",
     "store_view_query",
     "feature_view_query",
+    "segment_view_query",
 ]
 
 KEEP_ROWS = 100_000
@@ -89,6 +92,10 @@ def feature_view(store: str) -> str:
     return f"{store}_feature_drift"
 
 
+def segment_view(store: str) -> str:
+    return f"{store}_segments"
+
+
 def has_evaluations(con: duckdb.DuckDBPyConnection, store: str) -> bool:
     return con.execute("SELECT 1 FROM mlmon.evaluations WHERE store = ? LIMIT 1", [store]).fetchone() is not None
 
@@ -105,7 +112,7 @@ def append_evaluation(
     """Append one evaluation atomically (see the module docstring)."""
     metric_rows = [
         {"evaluation_id": record.evaluation_id, "store": record.store, "metric": m.metric, "feature": m.feature,
-         "value": m.value, "lower": m.lower, "upper": m.upper}
+         "segment": m.segment, "value": m.value, "lower": m.lower, "upper": m.upper}
         for m in metrics
     ]
     with warehouse.transaction() as con:
@@ -181,14 +188,16 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = SYSTEM_SCH
 # -- views ---------------------------------------------------------------------------------------
 
 
-def _metric_names(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool) -> list[tuple[str, bool]]:
+def _metric_names(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
+                  per_segment: bool = False) -> list[tuple[str, bool]]:
     """(metric, has a band): by the evaluation that first wrote them, then by name. Not by
     storage order, which only DuckDB keeps."""
     condition = "IS NOT NULL" if per_feature else "IS NULL"
+    segment = "IS NOT NULL" if per_segment else "IS NULL"
     rows = con.execute(
         "SELECT m.metric, bool_or(m.lower IS NOT NULL OR m.upper IS NOT NULL), min(e.created_at) "
         "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
-        f"WHERE m.store = ? AND m.feature {condition} GROUP BY m.metric ORDER BY 3, 1", [store]
+        f"WHERE m.store = ? AND m.feature {condition} AND m.segment {segment} GROUP BY m.metric ORDER BY 3, 1", [store]
     ).fetchall()
     return [(r[0], bool(r[1])) for r in rows if not (per_feature and r[0] in _CLASS_METRICS)]
 
@@ -231,32 +240,36 @@ def _label_columns(keys: list[str], taken: set[str]) -> list[exp.Expression]:
     return out
 
 
-def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool) -> exp.Select:
-    metrics = _metric_names(con, store, per_feature)
+def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
+                per_segment: bool = False) -> exp.Select:
+    metrics = _metric_names(con, store, per_feature, per_segment)
     cells, names = _pivot(metrics)
-    fixed = _FEATURE_COLUMNS if per_feature else _STORE_COLUMNS
+    fixed = _FEATURE_COLUMNS if per_feature or per_segment else _STORE_COLUMNS
     keys = ["evaluation_id", "feature"] if per_feature else ["evaluation_id"]
+    keys += ["segment"] if per_segment else []
     store_is = exp.column("store", quoted=True).eq(exp.Literal.string(store))
     feature_is = exp.column("feature", quoted=True).is_(exp.null())
+    segment_is = exp.column("segment", quoted=True).is_(exp.null())
     inner = (exp.select(*[exp.column(k, quoted=True) for k in keys], *cells)
              .from_(sql.table("metrics", SYSTEM_SCHEMA))
-             .where(store_is.and_(feature_is.not_() if per_feature else feature_is)))
+             .where(store_is.and_(feature_is.not_() if per_feature else feature_is)
+                    .and_(segment_is.not_() if per_segment else segment_is)))
     if per_feature:
         wanted = [exp.Literal.string(m) for m, _ in metrics] or [exp.Literal.string("")]
         inner = inner.where(exp.column("metric", quoted=True).isin(*wanted))
     inner = inner.group_by(*[exp.column(k, quoted=True) for k in keys])
-    taken = set(fixed) | set(names) | ({"feature"} if per_feature else set())
+    taken = set(fixed) | set(names) | set(keys)
     labels = _label_columns(_label_keys(con, store), taken)
     outer = [exp.column(c, table="e", quoted=True) for c in fixed] + labels
-    outer += [exp.column("feature", table="m", quoted=True)] if per_feature else []
+    outer += [exp.column(k, table="m", quoted=True) for k in keys if k != "evaluation_id"]
     outer += [exp.column(n, table="m", quoted=True) for n in names]
     joined = exp.column("evaluation_id", table="m", quoted=True).eq(exp.column("evaluation_id", table="e", quoted=True))
     query = (exp.select(*outer)
              .from_(exp.alias_(sql.table("evaluations", SYSTEM_SCHEMA), "e", quoted=True))
-             .join(inner.subquery("m"), on=joined, join_type="inner" if per_feature else "left")
+             .join(inner.subquery("m"), on=joined, join_type="inner" if per_feature or per_segment else "left")
              .where(exp.column("store", table="e", quoted=True).eq(exp.Literal.string(store))))
     order = [exp.column("created_at", table="e", quoted=True), exp.column("evaluation_id", table="e", quoted=True)]
-    return query.order_by(*order, *([exp.column("feature", table="m", quoted=True)] if per_feature else []))
+    return query.order_by(*order, *[exp.column(k, table="m", quoted=True) for k in keys if k != "evaluation_id"])
 
 
 def store_view_query(con: duckdb.DuckDBPyConnection, store: str) -> exp.Select:
@@ -269,10 +282,17 @@ def feature_view_query(con: duckdb.DuckDBPyConnection, store: str) -> exp.Select
     return _view_query(con, store, per_feature=True)
 
 
+def segment_view_query(con: duckdb.DuckDBPyConnection, store: str) -> exp.Select:
+    """One row per (evaluation, segment): the segment's global metrics as columns."""
+    return _view_query(con, store, per_feature=False, per_segment=True)
+
+
 def refresh_views(warehouse: Warehouse, store: str) -> None:
-    """(Re)create `<store>` and `<store>_feature_drift` in schema main, in the caller's transaction."""
+    """(Re)create `<store>`, `<store>_feature_drift` and `<store>_segments` in schema main, in
+    the caller's transaction."""
     con = warehouse.con
-    for name, query in ((store, store_view_query(con, store)), (feature_view(store), feature_view_query(con, store))):
+    for name, query in ((store, store_view_query(con, store)), (feature_view(store), feature_view_query(con, store)),
+                        (segment_view(store), segment_view_query(con, store))):
         if warehouse.relation_type(name) == "table":
             con.execute(sql.drop_relation(name, "TABLE").sql("duckdb"))
         con.execute(sql.create_view_as(name, query).sql("duckdb"))

@@ -73,6 +73,11 @@ def _measured(con: Con, relation_sql: str, plan: "EvaluationPlan") -> list[Metri
     frame = _fetch(con, relation_sql, needed, _labelled(plan.target))
     if plan.task == "regression":
         return regression_metrics(frame[plan.target], frame[PREDICTION_COLUMN])
+    # An outcome of a class the model does not know is no negative: left out (and counted in
+    # `unknown_label_share` by the engine).
+    known = {canonical_label(c) for c in plan.classes or ()}
+    codes, uniques = pd.factorize(frame[plan.target])
+    frame = frame[np.array([canonical_label(u) in known for u in uniques] + [False], dtype=bool)[codes]]
     return classification_metrics(frame[plan.target], frame[needed[1:]].to_numpy(dtype=np.float64, na_value=np.nan),
                                   list(plan.classes or ()), plan.threshold, plan.positive_class)
 

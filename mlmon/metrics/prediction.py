@@ -8,13 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-from scipy import stats
-
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import _finite, univariate_drift
+from mlmon.metrics.univariate import chi2_pvalue, univariate_drift
 
 __all__ = [
     "class_share_drift",
@@ -112,13 +109,9 @@ def regression_prediction_drift(con: Any, reference_sql: str, current_sql: str, 
 
 def classes_chi2_pvalue(reference: dict[str, int], current: dict[str, int]) -> float | None:
     """The two-sample test of homogeneity of predicted-class counts over the model's classes
-    (classes predicted on neither side dropped): `scipy.stats.chi2_contingency([ref, cur])`
-    with scipy's defaults. None when a side has no prediction or one class is left."""
-    keys = [k for k in reference if reference[k] or current.get(k, 0)]
-    table = np.array([[reference[k] for k in keys], [current.get(k, 0) for k in keys]], dtype=np.int64)
-    if len(keys) < 2 or table[0].sum() == 0 or table[1].sum() == 0:
-        return None
-    return _finite(float(stats.chi2_contingency(table).pvalue))
+    (classes predicted on neither side dropped), as for a categorical feature (`chi2_pvalue`).
+    None when a side has no prediction or one class is left."""
+    return chi2_pvalue(reference, current)
 
 
 def class_share_drift(classes: Sequence[Any], current: dict[str, int], reference: dict[str, int]) -> list[MetricValue]:

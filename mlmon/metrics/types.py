@@ -14,3 +14,4 @@ class MetricValue:
     feature: str | None = None  # None for a global metric
     lower: float | None = None
     upper: float | None = None
+    segment: str | None = None  # `column=value` for a segment's metric, None for the whole data

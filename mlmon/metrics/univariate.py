@@ -22,14 +22,14 @@ from mlmon.metrics.kstest import (  # noqa: F401  (the p-value helpers, re-expor
     _prob_outside_inside_method,
     ks_2samp_from_statistic,
 )
-from mlmon.metrics.sqlstats import as_double, counts_sql, moments_sql, present, quantiles_sql, quote
+from mlmon.metrics.judgement import DriftSettings, is_drifted
+from mlmon.metrics.sqlstats import as_double, counts_sql, double_literal, moments_sql, present, quantiles_sql, quote
 from mlmon.metrics.twosample import ColumnSpec, ColumnStats, Layout, column_statistics, dedupe_edges, known_layout
 from mlmon.metrics.types import MetricValue
 
 __all__ = [
     "PSI_FLOOR",
-    "P_VALUE_THRESHOLD",
-    "PSI_THRESHOLD",
+    "FEATURE_GLOBALS",
     "NumericProfile",
     "CategoricalProfile",
     "ReferenceProfile",
@@ -40,12 +40,15 @@ __all__ = [
     "DriftResult",
     "sample_layouts",
     "psi",
+    "chi2_pvalue",
     "ks_2samp_from_statistic",
+    "feature_globals",
+    "broken_feature_metrics",
+    "column_type_class",
 ]
 
 PSI_FLOOR = 0.001
-P_VALUE_THRESHOLD = 0.05
-PSI_THRESHOLD = 0.2
+FEATURE_GLOBALS = ("drifted_features_share", "n_features_drifted", "max_psi")
 
 _NUMERIC_TYPES = {
     "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
@@ -98,6 +101,18 @@ def _column_types(con: Any, relation_sql: str, columns: Sequence[str]) -> dict[s
 
 def _is_numeric(type_name: str) -> bool:
     return type_name.split("(")[0].strip() in _NUMERIC_TYPES or type_name.startswith("DECIMAL")
+
+
+def column_type_class(type_name: str) -> str:
+    """number | boolean | temporal | text: what `type_changed` compares across two sides."""
+    base = type_name.split("(")[0].strip().upper()
+    if _is_numeric(type_name.upper()):
+        return "number"
+    if base in ("BOOLEAN", "BOOL"):
+        return "boolean"
+    if base.startswith(("DATE", "TIME", "INTERVAL")):
+        return "temporal"
+    return "text"
 
 
 def classify_columns(
@@ -213,18 +228,17 @@ def _finite(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _chi2_pvalue(ref: dict[str, int], cur: dict[str, int]) -> float | None:
-    r_total = sum(ref.values())
-    f_obs = np.array([cur.get(k, 0) for k in ref], dtype=float)
-    if r_total == 0 or len(ref) < 2 or f_obs.sum() == 0:
+def chi2_pvalue(ref: dict[str, int], cur: dict[str, int]) -> float | None:
+    """The two-sample test of homogeneity over the reference's categories (categories empty on
+    both sides dropped): `scipy.stats.chi2_contingency([ref_counts, cur_counts]).pvalue` with
+    scipy's defaults. Categories the reference never saw are left out (`new_category_share`
+    reports them): one unseen value must not force p = 0. None when a side has no value or a
+    single category is left (no test to make)."""
+    keys = [k for k in ref if ref[k] or cur.get(k, 0)]
+    table = np.array([[ref[k] for k in keys], [cur.get(k, 0) for k in keys]], dtype=np.int64)
+    if len(keys) < 2 or table[0].sum() == 0 or table[1].sum() == 0:
         return None
-    f_exp = np.array([ref[k] / r_total for k in ref]) * f_obs.sum()
-    return _finite(float(stats.chisquare(f_obs, f_exp).pvalue))
-
-
-def _drifted(pvalue: float | None, psi_value: float | None) -> float:
-    hit = (pvalue is not None and pvalue <= P_VALUE_THRESHOLD) or (psi_value is not None and psi_value > PSI_THRESHOLD)
-    return 1.0 if hit else 0.0
+    return _finite(float(stats.chi2_contingency(table).pvalue))
 
 
 # --- drift ------------------------------------------------------------------------------------
@@ -268,41 +282,85 @@ def _layout(q: Sequence[float] | None, rows: int) -> Layout:
 
 @dataclass
 class DriftResult:
-    metrics: list[MetricValue]  # per feature, then drifted_features_share and max_psi
+    metrics: list[MetricValue]  # per feature, then FEATURE_GLOBALS
     profile: ReferenceProfile  # the profile used: the one given, or the one found
     extra: dict[str, list[MetricValue]]  # per extra expression, its metrics (feature = its name)
 
 
-def _numeric_metrics(c: str, stats_: ColumnStats, ref_bins: Sequence[int], n_rows: int) -> list[MetricValue]:
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _judged(c: str, values: dict[str, float | None], settings: DriftSettings) -> list[MetricValue]:
+    """The feature's metrics in order, the data-quality flags, then `drifted`."""
+    values = {**values, "feature_missing": values.get("feature_missing", 0.0),
+              "type_changed": values.get("type_changed", 0.0)}
+    flag = 1.0 if is_drifted(values, settings) else 0.0
+    return [MetricValue(name, value, c) for name, value in values.items()] + [MetricValue("drifted", flag, c)]
+
+
+def _numeric_metrics(c: str, stats_: ColumnStats, ref_bins: Sequence[int], n_rows: int,
+                     ref_missing: float | None = None, out_of_range: int | None = None,
+                     settings: DriftSettings = DriftSettings()) -> list[MetricValue]:
     ks_stat = ks_p = wass = value = None
     n1, n2 = stats_.n_ref, stats_.n_cur
     if stats_.ks_numerator is not None:
         ks_stat, ks_p = ks_2samp_from_statistic(stats_.ks_numerator, n1, n2)
         wass = _finite(stats_.wasserstein_numerator / (n1 * n2))
         value = psi(ref_bins, stats_.cur_bins)
-    return [
-        MetricValue("ks_statistic", ks_stat, c),
-        MetricValue("ks_pvalue", ks_p, c),
-        MetricValue("psi", value, c),
-        MetricValue("wasserstein", wass, c),
-        MetricValue("missing_share", (n_rows - n2) / n_rows if n_rows else None, c),
-        MetricValue("drifted", _drifted(ks_p, value), c),
-    ]
+    return _judged(c, {
+        "ks_statistic": ks_stat, "ks_pvalue": ks_p, "psi": value, "wasserstein": wass,
+        "missing_share": _share(n_rows - n2, n_rows), "missing_share_reference": ref_missing,
+        "out_of_range_share": None if out_of_range is None else _share(out_of_range, n2),
+    }, settings)
 
 
-def _categorical_metrics(c: str, ref: dict[str, int], counts: dict[str, int], n_rows: int, present_: int
-                         ) -> list[MetricValue]:
+def _categorical_metrics(c: str, ref: dict[str, int], counts: dict[str, int], n_rows: int, present_: int,
+                         ref_missing: float | None, settings: DriftSettings) -> list[MetricValue]:
     n_cur = sum(counts.values())
     unseen = sum(n for k, n in counts.items() if k not in ref)
-    pvalue = _chi2_pvalue(ref, counts)
     value = psi([*ref.values(), 0], [*(counts.get(k, 0) for k in ref), unseen]) if ref else None
-    return [
-        MetricValue("chi2_pvalue", pvalue, c),
-        MetricValue("psi", value, c),
-        MetricValue("new_category_share", unseen / n_cur if n_cur else None, c),
-        MetricValue("missing_share", (n_rows - present_) / n_rows if n_rows else None, c),
-        MetricValue("drifted", _drifted(pvalue, value), c),
-    ]
+    return _judged(c, {
+        "chi2_pvalue": chi2_pvalue(ref, counts), "psi": value, "new_category_share": _share(unseen, n_cur),
+        "missing_share": _share(n_rows - present_, n_rows), "missing_share_reference": ref_missing,
+    }, settings)
+
+
+def broken_feature_metrics(c: str, *, feature_missing: bool, type_changed: bool, missing_share: float | None,
+                           missing_share_reference: float | None,
+                           settings: DriftSettings = DriftSettings()) -> list[MetricValue]:
+    """A feature that cannot be compared (the data lacks it, or its type class changed): its
+    data-quality metrics, and drifted = 1 — reported as drift, never skipped in silence."""
+    return _judged(c, {"missing_share": missing_share, "missing_share_reference": missing_share_reference,
+                       "feature_missing": float(feature_missing), "type_changed": float(type_changed)}, settings)
+
+
+def feature_globals(per_feature: Sequence[MetricValue]) -> list[MetricValue]:
+    """`drifted_features_share`, `n_features_drifted` and `max_psi` over per-feature metrics."""
+    flags = [m.value for m in per_feature if m.metric == "drifted" and m.value is not None]
+    known = [m.value for m in per_feature if m.metric == "psi" and m.value is not None]
+    return [MetricValue("drifted_features_share", sum(flags) / len(flags) if flags else None),
+            MetricValue("n_features_drifted", float(sum(flags)) if flags else None),
+            MetricValue("max_psi", max(known) if known else None)]
+
+
+def _out_of_range_counts(con: Any, relation_sql: str, extents: dict[str, tuple[float | None, float | None]],
+                         dialect: str) -> dict[str, int]:
+    """Per numeric column, its present values outside [min, max] (the reference's), in one scan."""
+    known = {c: (lo, hi) for c, (lo, hi) in extents.items() if lo is not None and hi is not None}
+    if not known:
+        return {}
+    items = []
+    for c, (lo, hi) in known.items():
+        v = as_double(c, dialect)
+        outside = f"{v} < {double_literal(lo, dialect)} OR {v} > {double_literal(hi, dialect)}"
+        items.append(f"SUM(CASE WHEN {present(v, dialect)} AND ({outside}) THEN 1 ELSE 0 END)")
+    (row,) = con.execute(f"SELECT {', '.join(items)} FROM {relation_sql} AS t").fetchall()
+    return {c: int(n or 0) for c, n in zip(known, row)}
+
+
+def _missing_share(profile: ReferenceProfile, count: int) -> float | None:
+    return _share(profile.n_rows - count, profile.n_rows)
 
 
 def drift_and_profile(
@@ -314,14 +372,17 @@ def drift_and_profile(
     profile: ReferenceProfile | None = None,
     *,
     extra: dict[str, str] | None = None,
+    settings: DriftSettings = DriftSettings(),
+    broken: Sequence[MetricValue] = (),
     dialect: str = "duckdb",
 ) -> DriftResult:
-    """Per-feature drift metrics, then `drifted_features_share` and `max_psi`; with the
-    reference profile found on the way when none is given.
+    """Per-feature drift and data-quality metrics, then FEATURE_GLOBALS; with the reference
+    profile found on the way when none is given.
 
     `extra` maps names to further numeric expressions over both relations (the prediction
     drift's score): compared like a numeric feature in the same scans, reported apart, left
-    out of the globals and the profile.
+    out of the globals and the profile. `broken` holds the metrics of features that could not
+    be compared (`broken_feature_metrics`): listed after the others and counted in the globals.
     """
     numeric, categorical, extra = list(numeric), list(categorical), dict(extra or {})
     cold = profile is None
@@ -351,16 +412,19 @@ def drift_and_profile(
             categorical={c: CategoricalProfile(ref_cats.present[c], ref_cats.categories[c], c in floats)
                          for c in categorical},
         )
+    outside = _out_of_range_counts(con, current_sql, {c: (profile.numeric[c].min, profile.numeric[c].max)
+                                                      for c in numeric}, dialect)
 
     out: list[MetricValue] = []
     for c in numeric:
-        out += _numeric_metrics(c, found[c], profile.numeric[c].bins, n_rows)
+        p = profile.numeric[c]
+        out += _numeric_metrics(c, found[c], p.bins, n_rows, _missing_share(profile, p.count), outside.get(c), settings)
     for c in categorical:
-        out += _categorical_metrics(c, profile.categorical[c].categories, cats.categories[c], n_rows, cats.present[c])
-    flags = [m.value for m in out if m.metric == "drifted"]
-    known = [m.value for m in out if m.metric == "psi" and m.value is not None]
-    out.append(MetricValue("drifted_features_share", sum(flags) / len(flags) if flags else None))
-    out.append(MetricValue("max_psi", max(known) if known else None))
+        p = profile.categorical[c]
+        out += _categorical_metrics(c, p.categories, cats.categories[c], n_rows, cats.present[c],
+                                    _missing_share(profile, p.count), settings)
+    out += broken
+    out += feature_globals(out)
     others = {name: _numeric_metrics(name, found[name], found[name].ref_bins, n_rows) for name in extra}
     return DriftResult(out, profile, others)
 

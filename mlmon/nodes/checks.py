@@ -105,7 +105,7 @@ def metric_value(ctx: "BuildContext", evaluation_id: str, metric: str, feature: 
     """(found, value) of one metric of one evaluation; feature None means the global value."""
     row = ctx.warehouse.con.execute(
         f"SELECT value FROM {SYSTEM_SCHEMA}.metrics WHERE evaluation_id = ? AND metric = ? "
-        "AND feature IS NOT DISTINCT FROM ? LIMIT 1", [evaluation_id, metric, feature]).fetchone()
+        "AND feature IS NOT DISTINCT FROM ? AND segment IS NULL LIMIT 1", [evaluation_id, metric, feature]).fetchone()
     if row is None:
         return False, None
     return True, None if row[0] is None else float(row[0])

@@ -15,6 +15,7 @@ TILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "metric_history": (("store", "metric"), ("feature", "x")),
     "scenario_runs": (("scenario",), ("limit",)),
     "feature_drift": (("store",), ()),
+    "data_quality": (("store",), ()),
     "prediction_drift": (("store",), ()),
     "performance": (("store",), ()),
     "model_versions": ((), ("model",)),

@@ -20,6 +20,7 @@ from mlmon.project.jinja import Renderer, has_jinja
 from mlmon.project.loader import RawNode, discover, find_project_root, load_settings, macro_files
 from mlmon.project.project import Project
 from mlmon.project.sqldeps import parse_sql, tables_read
+from mlmon.project.yaml_lines import LineDict
 from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES
 from mlmon.warehouse.targets import resolve_target
 
@@ -185,7 +186,12 @@ class _Compiler:
         if isinstance(value, list):
             return [self._render(v, location) for v in value]
         if isinstance(value, dict):
-            return {k: self._render(v, location) for k, v in value.items()}
+            rendered = {k: self._render(v, location) for k, v in value.items()}
+            if isinstance(value, LineDict):  # keep the lines of nested keys for errors about them
+                kept = LineDict(rendered)
+                kept.line, kept.key_lines = value.line, value.key_lines
+                return kept
+            return rendered
         return value
 
     # -- dependencies -------------------------------------------------------------------------

@@ -288,6 +288,33 @@ def _feature_drift(page: _Page, tile: Tile) -> View:
     return view
 
 
+# -- data_quality -------------------------------------------------------------------------------
+
+_QUALITY_METRICS = ("missing_share", "missing_share_reference", "out_of_range_share", "new_category_share",
+                    "feature_missing", "type_changed", "drifted")
+
+
+def _data_quality(page: _Page, tile: Tile) -> View:
+    """Per feature of the latest evaluation: missing share beside the reference's, values out of
+    the reference's range, unseen categories, and a column gone or retyped."""
+    view, latest = _latest_of_store(page, tile)
+    if latest is None:
+        return view
+    table: dict[str, dict[str, float | None]] = {}
+    for row in page.wh.metrics(latest.evaluation_id, _QUALITY_METRICS):
+        if row.feature is not None:
+            table.setdefault(row.feature, {})[row.metric] = row.value
+    if not table:
+        return {**view, "empty": "The latest evaluation has no data-quality metrics."}
+    rows = []
+    for feature, m in table.items():
+        problem = ("column missing" if m.get("feature_missing") else "type changed" if m.get("type_changed") else None)
+        rows.append({"feature": feature, **dict.fromkeys(_QUALITY_METRICS), **m, "problem": problem,
+                     "is_drifted": bool(m.get("drifted"))})
+    rows.sort(key=lambda r: (r["problem"] is None, not r["is_drifted"], r["feature"]))
+    return {**view, "rows": rows, "n_problems": sum(1 for r in rows if r["problem"])}
+
+
 # -- prediction_drift ---------------------------------------------------------------------------
 
 
@@ -417,6 +444,7 @@ TILE_TYPES: dict[str, Callable[[_Page, Tile], View]] = {
     "metric_history": _metric_history,
     "scenario_runs": _scenario_runs,
     "feature_drift": _feature_drift,
+    "data_quality": _data_quality,
     "prediction_drift": _prediction_drift,
     "performance": _performance,
     "model_versions": _model_versions,
@@ -424,7 +452,19 @@ TILE_TYPES: dict[str, Callable[[_Page, Tile], View]] = {
 _DEFAULT_TITLES = {
     "metric_history": "{metric} over time", "scenario_runs": "Scenario runs", "feature_drift": "Feature drift",
     "prediction_drift": "Prediction drift", "performance": "Performance", "model_versions": "Model versions",
+    "data_quality": "Data quality",
 }
+
+
+def _labels_on_display(views: list[View]) -> dict[str, list[str]]:
+    """Each label key of the evaluations the tiles show, with its distinct values in tile order."""
+    shown: dict[str, list[str]] = {}
+    for view in views:
+        for key, value in ((view.get("evaluation") or {}).get("labels") or {}).items():
+            values = shown.setdefault(str(key), [])
+            if str(value) not in values:
+                values.append(str(value))
+    return shown
 
 
 def _title(tile: Tile) -> str:
@@ -469,6 +509,6 @@ def render_dashboard(con: duckdb.DuckDBPyConnection | None, manifest: dict[str, 
     meta = manifest.get("metadata", {})
     return environment().get_template("dashboard.html.j2").render(
         project=meta.get("project_name") or "mlmon project", meta=meta, dashboard=node, name=name,
-        tiles=views, generated_at=datetime.now(timezone.utc), plotly_js=plotly_js(),
+        tiles=views, labels=_labels_on_display(views), generated_at=datetime.now(timezone.utc), plotly_js=plotly_js(),
         n_charts=sum(1 for v in views if v.get("chart")),
     )

@@ -183,6 +183,10 @@ class Warehouse:
         names = [d[0] for d in cursor.description or ()]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
 
+    def _whole_data(self) -> str:
+        """The condition keeping the whole data's metrics (not a segment's), if segments exist."""
+        return " AND segment IS NULL" if self.has("metrics", "segment") else ""
+
     def _optional(self, table: str, column: str) -> str:
         """`column` when the table has it, else a NULL placeholder under the same name."""
         return f'"{column}"' if self.has(table, column) else f'NULL AS "{column}"'
@@ -223,7 +227,8 @@ class Warehouse:
         """Metric rows of one evaluation, optionally only those named."""
         if not self.has("metrics"):
             return []
-        sql = f"SELECT metric, feature, value, lower, upper FROM {self.table('metrics')} WHERE evaluation_id = ?"
+        sql = (f"SELECT metric, feature, value, lower, upper FROM {self.table('metrics')} WHERE evaluation_id = ?"
+               + self._whole_data())
         params: list[Any] = [evaluation_id]
         if names is not None:
             if not names:
@@ -238,7 +243,7 @@ class Warehouse:
             return None
         rows = self._rows(
             f"SELECT metric, feature, value, lower, upper FROM {self.table('metrics')} "
-            "WHERE evaluation_id = ? AND metric = ? AND feature IS NOT DISTINCT FROM ? LIMIT 1",
+            "WHERE evaluation_id = ? AND metric = ? AND feature IS NOT DISTINCT FROM ?" + self._whole_data() + " LIMIT 1",
             [evaluation_id, metric, feature],
         )
         return MetricRow(**rows[0]) if rows else None
@@ -251,7 +256,7 @@ class Warehouse:
         by_id = {e.evaluation_id: e for e in self.evaluations(store)}
         rows = self._rows(
             f"SELECT evaluation_id, value, lower, upper FROM {self.table('metrics')} "
-            "WHERE store = ? AND metric = ? AND feature IS NOT DISTINCT FROM ?",
+            "WHERE store = ? AND metric = ? AND feature IS NOT DISTINCT FROM ?" + self._whole_data(),
             [store, metric, feature],
         )
         points = [

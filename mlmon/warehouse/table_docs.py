@@ -32,6 +32,8 @@ GENERATED_TABLES: dict[str, str] = {
     "<store> (view, schema main)": "one row per evaluation: description columns, one column per label, and one "
                                    "column per global metric (`<metric>_lower` / `_upper` where the metric has an interval)",
     "<store>_feature_drift (view)": "one row per (evaluation, feature): the per-feature metrics as columns",
+    "<store>_segments (view)": "one row per (evaluation, segment) of a store with `segments:`: `segment` "
+                               "(`column=value`) and the segment's global metrics as columns",
 }
 
 COLUMN_DOCS: dict[tuple[str, str], str] = {
@@ -53,7 +55,7 @@ COLUMN_DOCS: dict[tuple[str, str], str] = {
     ("metrics", "store"): "the evaluation store",
     ("metrics", "metric"): "the metric name (see Metrics above)",
     ("metrics", "feature"): "the column (per-feature metrics) or class label (per-class metrics); NULL if global",
-    ("metrics", "segment"): "the segment the value covers; NULL = all rows",
+    ("metrics", "segment"): "the segment the value covers (`column=value`, from `segments:`); NULL = all rows",
     ("metrics", "value"): "the value",
     ("metrics", "lower"): "lower bound of the 95% interval, where the metric has one",
     ("metrics", "upper"): "upper bound of the 95% interval, where the metric has one",

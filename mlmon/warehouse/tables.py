@@ -64,6 +64,7 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("store", "VARCHAR"),
                 ("metric", "VARCHAR"),
                 ("feature", "VARCHAR"),
+                ("segment", "VARCHAR"),  # `column=value` of a segment's metric, NULL for the whole data
                 ("value", "DOUBLE"),
                 ("lower", "DOUBLE"),
                 ("upper", "DOUBLE"),

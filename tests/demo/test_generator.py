@@ -114,9 +114,14 @@ def _measure_unthreaded(drift: DriftSettings) -> dict[str, object]:
     }
 
 
+# The drift's calibration is measured without the data-quality accidents of the late months
+# (a dropped column, amounts in cents), which have tests of their own below.
+NO_ACCIDENTS = DriftSettings(missing_from=None, out_of_range_month=None, dropped_month=None)
+
+
 @pytest.fixture(scope="module")
 def drifting() -> dict[str, object]:
-    return _measure(DriftSettings())
+    return _measure(NO_ACCIDENTS)
 
 
 @pytest.fixture(scope="module")
@@ -343,3 +348,40 @@ def test_no_drift_stays_stationary(stationary: dict) -> None:
         (df["merchant_subsector_description"] == NEW_SUBSECTOR).any()
         for df in stationary["months"].values()
     )
+
+
+# --- data-quality accidents ----------------------------------------------------------------
+
+
+def test_late_months_carry_the_data_quality_accidents(tmp_path: Path) -> None:
+    generate(tmp_path, months=[10, 11, 12], rows=4000)
+    month = {m: pd.read_csv(tmp_path / gen.file_name(2017, m)) for m in (10, 11, 12)}
+    clean = {m: generate_month(2017, m, 4000, drift=NO_ACCIDENTS) for m in (11, 12)}
+    assert "merchant_cardholder_distance" in month[11] and "merchant_cardholder_distance" not in month[12]
+    # 15% more blank FICO scores from November; 5% of November's amounts in cents
+    extra = month[11]["card_fico_score"].isna().mean() - clean[11]["card_fico_score"].isna().mean()
+    assert 0.12 < extra < 0.18
+    ratio = month[11]["purchase_amount"] / clean[11]["purchase_amount"]
+    assert set(np.round(ratio.unique(), 9)) == {1.0, 100.0} and 0.04 < (ratio == 100).mean() < 0.06
+    assert month[10]["card_fico_score"].isna().mean() < 0.05  # October is untouched
+    # the accidents use their own stream: everything else is the month as it would be
+    same = [c for c in clean[12].columns if c not in ("card_fico_score", "merchant_cardholder_distance")]
+    pd.testing.assert_frame_equal(month[12][same], clean[12][same].assign(
+        purchase_date=clean[12]["purchase_date"].astype(str)), check_dtype=False)
+    manifest = {e["month"]: e for e in json.loads((tmp_path / gen.MANIFEST_NAME).read_text())["months"]}
+    assert manifest["2017_10"]["quality"] == {}
+    assert manifest["2017_11"]["quality"] == {"extra_missing": {"card_fico_score": 0.15},
+                                              "out_of_range": {"purchase_amount": 0.05}}
+    assert manifest["2017_12"]["quality"]["dropped_column"] == "merchant_cardholder_distance"
+
+
+def test_accident_knobs_on_the_command_line(tmp_path: Path) -> None:
+    out = io.StringIO()
+    assert main(["--out", str(tmp_path), "--rows", "200", "--months", "3", "--no-drift", "--dropped-month", "3",
+                 "--dropped-column", "card_age", "--out-of-range-month", "0"], out=out) == 0
+    frame = pd.read_csv(tmp_path / gen.file_name(2017, 3))
+    assert "card_age" not in frame and len(frame) == 200
+    settings = json.loads((tmp_path / gen.MANIFEST_NAME).read_text())["settings"]
+    assert settings["dropped_month"] == 3 and settings["out_of_range_month"] is None
+    with pytest.raises(ValueError):
+        DriftSettings(missing_share=1.5)

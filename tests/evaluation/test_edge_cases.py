@@ -33,9 +33,9 @@ def test_shifted_month_with_new_category_and_an_all_missing_feature(project, mlm
     current = pd.read_parquet(project / "data" / "current_02.parquet")
     ref = df("SELECT cat FROM mlmon.ref_clf_v1")
     assert values[("new_category_share", "cat")] == pytest.approx((current["cat"] == "d").mean())
-    shares = ref["cat"].value_counts(normalize=True)
-    observed = current["cat"].value_counts().reindex(shares.index, fill_value=0)
-    expected = stats.chisquare(observed.to_numpy(), shares.to_numpy() * observed.sum()).pvalue
+    counts = ref["cat"].value_counts()
+    observed = current["cat"].value_counts().reindex(counts.index, fill_value=0)  # unseen "d" left out
+    expected = stats.chi2_contingency([counts.to_numpy(), observed.to_numpy()]).pvalue
     assert values[("chi2_pvalue", "cat")] == pytest.approx(expected, rel=1e-9)
     assert values[("drifted", "x1")] == 1.0 and values[("data_drift", None)] > 0.6
 
@@ -78,15 +78,19 @@ def test_sampling_size_must_keep_a_row(mlmon, project):
     assert "monitors/evaluations.yml:" in result.output and "needs an integer `size` of at least 1" in result.output
 
 
-def test_a_feature_absent_from_scored_data_is_skipped_with_a_warning(project, mlmon, df):
+def test_a_feature_absent_from_scored_data_is_drifted_with_a_warning(project, mlmon, df):
     result = build(mlmon, "ev_strict", "nox2")
     assert result.exit_code == 0, result.output
     assert "feature x2 is absent from the data" in result.output
     evaluation, values = latest(df, "ev_strict")
     assert any("feature x2 is absent" in w for w in json.loads(evaluation["warnings"]))
-    # Only the model's importance, a property of the model on its reference, still names x2.
-    assert {metric for (metric, feature) in values if feature == "x2"} == {"model_importance"}
-    assert ("ks_pvalue", "x1") in values
+    # No distribution is compared, but the absence itself is recorded as drift, never passed.
+    assert {metric for (metric, feature) in values if feature == "x2"} == {
+        "model_importance", "missing_share", "missing_share_reference", "feature_missing", "type_changed", "drifted"}
+    assert values[("feature_missing", "x2")] == 1.0 and values[("drifted", "x2")] == 1.0
+    assert values[("missing_share", "x2")] == 1.0 and values[("type_changed", "x2")] == 0.0
+    assert values[("n_features_drifted", None)] >= 1
+    assert ("ks_pvalue", "x1") in values and values[("feature_missing", "x1")] == 0.0
     # The data's own probabilities were used: nothing was scored.
     current = pd.read_parquet(project / "data" / "current_nox2.parquet")
     assert values[("predicted_class_share", "1")] == pytest.approx((current["proba_1"] >= 0.5).mean())
@@ -98,7 +102,8 @@ def test_a_feature_absent_from_data_to_score_reaches_the_model_as_missing(mlmon,
     evaluation, values = latest(df, "ev_strict")
     assert evaluation["n_evaluated"] == 700
     assert "feature x2 is absent from the data: the model receives it as missing" in json.loads(evaluation["warnings"])
-    assert {metric for (metric, feature) in values if feature == "x2"} == {"model_importance"}
+    assert values[("feature_missing", "x2")] == 1.0 and values[("drifted", "x2")] == 1.0
+    assert ("ks_pvalue", "x2") not in values
     assert values[("roc_auc", None)] > 0.6, "the model still ranks rows with x2 imputed"
     kept = df("SELECT * FROM mlmon.rows_ev_strict WHERE evaluation_id = ?", [evaluation["evaluation_id"]])
     assert len(kept) == 700 and kept["x2"].isna().all(), "x2 was absent: it is kept as missing"

@@ -75,9 +75,9 @@ def test_univariate_drift_equals_scipy(built, df):
         assert value(values, "psi", feature) == pytest.approx(psi_by_spec(r, c), rel=1e-9)
     assert value(values, "missing_share", "x2") == pytest.approx(cur["x2"].isna().mean())
     for feature in ("cat", "flag"):
-        shares = ref[feature].astype(str).value_counts(normalize=True)
-        observed = cur[feature].astype(str).value_counts().reindex(shares.index, fill_value=0)
-        expected = stats.chisquare(observed.to_numpy(), shares.to_numpy() * observed.sum()).pvalue
+        counts = ref[feature].astype(str).value_counts()
+        observed = cur[feature].astype(str).value_counts().reindex(counts.index, fill_value=0)
+        expected = stats.chi2_contingency([counts.to_numpy(), observed.to_numpy()]).pvalue
         assert value(values, "chi2_pvalue", feature) == pytest.approx(expected, rel=1e-9)
 
 

@@ -64,17 +64,30 @@ def numpy_psi(r: np.ndarray, c: np.ndarray) -> float:
     return float(np.sum((cs - rs) * np.log(cs / rs)))
 
 
+def judged(out: dict) -> dict:
+    """SPEC §4's `drifted` with the default `drift:` settings, written out independently."""
+    p = out.get("ks_pvalue", out.get("chi2_pvalue"))
+    psi_ = out.get("psi")
+    hit = psi_ is not None and (psi_ > 0.2 or (p is not None and p <= 0.05 and psi_ > 0.1))
+    if out.get("missing_share") is not None and out.get("missing_share_reference") is not None:
+        hit = hit or abs(out["missing_share"] - out["missing_share_reference"]) > 0.1
+    hit = hit or (out.get("new_category_share") or 0) > 0.01 or (out.get("out_of_range_share") or 0) > 0.01
+    return {**out, "feature_missing": 0.0, "type_changed": 0.0, "drifted": float(hit)}
+
+
 def expected_numeric(ref, cur) -> dict:
     r, c = present(ref), present(cur)
-    out = {"missing_share": (len(cur) - len(c)) / len(cur) if len(cur) else None}
+    out = {"missing_share": (len(cur) - len(c)) / len(cur) if len(cur) else None,
+           "missing_share_reference": (len(ref) - len(r)) / len(ref) if len(ref) else None}
     if len(r) and len(c):
         ks = stats.ks_2samp(r, c)
         out.update(ks_statistic=float(ks.statistic), ks_pvalue=float(ks.pvalue), psi=numpy_psi(r, c),
-                   wasserstein=float(stats.wasserstein_distance(r, c)))
-        out["drifted"] = float(out["ks_pvalue"] <= 0.05 or out["psi"] > 0.2)
+                   wasserstein=float(stats.wasserstein_distance(r, c)),
+                   out_of_range_share=float(np.mean((c < r.min()) | (c > r.max()))))
     else:
-        out.update(ks_statistic=None, ks_pvalue=None, psi=None, wasserstein=None, drifted=0.0)
-    return out
+        out.update(ks_statistic=None, ks_pvalue=None, psi=None, wasserstein=None,
+                   out_of_range_share=None if not len(r) or not len(cur) else 0.0)
+    return judged(out)
 
 
 def check(got: dict, feature: str, want: dict) -> None:
@@ -158,12 +171,18 @@ def test_categorical_psi_and_chi2_worked_by_hand(con):
     psi = (0.4 - 0.5) * math.log(0.4 / 0.5) + 0 + 0 + (0.1 - 0.001) * math.log(0.1 / 0.001)
     assert psi == pytest.approx(0.0223144 + 0.4559118, abs=1e-6)
     assert got[("psi", "c")] == approx(psi)
-    # chi-square leaves d out: f_obs = 40, 30, 20 (90 rows), f_exp = 0.5/0.3/0.2 * 90 = 45, 27, 18,
-    # statistic 25/45 + 9/27 + 4/18 = 10/9 on 2 degrees of freedom: p = exp(-5/9).
-    assert got[("chi2_pvalue", "c")] == approx(math.exp(-5 / 9))
+    # The two-sample test leaves d out: table [[50, 30, 20], [40, 30, 20]], 190 rows. Column
+    # totals 90, 60, 40; expected row 1: 100/190 * (90, 60, 40), row 2: 90/190 * (90, 60, 40).
+    # Deviations +-2.632, 1.579, 1.053: statistic 0.30864 + 0.16667 + 0.11111 = 0.586420 (= 47.5/81);
+    # on 2 degrees of freedom (no Yates correction there) p = exp(-statistic / 2).
+    table = np.array([[50, 30, 20], [40, 30, 20]], dtype=float)
+    expected = table.sum(1, keepdims=True) * table.sum(0, keepdims=True) / table.sum()
+    statistic = float(((table - expected) ** 2 / expected).sum())
+    assert statistic == pytest.approx(47.5 / 81, rel=1e-12)
+    assert got[("chi2_pvalue", "c")] == approx(math.exp(-statistic / 2))
     assert got[("new_category_share", "c")] == approx(0.1)
     assert got[("missing_share", "c")] == 0.0
-    assert got[("drifted", "c")] == 1.0  # psi 0.478 > 0.2
+    assert got[("drifted", "c")] == 1.0  # psi 0.478 > 0.2 (and 10% unseen > 1%)
 
 
 def expected_categorical(ref: list, cur: list) -> dict:
@@ -174,9 +193,10 @@ def expected_categorical(ref: list, cur: list) -> dict:
     f_obs = np.array([c.count(k) for k in cats], dtype=float)
     unseen = sum(1 for v in c if v not in cats)
     out = {"missing_share": (len(cur) - len(c)) / len(cur) if cur else None,
+           "missing_share_reference": (len(ref) - len(r)) / len(ref) if ref else None,
            "new_category_share": unseen / len(c) if c else None}
     if len(cats) >= 2 and f_obs.sum() > 0:
-        out["chi2_pvalue"] = float(stats.chisquare(f_obs, r_counts / r_counts.sum() * f_obs.sum()).pvalue)
+        out["chi2_pvalue"] = float(stats.chi2_contingency([r_counts, f_obs]).pvalue)
     else:
         out["chi2_pvalue"] = None
     if cats and c:
@@ -185,9 +205,7 @@ def expected_categorical(ref: list, cur: list) -> dict:
         out["psi"] = float(np.sum((cs - rs) * np.log(cs / rs)))
     else:
         out["psi"] = None
-    hit = (out["chi2_pvalue"] is not None and out["chi2_pvalue"] <= 0.05) or (out["psi"] or 0) > 0.2
-    out["drifted"] = float(hit)
-    return out
+    return judged(out)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -244,7 +262,7 @@ def test_numeric_column_listed_as_categorical_treats_nan_as_missing(con):
     got = by_key(univariate_drift(con, "ref", "cur", [], ["k"]))
     assert got[("missing_share", "k")] == 0.25
     assert got[("new_category_share", "k")] == approx(1 / 3)  # 4.0 among 1.0, 1.0, 4.0
-    check(got, "k", expected_categorical(["1.0", "2.0", "2.0", "3.0"], ["1.0", "1.0", None, "4.0"]))
+    check(got, "k", expected_categorical(["1.0", "2.0", "2.0", None, None, "3.0"], ["1.0", "1.0", None, "4.0"]))
 
 
 @pytest.mark.parametrize("side", ["ref", "cur", "both"])
@@ -259,10 +277,13 @@ def test_all_missing_column_gives_null_metrics(con, side):
         assert got[(metric, "x")] is None
     for metric in ("chi2_pvalue", "psi"):
         assert got[(metric, "c")] is None
-    assert got[("drifted", "x")] == got[("drifted", "c")] == 0.0
+    # A column that empties on one side is a data-quality drift (missing share moved by 1.0).
+    flag = 0.0 if side == "both" else 1.0
+    assert got[("drifted", "x")] == got[("drifted", "c")] == flag
     expected_missing = 1.0 if side in ("cur", "both") else 0.0
     assert got[("missing_share", "x")] == got[("missing_share", "c")] == expected_missing
-    assert got[("drifted_features_share", None)] == 0.0
+    assert got[("drifted_features_share", None)] == flag
+    assert got[("n_features_drifted", None)] == 2 * flag
 
 
 def test_constant_columns(con):
@@ -288,7 +309,10 @@ def test_one_row_and_empty_current(con):
 
     con.execute("CREATE TABLE empty AS SELECT * FROM ref LIMIT 0")
     got = by_key(univariate_drift(con, "ref", "empty", ["x"], ["c"]))
-    assert all(v is None for (m, f), v in got.items() if m not in ("drifted", "drifted_features_share"))
+    about_reference = ("missing_share_reference", "feature_missing", "type_changed")
+    flags = ("drifted", "drifted_features_share", "n_features_drifted")
+    assert all(v is None for (m, f), v in got.items() if m not in (*flags, *about_reference))
+    assert got[("missing_share_reference", "x")] == 0.0 and got[("n_features_drifted", None)] == 0.0
     assert got[("drifted", "x")] == got[("drifted", "c")] == got[("drifted_features_share", None)] == 0.0
 
 
@@ -328,15 +352,18 @@ def test_globals_and_metric_layout(con):
                       "c": list(rng.choice(["x", "y"], 400))})
     metrics = univariate_drift(con, "ref", "cur", ["a", "b"], ["c"])
     assert [m.metric for m in metrics if m.feature == "a"] == [
-        "ks_statistic", "ks_pvalue", "psi", "wasserstein", "missing_share", "drifted"]
+        "ks_statistic", "ks_pvalue", "psi", "wasserstein", "missing_share", "missing_share_reference",
+        "out_of_range_share", "feature_missing", "type_changed", "drifted"]
     assert [m.metric for m in metrics if m.feature == "c"] == [
-        "chi2_pvalue", "psi", "new_category_share", "missing_share", "drifted"]
+        "chi2_pvalue", "psi", "new_category_share", "missing_share", "missing_share_reference", "feature_missing",
+        "type_changed", "drifted"]
     got = by_key(metrics)
     flags = [got[("drifted", f)] for f in ("a", "b", "c")]
     assert got[("drifted", "b")] == 1.0
     assert got[("drifted_features_share", None)] == approx(sum(flags) / 3)
     assert got[("max_psi", None)] == max(got[("psi", f)] for f in ("a", "b", "c"))
-    assert [m.metric for m in metrics[-2:]] == ["drifted_features_share", "max_psi"]
+    assert got[("n_features_drifted", None)] == sum(flags)
+    assert [m.metric for m in metrics[-3:]] == ["drifted_features_share", "n_features_drifted", "max_psi"]
 
 
 def test_profile_round_trips_through_json(con):

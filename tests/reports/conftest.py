@@ -122,6 +122,12 @@ def build_warehouse(path: Path) -> None:
                 if feat in NUMERIC:
                     metrics += [_metric(eid, store, "wasserstein", 1.5 * i * (j + 1), feature=feat),
                                 _metric(eid, store, "ks_statistic", 0.02 * i * (j + 1), feature=feat)]
+                gone = feat == "card_age" and i == 3  # the last month's export lost a column
+                metrics += [_metric(eid, store, "missing_share_reference", 0.01 * j, feature=feat),
+                            _metric(eid, store, "feature_missing", float(gone), feature=feat),
+                            _metric(eid, store, "type_changed", 0.0, feature=feat)]
+                metrics += [_metric(eid, store, "out_of_range_share" if feat in NUMERIC else "new_category_share",
+                                    0.005 * i * j, feature=feat)]
             status = "OK" if drift <= 0.6 else ("WARNING" if drift <= 0.7 else "ERROR")
             checks.append({"check": "data_drift_in_range", "store": store, "evaluation_id": eid, "metric": "data_drift",
                            "feature": None, "value": drift, "status": status, "message": f"data_drift = {drift}",
@@ -191,6 +197,7 @@ TILES: list[dict[str, Any]] = [
     {"type": "metric_history", "store": PERF_STORE, "metric": "roc_auc", "x": "month", "title": "AUC by month"},
     {"type": "scenario_runs", "scenario": "retrain_model", "title": "Retrain runs"},
     {"type": "feature_drift", "store": DRIFT_STORE, "title": "Feature drift"},
+    {"type": "data_quality", "store": DRIFT_STORE, "title": "Data quality"},
     {"type": "prediction_drift", "store": DRIFT_STORE, "title": "Prediction drift"},
     {"type": "performance", "store": PERF_STORE, "title": "Performance vs reference"},
     {"type": "model_versions", "model": "fraud_model", "title": "Model versions"},

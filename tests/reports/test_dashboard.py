@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import html
 import re
 from typing import Any
@@ -92,7 +94,7 @@ def test_history_draws_interval_bounds_and_label_axis(con: duckdb.DuckDBPyConnec
 def test_feature_prediction_performance_and_versions(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any]) -> None:
     page = render_dashboard(con, manifest, NAME)
     drifted = [el for el in parse(page) if el.tag == "tr" and "drifted" in el.classes]
-    assert len(drifted) == 2  # item_category and merchant_category at the latest evaluation
+    assert len(drifted) == 4  # item_category and merchant_category, in the feature drift and data quality tiles
     assert "<b style=\"color:var(--ink)\">2</b> of 5 features drifted" in page
     assert "drift importance" in page and "model importance" in page
     assert "prediction_psi" in page and "prediction_ks_pvalue" in page and "predicted class" in page
@@ -179,3 +181,27 @@ def test_reads_a_warehouse_attached_under_another_catalog(warehouse_file: Any, m
         assert "0.8714" in render_dashboard(con, manifest, NAME)
     finally:
         con.close()
+
+
+def test_data_quality_tile_shows_shares_beside_the_reference(con: duckdb.DuckDBPyConnection,
+                                                             manifest: dict[str, Any]) -> None:
+    tile = {"type": "data_quality", "store": DRIFT_STORE}
+    page = render_dashboard(con, with_tiles(manifest, [tile]), NAME)
+    (section,) = tiles_of(page)
+    assert "is-empty" not in section.classes and '<h2 class="card-title">Data quality</h2>' in page
+    assert "out of range" in page and "missing (reference)" in page and "new categories" in page
+    # card_age left the data in the last month: listed first, flagged, with its shares
+    rows = re.findall(r'<tr class="[^"]*"><td class="mono">([^<]*)</td>', page)
+    assert rows[0] == "card_age" and "column missing" in page
+    assert "<b style=\"color:var(--ink)\">1</b> of 5 features missing or retyped" in page
+    assert "4.5%" in page  # item_category: 0.005 * 3 * 3 new categories in 2017_04
+
+
+def test_header_shows_the_labels_of_the_evaluations_on_display(con: duckdb.DuckDBPyConnection,
+                                                               manifest: dict[str, Any]) -> None:
+    manifest = copy.deepcopy(manifest)
+    manifest["metadata"]["vars"] = {"month": "2099_12"}  # the project's default, not what is shown
+    page = render_dashboard(con, manifest, NAME)
+    chips = re.findall(r'<span class="chip label-chip">([^<]*)<b>([^<]*)</b>', page)
+    assert chips == [("month ", "2017_04")]
+    assert "2099_12" not in page
