@@ -334,6 +334,8 @@ class RunRecord:
     steps: list[StepRecord] = field(default_factory=list)
     trigger_params: dict[str, Any] | None = None
     message: str | None = None
+    pid: int | None = None  # the process running it
+    host: str | None = None  # the machine that process runs on
 
     def payload(self) -> dict[str, Any]:
         """The JSON document reporters send (times in ISO 8601 with offset)."""
@@ -358,6 +360,8 @@ class RunRecord:
             "outcome": str(self.outcome),
             "trigger_params": None if self.trigger_params is None else json.dumps(self.trigger_params, sort_keys=True, default=str),
             "message": self.message,
+            "pid": self.pid,
+            "host": self.host,
         }
 
     def step_rows(self) -> list[dict[str, Any]]:

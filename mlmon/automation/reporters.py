@@ -6,29 +6,31 @@ JSON or a Slack message). Each may have `when:`, a Jinja expression over the run
 
 A reporter never raises into the run: every failure becomes a `ReportResult(ok=False)` and a
 logged warning. Webhook URLs and headers carry secrets (rendered from env vars before they get
-here), so they are kept out of reprs, logs and errors: a URL is shown as scheme://host/….
+here), so they are kept out of reprs, logs and errors: a URL is shown as scheme://host/…, and
+every text a reporter produces is redacted of the values it read from env vars, in every form
+(mlmon.automation.secrets).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import sys
 import time
-import urllib.request
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Final, Iterable, Literal, Mapping, Sequence, TextIO
-from urllib.error import HTTPError
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from mlmon.automation.delivery import post
 from mlmon.automation.outcomes import RunRecord
-from mlmon.jsontext import plain
+from mlmon.automation.secrets import header_secrets, redact, safe_url, url_secrets
 from mlmon.errors import ConfigError, Location, ProjectErrors, did_you_mean
+from mlmon.jsontext import plain
 
 __all__ = [
     "WHEN_VARIABLES",
@@ -48,7 +50,6 @@ __all__ = [
 logger = logging.getLogger("mlmon.automation.reporters")
 
 WHEN_VARIABLES: Final = ("outcome", "scenario", "trigger", "run_id", "steps")
-_REDACTED: Final = "***"
 _ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
 
 
@@ -59,57 +60,6 @@ class ReportResult:
     skipped: bool = False  # `when` was false: nothing sent
     error: str | None = None
     attempts: int = 0
-
-
-# ---------------------------------------------------------------------------------------------
-# secrets
-
-
-def redact(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every occurrence of each secret replaced by ***.
-
-    Longest first, so a secret containing another is hidden whole.
-    """
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, _REDACTED)
-    return text
-
-
-def safe_url(url: str) -> str:
-    """scheme://host[:port]/… — what a log may say about a URL that may hold a token."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    if not parts.scheme or not host:
-        return "<invalid url>"
-    rest = "/…" if (parts.path not in ("", "/") or parts.query or parts.fragment) else ""
-    return f"{parts.scheme}://{host}{port}{rest}"
-
-
-def _url_secrets(url: str) -> set[str]:
-    # Errors can quote a URL in pieces (a path, a query value), sometimes percent-decoded.
-    found = {url, unquote(url)}
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return found
-    pieces = [parts.path, parts.query, parts.fragment, parts.username or "", parts.password or ""]
-    pieces += parts.path.split("/") + [kv.partition("=")[2] for kv in parts.query.split("&")]
-    for piece in pieces:
-        if len(piece) >= 4 and piece.strip("/"):
-            found.update({piece, unquote(piece)})
-    return found
-
-
-def _header_secrets(headers: Mapping[str, str]) -> set[str]:
-    found: set[str] = set()
-    for value in headers.values():
-        found.add(value)
-        found.update(part for part in value.split() if len(part) >= 4)  # "Bearer <token>"
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,6 +103,7 @@ def _when_context(run: RunRecord) -> dict[str, Any]:
 class _Base:
     when: str | None = None
     name: str | None = None
+    secrets: frozenset[str] = field(default=frozenset(), repr=False, compare=False)  # values read from env vars
     kind: str = field(default="", init=False, repr=False)
     _when_fn: Callable[..., Any] | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -163,28 +114,37 @@ class _Base:
     def description(self) -> str:
         return self.name or self.kind
 
+    @property
+    def safe_description(self) -> str:
+        """`description` with the reporter's secrets hidden (a file path may hold one)."""
+        return redact(self.description, self._secrets())
+
     def report(self, run: RunRecord) -> ReportResult:
         """Send `run`, unless `when` says not to. Never raises."""
         try:
             if self._when_fn is not None and not self._when_fn(**_when_context(run)):
-                return ReportResult(self.description, ok=True, skipped=True)
+                return ReportResult(self.safe_description, ok=True, skipped=True)
         except Exception as exc:
-            return self._failed(f"'when' could not be evaluated: {exc}", 0)
+            return self._failed(f"'when' could not be evaluated: {exc}", 0, exc)
         try:
             return self._send(run)
         except Exception as exc:  # a reporter must never break the run that it reports on
-            return self._failed(f"{type(exc).__name__}: {exc}", 1)
+            return self._failed(f"{type(exc).__name__}: {exc}", 1, exc)
 
     def _send(self, run: RunRecord) -> ReportResult:
         raise NotImplementedError
 
     def _secrets(self) -> set[str]:
-        return set()
+        return set(self.secrets)
 
-    def _failed(self, error: str, attempts: int) -> ReportResult:
-        error = redact(error, self._secrets())
-        logger.warning("reporter %s failed: %s", self.description, error)
-        return ReportResult(self.description, ok=False, error=error, attempts=attempts)
+    def _failed(self, error: str, attempts: int, exc: BaseException | None = None) -> ReportResult:
+        secrets = self._secrets()
+        error = redact(error, secrets)
+        logger.warning("reporter %s failed: %s", self.safe_description, error)
+        if exc is not None and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("reporter %s traceback:\n%s", self.safe_description,
+                         redact("".join(traceback.format_exception(exc)), secrets))
+        return ReportResult(self.safe_description, ok=False, error=error, attempts=attempts)
 
 
 @dataclass(frozen=True)
@@ -202,7 +162,7 @@ class StdoutReporter(_Base):
             line = f"  {str(step.outcome):<8} {step.name} [{step.kind}]"
             lines.append(line + (f": {step.message}" if step.message else ""))
         print("\n".join(lines), file=out, flush=True)
-        return ReportResult(self.description, ok=True, attempts=1)
+        return ReportResult(self.safe_description, ok=True, attempts=1)
 
 
 @dataclass(frozen=True)
@@ -220,13 +180,7 @@ class FileReporter(_Base):
         # One unbuffered write on an O_APPEND file: concurrent scenarios' lines do not interleave.
         with open(self.path, "ab", buffering=0) as f:
             f.write(line)
-        return ReportResult(self.description, ok=True, attempts=1)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # Following a redirect would resend the secret headers to wherever it points.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+        return ReportResult(self.safe_description, ok=True, attempts=1)
 
 
 _RETRYABLE_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -247,37 +201,35 @@ class WebhookReporter(_Base):
         return self.name or f"webhook {safe_url(self.url)}"
 
     def _secrets(self) -> set[str]:
-        return _url_secrets(self.url) | _header_secrets(self.headers)
+        return set(self.secrets) | url_secrets(self.url) | header_secrets(self.headers)
 
     def body(self, run: RunRecord) -> dict[str, Any]:
         return slack_payload(run) if self.format == "slack" else run.payload()
 
     def _send(self, run: RunRecord) -> ReportResult:
+        """POST the run; `timeout` bounds the whole delivery, every retry and pause included."""
         data = json.dumps(plain(self.body(run)), default=str, ensure_ascii=False, allow_nan=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "User-Agent": "mlmon", **self.headers}
-        opener = urllib.request.build_opener(_NoRedirect)
-        error = ""
+        deadline = time.monotonic() + self.timeout
+        error = f"no complete response within {self.timeout:g}s"
         attempts = 0
         for attempt in range(self.retries + 1):
             if attempt:
-                time.sleep(min(self.backoff * 2 ** (attempt - 1), 30.0))
-            attempts += 1
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            try:
-                with opener.open(request, timeout=self.timeout) as response:
-                    response.read(1 << 16)
-                return ReportResult(self.description, ok=True, attempts=attempts)
-            except HTTPError as exc:
-                exc.close()
-                error = f"HTTP {exc.code}"
-                if exc.code not in _RETRYABLE_STATUS:
+                pause = min(self.backoff * 2 ** (attempt - 1), 30.0)
+                if time.monotonic() + pause >= deadline:
                     break
-            except TimeoutError:
-                error = f"no response within {self.timeout:g}s"
-            except (OSError, http.client.HTTPException) as exc:
-                reason = getattr(exc, "reason", None) or exc
-                error = "no response within {:g}s".format(self.timeout) if isinstance(reason, TimeoutError) else f"{type(reason).__name__}: {reason}"
-        return self._failed(f"{error} (after {attempts} attempt{'s' if attempts > 1 else ''})", attempts)
+                time.sleep(pause)
+            attempts += 1
+            reply = post(self.url, data, headers, deadline - time.monotonic())
+            if reply.ok:
+                return ReportResult(self.safe_description, ok=True, attempts=attempts)
+            if reply.status is None:
+                error = f"no complete response within {self.timeout:g}s" if reply.timed_out else reply.error or error
+                continue
+            error = f"HTTP {reply.status}"
+            if reply.status not in _RETRYABLE_STATUS:  # a redirect is not followed: it would resend the secrets
+                break
+        return self._failed(f"{error} (after {attempts} attempt{'s' if attempts != 1 else ''})", attempts)
 
 
 Reporter = StdoutReporter | FileReporter | WebhookReporter
@@ -344,8 +296,10 @@ def _number(spec: Mapping[str, Any], key: str, default: float, location: Locatio
     return value
 
 
-def parse_reporter(spec: Any, *, location: Location | None = None, base_dir: Path | None = None) -> Reporter:
-    """One reporter from YAML. A relative file `path` is resolved against `base_dir`.
+def parse_reporter(spec: Any, *, location: Location | None = None, base_dir: Path | None = None,
+                   secrets: Iterable[str] = ()) -> Reporter:
+    """One reporter from YAML. A relative file `path` is resolved against `base_dir`; `secrets`
+    are the env var values its spec was rendered with, hidden from everything it reports.
 
     Error messages never quote a webhook's url or header values.
     """
@@ -360,7 +314,7 @@ def parse_reporter(spec: Any, *, location: Location | None = None, base_dir: Pat
             raise ConfigError(f"unknown key {key!r} in a {kind} reporter", location=location, hint=did_you_mean(str(key), _KEYS[kind]))
     when = spec.get("when")
     _compile_when(when, location)  # here, to point the error at the file
-    common: dict[str, Any] = {"when": when}
+    common: dict[str, Any] = {"when": when, "secrets": frozenset(s for s in secrets if s)}
     if spec.get("name") is not None:
         common["name"] = str(spec["name"])
     if kind == "stdout":
@@ -377,8 +331,7 @@ def parse_reporter(spec: Any, *, location: Location | None = None, base_dir: Pat
     url = spec.get("url")
     if not isinstance(url, str) or not url.strip():
         raise ConfigError("webhook reporter needs a url", location=location, hint="is the environment variable it reads set?")
-    if urlsplit(url.strip()).scheme not in ("http", "https") or safe_url(url.strip()) == "<invalid url>":
-        raise ConfigError("webhook url must be an http:// or https:// URL", location=location)
+    _check_url(url.strip(), location)
     headers = spec.get("headers") or {}
     if not isinstance(headers, Mapping) or not all(isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in headers.items()):
         raise ConfigError("webhook headers must map header names to strings", location=location)
@@ -394,6 +347,21 @@ def parse_reporter(spec: Any, *, location: Location | None = None, base_dir: Pat
         headers={k: str(v) for k, v in headers.items()},
         backoff=float(_number(spec, "backoff", 0.5, location)),
     )
+
+
+def _check_url(url: str, location: Location | None) -> None:
+    # Never quotes the URL: it may hold a token.
+    if any(ord(c) <= 32 or ord(c) == 127 for c in url):
+        raise ConfigError("webhook url holds a space or a control character", location=location,
+                          hint="percent-encode it (a space is %20)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        raise ConfigError("webhook url is malformed (check the brackets around an IPv6 host and the port)",
+                          location=location) from None
+    if parts.scheme not in ("http", "https") or safe_url(url) == "<invalid url>":
+        raise ConfigError("webhook url must be an http:// or https:// URL", location=location)
 
 
 def parse_reporters(specs: Any, *, location: Location | None = None, base_dir: Path | None = None) -> list[Reporter]:

@@ -3,9 +3,13 @@ in `mlmon.scenario_runs` / `mlmon.scenario_steps`, then its reporters.
 
 A run holds the scenario's lock (target/locks/<scenario>.lock) from start to end and opens the
 warehouse once: every build step shares that connection, so a step never finds the file locked
-by its own run. A run's row is written when it starts, with outcome RUNNING, and completed when
-it ends; a RUNNING row left by a process that died is marked ABORTED by the next run of that
-scenario (which holds the lock, so it knows no other run is live).
+by its own run. A run's row is written when it starts, with outcome RUNNING and the PID and host
+of its process, and always completed when it ends, whatever went wrong; a RUNNING row left by a
+process that died is shown ABORTED by `scenario list`/`history` (mlmon.automation.liveness) and
+marked so by the next run of that scenario (which holds the lock, so it knows no other run is live).
+
+Reporters run after the warehouse is closed: a slow webhook never holds the write lock. What
+they report as failed is then added to the run's row in a short second write.
 
 Steps are rendered with the vars in force when each starts: the command's `--vars`, then every
 `set_vars` step before it. A change of vars recompiles the project, so what a build reads
@@ -15,6 +19,7 @@ Steps are rendered with the vars in force when each starts: the command's `--var
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -22,11 +27,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from mlmon.automation.liveness import this_host
 from mlmon.automation.locks import scenario_lock
 from mlmon.automation.outcomes import (SKIPPED, Outcome, RunRecord, RunState, StepRecord, parse_run_if, skip_reason,
                                        step_outcome_from_statuses)
-from mlmon.automation.reporters import Reporter, parse_reporter, report_all
+from mlmon.automation.reporters import Reporter, parse_reporter, redact, report_all
 from mlmon.automation.triggers import MANUAL_TRIGGER
+from mlmon.chaos import pause_point
 from mlmon.config import RunConfig
 from mlmon.errors import ConfigError, Location, MlmonError, UsageError, did_you_mean
 from mlmon.nodes.base import Node
@@ -75,23 +82,30 @@ def run_scenario(
     warehouse: Warehouse | None = None,
     locked: bool = False,
     debug: bool = False,
+    close_warehouse: bool | None = None,
     strict_upstream: bool = False,
 ) -> RunRecord:
     """Run scenario `name` of `project` (compiled with the vars the run starts from).
 
     `locked=True` when the caller already holds the scenario's lock (the scheduler does);
     otherwise ScenarioBusyError if another run holds it. `warehouse` shares a connection the
-    caller has open.
+    caller has open; `close_warehouse` (the default when mlmon opens it here) closes it once the
+    steps are done, before the reporters run, so that they never hold the write lock.
     """
     scenario_node(project, name)
     session = _Session(project, progress or Progress(), debug, strict_upstream)
     with ExitStack() as stack:
         if not locked:
             stack.enter_context(scenario_lock(lock_dir(project), name))
-        if warehouse is None:
-            warehouse = stack.enter_context(project.open_warehouse())
-        session.warehouse = warehouse
-        return session.run(name, dict(project.settings.vars), trigger, dict(trigger_params or {}), stack=())
+        if close_warehouse is None:
+            close_warehouse = warehouse is None
+        session.warehouse = warehouse if warehouse is not None else project.open_warehouse()
+        try:
+            return session.run(name, dict(project.settings.vars), trigger, dict(trigger_params or {}), stack=())
+        finally:
+            if close_warehouse:
+                session.warehouse.close()
+            session.report_all(reopen=close_warehouse)
 
 
 @dataclass
@@ -104,6 +118,7 @@ class _Session:
     strict_upstream: bool = False  # build steps refuse upstream tables built for other vars
     warehouse: Warehouse | None = None
     _projects: dict[str, Project] = field(default_factory=dict)
+    _finished: list[tuple[str, dict[str, Any], RunRecord]] = field(default_factory=list)  # runs to report
 
     def project_for(self, vars: Mapping[str, Any]) -> Project:
         if dict(vars) == dict(self.project.settings.vars):
@@ -121,12 +136,30 @@ class _Session:
     # -- a run --------------------------------------------------------------------------------
 
     def run(self, name: str, vars: dict[str, Any], trigger: str, params: dict[str, Any], stack: tuple[str, ...]) -> RunRecord:
-        record = RunRecord(uuid.uuid4().hex, name, trigger, Outcome.SUCCESS, _now(), trigger_params=params or None)
+        record = RunRecord(uuid.uuid4().hex, name, trigger, Outcome.SUCCESS, _now(), trigger_params=params or None,
+                           pid=os.getpid(), host=this_host())
         self._mark_abandoned(name)
         self.wh.insert_rows("scenario_runs", [{**record.row(), "outcome": RUNNING}])
         self.progress.log(f"scenario {name} run {record.run_id[:8]} started (trigger {trigger})", style="bold")
         state = RunState()
         interrupted: BaseException | None = None
+        try:
+            interrupted = self._steps(name, vars, record, state, stack)
+        except BaseException:  # a bug in mlmon itself: the run still ends, ABORTED
+            state.record(Outcome.ABORTED)
+            raise
+        finally:
+            record.outcome = state.outcome
+            record.ended_at = _now()
+            self._finalise(record)
+            self._finished.append((name, dict(vars), record))
+        if interrupted is not None:
+            raise interrupted
+        return record
+
+    def _steps(self, name: str, vars: dict[str, Any], record: RunRecord, state: RunState,
+               stack: tuple[str, ...]) -> BaseException | None:
+        """Run the steps in order; the KeyboardInterrupt that stopped them, if one did."""
         count = len(self.project_for(vars).nodes[name].config.get("steps") or [])
         for index in range(count):
             started = _now()
@@ -142,7 +175,9 @@ class _Session:
                 self._finish_step(record, StepRecord(step.name, step.kind, SKIPPED, reason, started, started), index, count)
                 continue
             self.progress.log(f"  step {index + 1} of {count}: {step.name} [{step.kind}]")
+            interrupted: BaseException | None = None
             try:
+                pause_point("scenario_step_running")
                 outcome, message = self._execute(step, vars, record, stack + (name,))
             except KeyboardInterrupt as exc:
                 interrupted = exc
@@ -154,20 +189,21 @@ class _Session:
             state.record(outcome)
             self._finish_step(record, StepRecord(step.name, step.kind, str(outcome), _clip(message), started, _now()), index, count)
             if interrupted is not None:
-                break
-        record.outcome = state.outcome
-        record.ended_at = _now()
-        notes = self._report(name, vars, record)
-        record.message = _clip("; ".join(notes)) if notes else None
-        self.wh.con.execute(
-            f"UPDATE {SYSTEM_SCHEMA}.scenario_runs SET outcome = ?, ended_at = ?, message = ? WHERE run_id = ?",
-            [str(record.outcome), record.row()["ended_at"], record.message, record.run_id])
-        seconds = (record.ended_at - record.started_at).total_seconds()
-        self.progress.log(f"scenario {name} run {record.run_id[:8]}: {record.outcome} in {seconds:.1f}s",
+                return interrupted
+        return None
+
+    def _finalise(self, record: RunRecord) -> None:
+        """Write the run's outcome; never raises (the PID check still shows a dead run ABORTED)."""
+        try:
+            self.wh.con.execute(
+                f"UPDATE {SYSTEM_SCHEMA}.scenario_runs SET outcome = ?, ended_at = ? WHERE run_id = ?",
+                [str(record.outcome), record.row()["ended_at"], record.run_id])
+        except Exception as exc:
+            self.progress.warn(f"scenario {record.scenario} run {record.run_id[:8]}: its outcome could not be "
+                               f"recorded: {type(exc).__name__}: {exc}")
+        seconds = (record.ended_at - record.started_at).total_seconds() if record.ended_at else 0.0
+        self.progress.log(f"scenario {record.scenario} run {record.run_id[:8]}: {record.outcome} in {seconds:.1f}s",
                           style=_STYLE[record.outcome])
-        if interrupted is not None:
-            raise interrupted
-        return record
 
     def _finish_step(self, record: RunRecord, step: StepRecord, index: int, count: int) -> None:
         record.steps.append(step)
@@ -226,6 +262,27 @@ class _Session:
 
     # -- reporters ----------------------------------------------------------------------------
 
+    def report_all(self, reopen: bool) -> None:
+        """Send every finished run to its reporters, then record their failures on the run rows,
+        on the shared connection or (`reopen`) on the warehouse opened again for a moment."""
+        notes = {}
+        for name, vars, record in self._finished:
+            lines = self._report(name, vars, record)
+            if lines:
+                record.message = _clip("; ".join(lines))
+                notes[record.run_id] = record.message
+        self._finished.clear()
+        if not notes:
+            return
+        try:
+            if reopen:
+                with self.project.open_warehouse() as warehouse:
+                    _store_messages(warehouse, notes)
+            else:
+                _store_messages(self.wh, notes)
+        except Exception as exc:  # the run's outcome is stored already
+            self.progress.warn(f"reporter failures not recorded in mlmon.scenario_runs: {exc}")
+
     def _report(self, name: str, vars: dict[str, Any], record: RunRecord) -> list[str]:
         """Send the run to the scenario's reporters; what went wrong, as lines free of secrets."""
         try:
@@ -241,6 +298,12 @@ class _Session:
         return notes
 
 
+def _store_messages(warehouse: Warehouse, messages: Mapping[str, str]) -> None:
+    warehouse.modified = True  # published on close, like every other write
+    for run_id, message in messages.items():
+        warehouse.con.execute(f"UPDATE {SYSTEM_SCHEMA}.scenario_runs SET message = ? WHERE run_id = ?", [message, run_id])
+
+
 def build_reporters(project: Project, node: Node) -> tuple[list[Reporter], list[str], list[str]]:
     """The scenario's reporters rendered now (env vars are read here, never stored), the errors
     of those that cannot be rendered or parsed, and the webhooks skipped because their url
@@ -254,18 +317,24 @@ def build_reporters(project: Project, node: Node) -> tuple[list[Reporter], list[
         where = Location(base.path, line) if line else base
         kind = spec.get("type") if isinstance(spec, Mapping) else None
         label = f"reporter {index} ({kind})"
-        try:
-            rendered = render(project, spec, where)
-        except ConfigError as exc:
-            notes.append(f"{label} skipped: {exc.message}")
-            continue
+        with project.renderer.env_reads() as secrets:
+            try:
+                rendered = render(project, spec, where)
+            except ConfigError as exc:
+                notes.append(f"{label} skipped: {redact(exc.message, secrets)}")
+                continue
+            except Exception as exc:  # a macro's bug: this reporter only
+                notes.append(f"{label} skipped: {redact(f'{type(exc).__name__}: {exc}', secrets)}")
+                continue
         if kind == "webhook" and not str(rendered.get("url") or "").strip():
             skipped.append(f"{label} skipped: its url is empty")
             continue
         try:
-            reporters.append(parse_reporter(rendered, location=where, base_dir=project.root))
+            reporters.append(parse_reporter(rendered, location=where, base_dir=project.root, secrets=secrets))
         except ConfigError as exc:
-            notes.append(f"{label} skipped: {exc.message}")
+            notes.append(f"{label} skipped: {redact(exc.message, secrets)} ({where})")
+        except Exception as exc:
+            notes.append(f"{label} skipped: {redact(f'{type(exc).__name__}: {exc}', secrets)} ({where})")
     return reporters, notes, skipped
 
 

@@ -9,7 +9,7 @@ One pass, scenario by scenario (in name order):
    (a `sql_changed` query that fails) is logged and left unsaved, so it is checked afresh;
 4. save every trigger's new state, then, if any fired, run the scenario once, recorded with
    the first trigger that fired (the others are listed in its trigger_params);
-5. close the warehouse and release the lock.
+5. close the warehouse (the run does, before its reporters) and release the lock.
 
 The warehouse is open only during a scenario's turn, never while the loop sleeps, so
 `mlmon build` and `mlmon show` work between passes. A failing scenario is logged and the pass
@@ -141,7 +141,7 @@ class Scheduler:
         params = {**params, **({"also_fired": [t.name for t, _ in fired[1:]]} if len(fired) > 1 else {})}
         logger.info("%s: trigger %s fired, running", name, first.name)
         record = run_scenario(project, name, trigger=first.name, trigger_params=params, progress=self.progress,
-                              warehouse=warehouse, locked=True)
+                              warehouse=warehouse, locked=True, close_warehouse=True)
         logger.info("%s: run %s ended %s", name, record.run_id, record.outcome)
         return ScenarioTurn(name, "ran", first.name, record.outcome)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from mlmon.automation.liveness import shown_outcome
 from mlmon.automation.scenario_runner import exit_code, run_scenario, scenario_node
 from mlmon.automation.scheduler import Scheduler
 from mlmon.automation.triggers import CronTrigger, DatasetChangedTrigger, IntervalTrigger, Trigger
@@ -157,11 +158,11 @@ def scheduler(project_dir: Path, vars_text: str | None, target: str | None, once
 
 # -- reading the warehouse ------------------------------------------------------------------------
 
-_RUNS = ('SELECT run_id, scenario, "trigger", trigger_params, started_at, ended_at, outcome, message '
-         "FROM mlmon.scenario_runs WHERE scenario = ? ORDER BY started_at DESC, run_id DESC LIMIT ?")
+# `SELECT *`: a warehouse an older mlmon wrote lacks the pid and host columns until a writer adds them.
+_RUNS = ("SELECT * FROM mlmon.scenario_runs WHERE scenario = ? ORDER BY started_at DESC, run_id DESC LIMIT ?")
 _STEPS = ("SELECT run_id, step, kind, outcome, started_at, ended_at, message FROM mlmon.scenario_steps "
           "WHERE run_id IN ({marks}) ORDER BY started_at, ended_at")
-_LAST_RUNS = ('SELECT scenario, outcome, started_at, "trigger" FROM mlmon.scenario_runs WHERE list_contains(?, scenario) '
+_LAST_RUNS = ("SELECT * FROM mlmon.scenario_runs WHERE list_contains(?, scenario) "
               "QUALIFY row_number() OVER (PARTITION BY scenario ORDER BY started_at DESC) = 1")
 
 
@@ -174,7 +175,13 @@ def _read(project: Project, query: str, params: list[Any]) -> list[dict[str, Any
             return []
         cursor = warehouse.con.execute(query, params)
         columns = [d[0] for d in cursor.description or []]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+    if query in (_RUNS, _LAST_RUNS):
+        for row in rows:  # a RUNNING run whose process died is ABORTED, whatever its row says
+            row["outcome"] = shown_outcome(row)
+            row.pop("pid", None)
+            row.pop("host", None)
+    return rows
 
 
 def _describe(trigger: Trigger) -> str:

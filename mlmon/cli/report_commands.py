@@ -15,8 +15,12 @@ from mlmon.warehouse.duckdb import Warehouse
 
 
 def _write(html: str, output: Path) -> Path:
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(html, encoding="utf-8")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}",
+                         hint="choose a file in a folder you can write to with -o") from None
     return output
 
 

@@ -1,9 +1,9 @@
 """The rows an evaluation looks at: a sample of the data copied into a scratch table.
 
-The copy is a real table of the warehouse (schema `mlmon_scratch`), not a TEMP table: scoring
-reads its input through a second cursor, which cannot see another cursor's TEMP objects. Every
-scratch table is dropped when the evaluation ends, and leftovers of a killed build are dropped
-the next time the same store is evaluated.
+The copy is a real table of the warehouse (in the staging schema, where no reader looks), not a
+TEMP table: scoring reads its input through a second cursor, which cannot see another cursor's
+TEMP objects. Every scratch table is dropped when the evaluation ends, and leftovers of a killed
+build are dropped by the next command that opens the warehouse for writing.
 
 Random samples take the rows with the smallest seeded draws (mlmon.metrics.sqlsample): the
 same data and seed give the same rows whatever the file order, the number of threads or the
@@ -23,13 +23,12 @@ from sqlglot import exp
 
 from mlmon.metrics.sqlsample import draw_hash_sample, sample_query
 from mlmon.warehouse import sql
+from mlmon.warehouse.tables import SCRATCH_SCHEMA
 
 __all__ = [
     "SCRATCH_SCHEMA", "Sampling", "SampleCounts", "Scratch", "sample_into", "draw_sample", "hashed_columns", "table_columns",
     "count_rows", "create_table", "with_missing_columns", "drop_columns",
 ]
-
-SCRATCH_SCHEMA = "mlmon_scratch"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import duckdb
 import pandas as pd
 from sqlglot import exp
 
+from mlmon.chaos import pause_point
 from mlmon.evaluation.reference import rows_table
 from mlmon.evaluation.sampling import table_columns
 from mlmon.metrics.sqlsample import sample_query
@@ -117,6 +118,7 @@ def append_evaluation(
     with warehouse.transaction() as con:
         warehouse.insert_rows("evaluations", [record.row()])
         _insert_frame(con, "metrics", metric_rows)
+        pause_point("evaluation_transaction")
         if rows_sql is not None and keep_columns and keep_rows > 0:
             _keep_rows(con, record, rows_sql, list(keep_columns), keep_rows)
         warehouse.insert_rows("reference_profiles", list(cache_rows))

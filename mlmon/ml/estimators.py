@@ -231,14 +231,28 @@ def task_of(estimator: Any, y: Sequence[Any] | pd.Series | np.ndarray) -> Task:
 
 def _as_numbers(name: str, values: pd.Series) -> np.ndarray:
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
-        return values.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        return _finite(name, values.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan))
     try:
         # Object columns of Decimal (DuckDB DECIMAL) or numbers are fine; text is not.
-        return pd.to_numeric(values, errors="raise").astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+        numbers = pd.to_numeric(values, errors="raise").astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as exc:
         raise NodeError(
             f"column '{name}' has type {values.dtype} but the model was trained on it as a number: {exc}"
         ) from exc
+    return _finite(name, numbers)
+
+
+def _finite(name: str, numbers: np.ndarray) -> np.ndarray:
+    # An infinity is no measurement a model can use; silently making it missing would hide a
+    # broken upstream computation (a division by zero), so the user decides.
+    infinite = np.isinf(numbers)
+    if infinite.any():
+        raise NodeError(
+            f"column '{name}' holds {int(infinite.sum()):,} infinite value(s): a model can neither learn from nor score them",
+            hint=f"make them NULL (read as missing) where the data is prepared, e.g. "
+                 f"CASE WHEN isinf({name}) THEN NULL ELSE {name} END AS {name}",
+        )
+    return numbers
 
 
 def _as_text(values: pd.Series) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
+from mlmon.chaos import pause_point
 from mlmon.errors import MlmonError, UsageError
 from mlmon.jsontext import dumps
 from mlmon.ml.artifacts import load_model, save_model
@@ -122,6 +123,7 @@ class ModelRegistry:
         path = self.warehouse.artifact_dir / model / f"v{number}.skops"
         digest = save_model(trained, path)
         self.fitted[digest] = trained.pipeline  # what loading these bytes would rebuild
+        pause_point("artifact_written")
         artifact = path.relative_to(self.root) if path.is_relative_to(self.root) else path
         row = {
             "model": model, "version": number, "trained_at": utcnow(), "training_dataset": training_dataset,
@@ -146,6 +148,7 @@ class ModelRegistry:
                 con.unregister("__mlmon_reference")
             self.warehouse.insert_rows("model_versions", [row])
             self._insert_training_rows(con, model, number, trained.train_fingerprints)
+            pause_point("registry_row_written")
             if activate:
                 self._set_active(model, number)
         return self.get(model, number)

@@ -16,10 +16,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from mlmon.chaos import pause_point
 from mlmon.errors import NodeError, did_you_mean
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.performance import positive_label
 from mlmon.ml.estimators import pipeline_columns, prepare_features
+from mlmon.ml.source_check import check_source
 
 __all__ = [
     "PREDICTION_COLUMN",
@@ -118,36 +120,11 @@ def predict_frame(
     return pd.DataFrame(out)
 
 
-_NUMERIC_ARROW = (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_boolean, pa.types.is_null)
-
-
 def _quote_name(name: str) -> str:
     # A plain dotted name is quoted part by part; one the caller already quoted is kept.
     if '"' in name:
         return name
     return ".".join(f'"{part}"' for part in name.split("."))
-
-
-def _check_source(
-    schema: pa.Schema, duck_types: dict[str, str], needed: list[str], numeric: list[str], source_sql: str
-) -> None:
-    available = schema.names
-    missing = [c for c in needed if c not in available]
-    if missing:
-        hints = [h for h in (did_you_mean(c, available) for c in missing) if h]
-        raise NodeError(
-            f"{source_sql} lacks feature column(s) {', '.join(map(repr, missing))} that the model needs; "
-            f"its columns: {', '.join(available)}",
-            hint="; ".join(hints) or None,
-        )
-    for name in numeric:
-        arrow_type = schema.field(name).type
-        if not any(test(arrow_type) for test in _NUMERIC_ARROW):
-            raise NodeError(
-                f"column '{name}' of {source_sql} has type {duck_types.get(name, arrow_type)}, "
-                "but the model was trained on it as a number",
-                hint=f"cast it, e.g. CAST({name} AS DOUBLE), in the dataset that feeds the scoring",
-            )
 
 
 def _output_fields(classes: np.ndarray | None, task: str) -> list[pa.Field]:
@@ -199,7 +176,7 @@ def score_relation(
     created = False
     written = 0
     try:
-        _check_source(reader.schema, duck_types, needed, numeric, source_sql)
+        check_source(reader.schema, duck_types, needed, numeric, source_sql)
         added = _output_fields(labels, task)
         added_names = {f.name for f in added}
         kept = [f for f in reader.schema if f.name not in added_names]
@@ -215,6 +192,7 @@ def score_relation(
             table = pa.Table.from_arrays(arrays, schema=schema)
             _write(con, table, target, create=not created)
             created = True
+            pause_point("staging_built")
             written += table.num_rows
             if progress is not None:
                 progress(written)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 import pandas as pd
 import pyarrow as pa
 
-from mlmon.ml.scoring import _check_source
+from mlmon.ml.source_check import check_source
 
 if TYPE_CHECKING:
     from mlmon.warehouse.spark_connection import SparkConnection
@@ -39,7 +39,7 @@ def score_on_spark(
 
     source = con.dataframe(f"SELECT * FROM {source_sql}")
     arrow_schema = to_arrow_schema(source.schema)
-    _check_source(arrow_schema, {}, list(needed), list(numeric), source_sql)
+    check_source(arrow_schema, {}, list(needed), list(numeric), source_sql)
     added_names = [f.name for f in added]
     kept = [f.name for f in arrow_schema if f.name not in added_names]
     output_schema = from_arrow_schema(pa.schema([arrow_schema.field(n) for n in kept] + list(added)))

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from sqlglot import exp
 
 from mlmon.errors import ConfigError, Location
 
 if TYPE_CHECKING:
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
+    from mlmon.config import RunConfig
+    from mlmon.warehouse.duckdb import Warehouse
 
 __all__ = [
     "Dependency",
@@ -28,6 +28,8 @@ __all__ = [
     "NodeKind",
     "NodeOutcome",
     "Status",
+    "ProjectView",
+    "BuildContext",
 ]
 
 Status = Literal["success", "reused", "error", "fail", "warn", "skipped"]
@@ -117,6 +119,50 @@ class NodeOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
+class ProjectView(Protocol):
+    """What a kind may read of the compiled project (mlmon.project.project.Project implements it).
+
+    Kinds depend on this interface, not on the Project class: the project is built from kinds,
+    so kinds importing it would make the two modules need each other."""
+
+    settings: Any  # mlmon.config.ProjectSettings
+    nodes: dict[str, Node]
+    dag: Any  # mlmon.graph.dag.DAG[str]
+    renderer: Any  # mlmon.project.jinja.Renderer
+
+    @property
+    def root(self) -> Path: ...
+
+    def node(self, name: str) -> Node: ...
+
+    def kind(self, node: Node | str) -> "NodeKind": ...
+
+    def relation(self, name: str) -> exp.Expression: ...
+
+    def relation_sql(self, name: str, dialect: str = "duckdb") -> str: ...
+
+    def render(self, value: Any, node: Node, key: str) -> Any: ...
+
+
+class BuildContext(Protocol):
+    """What a kind's `execute` may touch during a build (mlmon.run.context.RunContext implements it)."""
+
+    config: "RunConfig"
+    project: ProjectView
+    warehouse: "Warehouse"
+    progress: Any  # mlmon.run.progress.Progress
+    selected: frozenset[str]
+    named: frozenset[str]
+    results: dict[str, Any]
+
+    @property
+    def invocation_id(self) -> str: ...
+
+    def relation_sql(self, name: str) -> str: ...
+
+    def setting(self, key: str, default: Any) -> Any: ...
+
+
 class NodeKind:
     """Base of every kind. Subclasses set the class attributes and override `execute`."""
 
@@ -142,7 +188,7 @@ class NodeKind:
             deps.extend(Dependency(str(n), via=f.name) for n in names)
         return deps
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         """Checks beyond the schema (e.g. `features` and `exclude` together). Default: none."""
         return []
 
@@ -150,7 +196,7 @@ class NodeKind:
         """How SQL reads this node's output: a warehouse table by default, None if it has none."""
         return exp.table_(node.name, quoted=True) if self.produces_table else None
 
-    def available(self, node: Node, ctx: "RunContext") -> str | None:
+    def available(self, node: Node, ctx: "BuildContext") -> str | None:
         """Why this node's output cannot be read now (None when it can): used when a build
         selects a node without its upstream, which must then come from the warehouse."""
         if self.produces_table and not ctx.warehouse.exists(node.name):
@@ -167,5 +213,5 @@ class NodeKind:
         relation = self.relation(node, root)
         return exp.select("*").from_(relation) if relation is not None else None
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         raise NotImplementedError(f"{self.type} nodes are not built")

@@ -9,7 +9,7 @@ history and retrain nodes read a check's latest status from it. A SQL check reco
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlmon.checks.evaluate import (
     BOUND_NAMES,
@@ -23,13 +23,8 @@ from mlmon.checks.evaluate import (
 from mlmon.checks.learnt import bounds_problems
 from mlmon.checks.store_checks import MetricResult, metric_results
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.run.results import utcnow
-from mlmon.warehouse.tables import SYSTEM_SCHEMA
-
-if TYPE_CHECKING:
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["CheckKind", "KIND", "SQL_CHECK_METRIC"]
 
@@ -55,7 +50,7 @@ class CheckKind(NodeKind):
         Field("severity", (str,), default="error", choices=("error", "warn"), doc="warn turns ERROR into WARNING"),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         config = node.config
         bounds = {b: config[b] for b in BOUND_NAMES if config.get(b) is not None}
         if config.get("sql"):
@@ -94,7 +89,7 @@ class CheckKind(NodeKind):
             errors.append(node.error("bounds must satisfy min ≤ soft_min ≤ soft_max ≤ max", next(iter(bounds))))
         return errors
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         config = node.config
         if config.get("feature") is not None and not isinstance(config["feature"], str):
             from mlmon.metrics.labels import canonical_label
@@ -131,7 +126,7 @@ def _summary(worst: CheckStatus, verdicts: list[Verdict]) -> str:
     return f"{worst}: {shown} of {len(verdicts)} results; {'; '.join(worst_ones[:_SAMPLE])}{more}"
 
 
-def _run_sql_check(ctx: "RunContext", query: str) -> tuple[Verdict, int]:
+def _run_sql_check(ctx: "BuildContext", query: str) -> tuple[Verdict, int]:
     con = ctx.warehouse.con
     (count,) = con.execute(f"SELECT count(*) FROM ({query}) AS failing_rows").fetchone()
     if not count:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlmon.errors import ConfigError, did_you_mean
-from mlmon.nodes.base import Dependency, Field, Node, NodeKind
-
-if TYPE_CHECKING:
-    from mlmon.project.project import Project
+from mlmon.nodes.base import Dependency, Field, Node, NodeKind, ProjectView
 
 __all__ = ["DashboardKind", "KIND", "TILES"]
 
@@ -40,7 +37,7 @@ class DashboardKind(NodeKind):
         names = [t.get(k) for t in node.config["tiles"] if isinstance(t, dict) for k in _NODE_KEYS]
         return [Dependency(n, via="tiles") for n in dict.fromkeys(n for n in names if isinstance(n, str))]
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         errors: list[ConfigError] = []
         for index, tile in enumerate(node.config["tiles"], 1):
             where = f"tile {index}"
@@ -61,7 +58,7 @@ class DashboardKind(NodeKind):
         return errors
 
     @staticmethod
-    def _check_names(node: Node, tile: dict[str, Any], where: str, project: "Project") -> list[ConfigError]:
+    def _check_names(node: Node, tile: dict[str, Any], where: str, project: "ProjectView") -> list[ConfigError]:
         errors = []
         for key, wanted in _NODE_KEYS.items():
             name = tile.get(key)

@@ -11,14 +11,11 @@ import duckdb
 from sqlglot import exp
 
 from mlmon.errors import ConfigError, NodeError
-from mlmon.nodes.base import PUBLISH_FIELD, Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import PUBLISH_FIELD, BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.warehouse import sql
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["DatasetKind", "resolve_files", "dataset_files"]
 
@@ -70,7 +67,7 @@ class DatasetKind(NodeKind):
         PUBLISH_FIELD,
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         source = _source(node)
         if source == "files" and not dataset_files(node):
             return [node.error(f"dataset '{node.name}' needs `files:`", hint="or write models/" + node.name + ".sql")]
@@ -89,19 +86,20 @@ class DatasetKind(NodeKind):
     def records_build(self, node: Node) -> bool:
         return _source(node) != "files"  # a file dataset is read afresh by every reader
 
-    def available(self, node: Node, ctx: "RunContext") -> str | None:
+    def available(self, node: Node, ctx: "BuildContext") -> str | None:
         if _source(node) == "files":
             try:
-                resolve_files(node, ctx.project.root)
+                _check_files(node, resolve_files(node, ctx.project.root), ctx.project.root)
             except NodeError as exc:
-                return exc.message
+                return f"{exc.message} ({exc.hint})" if exc.hint else exc.message
             return None
         return super().available(node, ctx)
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         source = _source(node)
         if source == "files":
             files = resolve_files(node, ctx.project.root)
+            _check_files(node, files, ctx.project.root)
             rows = ctx.warehouse.con.execute(sql.count_rows(self.relation(node, ctx.project.root)).sql("duckdb")).fetchone()[0]
             noun = "file" if len(files) == 1 else "files"
             return NodeOutcome(message=f"{len(files)} {noun}, read at use time", rows=int(rows))
@@ -110,7 +108,7 @@ class DatasetKind(NodeKind):
             return NodeOutcome(message=f"{node.materialized}", rows=rows)
         return self._run_python(node, ctx)
 
-    def _run_python(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def _run_python(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         file = ctx.project.root / node.path
         spec = importlib.util.spec_from_file_location(f"mlmon_dataset_{node.name}", file)
         assert spec and spec.loader
@@ -128,10 +126,32 @@ class DatasetKind(NodeKind):
         return NodeOutcome(message="table", rows=rows)
 
 
+def _check_files(node: Node, files: list[Path], root: Path) -> None:
+    """An empty or header-only file is an error naming it: read as data, it would give a table
+    with one text column `column0`, or turn every column of the files beside it into text."""
+    fmt = _format(node)
+    has_header = (node.config.get("options") or {}).get("header", True) is not False
+    for file in files:
+        shown = file.relative_to(root) if file.is_relative_to(root) else file
+        if file.stat().st_size == 0:
+            raise NodeError(f"{shown} is empty (0 bytes)", location=node.location("files"),
+                            hint="write its rows (with a header line), or move it out of the dataset's files")
+        if fmt == "csv" and has_header and _header_only(file):
+            raise NodeError(f"{shown} has a header line but no rows", location=node.location("files"),
+                            hint="add its rows, or move it out of the dataset's files")
+
+
+def _header_only(file: Path) -> bool:
+    with open(file, "rb") as handle:
+        head = handle.read(1 << 16)
+    lines = [line for line in head.splitlines() if line.strip()]
+    return len(lines) <= 1 and len(head) < (1 << 16)
+
+
 class PythonDatasetContext:
     """What a `def dataset(ctx)` function may use."""
 
-    def __init__(self, ctx: "RunContext", node: Node | None = None):
+    def __init__(self, ctx: "BuildContext", node: Node | None = None):
         self._ctx = ctx
         self._node = node
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+
 
 from sqlglot import exp
 
 from mlmon.errors import ConfigError, Location, did_you_mean
 from mlmon.metrics.judgement import DRIFT_KEYS, validate_drift_settings
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.nodes.models import registry
-
-if TYPE_CHECKING:
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["EvaluationKind", "KIND"]
 
@@ -39,7 +35,7 @@ def _drift_errors(node: Node) -> list[ConfigError]:
     return errors
 
 
-def _file_columns(project: "Project", name: str | None) -> set[str] | None:
+def _file_columns(project: "ProjectView", name: str | None) -> set[str] | None:
     """The columns of the files behind `name` (a file dataset, or a score of one); None when
     they cannot be known before a build (a table, missing files)."""
     import duckdb
@@ -62,7 +58,7 @@ def _file_columns(project: "Project", name: str | None) -> set[str] | None:
         con.close()
 
 
-def _segment_errors(node: Node, project: "Project") -> list[ConfigError]:
+def _segment_errors(node: Node, project: "ProjectView") -> list[ConfigError]:
     """Segment columns are names; with file data they must be columns of the files (checked
     here, before anything runs; other data is checked when the evaluation starts)."""
     segments = node.config.get("segments") or []
@@ -97,7 +93,7 @@ class EvaluationKind(NodeKind):
         Field("drift", (dict,), default={}, doc="how a feature is judged drifted: " + ", ".join(DRIFT_KEYS)),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         sampling = node.config["sampling"]
         errors = []
         method = sampling.get("method", "full")
@@ -125,7 +121,7 @@ class EvaluationKind(NodeKind):
                                          hint="rename one of them"))
         return errors + _drift_errors(node) + _segment_errors(node, project)
 
-    def available(self, node: Node, ctx: "RunContext") -> str | None:
+    def available(self, node: Node, ctx: "BuildContext") -> str | None:
         evaluations = ctx.warehouse.con.execute(
             "SELECT count(*) FROM mlmon.evaluations WHERE store = ?", [node.name]).fetchone()[0]
         if not evaluations or not ctx.warehouse.exists(node.name):
@@ -136,7 +132,7 @@ class EvaluationKind(NodeKind):
         # Newest first: `mlmon show` prints a limited number of rows.
         return exp.select("*").from_(self.relation(node, root)).order_by(exp.column("created_at", quoted=True).desc())
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         # The statistics stack (scipy, scikit-learn) loads only when a store is built.
         from mlmon.evaluation.run import EvaluationRequest, run_evaluation, summary
         from mlmon.evaluation.store import KEEP_ROWS

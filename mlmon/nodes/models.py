@@ -8,15 +8,13 @@ from typing import TYPE_CHECKING
 from sqlglot import exp
 
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.run.lineage import read_inputs
 from mlmon.warehouse import sql
 
 if TYPE_CHECKING:  # scikit-learn and skops load only when a model is built (keeps `mlmon ls` fast)
     from mlmon.ml.registry import ModelRegistry, ModelVersion
     from mlmon.ml.training import TrainedModel
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["ModelKind", "KIND", "registry", "train_version", "headline"]
 
@@ -40,7 +38,7 @@ class ModelKind(NodeKind):
         Field("threshold", (float,), default=0.5, doc="binary: probability at which the positive class is predicted"),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         errors = []
         if node.config.get("features") and node.config.get("exclude"):
             errors.append(node.error("give `features:` or `exclude:`, not both", "exclude"))
@@ -51,7 +49,7 @@ class ModelKind(NodeKind):
         return errors
 
 
-    def available(self, node: Node, ctx: "RunContext") -> str | None:
+    def available(self, node: Node, ctx: "BuildContext") -> str | None:
         return None if registry(ctx).active(node.name) else "it has no trained version"
 
     def show_query(self, node: Node, root: Path) -> exp.Expression:
@@ -67,7 +65,7 @@ class ModelKind(NodeKind):
                 .from_(sql.table("model_versions", "mlmon"))
                 .where(exp.column("model").eq(exp.Literal.string(node.name))).order_by("version"))
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         models = registry(ctx)
         active = models.active(node.name)
         if active is not None and node.name not in ctx.named and not ctx.config.full_refresh:
@@ -78,13 +76,13 @@ class ModelKind(NodeKind):
                            rows=trained.n_train + trained.n_test, warnings=trained.warnings)
 
 
-def registry(ctx: "RunContext") -> "ModelRegistry":
+def registry(ctx: "BuildContext") -> "ModelRegistry":
     from mlmon.ml.registry import ModelRegistry
 
     return ModelRegistry(ctx.warehouse, ctx.project.root, fitted=ctx.fitted_models)
 
 
-def train_version(ctx: "RunContext", node: Node, data: str | None = None,
+def train_version(ctx: "BuildContext", node: Node, data: str | None = None,
                   activate: bool = True) -> tuple["ModelVersion", "TrainedModel"]:
     """Train `node` on its own data (or on `data`) and register the result as a new version."""
     from mlmon.ml.threads import native_threads

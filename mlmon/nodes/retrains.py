@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mlmon.checks.evaluate import CheckStatus, worst_status
 from mlmon.errors import ConfigError, NodeError, did_you_mean
 from mlmon.metrics.task import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.nodes.models import registry, train_version
 from mlmon.warehouse.tables import SYSTEM_SCHEMA
 
@@ -27,8 +27,6 @@ if TYPE_CHECKING:  # skops and the training stack load only when a retrain fires
     from mlmon.ml.promotion import Comparison
     from mlmon.ml.registry import ModelVersion
     from mlmon.ml.training import TrainedModel
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["RetrainKind", "KIND", "CHECK_STATUSES", "latest_check_statuses", "stores_watching"]
 
@@ -54,7 +52,7 @@ class RetrainKind(NodeKind):
               doc="fewest rows neither version trained on that can decide a promotion"),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         if isinstance(node.config["when"], str):
             node.config["when"] = [node.config["when"]]
         errors = []
@@ -69,7 +67,7 @@ class RetrainKind(NodeKind):
             errors.append(node.error("`min_unseen_rows` must be at least 1", "min_unseen_rows"))
         return errors
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         config = node.config
         statuses = latest_check_statuses(ctx, config["when"])
         summary = ", ".join(f"{check} {status or 'never run'}" for check, status in statuses.items())
@@ -80,7 +78,7 @@ class RetrainKind(NodeKind):
         return _retrain(ctx, node, ctx.project.nodes[config["model"]], cause)
 
 
-def latest_check_statuses(ctx: "RunContext", checks: list[str]) -> dict[str, str | None]:
+def latest_check_statuses(ctx: "BuildContext", checks: list[str]) -> dict[str, str | None]:
     """Each check's status in its newest run (None if it never ran): the worst of that run's
     `mlmon.check_results` rows, which share one checked_at (one per feature or period)."""
     rows = ctx.warehouse.con.execute(
@@ -99,7 +97,7 @@ def _default_metric(version: "ModelVersion") -> str:
     return _DEFAULT_PROMOTE_METRIC.get(version.task, "roc_auc" if version.is_classifier else "r2")
 
 
-def stores_watching(project: "Project", retrain: Node) -> tuple[list[str], list[str]]:
+def stores_watching(project: "ProjectView", retrain: Node) -> tuple[list[str], list[str]]:
     """The stores of the model that the retrain's checks read, and every other store of it."""
     model = retrain.config["model"]
     stores = [n.name for n in project.nodes.values() if n.type == "evaluation" and n.config.get("model") == model]
@@ -108,7 +106,7 @@ def stores_watching(project: "Project", retrain: Node) -> tuple[list[str], list[
     return first, [s for s in stores if s not in first]
 
 
-def _retrain(ctx: "RunContext", node: Node, model_node: Node, cause: str) -> NodeOutcome:
+def _retrain(ctx: "BuildContext", node: Node, model_node: Node, cause: str) -> NodeOutcome:
     models = registry(ctx)
     champion = models.active(model_node.name)
     version, trained = train_version(ctx, model_node, data=node.config.get("data"), activate=champion is None)
@@ -138,7 +136,7 @@ def _retrain(ctx: "RunContext", node: Node, model_node: Node, cause: str) -> Nod
         rows=trained.n_train + trained.n_test, warnings=[*trained.warnings, *comparison.notes, *warnings])
 
 
-def _compare(ctx: "RunContext", node: Node, version: "ModelVersion", trained: "TrainedModel",
+def _compare(ctx: "BuildContext", node: Node, version: "ModelVersion", trained: "TrainedModel",
              champion: "ModelVersion", metric: str) -> "Comparison":
     from mlmon.ml.promotion import compare_versions, newest_labelled_rows
 

@@ -19,11 +19,8 @@ from mlmon.automation.reporters import parse_reporter
 from mlmon.automation.triggers import DatasetChangedTrigger, SqlChangedTrigger, Trigger, parse_trigger
 from mlmon.errors import ConfigError, Location, MlmonError, did_you_mean
 from mlmon.graph.selector import select
-from mlmon.nodes.base import Field, Node, NodeKind
+from mlmon.nodes.base import Field, Node, NodeKind, ProjectView
 from mlmon.project.jinja import has_jinja
-
-if TYPE_CHECKING:
-    from mlmon.project.project import Project
 
 __all__ = [
     "ScenarioKind",
@@ -94,7 +91,7 @@ def parse_step(spec: Any, index: int, location: Location) -> Step:
     return Step(name.strip(), kind, value, parse_run_if(spec.get("run_if"), location=location), reset, location)
 
 
-def render(project: "Project", value: Any, where: Location) -> Any:
+def render(project: "ProjectView", value: Any, where: Location) -> Any:
     """`value` with its Jinja rendered by the project's renderer (its vars), errors at `where`."""
     if isinstance(value, str) and has_jinja(value):
         return project.renderer.render(value, where)
@@ -105,7 +102,7 @@ def render(project: "Project", value: Any, where: Location) -> Any:
     return value
 
 
-def scenario_steps(project: "Project", node: Node) -> list[Step]:
+def scenario_steps(project: "ProjectView", node: Node) -> list[Step]:
     """The scenario's steps rendered with the project's vars (raises the first error)."""
     base = node.location("steps")
     steps = []
@@ -115,7 +112,7 @@ def scenario_steps(project: "Project", node: Node) -> list[Step]:
     return steps
 
 
-def scenario_triggers(project: "Project", node: Node) -> list[Trigger]:
+def scenario_triggers(project: "ProjectView", node: Node) -> list[Trigger]:
     base = node.location("triggers")
     triggers = []
     for spec in node.config.get("triggers") or []:
@@ -124,7 +121,7 @@ def scenario_triggers(project: "Project", node: Node) -> list[Trigger]:
     return triggers
 
 
-def checks_for(project: "Project", target: str) -> list[str]:
+def checks_for(project: "ProjectView", target: str) -> list[str]:
     """The check nodes a `run_checks` value names: a store's checks, or a selection's checks."""
     node = project.nodes.get(target)
     if node is not None and node.type == "evaluation":
@@ -144,13 +141,13 @@ class ScenarioKind(NodeKind):
         Field("reporters", (list,), default=[], render=False, doc="rendered at run time: secrets stay out of the manifest"),
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         return [*self._validate_steps(node, project), *self._validate_triggers(node, project),
                 *self._validate_reporters(node, project)]
 
     # -- steps --------------------------------------------------------------------------------
 
-    def _validate_steps(self, node: Node, project: "Project") -> list[ConfigError]:
+    def _validate_steps(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         errors: list[ConfigError] = []
         names: set[str] = set()
         base = node.location("steps")
@@ -178,7 +175,7 @@ class ScenarioKind(NodeKind):
 
     # -- triggers -----------------------------------------------------------------------------
 
-    def _validate_triggers(self, node: Node, project: "Project") -> list[ConfigError]:
+    def _validate_triggers(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         errors: list[ConfigError] = []
         names: set[str] = set()
         base = node.location("triggers")
@@ -197,7 +194,7 @@ class ScenarioKind(NodeKind):
 
     # -- reporters ----------------------------------------------------------------------------
 
-    def _validate_reporters(self, node: Node, project: "Project") -> list[ConfigError]:
+    def _validate_reporters(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         errors: list[ConfigError] = []
         base = node.location("reporters")
         for spec in node.config.get("reporters") or []:
@@ -215,7 +212,7 @@ def _at(exc: MlmonError, where: Location) -> ConfigError:
     return ConfigError(exc.message, location=where, hint=exc.hint)
 
 
-def _check_target(step: Step, scenario: Node, project: "Project") -> None:
+def _check_target(step: Step, scenario: Node, project: "ProjectView") -> None:
     """What a step names must exist and be of the right type."""
     value = step.value
     if step.kind == "build":
@@ -239,7 +236,7 @@ def _check_target(step: Step, scenario: Node, project: "Project") -> None:
             raise ConfigError(f"{step.kind}: {what}", location=step.location, hint=did_you_mean(value, candidates))
 
 
-def _check_trigger_target(trigger: Trigger, project: "Project", where: Location) -> None:
+def _check_trigger_target(trigger: Trigger, project: "ProjectView", where: Location) -> None:
     if isinstance(trigger, DatasetChangedTrigger):
         target = project.nodes.get(trigger.dataset)
         if target is None or target.type != "dataset":
@@ -255,7 +252,7 @@ def _check_trigger_target(trigger: Trigger, project: "Project", where: Location)
         parse_sql(trigger.query, where)
 
 
-def _scenario_cycle(start: str, project: "Project") -> list[str] | None:
+def _scenario_cycle(start: str, project: "ProjectView") -> list[str] | None:
     """A loop of run_scenario steps through `start`, as names, or None."""
 
     def called(name: str) -> list[str]:
@@ -284,7 +281,7 @@ def _scenario_cycle(start: str, project: "Project") -> list[str] | None:
     return visit(start, {start})
 
 
-def _stand_in(spec: Any, project: "Project", where: Location) -> Any:
+def _stand_in(spec: Any, project: "ProjectView", where: Location) -> Any:
     """A reporter spec with its templates checked for syntax and replaced by stand-ins."""
     if not isinstance(spec, Mapping):
         return spec
@@ -296,7 +293,7 @@ def _stand_in(spec: Any, project: "Project", where: Location) -> Any:
     return out
 
 
-def _stand_in_value(key: Any, value: Any, project: "Project", where: Location) -> Any:
+def _stand_in_value(key: Any, value: Any, project: "ProjectView", where: Location) -> Any:
     if not isinstance(value, str) or not has_jinja(value):
         return value
     try:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+
 
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import PUBLISH_FIELD, Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import PUBLISH_FIELD, BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.nodes.models import registry
-
-if TYPE_CHECKING:
-    from mlmon.project.project import Project
-    from mlmon.run.context import RunContext
 
 __all__ = ["ScoreKind", "KIND"]
 
@@ -27,7 +23,7 @@ class ScoreKind(NodeKind):
         PUBLISH_FIELD,
     )
 
-    def validate(self, node: Node, project: "Project") -> list[ConfigError]:
+    def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         threshold = node.config.get("threshold")
         if threshold is not None and not 0 <= threshold <= 1:
             return [node.error("`threshold` must be between 0 and 1", "threshold")]
@@ -36,7 +32,7 @@ class ScoreKind(NodeKind):
         return []
 
 
-    def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
+    def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         from mlmon.ml.registry import require_active
         from mlmon.ml.scoring import score_relation
         from mlmon.ml.threads import native_threads

@@ -12,13 +12,36 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from mlmon.errors import ConfigError, Location, MlmonError, did_you_mean
 
-__all__ = ["Renderer", "has_jinja"]
+__all__ = ["MAX_RENDERED_CHARS", "Renderer", "has_jinja"]
 
 _TEMPLATE_FILE = "<template>"
 _MISSING = object()
+MAX_RENDERED_CHARS = 100_000_000  # a template's output; more is a mistake, or an attack on the machine
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _BoundedEnvironment(SandboxedEnvironment):
+    """Jinja whose `*` and `**` refuse results that would not fit the output limit, so that
+    `{{ 'x' * 10**12 }}` fails at once instead of exhausting memory. The sandbox also keeps
+    templates away from Python internals (`__class__`, `__globals__`)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for seq, count in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(count, int) and len(seq) * count > MAX_RENDERED_CHARS:
+                    raise _TooLarge(f"a repetition of {len(seq) * count:,} items")
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and right > 1000:
+            raise _TooLarge(f"an integer power {left} ** {right}")
+        return super().call_binop(context, operator, left, right)
 
 
 class _TemplateUserError(Exception):
@@ -44,8 +67,9 @@ class Renderer:
 
     def __init__(self, vars: Mapping[str, Any], macro_files: list[tuple[Path, str]] = ()):
         self.vars = dict(vars)
+        self._env_listeners: list[set[str]] = []
         self._used: set[str] | None = None
-        self.env = jinja2.Environment(
+        self.env = _BoundedEnvironment(
             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
             extensions=["jinja2.ext.do"],
         )
@@ -75,9 +99,20 @@ class Renderer:
             did_you_mean(name, self.vars) or "set it under vars: in mlmon_project.yml or pass --vars",
         )
 
-    @staticmethod
-    def _env_var(name: str, default: Any = _MISSING) -> Any:
+    @contextmanager
+    def env_reads(self) -> Iterator[set[str]]:
+        """The values env_var() returns while the block renders: the secrets to keep hidden."""
+        seen: set[str] = set()
+        self._env_listeners.append(seen)
+        try:
+            yield seen
+        finally:
+            self._env_listeners.remove(seen)
+
+    def _env_var(self, name: str, default: Any = _MISSING) -> Any:
         if name in os.environ:
+            for seen in self._env_listeners:
+                seen.add(os.environ[name])
             return os.environ[name]
         if default is not _MISSING:
             return default
@@ -111,7 +146,11 @@ class Renderer:
         """Render `source` written at `location`; `context` adds per-render functions (ref, config)."""
         template = self._compile(source, location)
         try:
-            return template.render(**(context or {}))
+            return _bounded(template, context or {})
+        except _TooLarge as exc:
+            raise ConfigError(f"Jinja output past the {MAX_RENDERED_CHARS // 1_000_000} MB limit: {exc}",
+                              location=self._at(location, _template_line(exc)),
+                              hint="a template this large is a loop or a repetition gone wrong") from None
         except _TemplateUserError as exc:
             raise ConfigError(str(exc), location=self._at(location, _template_line(exc)), hint=exc.hint) from None
         except jinja2.UndefinedError as exc:
@@ -123,7 +162,22 @@ class Renderer:
             if exc.location is None:
                 exc.location = self._at(location, _template_line(exc))
             raise
+        except MemoryError:
+            raise ConfigError(f"Jinja output past the {MAX_RENDERED_CHARS // 1_000_000} MB limit: out of memory",
+                              location=location) from None
         except Exception as exc:  # a macro's own bug: still name the place
             raise ConfigError(
                 f"Jinja: {type(exc).__name__}: {exc}", location=self._at(location, _template_line(exc))
             ) from None
+
+
+def _bounded(template: jinja2.Template, context: Mapping[str, Any]) -> str:
+    """The rendered text, streamed and stopped as soon as it passes MAX_RENDERED_CHARS."""
+    parts: list[str] = []
+    size = 0
+    for part in template.generate(**context):
+        size += len(part)
+        if size > MAX_RENDERED_CHARS:
+            raise _TooLarge(f"{size:,} characters and counting")
+        parts.append(part)
+    return "".join(parts)

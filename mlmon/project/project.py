@@ -17,7 +17,8 @@ from mlmon.errors import UsageError, did_you_mean
 from mlmon.graph.dag import DAG
 from mlmon.nodes.base import Node, NodeKind
 from mlmon.project.jinja import Renderer, has_jinja
-from mlmon.warehouse.targets import Target, open_warehouse
+from mlmon.warehouse.connect import open_warehouse
+from mlmon.warehouse.targets import Target
 
 if TYPE_CHECKING:
     from mlmon.warehouse.duckdb import Warehouse

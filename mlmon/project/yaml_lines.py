@@ -9,7 +9,11 @@ import yaml
 
 from mlmon.errors import ConfigError, Location
 
-__all__ = ["LineDict", "load_yaml", "parse_yaml_value", "parse_error"]
+__all__ = ["MAX_ALIAS_EXPANSION", "LineDict", "load_yaml", "parse_yaml_value", "parse_error"]
+
+# Nodes that aliases may add beyond those written: a "billion laughs" file of a few hundred bytes
+# would otherwise expand to gigabytes when its values are walked.
+MAX_ALIAS_EXPANSION = 10_000
 
 
 class LineDict(dict):
@@ -19,8 +23,60 @@ class LineDict(dict):
     key_lines: dict[str, int]
 
 
-class _LineLoader(yaml.SafeLoader):
+class _AliasBomb(Exception):
+    def __init__(self, node: yaml.Node, message: str):
+        super().__init__(message)
+        self.node = node
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    def compose_document(self) -> yaml.Node:
+        node = super().compose_document()
+        _check_expansion(node)
+        return node
+
+
+class _LineLoader(_BoundedLoader):
     pass
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Count the nodes the document expands to (an alias counts its whole anchor again), in
+    time linear in the nodes written; too many, or an alias inside its own anchor, is an error."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise _AliasBomb(node, "a YAML alias refers to the anchor that contains it")
+        active.add(key)
+        total = 1 + sum(size(child) for child in _children(node))
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    expanded = size(root)
+    if expanded - len(sizes) <= MAX_ALIAS_EXPANSION:
+        return
+    node = root  # point at the smallest value whose expansion alone crosses the limit
+    while True:
+        bigger = [c for c in _children(node) if sizes[id(c)] > MAX_ALIAS_EXPANSION]
+        if not bigger:
+            break
+        node = max(bigger, key=lambda c: sizes[id(c)])
+    raise _AliasBomb(node, f"YAML aliases expand this file to {expanded:,} values "
+                           f"(at most {MAX_ALIAS_EXPANSION:,} more than the {len(sizes):,} written are allowed)")
 
 
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
@@ -58,11 +114,17 @@ def load_yaml(file: Path, display_path: str) -> Any:
         return yaml.load(file.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
         raise parse_error(exc, display_path) from None
+    except _AliasBomb as exc:
+        mark = exc.node.start_mark
+        raise ConfigError(str(exc), location=Location(display_path, mark.line + 1, mark.column + 1),
+                          hint="write the values out, or use fewer nested aliases") from None
 
 
 def parse_yaml_value(text: str, what: str) -> Any:
     """Parse a YAML snippet given on the command line (e.g. --vars)."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
         raise parse_error(exc, what) from None
+    except _AliasBomb as exc:
+        raise ConfigError(f"{what}: {exc}") from None

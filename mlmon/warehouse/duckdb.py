@@ -1,7 +1,9 @@
 """The DuckDB warehouse: one connection per command, the write lock, and atomic swaps.
 
-Every write that replaces a user table builds the new table under a temporary name first and
-swaps it in inside one transaction, so a failed build leaves the previous table untouched.
+Every write that replaces a user table builds the new table in the staging schema first and
+swaps it in inside one transaction, so a failed or killed build leaves the previous table
+untouched and shows no half-built one: the staging schema is where no reader looks (it is never
+published), and the next command that opens the warehouse for writing empties it.
 
 A command that writes takes mlmon's own lock (`<file>.lock`, recording its PID and command)
 before DuckDB's, so a second command can say which mlmon command it waits for, or that the
@@ -20,20 +22,22 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import duckdb
 from sqlglot import exp
 
+from mlmon.chaos import pause_point
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
 from mlmon.warehouse.lock import Holder, LockBusy, exclusive_lock, read_holder
-from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, added_column_statements, create_statements
+from mlmon.warehouse.tables import (CATALOG, LEGACY_SCRATCH_SCHEMA, LEGACY_STAGING_SUFFIX, STAGING_SCHEMA, SYSTEM_SCHEMA,
+                                    SYSTEM_TABLES, added_column_statements, create_statements, staging_statements)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlmon.warehouse.publish import PublishPlan
 
-__all__ = ["Warehouse"]
+__all__ = ["Warehouse", "TEMP_ARTIFACT_GLOB"]
 
-_STAGING_SUFFIX = "__mlmon_staging"
-CATALOG = "warehouse"
+# mlmon.ml.artifacts.save_model writes `.v<N>.skops.<random>` beside the artifact, then renames it.
+TEMP_ARTIFACT_GLOB = ".*.skops.*"
 
 
 class Warehouse:
@@ -78,6 +82,7 @@ class Warehouse:
             for statement in create_statements(self.dialect):
                 self.con.execute(statement)
             self._add_new_system_columns()
+            self.clear_leftovers()
 
     def _add_new_system_columns(self) -> None:
         """A warehouse written by an older mlmon gets the system-table columns added since."""
@@ -88,6 +93,19 @@ class Warehouse:
             existing.setdefault(table, set()).add(column)
         for statement in added_column_statements(existing, self.dialect):
             self.con.execute(statement)
+
+    def clear_leftovers(self) -> None:
+        """Drop the staging and scratch tables and the temporary artifact files a killed command
+        left behind. Only a writer calls this, and there is one writer at a time."""
+        statements = staging_statements(self.dialect)
+        if not self._staged_tables():  # nothing to drop: no write (and no WAL entry) needed
+            statements = statements[-1:]
+        for statement in statements:
+            self.con.execute(statement)
+        self._clear_legacy_leftovers()
+        if self.artifact_dir.is_dir():
+            for leftover in self.artifact_dir.rglob(TEMP_ARTIFACT_GLOB):
+                leftover.unlink(missing_ok=True)
 
     @property
     def artifact_dir(self) -> Path:
@@ -114,6 +132,20 @@ class Warehouse:
         finally:
             self.con.close()
             self._held.close()
+
+    def _clear_legacy_leftovers(self) -> None:
+        # Staging tables an older mlmon left beside the tables they were to replace.
+        rows = self.con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = ? "
+            "AND ((table_schema IN ('main', ?) AND ends_with(table_name, ?)) OR table_schema = ?)",
+            [CATALOG, SYSTEM_SCHEMA, LEGACY_STAGING_SUFFIX, LEGACY_SCRATCH_SCHEMA]).fetchall()
+        for schema, name in rows:
+            self.con.execute(sql.drop_relation(name, "TABLE", schema).sql(self.dialect))
+
+    def _staged_tables(self) -> int:
+        return int(self.con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_catalog = ? AND table_schema = ?",
+            [CATALOG, STAGING_SCHEMA]).fetchone()[0])
 
     def __enter__(self) -> "Warehouse":
         return self
@@ -156,7 +188,8 @@ class Warehouse:
         self.con.execute("COMMIT")
 
     def staging_name(self, name: str) -> str:
-        return name + _STAGING_SUFFIX
+        """Where `name` is built before it is swapped in, as quoted SQL (in the staging schema)."""
+        return sql.table(name, STAGING_SCHEMA).sql(self.dialect)
 
     def replace(self, name: str, query: exp.Expression | str, materialized: str = "table") -> int | None:
         """Build `name` from a query, keeping the old relation if the query fails."""
@@ -168,9 +201,8 @@ class Warehouse:
                     con.execute(sql.drop_relation(name, "TABLE").sql(self.dialect))
                 con.execute(create)
             return None
-        staging = self.staging_name(name)
         try:
-            self.con.execute(sql.create_table_as(staging, query).sql(self.dialect))
+            self.con.execute(sql.create_table_as(name, query, STAGING_SCHEMA).sql(self.dialect))
         except BaseException:
             self.drop_staging(name)
             raise
@@ -178,26 +210,31 @@ class Warehouse:
 
     def replace_from_frame(self, name: str, frame: pd.DataFrame) -> int | None:
         self.modified = True
-        staging = self.staging_name(name)
         self.con.register("__mlmon_frame", frame)
         try:
-            self.con.execute(sql.create_table_as(staging, "SELECT * FROM __mlmon_frame").sql(self.dialect))
+            self.con.execute(sql.create_table_as(name, "SELECT * FROM __mlmon_frame", STAGING_SCHEMA).sql(self.dialect))
         finally:
             self.con.unregister("__mlmon_frame")
         return self.swap_in(name)
 
     def swap_in(self, name: str) -> int:
-        """Atomically replace `name` with its staging table (built by the caller); returns rows."""
-        staging = self.staging_name(name)
+        """Atomically replace `name` with its staging table (built by the caller); returns rows.
+
+        A table cannot be renamed into another schema, so the staging table is copied (DuckDB
+        copies a table's blocks far faster than any query built it).
+        """
+        pause_point("before_swap")
         with self.transaction() as con:
             current = self.relation_type(name)
             if current:
                 con.execute(sql.drop_relation(name, current.upper()).sql(self.dialect))
-            con.execute(sql.rename_table(staging, name).sql(self.dialect))
+            pause_point("inside_swap")
+            con.execute(sql.create_table_as(name, exp.select("*").from_(sql.table(name, STAGING_SCHEMA))).sql(self.dialect))
+            self.drop_staging(name)
         return int(self.con.execute(sql.count_rows(sql.table(name)).sql(self.dialect)).fetchone()[0])
 
     def drop_staging(self, name: str) -> None:
-        self.con.execute(sql.drop_relation(self.staging_name(name), "TABLE").sql(self.dialect))
+        self.con.execute(sql.drop_relation(name, "TABLE", STAGING_SCHEMA).sql(self.dialect))
 
     def insert_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """Append rows to a system table (columns missing from a row are NULL)."""

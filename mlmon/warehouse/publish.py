@@ -24,7 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from mlmon.warehouse import sql
-from mlmon.warehouse.tables import SYSTEM_SCHEMA
+from mlmon.warehouse.tables import CATALOG, LEGACY_STAGING_SUFFIX, SYSTEM_SCHEMA
 
 if TYPE_CHECKING:
     from mlmon.warehouse.duckdb import Warehouse
@@ -62,8 +62,6 @@ def _reads_only_system_tables(view_sql: str) -> bool:
 def store_views(warehouse: "Warehouse", stores: tuple[str, ...]) -> list[tuple[str, str]]:
     """(name, CREATE VIEW statement) of every view of the given stores: `<store>` and
     `<store>_<suffix>` views in schema main that read nothing but mlmon's tables."""
-    from mlmon.warehouse.duckdb import CATALOG
-
     rows = warehouse.con.execute(
         "SELECT view_name, sql FROM duckdb_views() WHERE database_name = ? AND schema_name = 'main' "
         "AND NOT internal ORDER BY view_name", [CATALOG],
@@ -75,20 +73,15 @@ def store_views(warehouse: "Warehouse", stores: tuple[str, ...]) -> list[tuple[s
 
 
 def _system_tables(warehouse: "Warehouse") -> list[str]:
-    from mlmon.warehouse.duckdb import CATALOG
-
     rows = warehouse.con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? ORDER BY table_name",
         [CATALOG, SYSTEM_SCHEMA],
     ).fetchall()
-    staging = warehouse.staging_name("")
-    return [name for (name,) in rows if not name.endswith(staging)]
+    return [name for (name,) in rows if not name.endswith(LEGACY_STAGING_SUFFIX)]
 
 
 def publish_copy(warehouse: "Warehouse") -> Path:
     """Write the published copy of `warehouse` (through its open connection) and swap it in."""
-    from mlmon.warehouse.duckdb import CATALOG
-
     plan = warehouse.publish
     assert plan is not None
     final = plan.path

@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse.duckdb import Warehouse
 from mlmon.warehouse.spark_connection import SparkConnection
-from mlmon.warehouse.tables import create_statements
+from mlmon.warehouse.tables import create_statements, staging_statements
 from mlmon.warehouse.targets import Target
 
 __all__ = ["SparkWarehouse", "spark_session", "worker_python"]
@@ -123,6 +123,10 @@ class SparkWarehouse(Warehouse):
                 self.con.execute("CREATE SCHEMA IF NOT EXISTS \"main\"")
                 for statement in create_statements("duckdb"):
                     self.con.execute(statement)
+                if self._lock is not None:  # the only writer: what is staged is a dead command's
+                    self.clear_leftovers()
+                else:  # Spark Connect has no lock here: another writer may be staging right now
+                    self.con.execute(staging_statements("duckdb")[-1])
             spark.catalog.setCurrentDatabase(target.schema)
         except BaseException:
             self._release()
@@ -142,6 +146,9 @@ class SparkWarehouse(Warehouse):
     @property
     def artifact_dir(self) -> Path:
         return self.path / "artifacts"
+
+    def _staged_tables(self) -> int:
+        return 1  # dropping an empty staging schema costs Spark less than listing it
 
     def relation_type(self, name: str, schema: str = "main") -> str | None:
         database = self.con.schema_map.get(schema, schema)

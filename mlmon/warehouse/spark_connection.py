@@ -23,7 +23,7 @@ from sqlglot import exp
 from mlmon.errors import MlmonError
 from mlmon.warehouse.duckdb import CATALOG
 from mlmon.warehouse.spark_errors import is_spark_error, spark_error_line
-from mlmon.warehouse.tables import SCRATCH_SCHEMA, SYSTEM_SCHEMA
+from mlmon.warehouse.tables import STAGING_SCHEMA, SYSTEM_SCHEMA
 from mlmon.warehouse.spark_dialect import (
     SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
 )
@@ -119,7 +119,7 @@ class SparkConnection:
         self._columns_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
 
     def _databases(self) -> list[str]:
-        mine = {*self.schema_map.values(), SYSTEM_SCHEMA, SCRATCH_SCHEMA}
+        mine = {*self.schema_map.values(), SYSTEM_SCHEMA, STAGING_SCHEMA}
         return sorted(r[0] for r in self.spark.sql("SHOW DATABASES").collect() if r[0] in mine)
 
     def catalog_changed(self) -> None:

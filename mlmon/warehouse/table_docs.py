@@ -121,6 +121,8 @@ COLUMN_DOCS: dict[tuple[str, str], str] = {
     ("scenario_runs", "outcome"): "RUNNING, SUCCESS, WARNING, FAILED or ABORTED",
     ("scenario_runs", "trigger_params"): "what fired the trigger (JSON)",
     ("scenario_runs", "message"): "a summary",
+    ("scenario_runs", "pid"): "the process running it: a RUNNING run whose process is gone shows as ABORTED",
+    ("scenario_runs", "host"): "the machine that process runs on",
     ("scenario_steps", "run_id"): "the run",
     ("scenario_steps", "step"): "the step's name",
     ("scenario_steps", "kind"): "the step's kind (build, run_checks, train, ...)",

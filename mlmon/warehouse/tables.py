@@ -10,11 +10,19 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-__all__ = ["SYSTEM_SCHEMA", "SCRATCH_SCHEMA", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified",
-           "added_column_statements"]
+__all__ = ["CATALOG", "SYSTEM_SCHEMA", "STAGING_SCHEMA", "SCRATCH_SCHEMA", "LEGACY_STAGING_SUFFIX", "LEGACY_SCRATCH_SCHEMA",
+           "staging_statements", "SystemTable", "SYSTEM_TABLES", "create_statements", "qualified", "added_column_statements"]
 
 SYSTEM_SCHEMA = "mlmon"
-SCRATCH_SCHEMA = "mlmon_scratch"  # an evaluation's working tables, dropped when it ends
+CATALOG = "warehouse"  # the name mlmon attaches the warehouse file under, whatever the file is called
+# Staging tables (a table being rebuilt) and scratch tables (an evaluation's working rows) live in
+# this schema, where `mlmon show`, `mlmon ls` and BI readers don't look; it is never published,
+# and every command that opens the warehouse for writing empties it first (leftovers of a kill).
+STAGING_SCHEMA = "mlmon_staging"
+SCRATCH_SCHEMA = STAGING_SCHEMA
+# Where mlmon 0.x left them: `<name>__mlmon_staging` beside the table, and schema mlmon_scratch.
+LEGACY_STAGING_SUFFIX = "__mlmon_staging"
+LEGACY_SCRATCH_SCHEMA = "mlmon_scratch"
 
 
 @dataclass(frozen=True)
@@ -151,6 +159,8 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
                 ("outcome", "VARCHAR"),
                 ("trigger_params", "JSON"),  # extra: what fired the trigger
                 ("message", "VARCHAR"),  # extra
+                ("pid", "BIGINT"),  # extra: the process running it, to tell a live run from a dead one
+                ("host", "VARCHAR"),  # extra: the machine that process runs on
             ),
         ),
         SystemTable(
@@ -193,6 +203,18 @@ SYSTEM_TABLES: dict[str, SystemTable] = {
 def qualified(table: str) -> exp.Table:
     """`mlmon.<table>` as a sqlglot table expression."""
     return exp.table_(table, db=SYSTEM_SCHEMA, quoted=True)
+
+
+def staging_statements(dialect: str = "duckdb") -> list[str]:
+    """Drop what a killed command left in the staging schema, then create it empty.
+
+    Only a writer runs these, and a warehouse has one writer at a time: nothing live is in it.
+    """
+    schema = exp.to_identifier(STAGING_SCHEMA, quoted=True)
+    return [
+        exp.Drop(tables=[exp.Table(db=schema.copy())], kind="SCHEMA", exists=True, cascade=True).sql(dialect),
+        exp.Create(this=exp.Table(this=schema), kind="SCHEMA", exists=True).sql(dialect),
+    ]
 
 
 def create_statements(dialect: str = "duckdb") -> list[str]:

@@ -23,16 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 from mlmon.config import PROJECT_FILE, ProjectSettings
 from mlmon.errors import ConfigError, Location, UsageError, did_you_mean
 
-if TYPE_CHECKING:
-    from mlmon.warehouse.duckdb import Warehouse
-    from mlmon.warehouse.publish import PublishPlan
-
-__all__ = ["Target", "resolve_target", "open_warehouse", "DEFAULT_TARGET", "DEFAULT_STORAGE_VERSION",
+__all__ = ["Target", "resolve_target", "DEFAULT_TARGET", "DEFAULT_STORAGE_VERSION",
            "RESERVED_STEMS", "TARGET_KEYS"]
 
 DEFAULT_TARGET = "duckdb"
@@ -130,19 +126,3 @@ def resolve_target(settings: ProjectSettings, name: str | None) -> Target:
 def _absolute(root: Path, path: Any) -> Path:
     path = Path(str(path))
     return path if path.is_absolute() else root / path
-
-
-def open_warehouse(target: Target, root: Path, read_only: bool = False,
-                   publish: "PublishPlan | None" = None) -> "Warehouse":
-    """The warehouse of `target`: a DuckDB file, or a Spark session's catalog. A DuckDB
-    warehouse given a `publish` plan writes its published copy after a command changed it."""
-    if target.type == "spark":
-        from mlmon.warehouse.spark import SparkWarehouse
-
-        return SparkWarehouse(target, root, read_only=read_only)
-    from mlmon.warehouse.duckdb import Warehouse
-
-    warehouse = Warehouse(target.path, read_only=read_only, search_path=root, storage_version=target.storage_version,
-                          publish=publish)
-    warehouse.target_name = target.name
-    return warehouse

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -173,9 +173,87 @@ def test_webhook_timeout_is_bounded() -> None:
         result = reporter.report(make_run())
         elapsed = time.monotonic() - started
     assert not result.ok
-    assert result.error == "no response within 0.3s (after 2 attempts)"
+    assert result.error == "no complete response within 0.3s (after 1 attempt)"  # the deadline covers the retries
     assert elapsed < 2.0
     assert_no_secret(result.error)
+
+
+@contextmanager
+def raw_server(answer: "Callable[[socket.socket], None]", received: list[bytes] | None = None) -> Iterator[str]:
+    """A TCP server on 127.0.0.1 that reads a request's head and lets `answer` write anything."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    stop = threading.Event()
+
+    def loop() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                try:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += conn.recv(65536)
+                    head, _, body = request.partition(b"\r\n\r\n")
+                    if received is not None:
+                        received.append(head)
+                    length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                      if line.lower().startswith(b"content-length")))
+                    while len(body) < length:  # read it all: closing on unread bytes resets the connection
+                        body += conn.recv(65536)
+                    answer(conn)
+                except OSError:
+                    pass  # the client hung up
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_a_slow_drip_server_cannot_stretch_the_deadline() -> None:
+    # one byte every 0.1 s: each read succeeds well within a socket timeout, for 100 s in all
+    def drip(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        for _ in range(1000):
+            conn.sendall(b"x")
+            time.sleep(0.1)
+
+    with raw_server(drip) as url:
+        started = time.monotonic()
+        result = WebhookReporter(url=url + SECRET_PATH, timeout=1.0, retries=2, backoff=0.01).report(make_run())
+        elapsed = time.monotonic() - started
+    assert not result.ok and result.error.startswith("no complete response within 1s")
+    assert elapsed < 10  # one 1 s deadline for every attempt; per byte, the drip would last 100 s
+    assert_no_secret(result.error)
+
+
+def test_a_truncated_reply_is_a_failure() -> None:
+    def cut(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+
+    with raw_server(cut) as url:
+        result = WebhookReporter(url=url + "/hook", timeout=5, retries=1, backoff=0.01).report(make_run())
+    assert not result.ok and result.attempts == 2
+    assert result.error == "the reply was cut short (fewer bytes than its Content-Length) (after 2 attempts)"
+
+
+def test_a_cut_chunked_reply_is_a_failure() -> None:
+    def cut(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly")
+
+    with raw_server(cut) as url:
+        result = WebhookReporter(url=url + "/hook", timeout=5, retries=0).report(make_run())
+    assert not result.ok and "cut short" in (result.error or "")
 
 
 def test_webhook_connection_refused_never_raises() -> None:
@@ -366,3 +444,82 @@ def test_parse_reporters_collects_errors() -> None:
         parse_reporters([{"type": "stdout"}, {"type": "x"}, {"type": "file"}])
     assert len(info.value.errors) == 2
     assert parse_reporters(None) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# redaction by the secret values themselves, one test per form they can take
+
+ENV_SECRET = "tok/en+va=lue&\x01ctl é"
+
+
+def test_redact_hides_the_raw_value() -> None:
+    assert redact(f"error at https://h/{ENV_SECRET}/x", [ENV_SECRET]) == "error at https://h/***/x"
+
+
+def test_redact_hides_the_repr_escaped_value() -> None:
+    for text in (repr(ENV_SECRET), ascii(ENV_SECRET), json.dumps(ENV_SECRET),
+                 ENV_SECRET.encode("unicode_escape").decode("ascii")):
+        assert "tok" not in redact(f"URL can't contain control characters. {text}", [ENV_SECRET]), text
+
+
+def test_redact_hides_the_url_encoded_value() -> None:
+    from urllib.parse import quote, quote_plus
+
+    for text in (quote(ENV_SECRET), quote(ENV_SECRET, safe=""), quote_plus(ENV_SECRET)):
+        assert "tok" not in redact(f"GET /hook/{text} failed", [ENV_SECRET]), text
+    encoded = "a%2Fsecret%20here"  # a secret written percent-encoded is hidden decoded too
+    assert redact("path a/secret here", [encoded]) == "path ***"
+
+
+def test_redact_hides_the_value_inside_a_traceback() -> None:
+    import traceback
+
+    def deep(url: str) -> None:
+        raise ValueError(f"cannot post to {url!r}")
+
+    try:
+        deep("http://h/" + ENV_SECRET)
+    except ValueError as exc:
+        text = "".join(traceback.format_exception(exc))
+    assert "tok" in text
+    assert "tok" not in redact(text, [ENV_SECRET])
+
+
+def test_a_failing_reporter_logs_its_traceback_redacted(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    secret = "env-Secret-9f\x02x"
+    (tmp_path / "a_file").write_text("")
+    reporter = FileReporter(path=tmp_path / "a_file" / secret / "runs.jsonl", secrets=frozenset({secret}))
+    with caplog.at_level(logging.DEBUG, "mlmon"):
+        result = reporter.report(make_run())
+    assert not result.ok and "Traceback" in caplog.text and "***" in caplog.text
+    for text in (caplog.text, result.error or ""):
+        assert "env-Secret" not in text
+
+
+@pytest.mark.parametrize("url,fragment", [
+    ("http://[hooks.example.com/T0SECRET", "webhook url is malformed"),
+    ("http://127.0.0.1:99999/T0SECRET", "webhook url is malformed"),
+    ("http://127.0.0.1/T0SECRET\x01", "space or a control character"),
+    ("http://127.0.0.1/T0 SECRET", "space or a control character"),
+])
+def test_a_malformed_url_is_a_config_error_that_does_not_quote_it(url: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_reporter({"type": "webhook", "url": url})
+    assert fragment in info.value.message
+    assert "SECRET" not in str(info.value)
+
+
+def test_webhook_goes_through_the_http_proxy_the_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    heads: list[bytes] = []
+
+    def proxy(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+
+    with raw_server(proxy, heads) as url:
+        monkeypatch.setenv("http_proxy", url.replace("http://", "http://user:pw@"))
+        monkeypatch.setenv("no_proxy", "")
+        result = WebhookReporter(url="http://hooks.invalid/path?x=1", retries=0).report(make_run())
+    assert result.ok, result.error
+    request_line, *header_lines = heads[0].decode().split("\r\n")
+    assert request_line == "POST http://hooks.invalid/path?x=1 HTTP/1.1"  # the absolute form a proxy reads
+    assert "Proxy-Authorization: Basic dXNlcjpwdw==" in header_lines

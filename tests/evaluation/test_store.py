@@ -93,7 +93,7 @@ def test_missing_ground_truth_is_a_clear_error_and_appends_nothing(mlmon, q):
         assert "has no values of target 'label'" in result.output
         assert "set `skip_performance: true` on evaluation 'ev_strict'" in result.output
     assert counts(q, "ev_strict") == before
-    assert q("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'mlmon_scratch'")[0][0] == 0
+    assert q("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'mlmon_staging'")[0][0] == 0
 
 
 def test_a_failing_metric_appends_nothing_and_keeps_the_views(two_builds, mlmon, q, df, monkeypatch):
@@ -108,7 +108,7 @@ def test_a_failing_metric_appends_nothing_and_keeps_the_views(two_builds, mlmon,
     assert result.exit_code == 1 and "injected failure" in result.output
     assert counts(q, "ev_scored") == before
     assert df("SELECT * FROM ev_scored").equals(view_before)
-    assert q("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'mlmon_scratch'")[0][0] == 0
+    assert q("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'mlmon_staging'")[0][0] == 0
 
 
 def test_a_failure_inside_the_append_rolls_everything_back(two_builds, mlmon, q, df, monkeypatch):

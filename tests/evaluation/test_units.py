@@ -42,7 +42,7 @@ def test_random_sample_depends_on_contents_not_row_order(warehouse):
         assert sorted(r[0] for r in con.execute(f"SELECT i FROM {other.relation}").fetchall()) != picked[0]
         full = sample_into(con, '"a"', scratch.table("d"), Sampling("full"))
         assert full.relation == '"a"', "a stored table is read in place"
-    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'mlmon_scratch'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'mlmon_staging'").fetchone()[0] == 0
     assert len(draw_sample(con, '"a"', ["i", "x"], 10, 1)) == 10
 
 

@@ -155,6 +155,8 @@ def test_leftover_staging_and_scratch_objects_never_reach_the_published_copy(bi_
     con.execute("CREATE TABLE mlmon.metrics__mlmon_staging AS SELECT 1 AS x")
     con.execute("CREATE SCHEMA IF NOT EXISTS mlmon_scratch")
     con.execute("CREATE TABLE mlmon_scratch.leftover AS SELECT 1 AS x")
+    con.execute("CREATE SCHEMA IF NOT EXISTS mlmon_staging")
+    con.execute("CREATE TABLE mlmon_staging.current_summary AS SELECT 1 AS x")
     con.close()
     assert run_cli(root, "build", "-s", "current_summary").exit_code == 0
     published = duckdb.connect(str(published_file(root)), read_only=True)
