@@ -39,7 +39,7 @@ from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import classify_columns, drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns, proba_column
 
-__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "timed"]
+__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
 
 _DRIFT_SEED = 1337  # the domain classifier's seed (SPEC §4); its samples are drawn with it too
 _SCORE = "__mlmon_score"  # the prediction drift's score, compared beside the features
@@ -59,6 +59,9 @@ class EvaluationPlan:
     categorical: tuple[str, ...]  # compared as categories
     skip_performance: bool = False
     drift_sample: int = 10_000
+    # The `prediction` column holds the model's own (logged) decisions: threshold metrics and
+    # predicted class shares read it instead of cutting the probability at `threshold`.
+    logged_prediction: bool = False
 
     @property
     def features(self) -> list[str]:
@@ -129,13 +132,21 @@ def _performance(con: duckdb.DuckDBPyConnection, current_sql: str, plan: Evaluat
         names: Sequence[str] = REGRESSION_METRICS
     else:
         probas = [proba_column(c) for c in plan.classes or ()]
-        frame = _fetch(con, exp.select(_q(plan.target), *map(_q, probas))
+        logged = [PREDICTION_COLUMN] if plan.logged_prediction else []
+        frame = _fetch(con, exp.select(_q(plan.target), *map(_q, probas), *map(_q, logged))
                        .from_(current_sql, dialect="duckdb").where(labelled))
         current = classification_metrics(frame[plan.target], frame[probas].to_numpy(dtype=np.float64),
-                                         list(plan.classes or ()), plan.threshold, plan.positive_class)
+                                         list(plan.classes or ()), plan.threshold, plan.positive_class,
+                                         predicted=frame[PREDICTION_COLUMN] if logged else None)
         names = BINARY_METRICS if plan.task == "binary" else MULTICLASS_METRICS
     before = [MetricValue(n, reference.performance.get(n)) for n in names]
     return current + performance_drift(current, before)
+
+
+def reference_performance(con: duckdb.DuckDBPyConnection, relation_sql: str, plan: EvaluationPlan) -> dict[str, float | None]:
+    """The performance metrics of a reference's labelled rows (for `<metric>_drift`)."""
+    empty = Reference(kind="", sql=relation_sql, source="", labelled_sql=relation_sql, performance={})
+    return {m.metric: m.value for m in _performance(con, relation_sql, plan, empty) if not m.metric.endswith("_drift")}
 
 
 def _estimated(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
@@ -221,6 +232,8 @@ def evaluate(
     n_labelled = labelled_rows(con, current_sql, plan.target)
     numeric, categorical, absent, notes = _usable_features(con, current_sql, reference, plan)
     warnings += notes
+    if plan.features and not numeric and not categorical:
+        raise _no_common_feature(con, current_sql, reference, plan)
 
     performance: dict[str, float | None] = {}
     if not plan.skip_performance and n_labelled:
@@ -256,7 +269,9 @@ def evaluate(
     with timed(timings, "prediction"):
         metrics += _prediction_drift(con, reference, current_sql, plan, found.extra[_SCORE])
 
-    if plan.task == "binary":
+    if plan.task == "binary" and not labelled_rows(con, reference.labelled_sql, plan.target):
+        warnings.append("estimated performance (CBPE) is not computed: the reference rows have no outcomes")
+    elif plan.task == "binary":
         say("estimated performance (CBPE)")
         with timed(timings, "estimation"):
             metrics += _estimated(con, current_sql, plan, reference)
@@ -273,6 +288,20 @@ def evaluate(
                             [*numeric, *categorical], timings)
 
 
+def _no_common_feature(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
+                       plan: EvaluationPlan) -> NodeError:
+    """No feature to compare: name the columns each side lacks rather than fail inside a query."""
+    current = {name for name, _ in table_columns(con, current_sql)}
+    ref = {name for name, _ in table_columns(con, reference.sql)}
+    missing = [f"{side} lacks {', '.join(cols)}" for side, cols in (
+        (f"the reference ({reference.kind})", [f for f in plan.features if f not in ref]),
+        ("the data", [f for f in plan.features if f not in current])) if cols]
+    return NodeError(
+        f"evaluation '{plan.store}' has no feature present in both the data and the reference: "
+        + "; ".join(missing),
+        hint="list the features both hold in `features:`, or choose another `reference:`")
+
+
 def _score_expression(plan: EvaluationPlan) -> str:
     positive = _positive(plan) if plan.task == "binary" else None
     return score_expression(list(plan.classes) if plan.classes is not None else None,
@@ -284,6 +313,7 @@ def _prediction_drift(con: duckdb.DuckDBPyConnection, reference: Reference, curr
     positive = _positive(plan) if plan.task == "binary" else None
     return prediction_drift(
         con, reference.sql, current_sql, list(plan.classes) if plan.classes is not None else None,
-        positive, plan.threshold, proba_column(positive) if positive is not None else None,
+        # Without a positive class the shares come from the `prediction` column: the logged decisions.
+        None if plan.logged_prediction else positive, plan.threshold, proba_column(positive) if positive is not None else None,
         prediction_column=PREDICTION_COLUMN, distribution=distribution,
     )

@@ -36,7 +36,7 @@ from mlmon.ml.threads import native_threads
 from mlmon.run.results import utcnow
 from mlmon.warehouse.duckdb import Warehouse
 
-__all__ = ["EvaluationRequest", "StoredEvaluation", "plan_for", "run_evaluation", "summary"]
+__all__ = ["EvaluationRequest", "StoredEvaluation", "memo", "plan_for", "run_evaluation", "score_into", "summary"]
 
 SCORE_CHUNK_ROWS = 100_000
 
@@ -102,7 +102,7 @@ def plan_for(con: Any, request: EvaluationRequest, version: ModelVersion, curren
     )
 
 
-def _memo(load: Callable[[], Any] | None) -> Callable[[], Any] | None:
+def memo(load: Callable[[], Any] | None) -> Callable[[], Any] | None:
     if load is None:
         return None
     loaded: list[Any] = []
@@ -115,7 +115,7 @@ def _memo(load: Callable[[], Any] | None) -> Callable[[], Any] | None:
     return once
 
 
-def _score(con: Any, pipeline: Any, sampled: str, output: str, scratch: Scratch, version: ModelVersion,
+def score_into(con: Any, pipeline: Any, sampled: str, output: str, scratch: Scratch, version: ModelVersion,
            plan: EvaluationPlan, n_rows: int, say: Callable[[str], None]) -> None:
     """Score the sampled rows into `output`. A feature absent from the data reaches the model as
     missing values (its imputer fills them) and is left out of the scored rows, so that its
@@ -150,7 +150,7 @@ def run_evaluation(
     outputs or the model's importance on its reference is not cached yet.
     """
     say = progress or (lambda message: None)
-    load = _memo(load_pipeline)
+    load = memo(load_pipeline)
     con = warehouse.con
     timings: dict[str, float] = {}
     with Scratch(con, request.store) as scratch:
@@ -171,7 +171,7 @@ def run_evaluation(
                                 "and no model was given to score it")
             current, scored = scratch.table("scored"), True
             with timed(timings, "scoring"):
-                _score(con, load(), sampled, current, scratch, version, plan, counts.n_evaluated, say)
+                score_into(con, load(), sampled, current, scratch, version, plan, counts.n_evaluated, say)
 
         with timed(timings, "reference"):
             reference = resolve_reference(con, request.store, request.reference, version, scratch)

@@ -104,11 +104,13 @@ def classification_metrics(
     classes: Sequence[Any],
     threshold: float = 0.5,
     positive_class: Any = None,
+    predicted: Sequence[Any] | np.ndarray | pd.Series | None = None,
 ) -> list[MetricValue]:
     """Binary or multiclass performance of `proba` (n × k, columns in `classes` order).
 
     Rows with a missing label or a missing probability are left out. Binary predictions are the
-    positive class when its probability is at least `threshold`. Multiclass precision, recall
+    positive class when its probability is at least `threshold`, unless `predicted` gives the
+    predicted labels (a model's logged decisions): threshold metrics then use those. Multiclass precision, recall
     and F1 are macro averages and ROC AUC is one-vs-rest, as sklearn names them.
     """
     classes = list(classes)
@@ -124,6 +126,7 @@ def classification_metrics(
     keep = ~_is_missing(y) & ~np.isnan(proba).any(axis=1)
     y_idx = _class_index(y[keep], classes)
     proba = proba[keep]
+    logged = None if predicted is None else _class_index(pd.Series(predicted).reset_index(drop=True)[keep], classes)
     names = BINARY_METRICS if len(classes) == 2 else MULTICLASS_METRICS
     if len(y_idx) == 0:
         return [MetricValue(name, None) for name in names]
@@ -134,8 +137,12 @@ def classification_metrics(
         pos = classes.index(positive_label(classes, positive_class))
         truth = (y_idx == pos).astype(np.int64)
         score = proba[:, pos]
-        predicted = (score >= threshold).astype(np.int64)
-        predicted_idx = np.where(predicted == 1, pos, 1 - pos)
+        if logged is None:
+            predicted = (score >= threshold).astype(np.int64)
+            predicted_idx = np.where(predicted == 1, pos, 1 - pos)
+        else:
+            predicted_idx = logged
+            predicted = (logged == pos).astype(np.int64)
         both_classes = truth.min() != truth.max()
         values: dict[str, Callable[[], float]] = {
             # On indices, so a label the model does not know counts as a wrong prediction.
@@ -152,7 +159,7 @@ def classification_metrics(
             ),
         }
     else:
-        predicted = proba.argmax(axis=1)
+        predicted = proba.argmax(axis=1) if logged is None else logged
         labels = list(range(len(classes)))
         known = y_idx >= 0
         values = {
