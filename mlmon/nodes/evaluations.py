@@ -147,8 +147,14 @@ def _validate_subject(node: Node, project: "Project") -> list[ConfigError]:
             "an evaluation with `predictions:` needs `reference:` naming a dataset or score node (or first | previous)",
             "reference" if reference else None, hint="e.g. `reference: scores_jan_mar`"))
     elif reference is not None and reference not in REFERENCES:
-        found = _row_node_error(node, "reference", reference, project)
-        errors += [found] if found else []
+        target = project.nodes.get(str(reference))
+        if target is None:
+            candidates = [*REFERENCES, *(n.name for n in project.nodes.values() if n.type in ROW_NODES)]
+            errors.append(node.error(f"`reference` must be one of {', '.join(REFERENCES)} or a dataset or score node, "
+                                     f"got {reference!r}", "reference", hint=did_you_mean(str(reference), candidates)))
+        else:
+            found = _row_node_error(node, "reference", reference, project)
+            errors += [found] if found else []
     if isinstance(predictions, dict):
         unknown = sorted(set(predictions) - set(PREDICTION_KEYS))
         if unknown:

@@ -255,7 +255,7 @@ def test_duplicate_outcomes_name_the_key_and_count(tmp_path):
     ("  - name: bad\n    data: logged_scores\n    predictions: {proba: score}\n    target: is_fraud\n",
      ["needs `reference:`"]),
     ("  - name: bad\n    data: logged_scores\n    predictions: {proba: score}\n    target: is_fraud\n"
-     "    reference: referense_scores\n", ["unknown dataset or score 'referense_scores'", "reference_scores"]),
+     "    reference: referense_scores\n", ["got 'referense_scores'", "did you mean 'reference_scores'"]),
     (BASE + "    period: {column: scored_at, every: fortnight}\n", ["`period` must be"]),
 ])
 def test_configuration_errors_at_compile_time(tmp_path, head, words):
