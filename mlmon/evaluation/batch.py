@@ -335,6 +335,17 @@ def _summary(outcome: BatchOutcome, by_period: bool) -> str:
     return f"{head} vs {last.record.reference}" + (f": {', '.join(shown)}" if shown else "")
 
 
+def _period_warnings(stored: list[StoredEvaluation]) -> list[str]:
+    """Each distinct warning once, naming its periods (a year of small months would repeat
+    "sample under 1,000 rows" twelve times)."""
+    periods: dict[str, list[str]] = {}
+    for s in stored:
+        for warning in s.result.warnings:
+            periods.setdefault(warning, []).append(str(s.record.labels[PERIOD_LABEL]))
+    return [f"period {p[0]}: {w}" if len(p) == 1 else f"{len(p)} periods ({p[0]} to {p[-1]}): {w}"
+            for w, p in periods.items()]
+
+
 def run_node(node: "Node", ctx: "RunContext") -> "NodeOutcome":
     """Execute an evaluation node that uses `predictions:`, `ground_truth:`, `period:` or a node reference."""
     from mlmon.ml.registry import require_active
@@ -361,7 +372,7 @@ def run_node(node: "Node", ctx: "RunContext") -> "NodeOutcome":
     outcome = run_batch(ctx.warehouse, request, version, memo(load), node.location, ctx.progress.update,
                         keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)))
     by_period = request.period is not None
-    warnings = outcome.warnings + [(f"period {s.record.labels[PERIOD_LABEL]}: " if by_period else "") + w
-                                   for s in outcome.stored for w in s.result.warnings]
+    warnings = outcome.warnings + (_period_warnings(outcome.stored) if by_period
+                                   else [w for s in outcome.stored for w in s.result.warnings])
     return NodeOutcome(message=_summary(outcome, by_period), rows=sum(s.record.n_evaluated for s in outcome.stored),
                        warnings=warnings)

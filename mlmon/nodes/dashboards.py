@@ -19,7 +19,7 @@ TILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "scenario_runs": (("scenario",), ("limit",)),
     "feature_drift": (("store",), ()),
     "prediction_drift": (("store",), ()),
-    "performance": (("store",), ()),
+    "performance": (("store",), ("metric", "x")),  # with `metric`: estimated vs realised over time
     "model_versions": ((), ("model",)),
 }
 _COMMON = ("type", "title")
