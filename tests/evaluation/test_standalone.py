@@ -271,3 +271,56 @@ def test_configuration_errors_at_compile_time(tmp_path, head, words):
         assert word in text, result.output
     assert not (root / "target" / "warehouse.duckdb").exists() or query_frame(
         root, "SELECT count(*) AS n FROM mlmon.evaluations")["n"][0] == 0
+
+
+OTHER_TASKS_YML = """
+datasets:
+  - name: ref_rows
+    files: data/ref_rows.parquet
+  - name: cur_rows
+    files: data/cur_rows.parquet
+evaluations:
+  - name: regression
+    data: cur_rows
+    reference: ref_rows
+    predictions: {prediction: y_hat}
+    target: y
+    features: [x1]
+  - name: multiclass
+    data: cur_rows
+    reference: ref_rows
+    predictions: {proba: {bus: p_bus, car: p_car, train: p_train}}
+    target: mode
+    features: [x1]
+"""
+
+
+def test_regression_and_multiclass_logged_outputs(tmp_path: Path):
+    """The task is inferred from `predictions:`; the metric functions of each task run on the
+    logged outputs (their names are the performance module's)."""
+    root = tmp_path / "project"
+    write_standalone_project(root)
+    (root / "monitors" / "evaluations.yml").unlink()
+    (root / "models" / "datasets.yml").write_text(OTHER_TASKS_YML)
+    frames = {}
+    for name, seed in (("ref_rows", 0), ("cur_rows", 1)):
+        rng = np.random.default_rng(seed)
+        n = 1500
+        x1 = rng.normal(0, 1, n)
+        logits = np.c_[x1, -x1, np.zeros(n)] + rng.normal(0, 0.3, (n, 3))
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        mode = np.array(["bus", "car", "train"])[[rng.choice(3, p=p) for p in proba]]
+        frames[name] = pd.DataFrame({"x1": x1, "y": 2 * x1 + rng.normal(0, 1, n), "y_hat": 2 * x1,
+                                     "p_bus": proba[:, 0], "p_car": proba[:, 1], "p_train": proba[:, 2], "mode": mode})
+        frames[name].to_parquet(root / "data" / f"{name}.parquet", index=False)
+    result = run_cli(root, "build")
+    assert result.exit_code == 0, result.output
+    got = {(r.store, r.metric): r.value for r in query_frame(
+        root, "SELECT store, metric, value FROM mlmon.metrics WHERE feature IS NULL").itertuples()}
+    cur = frames["cur_rows"]
+    assert got[("regression", "mae")] == pytest.approx(skm.mean_absolute_error(cur["y"], cur["y_hat"]), rel=1e-9)
+    assert got[("regression", "rmse")] == pytest.approx(skm.root_mean_squared_error(cur["y"], cur["y_hat"]), rel=1e-9)
+    assert got[("regression", "r2")] == pytest.approx(skm.r2_score(cur["y"], cur["y_hat"]), rel=1e-9)
+    predicted = np.array(["bus", "car", "train"])[cur[["p_bus", "p_car", "p_train"]].to_numpy().argmax(axis=1)]
+    assert got[("multiclass", "accuracy")] == pytest.approx(skm.accuracy_score(cur["mode"], predicted), rel=1e-9)
+    assert got[("multiclass", "label_coverage")] == 1.0
