@@ -68,6 +68,10 @@ class EvaluationKind(NodeKind):
         if threshold is not None and not 0 <= threshold <= 1:
             errors.append(node.error("`threshold` must be between 0 and 1", "threshold"))
         errors += _validate_subject(node, project)
+        if not errors:
+            from mlmon.nodes.evaluation_columns import file_column_errors
+
+            errors += file_column_errors(node, project)
         view = f"{node.name}{FEATURE_VIEW_SUFFIX}"
         if view in project.nodes:
             errors.append(node.error(f"evaluation '{node.name}' creates the view '{view}', which is also a node name",

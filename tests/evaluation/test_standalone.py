@@ -183,12 +183,12 @@ def test_cbpe_estimate_matches_the_realised_auc_on_calibrated_scores(tmp_path: P
 # -- bad input ---------------------------------------------------------------------------------
 
 
-def bad_project(tmp_path: Path, evaluation: str, **replace: Any) -> tuple[Path, Result]:
+def bad_project(tmp_path: Path, evaluation: str) -> tuple[Path, Result]:
     root = tmp_path / "project"
     write_standalone_project(root)
-    data = root / "data"
-    for name, frame in replace.items():
-        frame.to_parquet(data / f"{name}.parquet", index=False)
+    # a .sql copy of the logged rows: its columns are known only once it is built
+    (root / "models" / "logged_copy.sql").write_text("select * from {{ ref('logged_scores') }}")
+    (root / "models" / "logged_noid.sql").write_text("select * exclude (id) from {{ ref('logged_scores') }}")
     (root / "monitors" / "evaluations.yml").write_text("evaluations:\n" + evaluation)
     return root, run_cli(root, "build")
 
@@ -202,22 +202,32 @@ BASE = """\
 """
 
 
-@pytest.mark.parametrize("extra, where, words", [
-    ("    ground_truth: {data: outcomes, key: transaction_id}\n", 7, ["no column 'transaction_id'", "ground_truth"]),
-    ("    period: {column: cat, every: month}\n", 7, ["'cat' has type VARCHAR", "timestamp or date"]),
-    ("    features: [nope]\n    reference: first\n    ground_truth: {data: outcomes, key: id}\n", None, ["no feature present in both", "nope"]),
+@pytest.mark.parametrize("data, extra, code, words", [
+    ("logged_scores", "    ground_truth: {data: outcomes, key: [id, cat]}\n", 2, ["outcomes' has no column 'cat'"]),
+    ("logged_noid", "    ground_truth: {data: outcomes, key: id}\n", 1, ["data 'logged_noid' has no column 'id'"]),
+    ("logged_scores", "    period: {column: cat, every: month}\n", 2, ["'cat'", "type VARCHAR, not a timestamp or date"]),
+    ("logged_copy", "    period: {column: cat, every: month}\n", 1, ["'cat'", "type VARCHAR, not a timestamp or date"]),
 ])
-def test_bad_columns_fail_the_node_naming_the_line_and_writing_nothing(tmp_path, extra, where, words):
-    evaluation = BASE + extra
-    if "reference: first" in extra:
-        evaluation = evaluation.replace("    reference: reference_scores\n", "")
-    root, result = bad_project(tmp_path, evaluation)
-    assert result.exit_code == 1, result.output
+def test_bad_columns_are_reported_with_the_line_before_anything_is_written(tmp_path, data, extra, code, words):
+    """A file dataset's columns are known at compile time (exit 2); a built table's when the node
+    starts (exit 1). Either way the error names the line and nothing is appended."""
+    root, result = bad_project(tmp_path, BASE.replace("data: logged_scores", f"data: {data}") + extra)
+    assert result.exit_code == code, result.output
     text = " ".join(result.output.split())
     for word in words:
         assert word in text, result.output
-    if where is not None:
-        assert f"monitors/evaluations.yml:{where}" in text, result.output
+    assert "monitors/evaluations.yml:7" in text, result.output
+    if code == 1:
+        assert query_frame(root, "SELECT count(*) AS n FROM mlmon.evaluations")["n"][0] == 0
+
+
+def test_reference_first_without_a_common_feature_is_a_clear_error(tmp_path):
+    evaluation = BASE.replace("    reference: reference_scores\n", "") + (
+        "    features: [nope]\n    reference: first\n    ground_truth: {data: outcomes, key: id}\n")
+    root, result = bad_project(tmp_path, evaluation)
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.output.split())
+    assert "no feature present in both" in text and "lacks nope" in text and "ParserException" not in text
     assert query_frame(root, "SELECT count(*) AS n FROM mlmon.evaluations")["n"][0] == 0
 
 
@@ -226,12 +236,15 @@ def test_reference_without_the_target_column(tmp_path):
     write_standalone_project(root)
     frame = pd.read_parquet(root / "data" / "reference.parquet").drop(columns=["is_fraud"])
     frame.to_parquet(root / "data" / "reference.parquet", index=False)
-    (root / "monitors" / "evaluations.yml").write_text("evaluations:\n" + BASE)
-    result = run_cli(root, "build")
-    assert result.exit_code == 1, result.output
-    text = " ".join(result.output.split())
-    assert "reference 'reference_scores' has no column 'is_fraud'" in text
-    assert "monitors/evaluations.yml:6" in text
+    (root / "models" / "reference_copy.sql").write_text("select * from {{ ref('reference_scores') }}")
+    for reference, code in (("reference_scores", 2), ("reference_copy", 1)):
+        (root / "monitors" / "evaluations.yml").write_text(
+            "evaluations:\n" + BASE.replace("reference: reference_scores", f"reference: {reference}"))
+        result = run_cli(root, "build")
+        assert result.exit_code == code, result.output
+        text = " ".join(result.output.split())
+        assert f"reference '{reference}' has no column 'is_fraud'" in text
+        assert "monitors/evaluations.yml:6" in text
 
 
 def test_duplicate_outcomes_name_the_key_and_count(tmp_path):
