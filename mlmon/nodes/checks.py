@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mlmon.checks.evaluate import (
     BOUND_NAMES,
     Bounds,
+    CheckStatus,
     Verdict,
     apply_severity,
     check_bounds,
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from mlmon.project.project import Project
     from mlmon.run.context import RunContext
 
-__all__ = ["CheckKind", "KIND", "SQL_CHECK_METRIC", "latest_evaluation", "metric_value"]
+__all__ = ["CheckKind", "KIND", "SQL_CHECK_METRIC", "evaluations_to_check", "latest_evaluation", "metric_value"]
 
 _NUMBER = (int, float)
 SQL_CHECK_METRIC = "failing_rows"
@@ -83,20 +84,42 @@ class CheckKind(NodeKind):
             verdict, count = _run_sql_check(ctx, config["sql"])
             row.update(metric=SQL_CHECK_METRIC, value=float(count))
         else:
-            verdict, evaluation_id, value = _run_metric_check(ctx, config)
-            row.update(store=config["store"], evaluation_id=evaluation_id, metric=config["metric"],
-                       feature=config.get("feature"), value=value)
+            return self._metric_checks(node, ctx, row)
         verdict = apply_severity(verdict, config.get("severity") or "error")
         row.update(status=str(verdict.status), message=verdict.message, checked_at=utcnow())
         ctx.warehouse.insert_rows("check_results", [row])
         return NodeOutcome(node_status(verdict.status), f"{verdict.status}: {verdict.message}")
 
+    @staticmethod
+    def _metric_checks(node: Node, ctx: "RunContext", base: dict[str, Any]) -> NodeOutcome:
+        """One result per evaluation the store appended in this command (one per period), or
+        for its latest evaluation; the node takes the worst status."""
+        config = node.config
+        rows, verdicts = [], []
+        for evaluation_id in evaluations_to_check(ctx, config["store"]):
+            verdict, value = _run_metric_check(ctx, config, evaluation_id)
+            verdict = apply_severity(verdict, config.get("severity") or "error")
+            verdicts.append(verdict)
+            rows.append({**base, "store": config["store"], "evaluation_id": evaluation_id, "metric": config["metric"],
+                         "feature": config.get("feature"), "value": value, "status": str(verdict.status),
+                         "message": verdict.message, "checked_at": utcnow()})
+        ctx.warehouse.insert_rows("check_results", rows)
+        worst = max(verdicts, key=lambda v: _SEVERITY[v.status])
+        if len(verdicts) == 1:
+            return NodeOutcome(node_status(worst.status), f"{worst.status}: {worst.message}")
+        counts = ", ".join(f"{sum(v.status == s for v in verdicts)} {s}" for s in _SEVERITY
+                           if any(v.status == s for v in verdicts))
+        return NodeOutcome(node_status(worst.status),
+                           f"{worst.status}: {len(verdicts)} evaluations ({counts}); {worst.message}")
+
 
 def latest_evaluation(ctx: "RunContext", store: str) -> str | None:
-    """The id of the store's newest evaluation (by created_at), or None if it has none."""
+    """The id of the store's newest evaluation (of its newest period, if any), or None if it has none."""
     row = ctx.warehouse.con.execute(
         f"SELECT evaluation_id FROM {SYSTEM_SCHEMA}.evaluations WHERE store = ? "
-        "ORDER BY created_at DESC NULLS LAST, evaluation_id DESC LIMIT 1", [store]).fetchone()
+        # a store evaluated per period: the newest period's latest evaluation
+        "ORDER BY TRY_CAST(json_extract_string(labels, '$.period') AS DATE) DESC NULLS LAST, "
+        "created_at DESC NULLS LAST, evaluation_id DESC LIMIT 1", [store]).fetchone()
     return None if row is None else str(row[0])
 
 
@@ -110,19 +133,42 @@ def metric_value(ctx: "RunContext", evaluation_id: str, metric: str, feature: st
     return True, None if row[0] is None else float(row[0])
 
 
-def _run_metric_check(ctx: "RunContext", config: dict[str, Any]) -> tuple[Verdict, str | None, float | None]:
+# The worst status a check node reports, when it checks several evaluations.
+_SEVERITY = {CheckStatus.OK: 0, CheckStatus.EMPTY: 1, CheckStatus.WARNING: 2, CheckStatus.ERROR: 3}
+
+
+def evaluations_to_check(ctx: "RunContext", store: str) -> list[str | None]:
+    """The evaluations the store appended in this command when there are several (one per
+    period), else its latest one ([None] when it has none)."""
+    rows = ctx.warehouse.con.execute(
+        f"SELECT evaluation_id FROM {SYSTEM_SCHEMA}.evaluations WHERE store = ? AND invocation_id = ? "
+        "ORDER BY created_at, evaluation_id", [store, ctx.invocation_id]).fetchall()
+    if len(rows) > 1:
+        return [str(r[0]) for r in rows]
+    return [latest_evaluation(ctx, store)]
+
+
+def _run_metric_check(ctx: "RunContext", config: dict[str, Any], evaluation_id: str | None) -> tuple[Verdict, float | None]:
     store, metric, feature = config["store"], config["metric"], config.get("feature")
     label = metric if feature is None else f"{metric}[{feature}]"
-    evaluation_id = latest_evaluation(ctx, store)
     if evaluation_id is None:
-        return empty(f"store {store} has no evaluation yet"), None, None
+        return empty(f"store {store} has no evaluation yet"), None
     found, value = metric_value(ctx, evaluation_id, metric, feature)
+    period = _period_of(ctx, evaluation_id)
     if not found:
         where = "" if feature is None else f" for feature '{feature}'"
-        return empty(f"no metric {metric}{where} in the latest evaluation of {store}"), evaluation_id, None
-    if config.get("values") is not None:
-        return check_values(label, value, config["values"]), evaluation_id, value
-    return check_bounds(label, value, Bounds.from_config(config)), evaluation_id, value
+        return empty(f"no metric {metric}{where} in the {period or 'latest evaluation'} of {store}"), None
+    verdict = (check_values(label, value, config["values"]) if config.get("values") is not None
+               else check_bounds(label, value, Bounds.from_config(config)))
+    return (Verdict(verdict.status, f"{period}: {verdict.message}") if period else verdict), value
+
+
+def _period_of(ctx: "RunContext", evaluation_id: str) -> str | None:
+    """'period 2017-04-01' for an evaluation of a `period:` store, else None."""
+    row = ctx.warehouse.con.execute(
+        f"SELECT json_extract_string(labels, '$.period') FROM {SYSTEM_SCHEMA}.evaluations WHERE evaluation_id = ?",
+        [evaluation_id]).fetchone()
+    return f"period {row[0]}" if row and row[0] else None
 
 
 def _run_sql_check(ctx: "RunContext", query: str) -> tuple[Verdict, int]:

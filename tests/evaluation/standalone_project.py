@@ -61,6 +61,14 @@ evaluations:
     ground_truth: {data: outcomes, key: id}
 """
 
+CHECKS_YML = """
+checks:
+  - name: coverage
+    store: monthly
+    metric: label_coverage
+    soft_min: 0.5
+"""
+
 MONTHS = ("2019-04", "2019-05", "2019-06")
 
 
@@ -87,10 +95,12 @@ def logged_frame(seed: int = 1) -> pd.DataFrame:
     return frame
 
 
-def write_standalone_project(root: Path) -> pd.DataFrame:
-    """Write the project; returns the logged rows with their true outcome (`is_fraud`)."""
-    for rel, text in {"mlmon_project.yml": PROJECT_YML, "models/datasets.yml": DATASETS_YML,
-                      "monitors/evaluations.yml": MONITORS_YML}.items():
+def write_standalone_project(root: Path, checks: bool = False) -> pd.DataFrame:
+    """Write the project (with a coverage check on `monthly` if `checks`); returns the logged
+    rows with their true outcome (`is_fraud`)."""
+    files = {"mlmon_project.yml": PROJECT_YML, "models/datasets.yml": DATASETS_YML,
+             "monitors/evaluations.yml": MONITORS_YML, **({"checks/checks.yml": CHECKS_YML} if checks else {})}
+    for rel, text in files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")

@@ -26,8 +26,8 @@ from tests.evaluation.test_metric_values import psi_by_spec
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     root = tmp_path_factory.mktemp("standalone") / "project"
-    logged = write_standalone_project(root)
-    result = run_cli(root, "build", "-s", "+monthly +vs_previous")
+    logged = write_standalone_project(root, checks=True)
+    result = run_cli(root, "build", "-s", "+monthly+ +vs_previous")
     assert result.exit_code == 0, result.output
     return root, logged
 
@@ -102,6 +102,14 @@ def test_store_view_types_labels_and_marks_latest(df):
     assert [str(p.date()) for p in view["period"]] == ["2019-04-01", "2019-05-01", "2019-06-01"]
     assert view["team"].tolist() == ["risk"] * 3 and view["model"].isna().all()
     assert view["n_rows"].tolist() == [600, 600, 600] and view["is_latest"].all()
+
+
+def test_a_check_judges_every_period_the_build_appended(df):
+    results = df("SELECT r.status, r.value, json_extract_string(e.labels, '$.period') AS period FROM mlmon.check_results AS r "
+                 "JOIN mlmon.evaluations AS e USING (evaluation_id) WHERE r.\"check\" = 'coverage' ORDER BY period")
+    assert results["period"].tolist() == ["2019-04-01", "2019-05-01", "2019-06-01"]
+    assert results["status"].tolist() == ["OK", "WARNING", "WARNING"]
+    assert results["value"].iloc[-1] == 0.0
 
 
 def test_previous_period_is_the_reference(project, df):
