@@ -169,6 +169,7 @@ class _Batch:
         self.plan: EvaluationPlan | None = None
         self.periods: list[PeriodCount] = []
         self.joined = ""
+        self.scored = False  # the model scored the rows during this build
         self.warnings: list[str] = []
 
     # -- rows ------------------------------------------------------------------------------------
@@ -195,6 +196,9 @@ class _Batch:
             assert self.version is not None
             plan = plan_for(con, self.base, self.version, self.joined)
             self.plan = replace(plan, target=target) if request.target else plan
+            if self.base.sampling.method == "full" and request.period is not None:
+                # every row is evaluated: score them all at once rather than period by period
+                self.joined, self.scored = self._outputs(self.joined, "scored", count_rows(con, self.joined))
 
     def rows(self, index: int) -> tuple[int, int, str, bool]:
         """(rows, evaluated rows, the evaluated rows with the engine's output columns, scored) of a period."""
@@ -209,7 +213,7 @@ class _Batch:
                              exp.Literal.string(start.isoformat()), "DATE"))))
         counts = sample_into(self.con, source, self.scratch.table(f"sample_{index}"), self.base.sampling)
         current, scored = self._outputs(counts.relation, f"current_{index}", counts.n_evaluated)
-        self.prepared[index] = (counts.n_rows, counts.n_evaluated, current, scored)
+        self.prepared[index] = (counts.n_rows, counts.n_evaluated, current, scored or self.scored)
         return self.prepared[index]
 
     def _outputs(self, rows: str, role: str, n_rows: int) -> tuple[str, bool]:

@@ -21,17 +21,18 @@ __all__ = ["file_column_errors"]
 _TEMPORAL = ("DATE", "TIMESTAMP")
 
 
-def _file_columns(project: "Project", name: str | None) -> dict[str, str] | None:
-    """{column: type} of a file dataset, or None (not a file dataset, or unreadable now)."""
-    node = project.nodes.get(str(name)) if name else None
-    if node is None or node.type != "dataset" or "files" not in node.config:
-        return None
-    import duckdb
+def _is_file_dataset(project: "Project", name: Any) -> bool:
+    node = project.nodes.get(str(name)) if isinstance(name, str) else None
+    return node is not None and node.type == "dataset" and "files" in node.config
 
+
+def _file_columns(con: Any, project: "Project", name: Any) -> dict[str, str] | None:
+    """{column: type} of a file dataset, or None (not a file dataset, or unreadable now)."""
+    if not _is_file_dataset(project, name):
+        return None
     try:
-        relation = project.relation(node.name)
-        with duckdb.connect() as con:
-            return {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation.sql('duckdb')}").fetchall()}
+        relation = project.relation(str(name))
+        return {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation.sql('duckdb')}").fetchall()}
     except Exception:  # a missing or unreadable file is reported by the dataset itself
         return None
 
@@ -41,6 +42,17 @@ def _missing(columns: dict[str, str] | None, wanted: list[str]) -> list[str]:
 
 
 def file_column_errors(node: "Node", project: "Project") -> list[ConfigError]:
+    config: dict[str, Any] = node.config
+    truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else {}
+    if not any(_is_file_dataset(project, n) for n in (config.get("data"), config.get("reference"), truth.get("data"))):
+        return []
+    import duckdb
+
+    with duckdb.connect() as con:
+        return _column_errors(con, node, project)
+
+
+def _column_errors(con: Any, node: "Node", project: "Project") -> list[ConfigError]:
     config: dict[str, Any] = node.config
     predictions = config.get("predictions") if isinstance(config.get("predictions"), dict) else None
     truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else None
@@ -58,7 +70,7 @@ def file_column_errors(node: "Node", project: "Project") -> list[ConfigError]:
         errors.append(node.error(f"{side} '{name}' has no column {', '.join(repr(c) for c in missing)} "
                                  f"(columns: {', '.join(sorted(columns))})", field, hint=fix))
 
-    data = _file_columns(project, config.get("data"))
+    data = _file_columns(con, project, config.get("data"))
     if data is not None:
         if missing := _missing(data, outputs):
             report("data", config["data"], data, missing, "predictions", "fix `predictions:` to name the logged columns")
@@ -73,13 +85,13 @@ def file_column_errors(node: "Node", project: "Project") -> list[ConfigError]:
                                          "not a timestamp or date", "period",
                                          hint="name a TIMESTAMP or DATE column, or cast it in a .sql dataset"))
     reference = config.get("reference")
-    ref = _file_columns(project, reference) if predictions is not None else None
+    ref = _file_columns(con, project, reference) if predictions is not None else None
     if ref is not None:
         if missing := _missing(ref, outputs):
             report("reference", reference, ref, missing, "predictions", "the reference must hold the logged outputs too")
         if missing := _missing(ref, [target] if isinstance(target, str) else []):
             report("reference", reference, ref, missing, "target", "the reference rows need their outcomes (`target:`)")
-    outcomes = _file_columns(project, truth.get("data")) if truth else None
+    outcomes = _file_columns(con, project, truth.get("data")) if truth else None
     if outcomes is not None:
         if missing := _missing(outcomes, [*key, *([target] if isinstance(target, str) else [])]):
             report("ground truth", truth["data"], outcomes, missing, "ground_truth",
