@@ -50,7 +50,9 @@ def project(tmp_path_factory, spark_home: Path) -> Path:
     assert count == 1, "the example project's `lake` target changed; update this fixture"
     settings.write_text(text)
     for target in ("local", "lake"):
-        code, output = mlmon(root, "build", "--target", target)
+        # The partner's twelve monthly periods cost minutes of small Spark jobs on local[2]; the
+        # tutorial's nodes are what this suite compares.
+        code, output = mlmon(root, "build", "--target", target, "--exclude", "zone:partner_monitoring")
         assert code == 0, output
     return root
 
