@@ -54,5 +54,8 @@ def test_init_creates_a_project_that_builds(tmp_path, mlmon):
     assert (target / "mlmon_project.yml").read_text().startswith("#")
     result = mlmon("build", project=target)
     assert result.exit_code == 0, result.output
-    assert query_rows(target, "SELECT count(*) FROM mlmon.evaluations") == [(2,)]
+    assert query_rows(target, "SELECT count(*) FROM mlmon.evaluations WHERE store LIKE 'mes_for_%' "
+                              "AND store <> 'mes_for_partner_scores'") == [(2,)]
+    # the partner's logged scores: one evaluation per month of 2017
+    assert query_rows(target, "SELECT count(*) FROM mlmon.evaluations WHERE store = 'mes_for_partner_scores'") == [(12,)]
     assert mlmon("init", str(target)).exit_code == 2, "init refuses a folder that is not empty"
