@@ -120,7 +120,7 @@ def evaluate_metrics(con: Any) -> _Result:
     from mlmon.metrics.domain import data_drift
     from mlmon.metrics.estimation import estimate_performance
     from mlmon.metrics.univariate import profile_reference, univariate_drift
-    from mlmon.warehouse.sql import hash_sample
+    from mlmon.metrics.sqlsample import draw_hash_sample
 
     timings: dict[str, float] = {}
     metrics: list[Any] = []
@@ -133,7 +133,7 @@ def evaluate_metrics(con: Any) -> _Result:
         return out
 
     def sample(view: str) -> Any:
-        return con.execute(hash_sample(view, FEATURES, 10_000, 1337, select=FEATURES).sql("duckdb")).df()
+        return draw_hash_sample(con, view, FEATURES, FEATURES, 10_000, 1337)
 
     profile = timed("profile", lambda: profile_reference(con, _REFERENCE_VIEW, NUMERIC, CATEGORICAL))
     drift = timed("data_drift", lambda: data_drift(sample(_REFERENCE_VIEW), sample(_CURRENT_VIEW), NUMERIC, CATEGORICAL))

@@ -53,6 +53,7 @@ class ProjectSettings:
     targets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     default_target: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)  # optional tuning (drift_sample, chunk_rows...)
+    key_lines: Mapping[str, int] = field(default_factory=dict)  # line of each top-level key, for errors
 
     @property
     def target_dir(self) -> Path:

@@ -27,6 +27,7 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from mlmon.automation.outcomes import RunRecord
+from mlmon.jsontext import plain
 from mlmon.errors import ConfigError, Location, ProjectErrors, did_you_mean
 
 __all__ = [
@@ -214,7 +215,7 @@ class FileReporter(_Base):
         return self.name or f"file {self.path}"
 
     def _send(self, run: RunRecord) -> ReportResult:
-        line = (json.dumps(run.payload(), default=str, ensure_ascii=False) + "\n").encode("utf-8")
+        line = (json.dumps(plain(run.payload()), default=str, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One unbuffered write on an O_APPEND file: concurrent scenarios' lines do not interleave.
         with open(self.path, "ab", buffering=0) as f:
@@ -252,7 +253,7 @@ class WebhookReporter(_Base):
         return slack_payload(run) if self.format == "slack" else run.payload()
 
     def _send(self, run: RunRecord) -> ReportResult:
-        data = json.dumps(self.body(run), default=str, ensure_ascii=False).encode("utf-8")
+        data = json.dumps(plain(self.body(run)), default=str, ensure_ascii=False, allow_nan=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "User-Agent": "mlmon", **self.headers}
         opener = urllib.request.build_opener(_NoRedirect)
         error = ""

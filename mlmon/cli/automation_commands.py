@@ -58,7 +58,7 @@ def scenario_run(name: str, project_dir: Path, vars_text: str | None, target: st
     _log_to_stderr(logging.WARNING)
     config = run_config(project_dir, vars_text, target)
     project = compile_project(config)
-    params = {"vars": dict(config.vars)} if config.vars else None
+    params = {"vars": {str(k): project.settings.vars[str(k)] for k in config.vars}} if config.vars else None
     record = run_scenario(project, name, trigger_params=params, progress=Progress(), debug=debug)
     raise SystemExit(exit_code(record.outcome))
 

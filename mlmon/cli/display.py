@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
+
+from mlmon.jsontext import dumps
 
 __all__ = ["print_frame", "print_json", "stdout"]
 
@@ -58,4 +59,5 @@ def _print_table(frame: pd.DataFrame, title: str | None) -> None:
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    """Strict JSON: NULL, NaN and infinities are null (mlmon.jsontext)."""
+    print(dumps(data))

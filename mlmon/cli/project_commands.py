@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlglot import exp
 from mlmon.cli import cli
 from mlmon.cli.display import print_frame, print_json, stdout
 from mlmon.cli.options import project_options, run_config, selection_options
-from mlmon.errors import UsageError
+from mlmon.errors import ProjectErrors, UsageError
 from mlmon.graph.selector import select
 from mlmon.project.compiler import compile_project
 from mlmon.run.progress import Progress
@@ -34,6 +35,8 @@ def init(directory: Path, rows: int) -> None:
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} already exists and is not empty", hint="choose a new folder")
     shutil.copytree(TEMPLATE, directory, dirs_exist_ok=True, symlinks=False)
+    # Shipped without its dot (package data skips dotfiles); a project needs the real name.
+    (directory / "gitignore").replace(directory / ".gitignore")
     generate(directory / "data", rows=rows)
     write_partner_files(directory / "data")
     stdout.print(f"Created project in {directory}. Next: cd {directory} && mlmon build")
@@ -44,6 +47,12 @@ def init(directory: Path, rows: int) -> None:
 def compile_command(project_dir: Path, vars_text: str | None, target: str | None) -> None:
     """Validate the project and write target/manifest.json and compiled SQL."""
     project = compile_project(run_config(project_dir, vars_text, target))
+    if project.target.type == "spark":  # what only Spark's own function registry can tell
+        from mlmon.warehouse.spark_check import spark_errors
+
+        errors = spark_errors(project)
+        if errors:
+            raise ProjectErrors(errors)
     path = project.write_manifest()
     stdout.print(f"Compiled {len(project.nodes)} nodes → {path.relative_to(project.root)}")
 
@@ -58,9 +67,11 @@ def ls_command(project_dir: Path, vars_text: str | None, target: str | None, sel
     project = compile_project(run_config(project_dir, vars_text, target))
     chosen = _select(project, select, exclude)
     order = [n for n in project.dag.topological_order(chosen)]
-    if output == "json":
-        manifest = project.manifest()["nodes"]
-        print_json([manifest[name] for name in order])
+    if output == "json":  # the nodes as target/manifest.json has them (dbt's shape)
+        from mlmon.project.artifacts import artifact_nodes
+
+        nodes = artifact_nodes(project)
+        print_json([nodes[project.unique_id(name)] for name in order])
         return
     for name in order:
         node = project.nodes[name]
@@ -84,10 +95,39 @@ def build(project_dir: Path, vars_text: str | None, target: str | None, select: 
     config = run_config(project_dir, vars_text, target, select=select, exclude=exclude,
                         full_refresh=full_refresh, fail_fast=fail_fast, dry_run=dry_run)
     project = compile_project(config)
-    if not dry_run:
-        project.write_manifest()
-    results = run_build(project, config, Progress(), debug=debug)
+    results = run_build(project, config, Progress(), debug=debug, write_manifest=not dry_run)
     raise SystemExit(results.exit_code)
+
+
+@cli.command(name="test")
+@project_options
+@selection_options
+@click.option("--fail-fast", is_flag=True, help="Stop at the first check that errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
+def test_command(project_dir: Path, vars_text: str | None, target: str | None, select: tuple[str, ...],
+                 exclude: tuple[str, ...], fail_fast: bool, debug: bool) -> None:
+    """Run the checks of the selection (every check by default), as `dbt test` does.
+
+    A selected check runs, and so does every check reading a selected node; what they read
+    comes from the warehouse."""
+    config = run_config(project_dir, vars_text, target, select=select, exclude=exclude, fail_fast=fail_fast)
+    project = compile_project(config)
+    checks = checks_of_selection(project, select, exclude)
+    if not checks:
+        stdout.print("No checks in the selection: nothing to test.")
+        return
+    config = dataclasses.replace(config, select=tuple(checks), exclude=())
+    results = run_build(project, config, Progress(), debug=debug, write_manifest=True)
+    raise SystemExit(results.exit_code)
+
+
+def checks_of_selection(project, include: tuple[str, ...], exclude: tuple[str, ...]) -> list[str]:
+    """The checks a selection names, plus those reading any node it names, minus excluded ones."""
+    chosen = _select(project, include, ())
+    excluded = _select(project, exclude, ()) if exclude else set()
+    checks = [n for n, node in project.nodes.items() if node.type == "check"]
+    return sorted(c for c in checks if c not in excluded
+                  and (c in chosen or any(dep in chosen for dep in project.nodes[c].upstream)))
 
 
 @cli.command()

@@ -4,6 +4,7 @@ append one evaluation (metrics and kept rows) to the store in one transaction.
 sampling.py   the evaluated rows, copied into a scratch table
 reference.py  training / first / previous references and their cached statistics
 evaluate.py   every metric family on the evaluated rows
+task.py       what binary, multiclass and regression evaluations do differently
 store.py      the atomic append and the store's views
 run.py        one build of a store, end to end
 """

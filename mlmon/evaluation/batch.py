@@ -151,8 +151,8 @@ def _standalone_plan(con: duckdb.DuckDBPyConnection, request: BatchRequest, outp
         store=base.store, task=outputs.task, target=outputs.target, classes=outputs.classes,
         positive_class=outputs.positive_class, threshold=outputs.threshold,
         numeric=tuple(f for f in features if f in numeric), categorical=tuple(f for f in features if f not in numeric),
-        skip_performance=base.skip_performance, drift_sample=base.drift_sample,
-        logged_prediction=outputs.prediction is not None,
+        skip_performance=base.skip_performance, drift_sample=base.drift_sample, data_drift=base.data_drift,
+        sample_key=base.sampling.key, logged_prediction=outputs.prediction is not None,
     )
 
 

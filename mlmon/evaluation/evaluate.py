@@ -11,33 +11,22 @@ from __future__ import annotations
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import duckdb
-import numpy as np
 import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import NodeError
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import draw_sample, table_columns
+from mlmon.evaluation.task import measured_performance, task_metrics
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
-from mlmon.metrics.estimation_sql import calibration_rows, estimate_performance_sql
-from mlmon.metrics.performance import (
-    BINARY_METRICS,
-    MULTICLASS_METRICS,
-    REGRESSION_METRICS,
-    classification_metrics,
-    label_key,
-    performance_drift,
-    positive_label,
-    regression_metrics,
-)
-from mlmon.metrics.prediction import prediction_drift, score_expression
+from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import classify_columns, drift_and_profile
-from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns, proba_column
+from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns
 
 __all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
 
@@ -59,6 +48,8 @@ class EvaluationPlan:
     categorical: tuple[str, ...]  # compared as categories
     skip_performance: bool = False
     drift_sample: int = 10_000
+    data_drift: bool = True  # false: no domain classifier (for many small evaluations, the largest cost)
+    sample_key: tuple[str, ...] = ()  # columns identifying a row, for the domain classifier's samples
     # The `prediction` column holds the model's own (logged) decisions: threshold metrics and
     # predicted class shares read it instead of cutting the probability at `threshold`.
     logged_prediction: bool = False
@@ -118,63 +109,13 @@ def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> pd.DataFram
     return con.execute(query.sql("duckdb")).df()
 
 
-def _positive(plan: EvaluationPlan) -> Any:
-    return positive_label(list(plan.classes or ()), plan.positive_class)
-
-
-def _performance(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
-                 reference: Reference) -> list[MetricValue]:
-    labelled = _q(plan.target).is_(exp.null()).not_()
-    if plan.task == "regression":
-        frame = _fetch(con, exp.select(_q(plan.target), _q(PREDICTION_COLUMN))
-                       .from_(current_sql, dialect="duckdb").where(labelled))
-        current = regression_metrics(frame[plan.target], frame[PREDICTION_COLUMN])
-        names: Sequence[str] = REGRESSION_METRICS
-    else:
-        probas = [proba_column(c) for c in plan.classes or ()]
-        logged = [PREDICTION_COLUMN] if plan.logged_prediction else []
-        frame = _fetch(con, exp.select(_q(plan.target), *map(_q, probas), *map(_q, logged))
-                       .from_(current_sql, dialect="duckdb").where(labelled))
-        current = classification_metrics(frame[plan.target], frame[probas].to_numpy(dtype=np.float64),
-                                         list(plan.classes or ()), plan.threshold, plan.positive_class,
-                                         predicted=frame[PREDICTION_COLUMN] if logged else None)
-        names = BINARY_METRICS if plan.task == "binary" else MULTICLASS_METRICS
-    before = [MetricValue(n, reference.performance.get(n)) for n in names]
-    return current + performance_drift(current, before)
-
-
-def reference_performance(con: duckdb.DuckDBPyConnection, relation_sql: str, plan: EvaluationPlan) -> dict[str, float | None]:
-    """The performance metrics of a reference's labelled rows (for `<metric>_drift`)."""
-    empty = Reference(kind="", sql=relation_sql, source="", labelled_sql=relation_sql, performance={})
-    return {m.metric: m.value for m in _performance(con, relation_sql, plan, empty) if not m.metric.endswith("_drift")}
-
-
-def _estimated(con: duckdb.DuckDBPyConnection, current_sql: str, plan: EvaluationPlan,
-               reference: Reference) -> list[MetricValue]:
-    """CBPE, calibrated on (at most MAX_CALIBRATION_ROWS of) the version's labelled held-out
-    rows; the current rows are counted in SQL, never fetched whole."""
-    positive = _positive(plan)
-    column = proba_column(positive)
-    ref = calibration_rows(con, reference.labelled_sql, plan.target, column)
-    is_positive = _matches(ref[plan.target], positive).astype(np.int64)
-    return estimate_performance_sql(con, current_sql, column, ref[column].to_numpy(dtype=np.float64, na_value=np.nan),
-                                    is_positive, plan.threshold, positive_label=1)
-
-
-def _matches(values: pd.Series, label: Any) -> np.ndarray:
-    """Rows whose label is `label` (1, 1.0 and "1" alike), comparing each distinct value once."""
-    wanted = label_key(label)
-    codes, uniques = pd.factorize(values)
-    hits = np.array([label_key(u) == wanted for u in uniques] + [False], dtype=bool)
-    return hits[codes]  # code -1 (missing) picks the trailing False
-
-
 def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference, plan: EvaluationPlan,
                 numeric: list[str], categorical: list[str], n_ref: int, n_cur: int) -> tuple[list[MetricValue], str | None]:
     features = [*numeric, *categorical]
     n = max(0, min(plan.drift_sample, n_ref, n_cur))
-    ref = draw_sample(con, reference.sql, features, n, _DRIFT_SEED, rows=n_ref)
-    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED, rows=n_cur)
+    # One seed per side: two sides holding the same rows must not be cut at the same rows.
+    ref = draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key)
+    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED + 1, key=plan.sample_key)
     result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
     reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
     return result.metrics(), reason
@@ -184,7 +125,7 @@ def _class_shares(con: duckdb.DuckDBPyConnection, current_sql: str, column: str)
     counts = _fetch(con, exp.select(_q(column).as_("label", quoted=True), exp.Count(this=exp.Star()).as_("n", quoted=True))
                     .from_(current_sql, dialect="duckdb").where(_q(column).is_(exp.null()).not_()).group_by(_q(column)))
     total = float(counts["n"].sum())
-    return {label_key(k): float(n) / total for k, n in zip(counts["label"], counts["n"])} if total else {}
+    return {canonical_label(k): float(n) / total for k, n in zip(counts["label"], counts["n"])} if total else {}
 
 
 def _usable_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
@@ -232,34 +173,37 @@ def evaluate(
     n_labelled = labelled_rows(con, current_sql, plan.target)
     numeric, categorical, absent, notes = _usable_features(con, current_sql, reference, plan)
     warnings += notes
+
     if plan.features and not numeric and not categorical:
         raise _no_common_feature(con, current_sql, reference, plan)
-
+    task = task_metrics(plan.task)
     performance: dict[str, float | None] = {}
     if not plan.skip_performance and n_labelled:
         say(f"performance on {n_labelled:,} labelled rows")
         with timed(timings, "performance"):
-            values = _performance(con, current_sql, plan, reference)
+            values = task.performance(con, current_sql, plan, reference)
         metrics += values
-        performance = {m.metric: m.value for m in values}
+        performance = {m.metric: m.value for m in values if m.feature is None}
 
     with timed(timings, "profile"):
         cached = cache.cached_profile(reference, numeric, categorical)
     # Univariate drift first: without a kept profile it finds the reference's in its own scans,
     # and it compares the prediction drift's score in the same scans as the features.
     say("univariate drift")
+    score = task.score(plan)
     with timed(timings, "univariate"):
         found = drift_and_profile(con, reference.sql, current_sql, numeric, categorical, cached,
-                                  extra={_SCORE: _score_expression(plan)})
+                                  extra={_SCORE: score} if score else None)
     univariate, profile = found.metrics, found.profile
     if cached is None:
         cache.keep_profile(reference, numeric, categorical, profile)
 
-    say(f"data drift on {len(numeric) + len(categorical)} features")
-    with timed(timings, "data_drift"):
-        drift, reason = _data_drift(con, current_sql, reference, plan, numeric, categorical, profile.n_rows, n_cur)
-    metrics += drift
-    warnings += [reason] if reason else []
+    if plan.data_drift:
+        say(f"data drift on {len(numeric) + len(categorical)} features")
+        with timed(timings, "data_drift"):
+            drift, reason = _data_drift(con, current_sql, reference, plan, numeric, categorical, profile.n_rows, n_cur)
+        metrics += drift
+        warnings += [reason] if reason else []
     with timed(timings, "model_importance"):
         importances = cache.model_importance(reference, load_pipeline) or {}
     metrics += importance_metrics({f: v for f, v in importances.items() if f in plan.features}, "model_importance")
@@ -267,25 +211,32 @@ def evaluate(
 
     say("prediction drift")
     with timed(timings, "prediction"):
-        metrics += _prediction_drift(con, reference, current_sql, plan, found.extra[_SCORE])
+        metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
 
-    if plan.task == "binary" and not labelled_rows(con, reference.labelled_sql, plan.target):
-        warnings.append("estimated performance (CBPE) is not computed: the reference rows have no outcomes")
-    elif plan.task == "binary":
+    if task.estimated is not None and labelled_rows(con, reference.labelled_sql, plan.target) == 0:
+        warnings.append(f"estimated performance (CBPE) is skipped: the reference rows hold no value of "
+                        f"target '{plan.target}' to calibrate on")
+    elif task.estimated is not None:
         say("estimated performance (CBPE)")
         with timed(timings, "estimation"):
-            metrics += _estimated(con, current_sql, plan, reference)
+            metrics += task.estimated(con, current_sql, plan, reference)
 
     with timed(timings, "diagnostics"):
         truth = _class_shares(con, current_sql, plan.target) if n_labelled and plan.task != "regression" else {}
         shares = truth or (_class_shares(con, current_sql, PREDICTION_COLUMN) if plan.task != "regression" else None)
         missing = {m.feature: m.value for m in univariate if m.metric == "missing_share" and m.feature}
         warnings += diagnose(
-            n_cur, shares, missing, absent, performance.get("roc_auc"), performance.get("accuracy"),
+            n_cur, shares, missing, absent, performance.get("roc_auc", performance.get("roc_auc_ovr")),
+            performance.get("accuracy"),
             max(truth.values()) if truth else None,
         )
     return EvaluationResult(metrics, list(dict.fromkeys(warnings)), n_labelled > 0, n_cur,
                             [*numeric, *categorical], timings)
+
+
+def reference_performance(con: duckdb.DuckDBPyConnection, relation_sql: str, plan: EvaluationPlan) -> dict[str, float | None]:
+    """The global performance metrics of a reference's labelled rows (for `<metric>_drift`)."""
+    return {m.metric: m.value for m in measured_performance(con, relation_sql, plan) or [] if m.feature is None}
 
 
 def _no_common_feature(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
@@ -300,20 +251,3 @@ def _no_common_feature(con: duckdb.DuckDBPyConnection, current_sql: str, referen
         f"evaluation '{plan.store}' has no feature present in both the data and the reference: "
         + "; ".join(missing),
         hint="list the features both hold in `features:`, or choose another `reference:`")
-
-
-def _score_expression(plan: EvaluationPlan) -> str:
-    positive = _positive(plan) if plan.task == "binary" else None
-    return score_expression(list(plan.classes) if plan.classes is not None else None,
-                            proba_column(positive) if positive is not None else None, PREDICTION_COLUMN)
-
-
-def _prediction_drift(con: duckdb.DuckDBPyConnection, reference: Reference, current_sql: str,
-                      plan: EvaluationPlan, distribution: list[MetricValue]) -> list[MetricValue]:
-    positive = _positive(plan) if plan.task == "binary" else None
-    return prediction_drift(
-        con, reference.sql, current_sql, list(plan.classes) if plan.classes is not None else None,
-        # Without a positive class the shares come from the `prediction` column: the logged decisions.
-        None if plan.logged_prediction else positive, plan.threshold, proba_column(positive) if positive is not None else None,
-        prediction_column=PREDICTION_COLUMN, distribution=distribution,
-    )

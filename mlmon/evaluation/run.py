@@ -29,6 +29,7 @@ from mlmon.evaluation.sampling import (
     with_missing_columns,
 )
 from mlmon.evaluation.store import KEEP_ROWS, EvaluationRecord, append_evaluation
+from mlmon.evaluation.task import HEADLINE_METRICS
 from mlmon.metrics.univariate import classify_columns
 from mlmon.ml.registry import ModelVersion
 from mlmon.ml.scoring import score_relation
@@ -54,6 +55,7 @@ class EvaluationRequest:
     labels: Mapping[str, Any] = field(default_factory=dict)
     skip_performance: bool = False
     drift_sample: int = 10_000
+    data_drift: bool = True
     threshold: float | None = None
     positive_class: Any = None
     features: tuple[str, ...] | None = None
@@ -66,7 +68,8 @@ class EvaluationRequest:
             store=store, dataset=config["data"], source_sql=source_sql, invocation_id=invocation_id,
             sampling=Sampling.from_config(config.get("sampling")), reference=config.get("reference") or "training",
             labels=dict(config.get("labels") or {}), skip_performance=bool(config.get("skip_performance")),
-            drift_sample=int(config.get("drift_sample") or 10_000), threshold=config.get("threshold"),
+            drift_sample=int(config.get("drift_sample") or 10_000), data_drift=config.get("data_drift") is not False,
+            threshold=config.get("threshold"),
             positive_class=config.get("positive_class"),
             features=tuple(features) if features else None, categorical=tuple(config.get("categorical") or ()),
         )
@@ -77,6 +80,7 @@ class StoredEvaluation:
     record: EvaluationRecord
     result: EvaluationResult
     scored: bool  # the model scored the rows during this evaluation
+    task: str = "binary"
 
 
 def plan_for(con: Any, request: EvaluationRequest, version: ModelVersion, current_sql: str) -> EvaluationPlan:
@@ -98,7 +102,8 @@ def plan_for(con: Any, request: EvaluationRequest, version: ModelVersion, curren
         positive_class=request.positive_class if request.positive_class is not None else version.positive_class,
         threshold=0.5 if threshold is None else float(threshold),
         numeric=tuple(numeric), categorical=tuple(categorical),
-        skip_performance=request.skip_performance, drift_sample=request.drift_sample,
+        skip_performance=request.skip_performance, drift_sample=request.drift_sample, data_drift=request.data_drift,
+        sample_key=request.sampling.key,
     )
 
 
@@ -190,14 +195,14 @@ def run_evaluation(
         with timed(timings, "append"):
             append_evaluation(warehouse, record, result.metrics, current, keep, cache.pending, keep_rows)
     result.timings = {**timings, **result.timings}
-    return StoredEvaluation(record, result, scored)
+    return StoredEvaluation(record, result, scored, plan.task)
 
 
 def summary(stored: StoredEvaluation) -> str:
     """The build log line: model, rows, reference and the headline metrics."""
     record, values = stored.record, {m.metric: m.value for m in stored.result.metrics if m.feature is None}
-    shown = [f"{name} {values[name]:.3f}" for name in ("data_drift", "roc_auc", "accuracy", "rmse", "estimated_roc_auc")
-             if values.get(name) is not None][:3]
+    headline = ("data_drift", *HEADLINE_METRICS.get(stored.task, ()))
+    shown = [f"{name} {values[name]:.3f}" for name in headline if values.get(name) is not None][:3]
     rows = f"{record.n_evaluated:,} of {record.n_rows:,} rows" if record.n_evaluated != record.n_rows else f"{record.n_rows:,} rows"
     scored = ", scored" if stored.scored else ""
     return f"{record.model} v{record.model_version}, {rows}{scored}, vs {record.reference}" + (

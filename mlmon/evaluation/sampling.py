@@ -5,9 +5,10 @@ reads its input through a second cursor, which cannot see another cursor's TEMP 
 scratch table is dropped when the evaluation ends, and leftovers of a killed build are dropped
 the next time the same store is evaluated.
 
-Random samples are ordered by a seeded hash of each row's contents, so the same data and seed
-give the same rows whatever the file order or the number of threads (DuckDB's REPEATABLE
-reservoir sample promises that only on one thread).
+Random samples take the rows with the smallest seeded draws (mlmon.metrics.sqlsample): the
+same data and seed give the same rows whatever the file order, the number of threads or the
+engine (DuckDB's REPEATABLE reservoir sample promises that only on one thread, on DuckDB), and
+identical rows are distinct draws.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from typing import Any, Mapping, Sequence
 import duckdb
 from sqlglot import exp
 
-from mlmon.metrics.sqlsample import draw_hash_sample
+from mlmon.metrics.sqlsample import draw_hash_sample, sample_query
 from mlmon.warehouse import sql
 
 __all__ = [
-    "SCRATCH_SCHEMA", "Sampling", "SampleCounts", "Scratch", "sample_into", "draw_sample", "table_columns",
+    "SCRATCH_SCHEMA", "Sampling", "SampleCounts", "Scratch", "sample_into", "draw_sample", "hashed_columns", "table_columns",
     "count_rows", "create_table", "with_missing_columns", "drop_columns",
 ]
 
@@ -33,16 +34,20 @@ SCRATCH_SCHEMA = "mlmon_scratch"
 
 @dataclass(frozen=True)
 class Sampling:
-    """`sampling:` of an evaluation: full | head (first `size` rows) | random (`size`, `seed`)."""
+    """`sampling:` of an evaluation: full | head (first `size` rows) | random (`size`, `seed`),
+    `key`: the columns that identify a row (default: the whole row)."""
 
     method: str = "full"
     size: int | None = None
     seed: int = 0
+    key: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> "Sampling":
         config = dict(config or {})
-        return cls(config.get("method", "full"), config.get("size"), int(config.get("seed", 0) or 0))
+        key = config.get("key") or ()
+        key = (key,) if isinstance(key, str) else tuple(str(k) for k in key)
+        return cls(config.get("method", "full"), config.get("size"), int(config.get("seed", 0) or 0), key)
 
     def describe(self) -> str:
         if self.method == "full":
@@ -143,7 +148,8 @@ def sample_into(con: duckdb.DuckDBPyConnection, source_sql: str, target_sql: str
         query = sql.head_rows(source_sql, int(sampling.size or 0))
     elif sampling.method == "random":
         columns = [name for name, _ in table_columns(con, source_sql)]
-        query = sql.hash_sample(source_sql, columns, int(sampling.size or 0), sampling.seed)
+        query = sample_query(con, source_sql, columns, hashed_columns(columns, sampling.key),
+                             int(sampling.size or 0), sampling.seed)
     else:
         raise ValueError(f"unknown sampling method {sampling.method!r}")
     create_table(con, target_sql, query)
@@ -166,11 +172,16 @@ def drop_columns(con: duckdb.DuckDBPyConnection, table_sql: str, columns: Sequen
         con.execute(exp.Alter(this=table.copy(), kind="TABLE", actions=[drop]).sql("duckdb"))
 
 
-def draw_sample(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str], size: int,
-                seed: int, rows: int | None = None) -> Any:
-    """At most `size` rows of `columns` as a pandas DataFrame, in the seeded hash order.
+def hashed_columns(columns: Sequence[str], key: Sequence[str] = ()) -> list[str]:
+    """The columns a row's draw is computed from: the key when the relation holds all of it
+    (a reference built elsewhere may not), else the whole row."""
+    present = set(columns)
+    return list(key) if key and all(k in present for k in key) else list(columns)
 
-    `rows`, the relation's row count when the caller knows it, lets a large relation be
-    prefiltered on the hash (mlmon.metrics.sqlsample) instead of ordered whole.
-    """
-    return draw_hash_sample(con, relation_sql, columns, columns, size, seed, rows=rows)
+
+def draw_sample(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str], size: int,
+                seed: int, key: Sequence[str] = ()) -> Any:
+    """At most `size` rows of `columns` as a pandas DataFrame, the rows with the smallest seeded
+    draws over `key` (when the relation holds it) or over `columns`."""
+    available = [name for name, _ in table_columns(con, relation_sql)] if key else list(columns)
+    return draw_hash_sample(con, relation_sql, columns, hashed_columns(available, key) if key else columns, size, seed)

@@ -24,6 +24,8 @@ from sqlglot import exp
 
 from mlmon.evaluation.reference import rows_table
 from mlmon.evaluation.sampling import table_columns
+from mlmon.metrics.sqlsample import sample_query
+from mlmon.metrics.task import MULTICLASS_CLASS_METRICS
 from mlmon.metrics.types import MetricValue
 from mlmon.warehouse import sql
 from mlmon.warehouse.duckdb import Warehouse
@@ -44,8 +46,9 @@ __all__ = [
 
 KEEP_ROWS = 100_000
 _KEEP_SEED = 0
-# Per-class prediction metrics carry a class label in `feature`; they are not feature drift.
-_CLASS_METRICS = ("predicted_class_share", "predicted_class_share_reference")
+# Per-class metrics carry a class label in `feature`; they are not feature drift.
+_CLASS_METRICS = ("predicted_class_share", "predicted_class_share_reference", *MULTICLASS_CLASS_METRICS,
+                  *(f"{m}_drift" for m in MULTICLASS_CLASS_METRICS))
 _STORE_COLUMNS = ("evaluation_id", "created_at", "model", "model_version", "dataset", "n_rows", "n_evaluated",
                   "has_ground_truth")
 _FEATURE_COLUMNS = ("evaluation_id", "created_at", "model_version")
@@ -166,7 +169,7 @@ def _keep_rows(con: duckdb.DuckDBPyConnection, record: EvaluationRecord, rows_sq
     table = rows_table(record.store)
     tag = exp.alias_(exp.Literal.string(record.evaluation_id), "evaluation_id", quoted=True)
     if record.n_evaluated > keep_rows:
-        source: exp.Expression = sql.hash_sample(rows_sql, columns, keep_rows, _KEEP_SEED, select=columns).subquery("s")
+        source: exp.Expression = sample_query(con, rows_sql, columns, columns, keep_rows, _KEEP_SEED).subquery("s")
     else:
         source = exp.to_table(rows_sql, dialect="duckdb")
     query = exp.select(tag, *[exp.column(c, quoted=True) for c in columns]).from_(source)

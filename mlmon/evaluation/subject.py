@@ -15,7 +15,8 @@ from sqlglot import exp
 
 from mlmon.errors import Location, NodeError
 from mlmon.evaluation.sampling import table_columns
-from mlmon.metrics.performance import label_key, positive_label
+from mlmon.metrics.labels import canonical_label as label_key
+from mlmon.metrics.performance import positive_label
 from mlmon.ml.scoring import PREDICTION_COLUMN, PROBA_PREFIX, proba_column
 
 __all__ = ["LoggedOutputs", "infer_task", "logged_outputs"]

@@ -60,7 +60,7 @@ def calibration_rows(con: Any, labelled_sql: str, target: str, proba_column: str
         return con.execute(f"SELECT {t}, {quote(proba_column)} FROM {labelled_sql} AS t WHERE {labelled}").df()
     where = f"{labelled} AND {_finite(f'CAST({quote(proba_column)} AS DOUBLE)')}"
     return draw_hash_sample(con, labelled_sql, [target, proba_column], [target, proba_column], max_rows, seed,
-                            rows=n, where=where)
+                            where=where)
 
 
 def _stretches(calibrator: IsotonicRegression) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +162,7 @@ def _band_sample(con: Any, current_sql: str, proba_column: str, rows: int) -> np
         frame = con.execute(f"SELECT {s} AS s FROM {current_sql} AS t WHERE {_finite(s)}").df()
     else:
         frame = draw_hash_sample(con, current_sql, [proba_column], [proba_column], MAX_BAND_ROWS, _BAND_SEED,
-                                 rows=rows, where=_finite(s))
+                                 where=_finite(s))
     return np.sort(frame.iloc[:, 0].to_numpy(dtype=np.float64, na_value=np.nan)) if len(frame.columns) else np.empty(0)
 
 

@@ -14,49 +14,29 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 from sklearn import metrics as skm
 
 from mlmon.errors import NodeError
+from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.task import (
+    BINARY_METRICS,
+    MULTICLASS_CLASS_METRICS,
+    MULTICLASS_METRICS,
+    REGRESSION_METRICS,
+)
 from mlmon.metrics.types import MetricValue
 
 __all__ = [
     "BINARY_METRICS",
     "MULTICLASS_METRICS",
+    "MULTICLASS_CLASS_METRICS",
     "REGRESSION_METRICS",
-    "label_key",
     "positive_label",
     "classification_metrics",
     "regression_metrics",
     "performance_drift",
 ]
-
-BINARY_METRICS = (
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "log_loss",
-    "brier_score",
-    "average_precision",
-)
-MULTICLASS_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "log_loss")
-REGRESSION_METRICS = ("mae", "mse", "rmse", "r2", "mape")
-
-
-def label_key(label: Any) -> str:
-    """The text of a class label, equal for 1, 1.0, np.int64(1) and "1".
-
-    Labels reach us from numpy (the model), from JSON (the registry) and from YAML
-    (`positive_class:`), so they are matched by this key rather than by value and type.
-    """
-    if isinstance(label, (bool, np.bool_)):
-        return str(bool(label))
-    if isinstance(label, (float, np.floating)) and math.isfinite(label) and float(label).is_integer():
-        return str(int(label))
-    if isinstance(label, np.generic):
-        label = label.item()
-    return str(label)
 
 
 def positive_label(classes: Sequence[Any], positive_class: Any = None) -> Any:
@@ -66,11 +46,11 @@ def positive_label(classes: Sequence[Any], positive_class: Any = None) -> Any:
             return max(classes)
         except TypeError:  # mixed label types: sklearn's sorted order decides
             return classes[-1]
-    wanted = label_key(positive_class)
+    wanted = canonical_label(positive_class)
     for label in classes:
-        if label_key(label) == wanted:
+        if canonical_label(label) == wanted:
             return label
-    known = ", ".join(repr(label_key(c)) for c in classes)
+    known = ", ".join(repr(canonical_label(c)) for c in classes)
     raise NodeError(f"positive_class {positive_class!r} is not a class of the model (classes: {known})")
 
 
@@ -80,10 +60,10 @@ def _is_missing(values: pd.Series) -> np.ndarray:
 
 def _class_index(y: pd.Series, classes: Sequence[Any]) -> np.ndarray:
     """Each label's column in `classes` (-1 for a label the model does not know)."""
-    index = {label_key(c): i for i, c in enumerate(classes)}
+    index = {canonical_label(c): i for i, c in enumerate(classes)}
     # label_key once per distinct value, not per row: a million labels hold two or three values.
     codes, uniques = pd.factorize(y)
-    lookup = np.array([index.get(label_key(v), -1) for v in uniques] + [-1], dtype=np.int64)
+    lookup = np.array([index.get(canonical_label(v), -1) for v in uniques] + [-1], dtype=np.int64)
     return lookup[codes]
 
 
@@ -129,7 +109,9 @@ def classification_metrics(
     logged = None if predicted is None else _class_index(pd.Series(predicted).reset_index(drop=True)[keep], classes)
     names = BINARY_METRICS if len(classes) == 2 else MULTICLASS_METRICS
     if len(y_idx) == 0:
-        return [MetricValue(name, None) for name in names]
+        per_class = [] if len(classes) == 2 else [
+            MetricValue(name, None, canonical_label(c)) for c in classes for name in MULTICLASS_CLASS_METRICS]
+        return [MetricValue(name, None) for name in names] + per_class
 
     # Metrics are computed on class indices: sklearn's values do not depend on how labels are
     # spelled, and indices avoid int-vs-str mismatches between the model and the data.
@@ -159,28 +141,48 @@ def classification_metrics(
             ),
         }
     else:
-        predicted = proba.argmax(axis=1) if logged is None else logged
-        labels = list(range(len(classes)))
-        known = y_idx >= 0
-        values = {
-            "accuracy": lambda: skm.accuracy_score(y_idx, predicted),
-            "precision": lambda: skm.precision_score(
-                y_idx, predicted, average="macro", zero_division=np.nan
-            ),
-            "recall": lambda: skm.recall_score(y_idx, predicted, average="macro", zero_division=np.nan),
-            "f1": lambda: skm.f1_score(y_idx, predicted, average="macro", zero_division=np.nan),
-            "roc_auc": lambda: (
-                skm.roc_auc_score(
-                    y_idx, _normalised(proba), multi_class="ovr", average="macro", labels=labels
-                )
-                if known.all()
-                else math.nan
-            ),
-            "log_loss": lambda: (
-                skm.log_loss(y_idx, proba, labels=labels) if known.all() else math.nan
-            ),
-        }
+        return _multiclass(y_idx, proba, classes, logged)
     return [MetricValue(name, _safe(values[name])) for name in names]
+
+
+def _multiclass(y_idx: np.ndarray, proba: np.ndarray, classes: Sequence[Any],
+                logged: np.ndarray | None = None) -> list[MetricValue]:
+    """SPEC §4's multiclass metrics, then `precision` / `recall` / `f1` per class; threshold-free
+    metrics read `proba`, the others the logged predicted classes when given."""
+    predicted = proba.argmax(axis=1) if logged is None else logged
+    labels = list(range(len(classes)))
+    # A label the model does not know (index -1) counts as a wrong prediction in accuracy and
+    # the averages, and leaves the probability-based metrics undefined.
+    known = bool((y_idx >= 0).all())
+
+    def averaged(score: Callable[..., Any], average: str) -> Callable[[], float]:
+        # As sklearn's own call on the labels: over the classes present in truth or prediction,
+        # a class with no predicted (or no true) row counting 0 in the average.
+        return lambda: score(y_idx, predicted, average=average, zero_division=0.0)
+
+    values: dict[str, Callable[[], float]] = {
+        "accuracy": lambda: skm.accuracy_score(y_idx, predicted),
+        "f1_macro": averaged(skm.f1_score, "macro"),
+        "f1_weighted": averaged(skm.f1_score, "weighted"),
+        "precision_macro": averaged(skm.precision_score, "macro"),
+        "recall_macro": averaged(skm.recall_score, "macro"),
+        "log_loss": lambda: skm.log_loss(y_idx, proba, labels=labels) if known else math.nan,
+        "roc_auc_ovr": lambda: (
+            skm.roc_auc_score(y_idx, _normalised(proba), multi_class="ovr", average="macro", labels=labels)
+            if known else math.nan
+        ),
+    }
+    out = [MetricValue(name, _safe(values[name])) for name in MULTICLASS_METRICS]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        precision, recall, f1, _ = skm.precision_recall_fscore_support(
+            y_idx, predicted, labels=labels, average=None, zero_division=np.nan)
+    for i, label in enumerate(classes):
+        key = canonical_label(label)
+        for name, column in zip(MULTICLASS_CLASS_METRICS, (precision, recall, f1)):
+            value = float(column[i])
+            out.append(MetricValue(name, value if math.isfinite(value) else None, key))
+    return out
 
 
 def _normalised(proba: np.ndarray) -> np.ndarray:
@@ -194,7 +196,7 @@ def regression_metrics(
     y_true: Sequence[float] | np.ndarray | pd.Series,
     y_pred: Sequence[float] | np.ndarray | pd.Series,
 ) -> list[MetricValue]:
-    """`mae`, `mse`, `rmse`, `r2`, `mape` on the rows where both values are present."""
+    """`mae`, `mse`, `rmse`, `r2`, `mape`, `pearson` on the rows where both values are present."""
     truth = pd.to_numeric(pd.Series(y_true).reset_index(drop=True), errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
     )
@@ -214,6 +216,8 @@ def regression_metrics(
         # sklearn warns and returns NaN for a single row: R² needs a variance to compare with.
         "r2": lambda: skm.r2_score(truth, pred) if len(truth) >= 2 else math.nan,
         "mape": lambda: skm.mean_absolute_percentage_error(truth, pred),
+        # Undefined (None) when either side is constant, as scipy's pearsonr warns.
+        "pearson": lambda: stats.pearsonr(truth, pred).statistic if len(truth) >= 2 else math.nan,
     }
     return [MetricValue(name, _safe(values[name])) for name in REGRESSION_METRICS]
 

@@ -8,25 +8,36 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from mlmon.metrics.performance import label_key
+import numpy as np
+from scipy import stats
+
+from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import _chi2_pvalue, univariate_drift
+from mlmon.metrics.univariate import _finite, univariate_drift
 
-__all__ = ["prediction_drift", "predicted_class_counts", "score_expression"]
+__all__ = [
+    "class_share_drift",
+    "classes_chi2_pvalue",
+    "prediction_drift",
+    "prediction_mean",
+    "predicted_class_counts",
+    "regression_prediction_drift",
+    "score_expression",
+]
 
 _SCORE = "__mlmon_score"
 
 
 def predicted_class_counts(con: Any, relation_sql: str, prediction_column: str, dialect: str = "duckdb") -> dict[str, int]:
-    """Rows per predicted class, keyed like the model's class labels (`label_key`)."""
+    """Rows per predicted class, keyed like the model's class labels (`canonical_label`)."""
     column = quote(prediction_column, dialect)
     rows = con.execute(
         f"SELECT {column}, COUNT(*) FROM {relation_sql} WHERE {column} IS NOT NULL GROUP BY {column}"
     ).fetchall()
     counts: dict[str, int] = {}
     for value, count in rows:
-        key = label_key(value)
+        key = canonical_label(value)
         counts[key] = counts.get(key, 0) + int(count)
     return counts
 
@@ -41,42 +52,88 @@ def _counts_at_threshold(con: Any, relation_sql: str, proba_column: str, thresho
     return {positive: int(above), negative: int(scored) - int(above)}
 
 
-def _score_sql(columns: Sequence[str], dialect: str) -> str:
-    quoted = [quote(c, dialect) for c in columns]
-    return quoted[0] if len(quoted) == 1 else f"GREATEST({', '.join(quoted)})"
-
-
-def _score_columns(classes: Sequence[Any] | None, proba_column: str | None, prediction_column: str) -> list[str]:
-    if classes is None:  # regression: the predicted value is the score
-        return [prediction_column]
-    from mlmon.ml.scoring import proba_column as column_for
-
-    return [proba_column] if proba_column else [column_for(c) for c in classes]
-
-
 def score_expression(classes: Sequence[Any] | None, proba_column: str | None, prediction_column: str = "prediction",
-                     dialect: str = "duckdb") -> str:
+                     dialect: str = "duckdb") -> str | None:
     """The score whose distribution `prediction_drift` compares, as a double SQL expression over
-    a relation's columns; a caller that already runs the univariate engine can compare it in the
-    same scans and hand the metrics in (`distribution`)."""
-    return f"CAST({_score_sql(_score_columns(classes, proba_column, prediction_column), dialect)} AS DOUBLE)"
+    a relation's columns (the predicted value of a regressor, the positive-class probability of
+    a binary model; None for a multiclass one, whose drift is on classes only). A caller that
+    already runs the univariate engine can compare it in the same scans and hand the metrics in
+    (`distribution`)."""
+    column = prediction_column if classes is None else proba_column
+    return None if column is None else f"CAST({quote(column, dialect)} AS DOUBLE)"
 
 
-def _score_relation(relation_sql: str, columns: Sequence[str], dialect: str) -> str:
+def _score_relation(relation_sql: str, column: str, dialect: str) -> str:
     """A relation with one `__mlmon_score` column: the score whose distribution is compared."""
-    return f"(SELECT CAST({_score_sql(columns, dialect)} AS DOUBLE) AS {quote(_SCORE, dialect)} FROM {relation_sql})"
+    return f"(SELECT CAST({quote(column, dialect)} AS DOUBLE) AS {quote(_SCORE, dialect)} FROM {relation_sql})"
 
 
-def _distribution_drift(con: Any, reference_sql: str, current_sql: str, columns: Sequence[str], dialect: str,
+# (stored name, the univariate metric of the score it takes its value from), per task.
+_DISTRIBUTION_METRICS: dict[str, tuple[tuple[str, str], ...]] = {
+    "binary": (("prediction_psi", "psi"), ("prediction_ks_pvalue", "ks_pvalue")),
+    "regression": (("prediction_ks_statistic", "ks_statistic"), ("prediction_ks_pvalue", "ks_pvalue"),
+                   ("prediction_psi", "psi"), ("prediction_wasserstein", "wasserstein")),
+}
+
+
+def _distribution_drift(con: Any, reference_sql: str, current_sql: str, column: str, dialect: str,
+                        names: Sequence[tuple[str, str]],
                         distribution: Sequence[MetricValue] | None = None) -> list[MetricValue]:
     found = distribution
     if found is None:
-        found = [m for m in univariate_drift(con, _score_relation(reference_sql, columns, dialect),
-                                             _score_relation(current_sql, columns, dialect), [_SCORE], [],
+        found = [m for m in univariate_drift(con, _score_relation(reference_sql, column, dialect),
+                                             _score_relation(current_sql, column, dialect), [_SCORE], [],
                                              dialect=dialect) if m.feature == _SCORE]
     by_name = {m.metric: m.value for m in found}
-    return [MetricValue("prediction_psi", by_name.get("psi")),
-            MetricValue("prediction_ks_pvalue", by_name.get("ks_pvalue"))]
+    return [MetricValue(stored, by_name.get(source)) for stored, source in names]
+
+
+def prediction_mean(con: Any, relation_sql: str, prediction_column: str = "prediction",
+                    dialect: str = "duckdb") -> float | None:
+    """The mean predicted value over the rows whose prediction is a finite number."""
+    value = f"CAST({quote(prediction_column, dialect)} AS DOUBLE)"
+    finite = (f"{value} IS NOT NULL AND NOT ISNAN({value}) AND {value} > CAST('-Infinity' AS DOUBLE) "
+              f"AND {value} < CAST('Infinity' AS DOUBLE)")
+    row = con.execute(f"SELECT AVG(CASE WHEN {finite} THEN {value} END) FROM {relation_sql}").fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def regression_prediction_drift(con: Any, reference_sql: str, current_sql: str, prediction_column: str = "prediction",
+                                *, distribution: Sequence[MetricValue] | None = None,
+                                dialect: str = "duckdb") -> list[MetricValue]:
+    """KS, PSI and Wasserstein of the predicted value (as for a numeric feature), and its mean
+    on both sides."""
+    out = _distribution_drift(con, reference_sql, current_sql, prediction_column, dialect,
+                              _DISTRIBUTION_METRICS["regression"], distribution)
+    return out + [MetricValue("prediction_mean", prediction_mean(con, current_sql, prediction_column, dialect)),
+                  MetricValue("prediction_mean_reference",
+                              prediction_mean(con, reference_sql, prediction_column, dialect))]
+
+
+def classes_chi2_pvalue(reference: dict[str, int], current: dict[str, int]) -> float | None:
+    """The two-sample test of homogeneity of predicted-class counts over the model's classes
+    (classes predicted on neither side dropped): `scipy.stats.chi2_contingency([ref, cur])`
+    with scipy's defaults. None when a side has no prediction or one class is left."""
+    keys = [k for k in reference if reference[k] or current.get(k, 0)]
+    table = np.array([[reference[k] for k in keys], [current.get(k, 0) for k in keys]], dtype=np.int64)
+    if len(keys) < 2 or table[0].sum() == 0 or table[1].sum() == 0:
+        return None
+    return _finite(float(stats.chi2_contingency(table).pvalue))
+
+
+def class_share_drift(classes: Sequence[Any], current: dict[str, int], reference: dict[str, int]) -> list[MetricValue]:
+    """Per class `predicted_class_share` and `predicted_class_share_reference` (feature = the
+    canonical class label), then `prediction_chi2_pvalue`: the two-sample test of the counts."""
+    n_cur, n_ref = sum(current.values()), sum(reference.values())
+    metrics: list[MetricValue] = []
+    for label in classes:
+        key = canonical_label(label)
+        metrics.append(MetricValue("predicted_class_share", current.get(key, 0) / n_cur if n_cur else None, key))
+        metrics.append(MetricValue("predicted_class_share_reference",
+                                   reference.get(key, 0) / n_ref if n_ref else None, key))
+    full_reference = {canonical_label(c): reference.get(canonical_label(c), 0) for c in classes}
+    metrics.append(MetricValue("prediction_chi2_pvalue", classes_chi2_pvalue(full_reference, current)))
+    return metrics
 
 
 def prediction_drift(
@@ -92,34 +149,26 @@ def prediction_drift(
     distribution: Sequence[MetricValue] | None = None,
     dialect: str = "duckdb",
 ) -> list[MetricValue]:
-    """Per class `predicted_class_share` (the fugacity) and its `_reference`, then the global
-    `prediction_psi` and `prediction_ks_pvalue` on the score and `prediction_chi2_pvalue` on the
-    predicted classes.
+    """Prediction drift of any task (SPEC §4), by its classes: None is a regression (see
+    `regression_prediction_drift`), two classes with a `proba_column` a binary model, else a
+    multiclass one.
 
-    The score is the positive-class probability for a binary model, the largest class
-    probability for a multiclass one, and the prediction itself for a regressor. A binary
-    model's classes are taken at `threshold` on both sides; a multiclass model's come from the
-    `prediction` column. `distribution`, if given, holds the score's univariate metrics
-    (`psi`, `ks_pvalue`), already computed on `score_expression`.
+    Binary: the class shares taken at `threshold` on both sides, `prediction_chi2_pvalue`, and
+    `prediction_psi` / `prediction_ks_pvalue` on the positive-class probability. Multiclass: the
+    class shares of the `prediction` column and `prediction_chi2_pvalue` (no single score
+    summarises k probabilities). `distribution`, if given, holds the score's univariate metrics,
+    already computed on `score_expression`.
     """
-    scores = _score_columns(classes, proba_column, prediction_column)
-    if classes is None:  # regression: the predicted value is the score
-        return _distribution_drift(con, reference_sql, current_sql, scores, dialect, distribution)
+    if classes is None:
+        return regression_prediction_drift(con, reference_sql, current_sql, prediction_column,
+                                           distribution=distribution, dialect=dialect)
     if len(classes) == 2 and proba_column and positive_class is not None:
-        positive = label_key(positive_class)
-        negative = next(label_key(c) for c in classes if label_key(c) != positive)
+        positive = canonical_label(positive_class)
+        negative = next(canonical_label(c) for c in classes if canonical_label(c) != positive)
         current, reference = (_counts_at_threshold(con, relation, proba_column, threshold, positive, negative, dialect)
                               for relation in (current_sql, reference_sql))
-    else:
-        current = predicted_class_counts(con, current_sql, prediction_column, dialect)
-        reference = predicted_class_counts(con, reference_sql, prediction_column, dialect)
-    n_cur, n_ref = sum(current.values()), sum(reference.values())
-    metrics: list[MetricValue] = []
-    for label in classes:
-        key = label_key(label)
-        metrics.append(MetricValue("predicted_class_share", current.get(key, 0) / n_cur if n_cur else None, key))
-        metrics.append(MetricValue("predicted_class_share_reference",
-                                   reference.get(key, 0) / n_ref if n_ref else None, key))
-    full_reference = {label_key(c): reference.get(label_key(c), 0) for c in classes}
-    metrics.append(MetricValue("prediction_chi2_pvalue", _chi2_pvalue(full_reference, current)))
-    return metrics + _distribution_drift(con, reference_sql, current_sql, scores, dialect, distribution)
+        return class_share_drift(classes, current, reference) + _distribution_drift(
+            con, reference_sql, current_sql, proba_column, dialect, _DISTRIBUTION_METRICS["binary"], distribution)
+    current = predicted_class_counts(con, current_sql, prediction_column, dialect)
+    reference = predicted_class_counts(con, reference_sql, prediction_column, dialect)
+    return class_share_drift(classes, current, reference)

@@ -12,7 +12,7 @@ import importlib
 import inspect
 from collections.abc import Iterable, Sequence
 from difflib import get_close_matches
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlmon.errors import NodeError, did_you_mean
-from mlmon.metrics.performance import label_key
+from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.task import Task
 
 __all__ = [
     "EstimatorError",
@@ -38,8 +39,6 @@ __all__ = [
     "pipeline_columns",
     "prepare_features",
 ]
-
-Task = Literal["binary", "multiclass", "regression"]
 
 # The step name marks a pipeline mlmon built, so scoring can recover which columns are numeric.
 PREPROCESS_STEP = "mlmon_preprocess"
@@ -251,7 +250,7 @@ def _as_text(values: pd.Series) -> np.ndarray:
         if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
             return out
     out = values.astype(object).to_numpy(dtype=object)
-    out = np.array([np.nan if m else label_key(v) for v, m in zip(out, missing)], dtype=object)
+    out = np.array([np.nan if m else canonical_label(v) for v, m in zip(out, missing)], dtype=object)
     return out
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlmon.errors import MlmonError, UsageError
+from mlmon.jsontext import dumps
 from mlmon.ml.artifacts import load_model, save_model
 from mlmon.ml.training import TrainedModel
 from mlmon.run.results import utcnow
@@ -112,7 +113,7 @@ class ModelRegistry:
             "model": model, "version": number, "trained_at": utcnow(), "training_dataset": training_dataset,
             "n_train": trained.n_train, "n_test": trained.n_test, "active": False,
             "artifact_path": artifact.as_posix(), "sha256": digest,
-            "metrics": json.dumps(trained.metrics), "task": trained.task, "target": trained.target,
+            "metrics": dumps(trained.metrics, indent=None), "task": trained.task, "target": trained.target,
             "features": json.dumps(trained.features), "classes": json.dumps(trained.classes),
             "estimator": estimator, "params": json.dumps(params, default=str),
             "numeric": json.dumps(trained.numeric), "categorical": json.dumps(trained.categorical),

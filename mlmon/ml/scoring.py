@@ -17,7 +17,8 @@ import pandas as pd
 import pyarrow as pa
 
 from mlmon.errors import NodeError, did_you_mean
-from mlmon.metrics.performance import label_key, positive_label
+from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.performance import positive_label
 from mlmon.ml.estimators import pipeline_columns, prepare_features
 
 __all__ = [
@@ -37,7 +38,7 @@ PREDICTION_COLUMN = "prediction"
 
 def proba_column(label: Any) -> str:
     """`proba_<class>`: the column holding the probability of one class."""
-    return f"{PROBA_PREFIX}{label_key(label)}"
+    return f"{PROBA_PREFIX}{canonical_label(label)}"
 
 
 def output_columns(classes: Sequence[Any] | None, task: str) -> list[str]:
@@ -53,10 +54,10 @@ def model_classes(pipeline: Any, classes: Sequence[Any] | None = None) -> np.nda
     if known is None:
         raise NodeError("the model has no classes_: it is not a fitted classifier")
     known = np.asarray(known)
-    if classes is not None and [label_key(c) for c in classes] != [label_key(c) for c in known]:
+    if classes is not None and [canonical_label(c) for c in classes] != [canonical_label(c) for c in known]:
         raise NodeError(
-            f"the model's classes {[label_key(c) for c in known]} differ from the recorded "
-            f"classes {[label_key(c) for c in classes]}: the artifact does not match its version"
+            f"the model's classes {[canonical_label(c) for c in known]} differ from the recorded "
+            f"classes {[canonical_label(c) for c in classes]}: the artifact does not match its version"
         )
     names = [proba_column(c) for c in known]
     if len(set(names)) != len(names):
@@ -109,7 +110,7 @@ def predict_frame(
         proba = np.asarray(pipeline.predict_proba(X), dtype=np.float64)
     out = {proba_column(c): proba[:, i] for i, c in enumerate(labels)}
     if len(labels) == 2:
-        pos = [label_key(c) for c in labels].index(label_key(positive_label(list(labels), positive_class)))
+        pos = [canonical_label(c) for c in labels].index(canonical_label(positive_label(list(labels), positive_class)))
         prediction = np.where(proba[:, pos] >= threshold, labels[pos], labels[1 - pos])
     else:
         prediction = labels[proba.argmax(axis=1)] if len(proba) else labels[:0]

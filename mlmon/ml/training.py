@@ -19,7 +19,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from mlmon.errors import NodeError, did_you_mean
-from mlmon.metrics.performance import classification_metrics, label_key, positive_label, regression_metrics
+from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.performance import classification_metrics, positive_label, regression_metrics
 from mlmon.ml.estimators import Task, build_estimator, column_kinds, make_pipeline, task_of
 from mlmon.ml.scoring import PREDICTION_COLUMN, PROBA_PREFIX, model_input, predict_frame
 
@@ -106,7 +107,7 @@ def _class_labels(y: pd.Series) -> np.ndarray:
     values = y.to_numpy(dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) != "string":
         # Mixed types cannot be sorted into classes_; their text can.
-        values = np.array([label_key(v) for v in values], dtype=object)
+        values = np.array([canonical_label(v) for v in values], dtype=object)
     return values
 
 
@@ -159,7 +160,7 @@ def _diagnostics(data: pd.DataFrame, features: list[str], y: np.ndarray, classif
         labels, counts = np.unique(y.astype(str) if y.dtype == object else y, return_counts=True)
         for label, count in zip(labels, counts):
             if count / len(y) < MINORITY_SHARE:
-                notes.append(f"class {label_key(label)!r} is only {count / len(y):.1%} of the training rows")
+                notes.append(f"class {canonical_label(label)!r} is only {count / len(y):.1%} of the training rows")
     return notes
 
 
@@ -185,11 +186,18 @@ def train(frame: pd.DataFrame, spec: TrainSpec) -> TrainedModel:
         notes.append(f"dropped {int((~present).sum())} of {len(frame)} rows whose target '{spec.target}' is null")
     data = frame.loc[present, features + [spec.target]].reset_index(drop=True)
     classifier = bool(is_classifier(estimator))
+    if classifier and not hasattr(estimator, "predict_proba"):
+        # Scores, ranking metrics, prediction drift and CBPE all read class probabilities.
+        raise NodeError(
+            f"{spec.estimator} gives no class probabilities (it has no predict_proba as configured)",
+            hint="use a classifier with predict_proba, set probability: true (SVC), or wrap it in "
+                 "sklearn.calibration.CalibratedClassifierCV",
+        )
     y = _target_values(data[spec.target], classifier, spec.target)
     task = task_of(estimator, y)
     if classifier and len(pd.unique(y)) < 2:
         raise NodeError(
-            f"target '{spec.target}' has a single class ({label_key(y[0])!r}) in {len(y)} rows; "
+            f"target '{spec.target}' has a single class ({canonical_label(y[0])!r}) in {len(y)} rows; "
             "a classifier needs at least 2"
         )
     if spec.positive_class is not None and task != "binary":
@@ -233,7 +241,8 @@ def train(frame: pd.DataFrame, spec: TrainSpec) -> TrainedModel:
         classes=classes,
         target=spec.target,
         test_frame=test_frame,
-        metrics={m.metric: m.value for m in values},
+        # Global metrics only: the registry keeps one value per name (per-class ones live in the store).
+        metrics={m.metric: m.value for m in values if m.feature is None},
         n_train=len(train_idx),
         n_test=len(test_idx),
         warnings=notes,

@@ -23,6 +23,7 @@ __all__ = [
     "Dependency",
     "Field",
     "COMMON_FIELDS",
+    "PUBLISH_FIELD",
     "Node",
     "NodeKind",
     "NodeOutcome",
@@ -69,6 +70,10 @@ COMMON_FIELDS: tuple[Field, ...] = (
     Field("description", (str,), doc="free text shown in docs"),
 )
 
+# Kinds whose output is a table offer it to BI tools through the published copy on request.
+PUBLISH_FIELD = Field("publish", (bool,), default=False,
+                      doc="copy this node's rows into the published copy for BI tools (target/published/)")
+
 
 @dataclass
 class Node:
@@ -86,6 +91,7 @@ class Node:
     depends_on: list[Dependency] = field(default_factory=list)
     raw_sql: str | None = None  # .sql datasets: the file as written
     sql: str | None = None  # .sql datasets: rendered by Jinja, file datasets rewritten in
+    rendered_sql: str | None = None  # .sql datasets: rendered by Jinja only, lines as in the file
     materialized: str | None = None  # "table" | "view" | None (read at use time)
 
     def location(self, key: str | None = None) -> Location:

@@ -43,7 +43,7 @@ class CheckKind(NodeKind):
     fields = (
         Field("store", (str,), refs=("evaluation",), doc="the evaluation store whose latest evaluation is checked"),
         Field("metric", (str,), doc="a metric name of mlmon.metrics"),
-        Field("feature", (str,), doc="for per-feature metrics: the column"),
+        Field("feature", (str, int, float, bool), doc="for per-feature metrics: the column, or a class label"),
         *(Field(b, _NUMBER) for b in BOUND_NAMES),
         Field("values", (list,), doc="value-in-set check: the allowed values"),
         Field("sql", (str,), sql=True, doc="a query returning failing rows; zero rows = OK"),
@@ -79,6 +79,11 @@ class CheckKind(NodeKind):
 
     def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
         config = node.config
+        if config.get("feature") is not None and not isinstance(config["feature"], str):
+            from mlmon.metrics.labels import canonical_label
+
+            # A class label written as YAML's 2, 2.0 or true names the class stored as "2" / "true".
+            config = {**config, "feature": canonical_label(config["feature"])}
         row: dict[str, Any] = {"check": node.name, "invocation_id": ctx.invocation_id}
         if config.get("sql"):
             verdict, count = _run_sql_check(ctx, config["sql"])

@@ -12,7 +12,7 @@ import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import ConfigError, NodeError
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import PUBLISH_FIELD, Field, Node, NodeKind, NodeOutcome
 from mlmon.warehouse import sql
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class DatasetKind(NodeKind):
         Field("files", (str, list), doc="a path, a glob, or a list of them, relative to the project root"),
         Field("format", (str,), choices=_FORMATS),
         Field("options", (dict,), doc="reader options passed to DuckDB, e.g. {delim: ';'}"),
+        PUBLISH_FIELD,
     )
 
     def validate(self, node: Node, project: "Project") -> list[ConfigError]:

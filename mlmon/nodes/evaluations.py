@@ -38,11 +38,12 @@ class EvaluationKind(NodeKind):
         Field("ground_truth", (dict,), doc="{data: node, key: column or list}: outcomes joined by key"),
         Field("period", (dict,), doc="{column, every: day|week|month|quarter|year}: one evaluation per period"),
         Field("data", (str,), required=True, refs=("dataset", "score")),
-        Field("sampling", (dict,), default={"method": "full"}, doc="{method: full|head|random, size: N, seed: S}"),
+        Field("sampling", (dict,), default={"method": "full"}, doc="{method: full|head|random, size: N, seed: S, key: [columns identifying a row]}"),
         Field("skip_performance", (bool,), default=False, doc="true when the data has no ground truth"),
         Field("labels", (dict,), default={}, doc="key/values stored with each evaluation"),
         Field("reference", (str,), doc="training (default with model:) | first | previous | a dataset or score node"),
         Field("drift_sample", (int,), default=10_000, doc="rows per side for the domain classifier"),
+        Field("data_drift", (bool,), default=True, doc="false skips the domain classifier (data_drift metrics)"),
         Field("threshold", (float,), doc="binary: default the model's threshold"),
         Field("positive_class", (str, int, float, bool)),
         Field("features", (list,), doc="columns to test for drift (default: the model's features)"),
@@ -55,10 +56,13 @@ class EvaluationKind(NodeKind):
         method = sampling.get("method", "full")
         if method not in SAMPLING_METHODS:
             errors.append(node.error(f"sampling method must be one of {', '.join(SAMPLING_METHODS)}, got {method!r}", "sampling"))
-        unknown = set(sampling) - {"method", "size", "seed"}
+        unknown = set(sampling) - {"method", "size", "seed", "key"}
         if unknown:
             errors.append(node.error(f"unknown sampling option(s) {', '.join(sorted(unknown))}", "sampling",
-                                     hint="allowed: method, size, seed"))
+                                     hint="allowed: method, size, seed, key"))
+        key = sampling.get("key", [])
+        if not isinstance(key, (str, list)) or (isinstance(key, list) and not all(isinstance(k, str) for k in key)):
+            errors.append(node.error("sampling `key` must be a column name or a list of column names", "sampling"))
         size = sampling.get("size")
         if method in ("head", "random") and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
             errors.append(node.error(f"sampling method '{method}' needs an integer `size` of at least 1", "sampling"))

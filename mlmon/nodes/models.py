@@ -105,7 +105,8 @@ def train_version(ctx: "RunContext", node: Node, data: str | None = None,
 
 def headline(metrics: dict[str, float | None]) -> str:
     """The one or two metrics worth a log line."""
-    shown = [f"{k} {metrics[k]:.3f}" for k in ("roc_auc", "accuracy", "r2", "rmse") if metrics.get(k) is not None]
+    names = ("roc_auc", "roc_auc_ovr", "accuracy", "r2", "rmse")
+    shown = [f"{k} {metrics[k]:.3f}" for k in names if metrics.get(k) is not None]
     return ", ".join(shown[:2]) or "no test metrics"
 
 

@@ -49,7 +49,7 @@ class RetrainKind(NodeKind):
         Field("data", (str,), refs=("dataset", "score"), doc="train on this dataset instead of the model's own"),
         Field("promote", (str,), default="always", choices=("always", "if_better"),
               doc="if_better: activate the new version only if it beats the active one"),
-        Field("promote_metric", (str,), doc="metric compared by if_better (default roc_auc, or r2)"),
+        Field("promote_metric", (str,), doc="metric compared by if_better (default roc_auc, roc_auc_ovr or r2)"),
     )
 
     def validate(self, node: Node, project: "Project") -> list[ConfigError]:
@@ -92,8 +92,11 @@ def latest_check_statuses(ctx: "RunContext", checks: list[str]) -> dict[str, str
     return {check: found.get(check) for check in checks}
 
 
+_DEFAULT_PROMOTE_METRIC = {"binary": "roc_auc", "multiclass": "roc_auc_ovr", "regression": "r2"}
+
+
 def _default_metric(version: "ModelVersion") -> str:
-    return "roc_auc" if version.is_classifier else "r2"
+    return _DEFAULT_PROMOTE_METRIC.get(version.task, "roc_auc" if version.is_classifier else "r2")
 
 
 def score_version(models: "ModelRegistry", version: "ModelVersion", frame: Any, metric: str) -> float | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlmon.errors import ConfigError
-from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.nodes.base import PUBLISH_FIELD, Field, Node, NodeKind, NodeOutcome
 from mlmon.nodes.models import registry
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ class ScoreKind(NodeKind):
         Field("data", (str,), required=True, refs=("dataset", "score")),
         Field("threshold", (float,), doc="binary only; default: the model's threshold (0.5)"),
         Field("chunk_rows", (int,), default=100_000, doc="rows scored at a time: bounds memory"),
+        PUBLISH_FIELD,
     )
 
     def validate(self, node: Node, project: "Project") -> list[ConfigError]:

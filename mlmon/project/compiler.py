@@ -60,12 +60,15 @@ def compile_project(config: RunConfig) -> Project:
 
 def _untranslatable(node: Node) -> list[MlmonError]:
     """A SQL dataset whose SQL has no Spark translation, reported before anything runs."""
+    from mlmon.warehouse.spark_check import sql_location, untranslatable_call
     from mlmon.warehouse.spark_dialect import SparkTranslationError, check_translatable
 
     try:
         check_translatable(node.sql)
     except SparkTranslationError as exc:
-        return [ConfigError(f"cannot run on Spark: {exc.message}", location=node.location(), hint=exc.hint)]
+        call = untranslatable_call(node.rendered_sql or node.sql)
+        location = node.location() if call is None else sql_location(node, call.line, call.col)
+        return [ConfigError(f"cannot run on Spark: {exc.message}", location=location, hint=exc.hint)]
     return []
 
 
@@ -258,6 +261,8 @@ class _Compiler:
 
         try:
             rendered = self.renderer.render(text, location, {"ref": ref, "config": config})
+            if text is node.raw_sql:
+                node.rendered_sql = rendered
             query = parse_sql(rendered, location)
         except ConfigError as exc:
             self.errors.append(exc)

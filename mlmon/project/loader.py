@@ -9,12 +9,25 @@ from typing import Any, Iterable, Mapping
 
 from mlmon.config import PROJECT_FILE, ProjectSettings
 from mlmon.errors import ConfigError, Location, MlmonError, UsageError, did_you_mean
+from mlmon.project.vars import typed_vars
 from mlmon.project.yaml_lines import LineDict, load_yaml
 
-__all__ = ["NODE_DIRS", "RawNode", "find_project_root", "load_settings", "discover", "macro_files"]
+__all__ = ["PROJECT_KEYS", "NODE_DIRS", "RawNode", "find_project_root", "load_settings", "discover", "macro_files"]
 
 NODE_DIRS = ("models", "monitors", "checks")
-_SETTINGS_KEYS = ("name", "warehouse", "vars", "targets", "target", "settings", "version", "description")
+PROJECT_KEYS: dict[str, str] = {  # the keys of mlmon_project.yml and what they mean (docs/reference.md)
+    "name": "the project's name (required); part of every node's unique_id in the artifacts",
+    "warehouse": "the DuckDB file, relative to the project root (default target/warehouse.duckdb); its stem "
+                 "must not be mlmon, main, system, temp or memory",
+    "vars": "values for var() in SQL and YAML; --vars overrides them, typed like these defaults",
+    "targets": "named places to build: {type: duckdb, path, storage_version} or {type: spark, master, schema, "
+               "warehouse_dir, conf}",
+    "target": "the default target's name",
+    "settings": "tuning values read by node kinds (e.g. drift_sample)",
+    "version": "free text, the project's version",
+    "description": "free text shown in docs",
+}
+_SETTINGS_KEYS = tuple(PROJECT_KEYS)
 
 
 @dataclass
@@ -42,11 +55,51 @@ def find_project_root(start: Path) -> Path:
     )
 
 
+def _render_strings(value: Any, renderer: Any, line: int | None) -> Any:
+    """Jinja in the project file's string values (env_var(), var()), each at its own line."""
+    from mlmon.project.jinja import has_jinja
+
+    if isinstance(value, str):
+        return renderer.render(value, Location(PROJECT_FILE, line)) if has_jinja(value) else value
+    if isinstance(value, dict):
+        lines = getattr(value, "key_lines", {})
+        rendered = {k: _render_strings(v, renderer, lines.get(str(k), line)) for k, v in value.items()}
+        if isinstance(value, LineDict):  # keep the lines for later errors (e.g. a target's path)
+            copy = LineDict(rendered)
+            copy.line, copy.key_lines = value.line, value.key_lines
+            return copy
+        return rendered
+    if isinstance(value, list):
+        return [_render_strings(v, renderer, line) for v in value]
+    return value
+
+
+def _rendered_project_file(data: LineDict, cli_vars: Mapping[str, Any]) -> tuple[LineDict, dict[str, Any]]:
+    """The project file with its Jinja rendered, and its vars typed with the CLI's over them.
+
+    `vars:` values may use env_var() only (a var cannot be defined by another var); the other
+    keys may use var() too, e.g. `warehouse: "target/{{ var('env') }}.duckdb"`.
+    """
+    from mlmon.project.jinja import Renderer
+
+    lines = data.key_lines
+    declared = data.get("vars")
+    if isinstance(declared, dict):
+        declared = _render_strings(declared, Renderer({}), lines.get("vars"))
+    project_vars = typed_vars(declared if isinstance(declared, dict) else {}, cli_vars)
+    renderer = Renderer(project_vars)
+    rendered = LineDict({k: (declared if k == "vars" else _render_strings(v, renderer, lines.get(str(k))))
+                         for k, v in data.items()})
+    rendered.line, rendered.key_lines = data.line, data.key_lines
+    return rendered, project_vars
+
+
 def load_settings(root: Path, cli_vars: Mapping[str, Any]) -> ProjectSettings:
     data = load_yaml(root / PROJECT_FILE, PROJECT_FILE)
-    if not isinstance(data, dict):
+    if not isinstance(data, LineDict):
         raise ConfigError("must be a mapping with at least `name:`", location=Location(PROJECT_FILE, 1))
-    lines = getattr(data, "key_lines", {})
+    data, merged_vars = _rendered_project_file(data, cli_vars)
+    lines = data.key_lines
     errors: list[MlmonError] = []
     for key in data:
         if key not in _SETTINGS_KEYS:
@@ -69,10 +122,11 @@ def load_settings(root: Path, cli_vars: Mapping[str, Any]) -> ProjectSettings:
         name=data["name"],
         root=root,
         warehouse=warehouse if warehouse.is_absolute() else root / warehouse,
-        vars={**project_vars, **cli_vars},
+        vars=merged_vars,
         targets=dict(data.get("targets") or {}),
         default_target=data.get("target"),
         settings=dict(data.get("settings") or {}),
+        key_lines=dict(lines),
     )
 
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -20,6 +21,7 @@ from mlmon.warehouse.targets import Target, open_warehouse
 
 if TYPE_CHECKING:
     from mlmon.warehouse.duckdb import Warehouse
+    from mlmon.warehouse.publish import PublishPlan
 
 __all__ = ["Project"]
 
@@ -38,7 +40,23 @@ class Project:
         return self.settings.root
 
     def open_warehouse(self, read_only: bool = False) -> "Warehouse":
-        return open_warehouse(self.target, self.root, read_only=read_only)
+        return open_warehouse(self.target, self.root, read_only=read_only,
+                              publish=None if read_only else self.publish_plan())
+
+    def publish_plan(self) -> "PublishPlan | None":
+        """What the published copy holds: the store views and the `publish: true` relations."""
+        if self.target.type != "duckdb" or self.target.path is None:
+            return None
+        from mlmon.warehouse.publish import PublishPlan
+
+        relations: dict[str, str | None] = {}
+        for name, node in self.nodes.items():
+            if node.config.get("publish"):
+                relation = self.relation(name)
+                relations[name] = None if isinstance(relation, exp.Table) else self.relation_sql(name)
+        stores = tuple(sorted(n for n, node in self.nodes.items() if node.type == "evaluation"))
+        path = self.settings.target_dir / "published" / self.target.path.name
+        return PublishPlan(path, stores, MappingProxyType(relations), self.target.storage_version)
 
     def node(self, name: str) -> Node:
         try:
@@ -79,6 +97,8 @@ class Project:
         return {z: sorted(names) for z, names in sorted(zones.items())}
 
     def manifest(self) -> dict[str, Any]:
+        """The project as the pages read it (nodes by name); target/manifest.json is written
+        in dbt's shape from the same nodes (mlmon.project.artifacts)."""
         return {
             "metadata": {
                 "project_name": self.settings.name,
@@ -107,11 +127,22 @@ class Project:
             "order": self.dag.topological_order(),
         }
 
-    def write_manifest(self) -> Path:
+    def unique_id(self, name: str) -> str:
+        """dbt's node id, `<type>.<project>.<name>`, as artifacts name nodes."""
+        from mlmon.project.artifacts import unique_id
+
+        return unique_id(self.settings.name, self.nodes[name].type, name)
+
+    def write_manifest(self, invocation_id: str | None = None) -> Path:
+        """target/manifest.json (dbt's artifact shape) and the compiled SQL of every node."""
+        from mlmon.config import new_invocation_id
+        from mlmon.project.artifacts import manifest_artifact
+
         target = self.settings.target_dir
         target.mkdir(parents=True, exist_ok=True)
         path = target / "manifest.json"
-        path.write_text(json.dumps(self.manifest(), indent=2, default=str), encoding="utf-8")
+        artifact = manifest_artifact(self, invocation_id or new_invocation_id())
+        path.write_text(json.dumps(artifact, indent=2, default=str), encoding="utf-8")
         compiled = target / "compiled"
         for node in self.nodes.values():
             if node.sql:

@@ -9,7 +9,7 @@ import yaml
 
 from mlmon.errors import ConfigError, Location
 
-__all__ = ["LineDict", "load_yaml", "parse_yaml_value"]
+__all__ = ["LineDict", "load_yaml", "parse_yaml_value", "parse_error"]
 
 
 class LineDict(dict):
@@ -45,7 +45,7 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _error(exc: yaml.YAMLError, path: str) -> ConfigError:
+def parse_error(exc: yaml.YAMLError, path: str) -> ConfigError:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     location = Location(path, mark.line + 1, mark.column + 1) if mark else Location(path)
@@ -57,7 +57,7 @@ def load_yaml(file: Path, display_path: str) -> Any:
     try:
         return yaml.load(file.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise _error(exc, display_path) from None
+        raise parse_error(exc, display_path) from None
 
 
 def parse_yaml_value(text: str, what: str) -> Any:
@@ -65,4 +65,4 @@ def parse_yaml_value(text: str, what: str) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise _error(exc, what) from None
+        raise parse_error(exc, what) from None

@@ -18,6 +18,8 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 
 from mlmon.errors import UsageError, did_you_mean
+from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.task import BINARY_METRICS, MULTICLASS_CLASS_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
 from mlmon.reports.data import CheckResult, Evaluation, MetricRow, ScenarioRun, Warehouse
 # The page helpers lived here before page.py; callers and tests still import them from here.
 from mlmon.reports.page import STATUS_COLORS, chart_html, environment, figure, plotly_js, status_class
@@ -35,10 +37,10 @@ __all__ = [
     "plotly_js",
 ]
 
-PERFORMANCE_METRICS = (
-    "accuracy", "precision", "recall", "f1", "roc_auc", "average_precision", "log_loss", "brier_score",
-    "mae", "mse", "rmse", "r2", "mape",
-)
+PERFORMANCE_METRICS = tuple(dict.fromkeys((*BINARY_METRICS, *MULTICLASS_METRICS, *REGRESSION_METRICS)))
+# What the prediction drift tile lists, whichever the task (a store holds those of its own).
+_PREDICTION_STATS = ("prediction_psi", "prediction_ks_statistic", "prediction_ks_pvalue", "prediction_chi2_pvalue",
+                     "prediction_wasserstein", "prediction_mean", "prediction_mean_reference")
 OUTCOME_COLORS = {"SUCCESS": "#16a34a", "WARNING": "#d97706", "FAILED": "#dc2626", "ABORTED": "#64748b"}
 _BOUND_STYLE = {"min": ("#dc2626", "min"), "max": ("#dc2626", "max"),
                 "soft_min": ("#d97706", "soft min"), "soft_max": ("#d97706", "soft max")}
@@ -295,7 +297,7 @@ def _prediction_drift(page: _Page, tile: Tile) -> View:
     if latest is None:
         return view
     rows = page.wh.metrics(latest.evaluation_id, ["predicted_class_share", "predicted_class_share_reference",
-                                                  "prediction_psi", "prediction_ks_pvalue", "prediction_chi2_pvalue"])
+                                                  *_PREDICTION_STATS])
     stats = [r for r in rows if r.feature is None and r.value is not None]
     current = {r.feature: r.value for r in rows if r.metric == "predicted_class_share" and r.feature is not None}
     reference = {r.feature: r.value for r in rows if r.metric == "predicted_class_share_reference" and r.feature is not None}
@@ -313,7 +315,23 @@ def _prediction_drift(page: _Page, tile: Tile) -> View:
         fig.update_xaxes(type="category", title_text="predicted class")
         fig.update_yaxes(tickformat=".0%", rangemode="tozero", range=[0, max([*current.values(), *reference.values(), 0.1]) * 1.18])
         view["chart"] = page.chart(fig)
+    elif any(r.metric == "prediction_mean" for r in stats):
+        view.update(_predicted_value_history(page, tile["store"]))
     return view
+
+
+def _predicted_value_history(page: _Page, store: str) -> View:
+    """A regressor's mean prediction per evaluation beside its reference's: the value to watch
+    when there are no classes to count."""
+    series = {name: [p for p in page.wh.metric_history(store, name) if p.value is not None]
+              for name in ("prediction_mean", "prediction_mean_reference")}
+    fig = figure(height=280)
+    for (name, points), label, color, dash in zip(series.items(), ("current", "reference"), ("#2563eb", "#94a3b8"),
+                                                  ("solid", "dash")):
+        fig.add_trace(go.Scatter(x=[p.evaluation.created_at for p in points], y=[p.value for p in points],
+                                 mode="lines+markers", name=label, line={"color": color, "width": 2, "dash": dash}))
+    fig.update_yaxes(title_text="mean prediction")
+    return {"chart": page.chart(fig), "caption": "Mean predicted value per evaluation, current and reference"}
 
 
 def _class_key(label: str) -> tuple[int, float | str]:
@@ -360,7 +378,17 @@ def _performance(page: _Page, tile: Tile) -> View:
     # long names break at underscores instead of rotating into each other
     fig.update_xaxes(tickangle=0, tickmode="array", tickvals=names, ticktext=[m.replace("_", "<br>") for m in names])
     return {**view, "chart": page.chart(fig), "table": table, "version": version,
-            "no_truth": not any(r["current"] is not None for r in table)}
+            "no_truth": not any(r["current"] is not None for r in table),
+            "per_class": _per_class(page.wh.metrics(latest.evaluation_id, list(MULTICLASS_CLASS_METRICS)))}
+
+
+def _per_class(rows: list[MetricRow]) -> list[dict[str, Any]]:
+    """A multiclass model's precision / recall / F1 per class, one row per class."""
+    by_class: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r.feature is not None:
+            by_class.setdefault(r.feature, {"label": r.feature})[r.metric] = r.value
+    return [by_class[c] for c in sorted(by_class, key=_class_key)]
 
 
 def _newest_per_x(points: list[Any], x_key: str) -> dict[Any, Any]:
@@ -413,7 +441,7 @@ def _value(row: MetricRow | None) -> float | None:
 
 # -- model_versions -----------------------------------------------------------------------------
 
-_KEY_METRICS = {"regression": ("rmse", "r2", "mae")}
+_KEY_METRICS = {"regression": ("rmse", "r2", "mae"), "multiclass": ("accuracy", "f1_macro", "roc_auc_ovr")}
 _DEFAULT_KEY_METRICS = ("roc_auc", "f1", "accuracy")
 
 
@@ -468,7 +496,10 @@ def render_dashboard(con: duckdb.DuckDBPyConnection | None, manifest: dict[str, 
         known = sorted(n for n, v in nodes.items() if v.get("type") == "dashboard")
         raise UsageError(f"unknown dashboard '{name}'",
                          hint=did_you_mean(name, known) or (f"dashboards: {', '.join(known)}" if known else "the project has no dashboards"))
-    tiles = list((node.get("config") or {}).get("tiles") or [])
+    # A class label written as YAML's 2 or true names the class stored as "2" / "true".
+    tiles = [{**t, "feature": canonical_label(t["feature"])}
+             if isinstance(t, dict) and t.get("feature") is not None and not isinstance(t["feature"], str) else t
+             for t in (node.get("config") or {}).get("tiles") or []]
     for i, tile in enumerate(tiles):
         if not isinstance(tile, dict) or tile.get("type") not in TILE_TYPES:
             kind = tile.get("type") if isinstance(tile, dict) else tile

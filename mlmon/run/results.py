@@ -1,12 +1,18 @@
-"""Node results of one invocation: kept in memory, written to run_results.json and node_results."""
+"""Node results of one invocation: kept in memory, written to run_results.json and node_results.
+
+run_results.json has dbt's shape (metadata, args, elapsed_time, results[] with unique_id,
+status, timing, execution_time, adapter_response, failures) so that tools reading dbt artifacts
+read it; mlmon's own fields (node, kind, rows, warnings) sit beside dbt's.
+"""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mlmon.jsontext import dumps
 
 if TYPE_CHECKING:  # annotation only: importing nodes here would make mlmon.ml.registry circular
     from mlmon.nodes.base import Status
@@ -19,6 +25,18 @@ FAILED_STATUSES = frozenset({"error", "fail", "skipped"})
 def utcnow() -> datetime:
     """Naive UTC, the form DuckDB TIMESTAMP columns store."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _iso(moment: datetime) -> str:
+    """A naive UTC timestamp as ISO 8601 with its zone, as dbt writes timing."""
+    return moment.isoformat() + "Z"
+
+
+def _failures(result: "NodeResult") -> int | None:
+    """dbt counts failing tests; here a check that failed or warned counts one, others none."""
+    if result.kind != "check":
+        return None
+    return 1 if result.status in ("fail", "warn", "error") else 0
 
 
 @dataclass
@@ -36,11 +54,20 @@ class NodeResult:
     def execution_time(self) -> float:
         return (self.ended_at - self.started_at).total_seconds()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, project_name: str = "") -> dict[str, Any]:
         data = asdict(self)
-        data["started_at"] = self.started_at.isoformat()
-        data["ended_at"] = self.ended_at.isoformat()
-        data["execution_time"] = round(self.execution_time, 4)
+        started, ended = _iso(self.started_at), _iso(self.ended_at)
+        data["started_at"], data["ended_at"] = started, ended
+        data.update({
+            "unique_id": f"{self.kind}.{project_name}.{self.node}",
+            "execution_time": round(self.execution_time, 4),
+            # mlmon compiles the whole project before running; each node's time is its execution
+            "timing": [{"name": "compile", "started_at": started, "completed_at": started},
+                       {"name": "execute", "started_at": started, "completed_at": ended}],
+            "thread_id": "Thread-1",
+            "adapter_response": {"_message": self.status, "rows_affected": self.rows},
+            "failures": _failures(self),
+        })
         return data
 
 
@@ -51,6 +78,7 @@ class RunResults:
     started_at: datetime = field(default_factory=utcnow)
     results: list[NodeResult] = field(default_factory=list)
     target: str = "duckdb"
+    project_name: str = ""
 
     @property
     def elapsed(self) -> float:
@@ -67,18 +95,25 @@ class RunResults:
         return counts
 
     def to_json(self) -> dict[str, Any]:
+        from mlmon.project.artifacts import RUN_RESULTS_SCHEMA_VERSION, artifact_metadata
+
+        elapsed = round(self.elapsed, 4)
         return {
-            "invocation_id": self.invocation_id,
+            "metadata": artifact_metadata(RUN_RESULTS_SCHEMA_VERSION, self.invocation_id,
+                                          project_name=self.project_name, target_name=self.target),
             "args": self.args,
+            "elapsed_time": elapsed,
+            "results": [r.to_json(self.project_name) for r in self.results],
+            # mlmon's own summary, beside dbt's keys
+            "invocation_id": self.invocation_id,
             "target": self.target,
-            "started_at": self.started_at.isoformat(),
-            "elapsed": round(self.elapsed, 4),
+            "started_at": _iso(self.started_at),
+            "elapsed": elapsed,
             "counts": self.counts(),
-            "results": [r.to_json() for r in self.results],
         }
 
     def write(self, target_dir: Path) -> Path:
         target_dir.mkdir(parents=True, exist_ok=True)
         path = target_dir / "run_results.json"
-        path.write_text(json.dumps(self.to_json(), indent=2, default=str), encoding="utf-8")
+        path.write_text(dumps(self.to_json()), encoding="utf-8")
         return path

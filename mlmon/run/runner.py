@@ -19,6 +19,7 @@ from mlmon.run.context import RunContext
 from mlmon.run.progress import Progress
 from mlmon.run.results import NodeResult, RunResults, utcnow
 from mlmon.warehouse.duckdb import Warehouse
+from mlmon.warehouse.spark_errors import is_spark_error, spark_error_line
 
 __all__ = ["plan", "build", "named_in_selection"]
 
@@ -39,11 +40,15 @@ def named_in_selection(select_args: tuple[str, ...], names: set[str] | dict) -> 
 
 
 def build(project: Project, config: RunConfig, progress: Progress, debug: bool = False,
-          warehouse: Warehouse | None = None) -> RunResults:
+          warehouse: Warehouse | None = None, write_manifest: bool = False) -> RunResults:
     """Build the selection; `warehouse` lets a caller that holds the connection (a scenario
-    run, whose steps are builds) share it instead of opening the file a second time."""
+    run, whose steps are builds) share it instead of opening the file a second time.
+
+    Artifacts are written only once the warehouse is open: a command refused for a held lock
+    leaves target/ as it was."""
     order = plan(project, config)
-    run = RunResults(config.invocation_id, dict(config.args))
+    run = RunResults(config.invocation_id, dict(config.args), target=project.target.name,
+                     project_name=project.settings.name)
     if config.dry_run:
         for i, name in enumerate(order, 1):
             node = project.nodes[name]
@@ -51,6 +56,8 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
         return run
     opened = nullcontext(warehouse) if warehouse is not None else project.open_warehouse()
     with opened as warehouse:
+        if write_manifest:
+            project.write_manifest(config.invocation_id)
         ctx = RunContext(
             config=config, project=project, warehouse=warehouse, progress=progress,
             selected=frozenset(order), named=named_in_selection(config.select, project.nodes),
@@ -90,7 +97,12 @@ def _run_node(node: Node, ctx: RunContext, debug: bool) -> NodeResult:
     except MlmonError as exc:
         outcome = NodeOutcome("error", str(exc))
     except Exception as exc:  # a bug or a library error: keep building the rest
-        detail = traceback.format_exc() if debug else f"{type(exc).__name__}: {exc}"
+        if debug:
+            detail = traceback.format_exc()
+        elif is_spark_error(exc):  # the Python worker's exception, not the Java stack around it
+            detail = f"Spark: {spark_error_line(exc)}"
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
         outcome = NodeOutcome("error", detail.strip())
     return NodeResult(node.name, node.type, outcome.status, started, utcnow(), outcome.message, outcome.rows, outcome.warnings)
 

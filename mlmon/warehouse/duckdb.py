@@ -2,14 +2,20 @@
 
 Every write that replaces a user table builds the new table under a temporary name first and
 swaps it in inside one transaction, so a failed build leaves the previous table untouched.
+
+A command that writes takes mlmon's own lock (`<file>.lock`, recording its PID and command)
+before DuckDB's, so a second command can say which mlmon command it waits for, or that the
+holder is some other program. When a command that changed the warehouse closes it, the
+read-only copy for BI tools is published (mlmon.warehouse.publish).
 """
 
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
+import sys
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import duckdb
 import pandas as pd
@@ -17,7 +23,11 @@ from sqlglot import exp
 
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
+from mlmon.warehouse.lock import Holder, LockBusy, exclusive_lock, read_holder
 from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements
+
+if TYPE_CHECKING:
+    from mlmon.warehouse.publish import PublishPlan
 
 __all__ = ["Warehouse"]
 
@@ -28,24 +38,38 @@ CATALOG = "warehouse"
 class Warehouse:
     """A DuckDB database file holding user tables (schema main) and system tables (schema mlmon)."""
 
-    def __init__(self, path: Path, read_only: bool = False, search_path: Path | None = None):
+    def __init__(self, path: Path, read_only: bool = False, search_path: Path | None = None,
+                 storage_version: str | None = None, publish: "PublishPlan | None" = None):
         self.path = Path(path)
         self.read_only = read_only
         self.dialect = "duckdb"  # the SQL `con` accepts
         self.target_name = "duckdb"  # the target's name, recorded in mlmon.node_results
+        self.storage_version = storage_version
+        self.publish = publish  # what the published copy holds; None: this warehouse is not published
+        self.modified = False  # set by every write; a command that wrote publishes on close
+        self._held = ExitStack()
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self._held.enter_context(exclusive_lock(self.lock_path))
+            except LockBusy as busy:
+                raise _locked_by_mlmon(self.path, busy.holder) from None
         elif not self.path.exists():
             raise MlmonError(f"no warehouse at {self.path}", hint="run `mlmon build` first")
-        # The file is attached under a fixed catalog name: DuckDB names a catalog after its file,
-        # and a file called mlmon.duckdb would make every `mlmon.<table>` reference ambiguous.
+        # Attached under a fixed catalog name, whatever the file is called, so the code can
+        # qualify names; the views it creates never name a catalog, so that a client opening
+        # the file directly (where the catalog is the file's stem) reads them unchanged.
         self.con = duckdb.connect()
-        mode = " (READ_ONLY)" if read_only else ""
+        options = ["READ_ONLY"] if read_only else []
+        if storage_version and not read_only and not self.path.exists():  # an existing file keeps its format
+            options.append(f"STORAGE_VERSION {exp.Literal.string(storage_version).sql('duckdb')}")
+        mode = f" ({', '.join(options)})" if options else ""
         try:
             self.con.execute(f"ATTACH {exp.Literal.string(str(self.path)).sql('duckdb')} AS {CATALOG}{mode}")
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
             self.con.close()
-            raise _lock_error(self.path, exc) from None
+            self._held.close()
+            raise _open_error(self.path, exc, read_holder(self.lock_path), publish.path if publish else None) from None
         self.con.execute(f"USE {CATALOG}")
         if search_path is not None:  # relative file paths in SQL resolve against the project
             self.con.execute(f"SET file_search_path = {exp.Literal.string(str(search_path)).sql('duckdb')}")
@@ -58,14 +82,33 @@ class Warehouse:
         """Where model artifacts of this warehouse live: beside its file, one set per target."""
         return self.path.parent / "artifacts"
 
-    def close(self) -> None:
-        self.con.close()
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def close(self, publish: bool = True) -> None:
+        """Close the connection (publishing first if this command wrote), then release the lock."""
+        try:
+            # A writer publishes what it changed, or a copy that is missing (a warehouse built
+            # before publishing existed, or whose last publisher was interrupted).
+            stale = self.publish is not None and (self.modified or not self.publish.path.exists())
+            if publish and stale and not self.read_only:
+                from mlmon.warehouse.publish import publish_copy
+
+                try:
+                    publish_copy(self)
+                except (OSError, duckdb.Error) as exc:  # the build itself is done and committed
+                    print(f"warning: could not publish {self.publish.path}: {exc}", file=sys.stderr)
+        finally:
+            self.con.close()
+            self._held.close()
 
     def __enter__(self) -> "Warehouse":
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        # Interrupted (Ctrl-C): release at once; the next command that writes publishes.
+        self.close(publish=exc_type is None or issubclass(exc_type, Exception))
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -91,6 +134,7 @@ class Warehouse:
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.modified = True
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield self.con
@@ -104,6 +148,7 @@ class Warehouse:
 
     def replace(self, name: str, query: exp.Expression | str, materialized: str = "table") -> int | None:
         """Build `name` from a query, keeping the old relation if the query fails."""
+        self.modified = True
         if materialized == "view":
             create = sql.create_view_as(name, query).sql(self.dialect)
             with self.transaction() as con:
@@ -120,6 +165,7 @@ class Warehouse:
         return self.swap_in(name)
 
     def replace_from_frame(self, name: str, frame: pd.DataFrame) -> int | None:
+        self.modified = True
         staging = self.staging_name(name)
         self.con.register("__mlmon_frame", frame)
         try:
@@ -145,18 +191,34 @@ class Warehouse:
         """Append rows to a system table (columns missing from a row are NULL)."""
         if not rows:
             return
+        self.modified = True
         columns = SYSTEM_TABLES[table].column_names
         statement = sql.insert_values(table, columns, SYSTEM_SCHEMA)
         self.con.executemany(statement, [[row.get(c) for c in columns] for row in rows])
 
 
-def _lock_error(path: Path, exc: duckdb.IOException) -> MlmonError:
-    text = str(exc)
-    if "lock" not in text.lower():
-        return MlmonError(f"cannot open the warehouse {path}: {text}")
-    pid = re.search(r"PID (\d+)", text)
-    holder = f"process {pid.group(1)}" if pid else "another process"
+def _locked_by_mlmon(path: Path, holder: Holder) -> WarehouseLockedError:
     return WarehouseLockedError(
-        f"the warehouse {path} is locked by {holder} (DuckDB allows one writer at a time)",
-        hint="wait for the other mlmon command to finish, then run this one again",
+        f"the warehouse {path} is locked by {holder.describe()} (DuckDB allows one writer at a time)",
+        hint="wait for that command to finish, then run this one again",
+    )
+
+
+def _open_error(path: Path, exc: duckdb.Error, holder: Holder, published: Path | None) -> MlmonError:
+    text = str(exc)
+    if "storage version" in text.lower():
+        return MlmonError(f"cannot open the warehouse {path}: {text}",
+                          hint="check `storage_version` of the target in mlmon_project.yml (e.g. v1.4.0)")
+    if not isinstance(exc, duckdb.IOException) or "lock" not in text.lower():
+        return MlmonError(f"cannot open the warehouse {path}: {text}")
+    match = re.search(r"held in (.*?) \(PID (\d+)\)", text) or re.search(r"()PID (\d+)", text)
+    pid = int(match.group(2)) if match else None
+    if holder.pid is not None and holder.pid == pid:
+        return _locked_by_mlmon(path, holder)
+    program = f"{match.group(1).strip()} " if match and match.group(1) else ""
+    who = f"another process, not an mlmon command: {program}(PID {pid})" if pid else "another process"
+    readers = f"open the published copy {published}" if published else "open the published copy in target/published/"
+    return WarehouseLockedError(
+        f"the warehouse {path} is locked by {who} (DuckDB allows one writer at a time)",
+        hint=f"close that program's connection; BI tools and notebooks should {readers}, which mlmon never locks",
     )

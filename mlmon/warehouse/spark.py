@@ -12,11 +12,11 @@ between the drop and the rename can lose it.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
+import sys
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,7 +26,7 @@ from mlmon.warehouse.spark_connection import SparkConnection
 from mlmon.warehouse.tables import create_statements
 from mlmon.warehouse.targets import Target
 
-__all__ = ["SparkWarehouse", "spark_session"]
+__all__ = ["SparkWarehouse", "spark_session", "worker_python"]
 
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 
@@ -51,6 +51,11 @@ def spark_session(target: Target) -> Any:
                          hint="pip install 'mlmon[spark]' (needs Java 17 or later)") from None
     if (target.master or "").startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local run must not depend on the host's DNS
+    python = worker_python(target)
+    if python is not None:
+        # pyspark starts its workers with $PYSPARK_PYTHON (default: `python3` from PATH, which,
+        # when mlmon runs from a venv that is not activated, lacks mlmon's libraries).
+        os.environ["PYSPARK_PYTHON"] = python
     builder = SparkSession.builder.appName("mlmon")
     if target.is_connect:
         builder = builder.remote(target.master)
@@ -64,6 +69,8 @@ def spark_session(target: Target) -> Any:
                    .config("spark.sql.catalogImplementation", "hive")
                    .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={metastore};create=true")
                    .config("spark.driver.extraJavaOptions", java_options))
+    if python is not None and not target.is_connect:
+        builder = builder.config("spark.pyspark.python", python)
     for key, value in {**_SESSION_DEFAULTS, **target.conf}.items():
         builder = builder.config(key, value)
     _quiet_python_side()
@@ -76,6 +83,17 @@ def spark_session(target: Target) -> Any:
             raise MlmonError(f"this process already runs Spark for another warehouse ({actual})",
                              hint="run one Spark target per process")
     return session
+
+
+def worker_python(target: Target) -> str | None:
+    """The Python the Spark workers run: the target's `python:`, else on a local master the
+    interpreter running mlmon (the workers unpickle its functions and import its libraries);
+    None leaves a cluster's own setting alone."""
+    if target.python:
+        return target.python
+    if (target.master or "").startswith("local"):
+        return sys.executable
+    return None
 
 
 def _quiet_python_side() -> None:
@@ -110,7 +128,7 @@ class SparkWarehouse(Warehouse):
             self._release()
             raise
 
-    def close(self) -> None:
+    def close(self, publish: bool = True) -> None:  # a Spark catalog has no published copy
         try:
             self.con.close()
         finally:
@@ -137,16 +155,15 @@ class SparkWarehouse(Warehouse):
         yield self.con  # statements apply one by one (module docstring)
 
 
-def _write_lock(home: Path) -> Any:
-    home.mkdir(parents=True, exist_ok=True)
-    handle = open(home / "mlmon.lock", "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise WarehouseLockedError(
-            f"the Spark warehouse {home} is being written by another mlmon command",
-            hint="wait for the other mlmon command to finish, then run this one again",
-        ) from None
-    return handle
+def _write_lock(home: Path) -> ExitStack:
+    from mlmon.warehouse.lock import LockBusy, exclusive_lock
 
+    held = ExitStack()
+    try:
+        held.enter_context(exclusive_lock(home / "mlmon.lock"))
+    except LockBusy as busy:
+        raise WarehouseLockedError(
+            f"the Spark warehouse {home} is being written by {busy.holder.describe()}",
+            hint="wait for that command to finish, then run this one again",
+        ) from None
+    return held

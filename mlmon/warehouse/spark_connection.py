@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from mlmon.errors import MlmonError
 from mlmon.warehouse.duckdb import CATALOG
+from mlmon.warehouse.spark_errors import is_spark_error, spark_error_line
 from mlmon.warehouse.tables import SCRATCH_SCHEMA, SYSTEM_SCHEMA
 from mlmon.warehouse.spark_dialect import (
     SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
@@ -41,8 +42,7 @@ class SparkQueryError(MlmonError):
     """Spark refused or failed a statement; the message is Spark's first line, then the SQL."""
 
     def __init__(self, exc: Exception, statement: exp.Expression):
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        super().__init__(f"Spark: {first}", hint=f"while running: {statement.sql('duckdb')[:300]}")
+        super().__init__(f"Spark: {spark_error_line(exc)}", hint=f"while running: {statement.sql('duckdb')[:300]}")
 
 
 
@@ -188,7 +188,7 @@ class SparkConnection:
         try:
             return self._translate_and_run(statement)
         except Exception as exc:
-            if type(exc).__module__.startswith(("pyspark", "py4j")):
+            if is_spark_error(exc):
                 raise SparkQueryError(exc, statement) from None
             raise
 

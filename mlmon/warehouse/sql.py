@@ -23,8 +23,6 @@ __all__ = [
     "insert_values",
     "count_rows",
     "create_schema",
-    "row_hash",
-    "hash_sample",
     "head_rows",
     "insert_by_name",
     "add_column",
@@ -109,24 +107,6 @@ def count_rows(relation: exp.Expression) -> exp.Select:
 
 def create_schema(name: str) -> exp.Create:
     return exp.Create(this=exp.Table(db=ident(name)), kind="SCHEMA", exists=True)
-
-
-def row_hash(columns: Sequence[str], seed: int) -> exp.Expression:
-    """`hash(c1, c2, ..., seed)`: a row's place in a seeded pseudo-random order.
-
-    The order depends on row contents only, not on file order or threads, so a sample drawn
-    by it is reproducible; rows that tie are identical, so their order does not matter.
-    """
-    args: list[exp.Expression] = [exp.column(c, quoted=True) for c in columns]
-    return exp.Anonymous(this="hash", expressions=[*args, exp.Literal.number(int(seed))])
-
-
-def hash_sample(relation: str | exp.Expression, columns: Sequence[str], size: int, seed: int,
-                select: Sequence[str] | None = None) -> exp.Select:
-    """At most `size` rows of `relation` in the seeded order of `row_hash` over `columns`."""
-    projection = [exp.column(c, quoted=True) for c in select] if select is not None else [exp.Star()]
-    return (exp.select(*projection).from_(relation, dialect="duckdb")
-            .order_by(row_hash(columns, seed)).limit(int(size)))
 
 
 def head_rows(relation: str | exp.Expression, size: int) -> exp.Select:

@@ -16,6 +16,7 @@ import duckdb
 
 from mlmon.automation.locks import scenario_lock
 from mlmon.automation.scheduler import Scheduler
+from mlmon.warehouse.lock import read_holder
 from tests.conftest import query_rows
 
 T0 = datetime(2024, 1, 1, 5, 0, tzinfo=timezone.utc)  # a Monday
@@ -216,10 +217,10 @@ def test_a_scenario_running_elsewhere_is_skipped_not_run_twice(make_project, mlm
     lock = root / "target" / "locks" / "slow.lock"
     first = _mlmon_process(root, "scheduler", "--once")
     try:
-        _wait_for(lambda: lock.exists() and lock.read_text().strip() == str(first.pid))
+        _wait_for(lambda: lock.exists() and read_holder(lock).pid == first.pid)
         second = mlmon("scheduler", "--once", project=root)
         assert second.exit_code == 0, second.output
-        assert f"slow: skipped, a run is in progress (scenario 'slow' is already running (lock {lock} is held by process {first.pid})" in second.output
+        assert f"slow: skipped, a run is in progress (scenario 'slow' is already running (lock {lock} is held by process {first.pid} (mlmon scheduler))" in second.output
         _, err = first.communicate(timeout=120)
     finally:
         first.kill() if first.poll() is None else None

@@ -393,8 +393,8 @@ def test_state_persists_in_a_warehouse_file(tmp_path: Path) -> None:
 
 
 def test_state_store_in_a_catalog_named_mlmon(tmp_path: Path) -> None:
-    # target/warehouse.duckdb is a catalog "mlmon": a bare mlmon.trigger_state would be ambiguous
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+    # a file mlmon.duckdb is a catalog "mlmon": a bare mlmon.trigger_state would be ambiguous
+    with duckdb.connect(str(tmp_path / "mlmon.duckdb")) as con:
         columns = ", ".join(f'"{n}" {t}' for n, t in SYSTEM_TABLES["trigger_state"].columns)
         con.execute('CREATE SCHEMA "mlmon"."mlmon"')
         con.execute(f'CREATE TABLE "mlmon"."mlmon"."trigger_state" ({columns})')

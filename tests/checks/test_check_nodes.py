@@ -154,8 +154,9 @@ def test_sql_checks_count_failing_rows(check_project, mlmon):
                                            "(x=0, amount=-1); (x=7, amount=-1); (x=14, amount=-1)")
     assert "6 failing rows" in result.output
     # the query's tables are the check's upstream: selecting it with + builds nothing else that fails
-    deps = json.loads((root / "target" / "manifest.json").read_text())["nodes"]["no_negative_amounts"]["depends_on"]
-    assert [d["name"] for d in deps] == ["tx"]
+    manifest = json.loads((root / "target" / "manifest.json").read_text())
+    deps = manifest["nodes"][f"check.{manifest['metadata']['project_name']}.no_negative_amounts"]["depends_on"]
+    assert [d["name"] for d in deps["edges"]] == ["tx"]
 
 
 def test_check_error_fails_the_build_but_retrains_still_run(check_project, seed, mlmon):

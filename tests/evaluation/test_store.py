@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import mlmon.evaluation.evaluate as evaluate_module
+import mlmon.evaluation.task as task_module
 import mlmon.evaluation.store as store_module
 
 
@@ -103,7 +103,7 @@ def test_a_failing_metric_appends_nothing_and_keeps_the_views(two_builds, mlmon,
     def broken(*args, **kwargs):
         raise RuntimeError("injected failure")
 
-    monkeypatch.setattr(evaluate_module, "estimate_performance_sql", broken)
+    monkeypatch.setattr(task_module, "estimate_performance_sql", broken)
     result = mlmon("build", "-s", "ev_scored")
     assert result.exit_code == 1 and "injected failure" in result.output
     assert counts(q, "ev_scored") == before

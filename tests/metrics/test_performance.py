@@ -7,15 +7,16 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn import metrics as skm
 
 from mlmon.errors import NodeError
 from mlmon.metrics.performance import (
     BINARY_METRICS,
+    MULTICLASS_CLASS_METRICS,
     MULTICLASS_METRICS,
     REGRESSION_METRICS,
     classification_metrics,
-    label_key,
     performance_drift,
     positive_label,
     regression_metrics,
@@ -87,8 +88,6 @@ def test_labels_match_across_types() -> None:
     as_text = classification_metrics(y.astype(str), proba, [0, 1], positive_class="1")
     assert as_dict(as_float) == as_dict(classification_metrics(y, proba, [0, 1]))
     assert as_dict(as_text) == as_dict(as_float)
-    assert label_key(1.0) == label_key(np.int64(1)) == label_key("1") == "1"
-    assert label_key(np.True_) == "True"
 
 
 def test_one_class_gives_none_for_undefined_metrics() -> None:
@@ -115,32 +114,68 @@ def test_missing_labels_are_dropped_and_empty_gives_none() -> None:
     assert set(empty.values()) == {None}
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_multiclass_matches_sklearn(seed: int) -> None:
+def multiclass_data(seed: int, n: int = 400, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    y = rng.integers(0, 3, 400)
-    proba = rng.dirichlet([1, 1, 1], 400)
-    proba[np.arange(400), y] += 0.5
-    proba /= proba.sum(axis=1, keepdims=True)
+    y = rng.integers(0, k, n)
+    proba = rng.dirichlet(np.ones(k), n)
+    proba[np.arange(n), y] += 0.5
+    return y, proba / proba.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_multiclass_matches_sklearn(seed: int) -> None:
+    y, proba = multiclass_data(seed)
     labels = ["a", "b", "c"]
     y_text = np.array(labels, dtype=object)[y]
-    got = as_dict(classification_metrics(y_text, proba, labels))
+    found = classification_metrics(y_text, proba, labels)
+    got = {m.metric: m.value for m in found if m.feature is None}
     pred = np.array(labels, dtype=object)[proba.argmax(axis=1)]
     assert list(got) == list(MULTICLASS_METRICS)
-    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y_text, pred))
-    assert got["precision"] == pytest.approx(skm.precision_score(y_text, pred, average="macro"))
-    assert got["recall"] == pytest.approx(skm.recall_score(y_text, pred, average="macro"))
-    assert got["f1"] == pytest.approx(skm.f1_score(y_text, pred, average="macro"))
-    assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y_text, proba, multi_class="ovr", labels=labels))
-    assert got["log_loss"] == pytest.approx(skm.log_loss(y_text, proba, labels=labels))
+    close = {"rel": 1e-9, "abs": 1e-12}
+    assert got["accuracy"] == pytest.approx(skm.accuracy_score(y_text, pred), **close)
+    assert got["f1_macro"] == pytest.approx(skm.f1_score(y_text, pred, average="macro"), **close)
+    assert got["f1_weighted"] == pytest.approx(skm.f1_score(y_text, pred, average="weighted"), **close)
+    assert got["precision_macro"] == pytest.approx(skm.precision_score(y_text, pred, average="macro"), **close)
+    assert got["recall_macro"] == pytest.approx(skm.recall_score(y_text, pred, average="macro"), **close)
+    assert got["roc_auc_ovr"] == pytest.approx(
+        skm.roc_auc_score(y_text, proba, multi_class="ovr", average="macro", labels=labels), **close)
+    assert got["log_loss"] == pytest.approx(skm.log_loss(y_text, proba, labels=labels), **close)
+    per_class = {(m.metric, m.feature): m.value for m in found if m.feature is not None}
+    assert set(per_class) == {(m, c) for m in MULTICLASS_CLASS_METRICS for c in labels}
+    for score, name in ((skm.precision_score, "precision"), (skm.recall_score, "recall"), (skm.f1_score, "f1")):
+        expected = score(y_text, pred, labels=labels, average=None)
+        for label, value in zip(labels, expected):
+            assert per_class[(name, label)] == pytest.approx(value, **close)
+
+
+def test_multiclass_labels_are_canonical_and_match_across_types() -> None:
+    y, proba = multiclass_data(4)
+    as_float = classification_metrics(y.astype(float), proba, [0, 1, 2])
+    as_text = classification_metrics(y.astype(str), proba, [0.0, 1.0, 2.0])
+    assert as_float == as_text
+    assert {m.feature for m in as_float} == {None, "0", "1", "2"}
+
+
+def test_multiclass_undefined_class_metrics_are_none_and_averages_as_sklearn() -> None:
+    y = np.array([0, 0, 1, 1, 2, 2])
+    proba = np.array([[0.8, 0.1, 0.1], [0.7, 0.2, 0.1], [0.6, 0.3, 0.1],
+                      [0.2, 0.7, 0.1], [0.5, 0.4, 0.1], [0.1, 0.8, 0.1]])  # class 2 never predicted
+    found = classification_metrics(y, proba, [0, 1, 2])
+    per_class = {(m.metric, m.feature): m.value for m in found if m.feature is not None}
+    assert per_class[("precision", "2")] is None  # no row predicted as 2: undefined, not 0
+    assert per_class[("recall", "2")] == 0.0
+    pred = proba.argmax(axis=1)
+    got = as_dict([m for m in found if m.feature is None])
+    assert got["precision_macro"] == pytest.approx(skm.precision_score(y, pred, average="macro", zero_division=0))
+    assert got["f1_weighted"] == pytest.approx(skm.f1_score(y, pred, average="weighted", zero_division=0))
 
 
 def test_multiclass_with_a_class_absent_from_y() -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 100)  # class 2 never occurs
     proba = rng.dirichlet([1, 1, 1], 100)
-    got = as_dict(classification_metrics(y, proba, [0, 1, 2]))
-    assert got["roc_auc"] is None
+    got = as_dict([m for m in classification_metrics(y, proba, [0, 1, 2]) if m.feature is None])
+    assert got["roc_auc_ovr"] is None
     assert got["log_loss"] == pytest.approx(skm.log_loss(y, proba, labels=[0, 1, 2]))
 
 
@@ -160,11 +195,12 @@ def test_regression_matches_sklearn(seed: int) -> None:
     pred = y + rng.normal(0, 1, 200)
     got = as_dict(regression_metrics(y, pred))
     assert list(got) == list(REGRESSION_METRICS)
-    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, pred))
-    assert got["mse"] == pytest.approx(skm.mean_squared_error(y, pred))
+    assert got["mae"] == pytest.approx(skm.mean_absolute_error(y, pred), rel=1e-9)
+    assert got["mse"] == pytest.approx(skm.mean_squared_error(y, pred), rel=1e-9)
     assert got["rmse"] == pytest.approx(math.sqrt(skm.mean_squared_error(y, pred)))
-    assert got["r2"] == pytest.approx(skm.r2_score(y, pred))
-    assert got["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, pred))
+    assert got["r2"] == pytest.approx(skm.r2_score(y, pred), rel=1e-9)
+    assert got["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, pred), rel=1e-9)
+    assert got["pearson"] == pytest.approx(stats.pearsonr(y, pred).statistic, rel=1e-9)
 
 
 def test_regression_edge_cases() -> None:
@@ -176,6 +212,8 @@ def test_regression_edge_cases() -> None:
     assert set(as_dict(regression_metrics([], [])).values()) == {None}
     # Constant truth: sklearn's finite convention (0.0 when imperfect) is kept.
     assert as_dict(regression_metrics([1.0, 1.0], [1.0, 2.0]))["r2"] == skm.r2_score([1.0, 1.0], [1.0, 2.0])
+    # A constant side leaves the correlation undefined.
+    assert as_dict(regression_metrics([1.0, 1.0], [1.0, 2.0]))["pearson"] is None
 
 
 def test_performance_drift() -> None:

@@ -36,9 +36,10 @@ def test_binary_prediction_drift_matches_scipy_and_pandas(seed, shift):
     assert got[("predicted_class_share", "1")] == pytest.approx((cur["prediction"] == 1).mean(), abs=1e-12)
     assert got[("predicted_class_share_reference", "0")] == pytest.approx((ref["prediction"] == 0).mean(), abs=1e-12)
     assert got[("prediction_ks_pvalue", None)] == pytest.approx(stats.ks_2samp(ref["proba_1"], cur["proba_1"]).pvalue, rel=1e-9, abs=1e-300)
-    f_obs = np.array([(cur["prediction"] == c).sum() for c in (0, 1)], dtype=float)
-    f_exp = np.array([(ref["prediction"] == c).mean() for c in (0, 1)]) * f_obs.sum()
-    assert got[("prediction_chi2_pvalue", None)] == pytest.approx(stats.chisquare(f_obs, f_exp).pvalue, rel=1e-9, abs=1e-300)
+    # The two-sample test of homogeneity on predicted-class counts (Yates-corrected at 1 dof, as scipy).
+    table = [[(side["prediction"] == c).sum() for c in (0, 1)] for side in (ref, cur)]
+    want = stats.chi2_contingency(table).pvalue
+    assert got[("prediction_chi2_pvalue", None)] == pytest.approx(want, rel=1e-9, abs=1e-300)
     assert got[("prediction_psi", None)] >= 0
 
 
@@ -60,25 +61,55 @@ def test_prediction_psi_by_hand():
     assert got[("predicted_class_share", "0")] == 0.0
 
 
-def test_multiclass_uses_the_largest_probability_and_regression_the_prediction():
+def test_multiclass_compares_predicted_classes_with_the_two_sample_test():
     rng = np.random.default_rng(3)
     p = rng.dirichlet([1, 1, 1], 500)
     frame = pd.DataFrame(p, columns=["proba_a", "proba_b", "proba_c"])
     frame["prediction"] = np.array(["a", "b", "c"])[p.argmax(axis=1)]
+    frame.loc[frame.index[250:], "prediction"] = frame["prediction"][250:].replace({"c": "a"}).to_numpy()
     con = duckdb.connect()
     con.register("ref", frame.iloc[:250])
     con.register("cur", frame.iloc[250:])
-    got = {(m.metric, m.feature): m.value for m in prediction_drift(con, "ref", "cur", ["a", "b", "c"], None, 0.5, None)}
-    top = frame[["proba_a", "proba_b", "proba_c"]].max(axis=1)
-    assert got[("prediction_ks_pvalue", None)] == pytest.approx(stats.ks_2samp(top[:250], top[250:]).pvalue, rel=1e-9)
-    assert sum(got[("predicted_class_share", k)] for k in "abc") == pytest.approx(1.0)
+    found = prediction_drift(con, "ref", "cur", ["a", "b", "c"], None, 0.5, None)
+    got = {(m.metric, m.feature): m.value for m in found}
+    ref_counts = frame["prediction"][:250].value_counts()
+    cur_counts = frame["prediction"][250:].value_counts()
+    for k in "abc":
+        assert got[("predicted_class_share", k)] == pytest.approx(cur_counts.get(k, 0) / 250, abs=1e-12)
+        assert got[("predicted_class_share_reference", k)] == pytest.approx(ref_counts.get(k, 0) / 250, abs=1e-12)
+    # Class c is never predicted now: the column empty on the current side still counts.
+    table = [[ref_counts.get(k, 0) for k in "abc"], [cur_counts.get(k, 0) for k in "abc"]]
+    assert got[("prediction_chi2_pvalue", None)] == pytest.approx(stats.chi2_contingency(table).pvalue, rel=1e-9)
+    # No single score summarises k probabilities: no distribution metric is made up.
+    assert {m.metric for m in found} == {"predicted_class_share", "predicted_class_share_reference",
+                                         "prediction_chi2_pvalue"}
 
-    regression = pd.DataFrame({"prediction": rng.normal(0, 1, 400)})
-    con.register("ref", regression.iloc[:200])
-    con.register("cur", regression.iloc[200:] + 1)
-    got = {m.metric: m.value for m in prediction_drift(con, "ref", "cur", None, None, 0.5, None)}
-    assert got["prediction_ks_pvalue"] == pytest.approx(
-        stats.ks_2samp(regression["prediction"][:200], regression["prediction"][200:] + 1).pvalue, rel=1e-9)
+
+@pytest.mark.parametrize("shift", [0.0, 0.4])
+def test_regression_compares_the_predicted_value_as_scipy_does(shift):
+    rng = np.random.default_rng(5)
+    regression = pd.DataFrame({"prediction": rng.normal(0, 1, 700)})
+    ref, cur = regression["prediction"][:300].to_numpy(), regression["prediction"][300:].to_numpy() + shift
+    cur[::37] = np.nan  # missing predictions are left out of every statistic
+    con = duckdb.connect()
+    con.register("ref", pd.DataFrame({"prediction": ref}))
+    con.register("cur", pd.DataFrame({"prediction": cur}))
+    found = prediction_drift(con, "ref", "cur", None, None, 0.5, None)
+    got = {m.metric: m.value for m in found}
+    assert [m.metric for m in found] == ["prediction_ks_statistic", "prediction_ks_pvalue", "prediction_psi",
+                                         "prediction_wasserstein", "prediction_mean", "prediction_mean_reference"]
+    present = cur[~np.isnan(cur)]
+    ks = stats.ks_2samp(ref, present)
+    assert got["prediction_ks_statistic"] == pytest.approx(ks.statistic, rel=1e-9)
+    assert got["prediction_ks_pvalue"] == pytest.approx(ks.pvalue, rel=1e-9)
+    assert got["prediction_wasserstein"] == pytest.approx(stats.wasserstein_distance(ref, present), rel=1e-9)
+    assert got["prediction_mean"] == pytest.approx(present.mean(), rel=1e-9)
+    assert got["prediction_mean_reference"] == pytest.approx(ref.mean(), rel=1e-9)
+    edges = np.unique(np.quantile(ref, np.linspace(0.1, 0.9, 9)))
+    shares = [np.maximum(np.bincount(np.searchsorted(edges, side, side="left"), minlength=len(edges) + 1)
+                         / len(side), 0.001) for side in (ref, present)]
+    assert got["prediction_psi"] == pytest.approx(float(np.sum((shares[1] - shares[0]) * np.log(shares[1] / shares[0]))),
+                                                  rel=1e-9)
 
 
 def test_empty_current_gives_none_not_a_crash():
@@ -101,7 +132,7 @@ def test_binary_shares_are_taken_at_the_given_threshold_on_both_sides():
     assert found[("predicted_class_share_reference", "1")] == pytest.approx((ref["proba_1"] >= 0.25).mean(), abs=1e-12)
 
 
-@pytest.mark.parametrize("classes, proba_column", [([0, 1], "proba_1"), ([0, 1], None), (None, None)])
+@pytest.mark.parametrize("classes, proba_column", [([0, 1], "proba_1"), (None, None)])
 def test_score_compared_in_the_univariate_scans_gives_the_same_metrics(classes, proba_column):
     from mlmon.metrics.prediction import score_expression
     from mlmon.metrics.univariate import drift_and_profile
@@ -116,3 +147,23 @@ def test_score_compared_in_the_univariate_scans_gives_the_same_metrics(classes, 
     assert [(m.metric, m.feature) for m in together] == [(m.metric, m.feature) for m in alone]
     for a, b in zip(alone, together):
         assert b.value == pytest.approx(a.value, rel=1e-12, abs=0), a.metric
+
+
+def _class_counts(rng: np.random.Generator, shares: list[float], n: int) -> dict[str, int]:
+    drawn = rng.choice(len(shares), n, p=shares)
+    return {str(c): int((drawn == c).sum()) for c in range(len(shares))}
+
+
+def test_predicted_classes_null_rate_and_power():
+    from mlmon.metrics.prediction import classes_chi2_pvalue
+
+    rng = np.random.default_rng(11)
+    shares = [0.6, 0.3, 0.1]
+    null = [classes_chi2_pvalue(_class_counts(rng, shares, 2000), _class_counts(rng, shares, 800)) for _ in range(400)]
+    # Same population: the test is calibrated, flagging 5% of the splits at the 5% level up to
+    # the binomial noise of 400 draws (3 standard errors), and its p-values are uniform.
+    assert np.mean(np.array(null) <= 0.05) <= 0.05 + 3 * np.sqrt(0.05 * 0.95 / 400)
+    assert stats.kstest(null, "uniform").pvalue > 0.001
+    shifted = [0.5, 0.35, 0.15]
+    power = [classes_chi2_pvalue(_class_counts(rng, shares, 2000), _class_counts(rng, shifted, 800)) for _ in range(100)]
+    assert np.mean(np.array(power) <= 0.05) >= 0.9

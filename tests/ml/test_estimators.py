@@ -85,7 +85,7 @@ def test_prepare_features_canonical_values() -> None:
     out = prepare_features(frame, ["x"], ["code", "flag"])
     assert out["x"].dtype == np.float64 and np.isnan(out["x"][1])
     assert out["code"].tolist()[:2] == ["1", "2"] and pd.isna(out["code"][2])
-    assert out["flag"].tolist()[0] == "True" and pd.isna(out["flag"][1])
+    assert out["flag"].tolist()[0] == "true" and pd.isna(out["flag"][1])
     with pytest.raises(NodeError, match="'x'.*as a number"):
         prepare_features(pd.DataFrame({"x": ["a", "b"]}), ["x"], [])
 

@@ -67,14 +67,28 @@ def test_multiclass_string_labels(frame: pd.DataFrame) -> None:
     test = model.test_frame
     probas = test[["proba_high", "proba_low", "proba_mid"]].to_numpy()
     assert (test["prediction"].to_numpy() == np.array(model.classes)[probas.argmax(axis=1)]).all()
-    assert set(model.metrics) == {"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+    assert set(model.metrics) == {"accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro",
+                                  "log_loss", "roc_auc_ovr"}
+
+
+def test_a_classifier_without_probabilities_is_refused_with_a_hint(frame: pd.DataFrame) -> None:
+    with pytest.raises(NodeError, match="no class probabilities") as caught:
+        train(frame, replace(CLASSIFIER, estimator="sklearn.linear_model.RidgeClassifier", params={}))
+    assert "CalibratedClassifierCV" in (caught.value.hint or "")
+
+
+def test_boolean_classes_give_canonical_column_names(frame: pd.DataFrame) -> None:
+    rows = frame.assign(fraud=frame["fraud"].astype(bool))
+    model = train(rows, replace(CLASSIFIER, estimator="sklearn.linear_model.LogisticRegression", params={}))
+    assert model.classes == [False, True] and model.positive_class is True
+    assert {"proba_false", "proba_true"} <= set(model.test_frame.columns)
 
 
 def test_regressor(frame: pd.DataFrame) -> None:
     model = train(frame, REGRESSOR)
     assert model.task == "regression" and model.classes is None
     assert list(model.test_frame.columns) == REGRESSOR.features + ["spend", "prediction"]
-    assert model.metrics["r2"] > 0.9
+    assert model.metrics["r2"] > 0.9 and model.metrics["pearson"] > 0.9
     assert model.metrics["rmse"] == pytest.approx(math.sqrt(model.metrics["mse"]))
 
 

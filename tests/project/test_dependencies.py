@@ -14,7 +14,7 @@ FILES = {
 
 
 def _edges(output: str) -> dict[str, list[tuple[str, bool]]]:
-    return {n["name"]: [(d["name"], d["inferred"]) for d in n["depends_on"]] for n in json.loads(output)}
+    return {n["name"]: [(d["name"], d["inferred"]) for d in n["depends_on"]["edges"]] for n in json.loads(output)}
 
 
 def test_ls_json_marks_inferred_edges(make_project, mlmon):
@@ -40,8 +40,8 @@ def test_file_datasets_are_inlined_in_compiled_sql(make_project, mlmon):
     compiled = (root / "target" / "compiled" / "models" / "clean.sql").read_text()
     assert "READ_CSV" in compiled and "data/a.csv" in compiled
     manifest = json.loads((root / "target" / "manifest.json").read_text())
-    assert manifest["nodes"]["clean"]["sql"] == compiled.rstrip("\n")
-    assert manifest["order"].index("clean") < manifest["order"].index("joined")
+    assert manifest["nodes"]["dataset.test_project.clean"]["compiled_code"] == compiled.rstrip("\n")
+    assert manifest["order"].index("dataset.test_project.clean") < manifest["order"].index("dataset.test_project.joined")
 
 
 def test_ls_selection_and_paths(make_project, mlmon):

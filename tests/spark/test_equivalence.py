@@ -548,3 +548,23 @@ def test_statistics_over_file_scans(engines: dict[str, Any], frames: dict[str, p
     assert duck[0][0] == spark[0][0] == rows.num_rows
     _assert_same(list(duck[0]), list(spark[0]), f"{fmt} moments")
     assert duck[1] == spark[1], f"{fmt} category counts"
+
+
+# --- samples -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("hashed", ["every column", "key"])
+def test_samples_take_the_same_rows(engines: dict[str, Any], rel: dict[str, str], frames: dict[str, pa.Table],
+                                    hashed: str) -> None:
+    """A seeded sample is the same rows on both engines, over every kind of column (NaN, NULL,
+    1e300, infinities, integers, text, booleans); Spark reads the rows in reverse order."""
+    from mlmon.metrics.sqlsample import draw_hash_sample
+
+    columns = [*NUMERIC, *CATEGORICAL]
+    spark_rows = engines["spark"].dataframe(f"SELECT * FROM {rel['eq_ref']}").orderBy("normal", ascending=False)
+    spark_rows.createOrReplaceTempView("eq_ref_reordered")
+    keyed = ["ints", "cat"] if hashed == "key" else columns
+    duck = draw_hash_sample(engines["duckdb"], rel["eq_ref"], columns, keyed, 700, 11)
+    spark = draw_hash_sample(engines["spark"], "eq_ref_reordered", columns, keyed, 700, 11)
+    assert len(duck) == 700
+    pd.testing.assert_frame_equal(duck, spark, check_dtype=False)

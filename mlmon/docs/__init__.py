@@ -1,0 +1,1 @@
+"""Generated documentation: docs/reference.md from the code's own schemas and registries."""
