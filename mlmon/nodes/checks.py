@@ -89,17 +89,16 @@ class CheckKind(NodeKind):
             verdict, count = _run_sql_check(ctx, config["sql"])
             row.update(metric=SQL_CHECK_METRIC, value=float(count))
         else:
-            return self._metric_checks(node, ctx, row)
+            return self._metric_checks(config, ctx, row)
         verdict = apply_severity(verdict, config.get("severity") or "error")
         row.update(status=str(verdict.status), message=verdict.message, checked_at=utcnow())
         ctx.warehouse.insert_rows("check_results", [row])
         return NodeOutcome(node_status(verdict.status), f"{verdict.status}: {verdict.message}")
 
     @staticmethod
-    def _metric_checks(node: Node, ctx: "RunContext", base: dict[str, Any]) -> NodeOutcome:
+    def _metric_checks(config: dict[str, Any], ctx: "RunContext", base: dict[str, Any]) -> NodeOutcome:
         """One result per evaluation the store appended in this command (one per period), or
         for its latest evaluation; the node takes the worst status."""
-        config = node.config
         rows, verdicts = [], []
         for evaluation_id in evaluations_to_check(ctx, config["store"]):
             verdict, value = _run_metric_check(ctx, config, evaluation_id)
