@@ -32,6 +32,7 @@ class RunConfig:
     full_refresh: bool = False
     fail_fast: bool = False
     dry_run: bool = False
+    strict_upstream: bool = False  # an upstream table built for other vars is an error, not a warning
     target: str | None = None
     invocation_id: str = field(default_factory=new_invocation_id)
     args: Mapping[str, Any] = field(default_factory=dict)  # as typed, for run_results.json

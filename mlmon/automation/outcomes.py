@@ -29,6 +29,7 @@ __all__ = [
     "DEFAULT_RUN_IF",
     "parse_run_if",
     "should_run",
+    "skip_reason",
     "RunState",
     "step_outcome_from_statuses",
     "StepRecord",
@@ -175,6 +176,26 @@ def parse_run_if(value: Any, *, location: Location | None = None) -> RunIf:
 def should_run(run_if: RunIf | str | Mapping[str, Any] | None, current_outcome: Outcome | str) -> bool:
     """Whether a step with this condition runs when the run's outcome is `current_outcome`."""
     return parse_run_if(run_if).should_run(Outcome.parse(current_outcome))
+
+
+def skip_reason(run_if: RunIf, current: Outcome) -> str:
+    """Why a step whose condition is false did not run, in words a user can act on.
+
+    A WARNING run skips a `prior_failed` step: that is the usual surprise (a retrain `on:
+    [ERROR, WARNING]` that never runs), so the message names the condition that would run it.
+    """
+    if run_if.kind == "never":
+        return "skipped: run_if never"
+    if run_if.kind == "prior_failed":
+        if current in (Outcome.SUCCESS, Outcome.WARNING):
+            text = f"skipped: run_if prior_failed, and no prior step failed — the run is {current}"
+            if current is Outcome.WARNING:
+                text += " (run_if: {outcome_in: [WARNING, FAILED]} runs it on a WARNING too)"
+            return text
+        return f"skipped: run_if prior_failed, and the run is {current}"
+    if run_if.kind == "no_prior_failed":
+        return f"skipped: run_if no_prior_failed, and a prior step failed — the run is {current}"
+    return f"skipped: run_if {run_if}, and the run is {current}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mlmon.automation.locks import scenario_lock
-from mlmon.automation.outcomes import SKIPPED, Outcome, RunRecord, RunState, StepRecord, step_outcome_from_statuses
+from mlmon.automation.outcomes import (SKIPPED, Outcome, RunRecord, RunState, StepRecord, parse_run_if, skip_reason,
+                                       step_outcome_from_statuses)
 from mlmon.automation.reporters import Reporter, parse_reporter, report_all
 from mlmon.automation.triggers import MANUAL_TRIGGER
 from mlmon.config import RunConfig
@@ -74,6 +75,7 @@ def run_scenario(
     warehouse: Warehouse | None = None,
     locked: bool = False,
     debug: bool = False,
+    strict_upstream: bool = False,
 ) -> RunRecord:
     """Run scenario `name` of `project` (compiled with the vars the run starts from).
 
@@ -82,7 +84,7 @@ def run_scenario(
     caller has open.
     """
     scenario_node(project, name)
-    session = _Session(project, progress or Progress(), debug)
+    session = _Session(project, progress or Progress(), debug, strict_upstream)
     with ExitStack() as stack:
         if not locked:
             stack.enter_context(scenario_lock(lock_dir(project), name))
@@ -99,6 +101,7 @@ class _Session:
     project: Project
     progress: Progress
     debug: bool
+    strict_upstream: bool = False  # build steps refuse upstream tables built for other vars
     warehouse: Warehouse | None = None
     _projects: dict[str, Project] = field(default_factory=dict)
 
@@ -135,7 +138,7 @@ class _Session:
                 self._finish_step(record, step_record, index, count)
                 continue
             if not state.begin_step(step.run_if, reset_failure_state=step.reset_failure_state):
-                reason = f"run_if {step.run_if} is false (run outcome {state.outcome})"
+                reason = skip_reason(parse_run_if(step.run_if), state.outcome)
                 self._finish_step(record, StepRecord(step.name, step.kind, SKIPPED, reason, started, started), index, count)
                 continue
             self.progress.log(f"  step {index + 1} of {count}: {step.name} [{step.kind}]")
@@ -203,7 +206,7 @@ class _Session:
 
     def _build(self, project: Project, vars: dict[str, Any], select: tuple[str, ...], record: RunRecord,
                step: Step) -> tuple[Outcome, str]:
-        config = RunConfig(project_dir=project.root, vars=vars, select=select, args={
+        config = RunConfig(project_dir=project.root, vars=vars, select=select, strict_upstream=self.strict_upstream, args={
             "command": "scenario run", "scenario": record.scenario, "run_id": record.run_id, "step": step.name})
         results = run_build(project, config, self.progress, debug=self.debug, warehouse=self.wh)
         if not results.results:

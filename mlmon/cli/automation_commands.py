@@ -52,14 +52,18 @@ def scenario() -> None:
 @scenario.command("run")
 @click.argument("name")
 @project_options
+@click.option("--strict-upstream", is_flag=True,
+              help="In build steps, fail a node whose unselected upstream table was built for other vars.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors in build steps.")
-def scenario_run(name: str, project_dir: Path, vars_text: str | None, target: str | None, debug: bool) -> None:
+def scenario_run(name: str, project_dir: Path, vars_text: str | None, target: str | None, strict_upstream: bool,
+                 debug: bool) -> None:
     """Run scenario NAME now: exit code 0 for SUCCESS or WARNING, 1 for FAILED or ABORTED."""
     _log_to_stderr(logging.WARNING)
     config = run_config(project_dir, vars_text, target)
     project = compile_project(config)
     params = {"vars": {str(k): project.settings.vars[str(k)] for k in config.vars}} if config.vars else None
-    record = run_scenario(project, name, trigger_params=params, progress=Progress(), debug=debug)
+    record = run_scenario(project, name, trigger_params=params, progress=Progress(), debug=debug,
+                          strict_upstream=strict_upstream)
     raise SystemExit(exit_code(record.outcome))
 
 

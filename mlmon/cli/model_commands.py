@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -35,10 +36,21 @@ def versions(name: str, project_dir: Path, vars_text: str | None, target: str | 
     node = _model_node(project, name)
     with project.open_warehouse(read_only=True) as warehouse:
         frame = warehouse.query_df(project.kind(node).show_query(node, project.root))
+    if output == "table":  # a classifier has no r2, a regressor no roc_auc: keep the table narrow
+        frame = frame.dropna(axis="columns", how="all")
+        if "training_files" in frame:
+            frame["training_files"] = frame["training_files"].map(_file_names)
     if output == "json":
         print_json(frame.to_dict(orient="records"))
     else:
         print_frame(frame, title=f"{name} versions")
+
+
+def _file_names(files_json: str | None) -> str | None:
+    """The names of the files a version learnt from (the registry keeps paths, sizes, times)."""
+    if not files_json:
+        return None
+    return ", ".join(Path(entry["path"]).name for entry in json.loads(files_json))
 
 
 @model.command()

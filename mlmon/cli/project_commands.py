@@ -88,12 +88,16 @@ def _select(project, include: tuple[str, ...], exclude: tuple[str, ...]) -> set[
 @click.option("--full-refresh", is_flag=True, help="Retrain models and rebuild everything selected.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first node error or failed check.")
 @click.option("--dry-run", is_flag=True, help="Print the ordered plan and build nothing.")
+@click.option("--strict-upstream", is_flag=True,
+              help="Fail a node whose unselected upstream table was built for other vars (default: warn).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 def build(project_dir: Path, vars_text: str | None, target: str | None, select: tuple[str, ...],
-          exclude: tuple[str, ...], full_refresh: bool, fail_fast: bool, dry_run: bool, debug: bool) -> None:
+          exclude: tuple[str, ...], full_refresh: bool, fail_fast: bool, dry_run: bool, strict_upstream: bool,
+          debug: bool) -> None:
     """Build the selected nodes (all by default) into the warehouse."""
     config = run_config(project_dir, vars_text, target, select=select, exclude=exclude,
-                        full_refresh=full_refresh, fail_fast=fail_fast, dry_run=dry_run)
+                        full_refresh=full_refresh, fail_fast=fail_fast, dry_run=dry_run,
+                        strict_upstream=strict_upstream)
     project = compile_project(config)
     results = run_build(project, config, Progress(), debug=debug, write_manifest=not dry_run)
     raise SystemExit(results.exit_code)

@@ -135,12 +135,12 @@ def _estimated_binary(con: Con, current_sql: str, plan: "EvaluationPlan", refere
 
 def _bounded(con: Con, relation_sql: str, columns: Sequence[str], max_rows: int,
              where: exp.Expression | None = None) -> pd.DataFrame:
-    """The relation's rows (those meeting `where`), or a seeded hash sample of `max_rows`."""
+    """The relation's rows (those meeting `where`), or a seeded sample of `max_rows` (mlmon.metrics.sqlsample)."""
     counted = exp.select(exp.Count(this=exp.Star())).from_(relation_sql, dialect="duckdb")
     rows = int(con.execute((counted.where(where) if where is not None else counted).sql("duckdb")).fetchone()[0])
     if rows <= max_rows:
         return _fetch(con, relation_sql, columns, where)
-    return draw_hash_sample(con, relation_sql, list(columns), list(columns), max_rows, _ESTIMATION_SEED, rows=rows,
+    return draw_hash_sample(con, relation_sql, list(columns), list(columns), max_rows, _ESTIMATION_SEED,
                             where=None if where is None else where.sql("duckdb"))
 
 

@@ -8,10 +8,15 @@ its test metrics. Exactly one version of a model is active.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlglot import exp
 
 from mlmon.errors import MlmonError, UsageError
 from mlmon.jsontext import dumps
@@ -24,7 +29,8 @@ from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES
 
 __all__ = ["ModelVersion", "ModelRegistry", "reference_table", "require_active"]
 
-_JSON_COLUMNS = ("metrics", "features", "classes", "params", "numeric", "categorical", "positive_class")
+_JSON_COLUMNS = ("metrics", "features", "classes", "params", "numeric", "categorical", "positive_class",
+                 "training_files", "training_vars", "promotion")
 
 
 def reference_table(model: str, version: int) -> str:
@@ -53,6 +59,10 @@ class ModelVersion:
     categorical: list[str]
     positive_class: Any
     threshold: float | None
+    training_files: list[dict[str, Any]] | None = None  # path, bytes, modified of each file read
+    training_vars: dict[str, Any] | None = None  # the vars its training data was built with
+    data_fingerprint: str | None = None  # digest of the labelled rows it was given
+    promotion: dict[str, Any] | None = None  # a retrain's champion/challenger decision
 
     @property
     def reference_table(self) -> str:
@@ -103,7 +113,9 @@ class ModelRegistry:
         self.load(version)
 
     def register(self, model: str, trained: TrainedModel, training_dataset: str, estimator: str,
-                 params: dict[str, Any], invocation_id: str, activate: bool = True) -> ModelVersion:
+                 params: dict[str, Any], invocation_id: str, activate: bool = True,
+                 training_files: Sequence[Mapping[str, Any]] = (),
+                 training_vars: Mapping[str, Any] | None = None) -> ModelVersion:
         existing = self.versions(model)
         number = max((v.version for v in existing), default=0) + 1
         path = self.warehouse.artifact_dir / model / f"v{number}.skops"
@@ -119,6 +131,9 @@ class ModelRegistry:
             "numeric": json.dumps(trained.numeric), "categorical": json.dumps(trained.categorical),
             "positive_class": json.dumps(trained.positive_class), "threshold": trained.threshold,
             "invocation_id": invocation_id,
+            "training_files": json.dumps(list(training_files)),
+            "training_vars": json.dumps(dict(training_vars or {}), default=str),
+            "data_fingerprint": trained.data_fingerprint,
         }
         name = reference_table(model, number)
         with self.warehouse.transaction() as con:
@@ -128,9 +143,36 @@ class ModelRegistry:
             finally:
                 con.unregister("__mlmon_reference")
             self.warehouse.insert_rows("model_versions", [row])
+            self._insert_training_rows(con, model, number, trained.train_fingerprints)
             if activate:
                 self._set_active(model, number)
         return self.get(model, number)
+
+    def _insert_training_rows(self, con: Any, model: str, version: int, fingerprints: np.ndarray) -> None:
+        if len(fingerprints) == 0:
+            return
+        frame = pd.DataFrame({"model": model, "version": version, "fingerprint": np.unique(fingerprints)})
+        con.register("__mlmon_training_rows", frame)
+        try:
+            con.execute(sql.insert_by_name("training_rows", exp.select("*").from_("__mlmon_training_rows"),
+                                           SYSTEM_SCHEMA).sql("duckdb"))
+        finally:
+            con.unregister("__mlmon_training_rows")
+
+    def training_fingerprints(self, version: ModelVersion) -> np.ndarray | None:
+        """Fingerprints of the rows `version` was fitted on (None: not recorded, an older version)."""
+        rows = self.warehouse.con.execute(
+            f"SELECT fingerprint FROM {SYSTEM_SCHEMA}.training_rows WHERE model = ? AND version = ?",
+            [version.model, version.version]).fetchall()
+        if not rows:
+            return None
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def record_promotion(self, version: ModelVersion, promotion: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+        self.warehouse.con.execute(
+            f"UPDATE {SYSTEM_SCHEMA}.model_versions SET promotion = ?, metrics = ? WHERE model = ? AND version = ?",
+            [dumps(dict(promotion), indent=None), dumps(dict(metrics), indent=None),
+             version.model, version.version])
 
     def activate(self, model: str, version: int) -> ModelVersion:
         chosen = self.get(model, version)

@@ -22,6 +22,7 @@ from mlmon.errors import NodeError, did_you_mean
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.performance import classification_metrics, positive_label, regression_metrics
 from mlmon.ml.estimators import Task, build_estimator, column_kinds, make_pipeline, task_of
+from mlmon.ml.fingerprints import data_fingerprint, fingerprint_columns, row_fingerprints
 from mlmon.ml.scoring import PREDICTION_COLUMN, PROBA_PREFIX, model_input, predict_frame
 
 __all__ = ["TrainSpec", "TrainedModel", "train"]
@@ -64,6 +65,10 @@ class TrainedModel:
     warnings: list[str] = field(default_factory=list)
     positive_class: Any = None  # binary only: the resolved positive label
     threshold: float = 0.5
+    # Row fingerprints (mlmon.ml.fingerprints) of the rows the model was fitted on, and a digest
+    # of every labelled row it was given: what a fair champion/challenger comparison leaves out.
+    train_fingerprints: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    data_fingerprint: str | None = None
 
 
 def _select_features(frame: pd.DataFrame, spec: TrainSpec) -> list[str]:
@@ -211,6 +216,7 @@ def train(frame: pd.DataFrame, spec: TrainSpec) -> TrainedModel:
     if classifier and len(pd.unique(y[train_idx])) < 2:
         raise NodeError("the training split holds a single class: add rows of the other classes")
     train_rows = data.iloc[train_idx].reset_index(drop=True)
+    fingerprints = row_fingerprints(data, fingerprint_columns(features, spec.target), spec.target)
     with pywarnings.catch_warnings(record=True) as caught:
         pywarnings.simplefilter("always")
         try:
@@ -248,4 +254,6 @@ def train(frame: pd.DataFrame, spec: TrainSpec) -> TrainedModel:
         warnings=notes,
         positive_class=positive,
         threshold=spec.threshold,
+        train_fingerprints=fingerprints[train_idx],
+        data_fingerprint=data_fingerprint(fingerprints),
     )

@@ -93,6 +93,7 @@ class Node:
     sql: str | None = None  # .sql datasets: rendered by Jinja, file datasets rewritten in
     rendered_sql: str | None = None  # .sql datasets: rendered by Jinja only, lines as in the file
     materialized: str | None = None  # "table" | "view" | None (read at use time)
+    vars_used: set[str] = field(default_factory=set)  # vars its YAML and SQL read when rendered
 
     def location(self, key: str | None = None) -> Location:
         """Where this node (or one of its keys) is written."""
@@ -125,6 +126,7 @@ class NodeKind:
     buildable: ClassVar[bool] = True  # scenarios and dashboards are declared, not built
     produces_table: ClassVar[bool] = False  # its output is a table/view readable from SQL
     runs_after_failed_check: ClassVar[bool] = False  # retrains run when an upstream check failed
+    tells_decision: ClassVar[bool] = False  # its build line always shows its message (retrains)
 
     def all_fields(self) -> dict[str, Field]:
         return {f.name: f for f in (*COMMON_FIELDS, *self.fields)}
@@ -154,6 +156,11 @@ class NodeKind:
         if self.produces_table and not ctx.warehouse.exists(node.name):
             return f"table '{node.name}' is not in the warehouse"
         return None
+
+    def records_build(self, node: Node) -> bool:
+        """Whether a build leaves a table or view whose inputs (vars, files) are worth recording:
+        a reader that skips rebuilding it can then be told it was built for other values."""
+        return self.produces_table
 
     def show_query(self, node: Node, root: Path) -> exp.Expression | None:
         """What `mlmon show NAME` prints for this node (default: its table)."""

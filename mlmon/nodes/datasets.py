@@ -85,6 +85,9 @@ class DatasetKind(NodeKind):
         paths = [p if Path(p).is_absolute() else str(root / p) for p in dataset_files(node)]
         return sql.file_scan(_format(node), paths, node.config.get("options"))
 
+    def records_build(self, node: Node) -> bool:
+        return _source(node) != "files"  # a file dataset is read afresh by every reader
+
     def available(self, node: Node, ctx: "RunContext") -> str | None:
         if _source(node) == "files":
             try:
@@ -112,7 +115,7 @@ class DatasetKind(NodeKind):
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        result = module.dataset(PythonDatasetContext(ctx))
+        result = module.dataset(PythonDatasetContext(ctx, node))
         if isinstance(result, duckdb.DuckDBPyRelation):
             result = result.df()
         if not isinstance(result, pd.DataFrame):
@@ -125,8 +128,9 @@ class DatasetKind(NodeKind):
 class PythonDatasetContext:
     """What a `def dataset(ctx)` function may use."""
 
-    def __init__(self, ctx: "RunContext"):
+    def __init__(self, ctx: "RunContext", node: Node | None = None):
         self._ctx = ctx
+        self._node = node
 
     def ref(self, name: str) -> pd.DataFrame:
         return self.relation(name).df()
@@ -135,6 +139,8 @@ class PythonDatasetContext:
         return self._ctx.warehouse.con.sql(sql.select_star(self._ctx.project.relation(name)).sql("duckdb"))
 
     def var(self, name: str, default: Any = None) -> Any:
+        if self._node is not None:  # read at run time: recorded with the build like a Jinja var()
+            self._node.vars_used.add(name)
         return self._ctx.project.settings.vars.get(name, default)
 
     @property

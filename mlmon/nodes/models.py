@@ -9,6 +9,7 @@ from sqlglot import exp
 
 from mlmon.errors import ConfigError
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
+from mlmon.run.lineage import read_inputs
 from mlmon.warehouse import sql
 
 if TYPE_CHECKING:  # scikit-learn and skops load only when a model is built (keeps `mlmon ls` fast)
@@ -57,8 +58,12 @@ class ModelKind(NodeKind):
         headline_metrics = [
             f"round(try_cast(metrics ->> '{m}' AS DOUBLE), 4) AS {m}" for m in ("roc_auc", "accuracy", "r2", "rmse")
         ]
-        return (exp.select("version", "active", "trained_at", "training_dataset", "n_train", "n_test",
-                           *headline_metrics, "left(sha256, 12) AS sha256")
+        # What each version learnt from (files, vars, rows, a digest of those rows) and why it
+        # is or is not active (a retrain's decision).
+        lineage = ["training_files", "training_vars", "data_fingerprint", "promotion ->> 'reason' AS promotion"]
+        return (exp.select("version", "active", "date_trunc('second', trained_at) AS trained_at", "training_dataset",
+                           "n_train", "n_test",
+                           *headline_metrics, *lineage, "left(sha256, 12) AS sha256")
                 .from_(sql.table("model_versions", "mlmon"))
                 .where(exp.column("model").eq(exp.Literal.string(node.name))).order_by("version"))
 
@@ -98,8 +103,10 @@ def train_version(ctx: "RunContext", node: Node, data: str | None = None,
     ctx.progress.update(f"training {node.name} on {len(frame):,} rows")
     with native_threads(len(frame)):
         trained = train(frame, spec)
+    learnt_from = read_inputs(ctx.project, ctx.warehouse, dataset)
     version = registry(ctx).register(node.name, trained, dataset, spec.estimator, spec.params,
-                                     ctx.invocation_id, activate=activate)
+                                     ctx.invocation_id, activate=activate, training_files=learnt_from.files,
+                                     training_vars=learnt_from.vars)
     return version, trained
 
 

@@ -2,46 +2,46 @@
 
 A retrain fires when the latest `mlmon.check_results` row of any check in `when:` has a status
 in `on:`. It then trains the model on `data:` (recent labelled rows, typically) or on the
-model's own data. With `promote: if_better` the new version is registered inactive, and both it
-and the active version are scored on the new version's held-out rows; the new one is activated
-only if it is strictly better on `promote_metric`. Both scores are kept in the new version's
-`metrics` JSON (`promotion_candidate_score`, `promotion_active_score`,
-`promotion_active_version`, `promoted`), so the decision can be audited later.
+model's own data, and decides whether the new version (the challenger) replaces the active one
+(the champion). Both are scored on labelled rows neither was trained on (mlmon.ml.promotion):
+the newest evaluated rows of the stores its checks read, and the challenger's held-out rows.
+`promote: if_better` activates the challenger only if it is strictly better on
+`promote_metric`; `always` activates it whatever the scores. Under `min_unseen_rows` such rows
+the scores decide nothing: a warning, and `if_better` keeps the champion. The decision, the
+rows and both scores go into the node's message and the version's `promotion` column (and, for
+older readers, `promotion_*` keys of its `metrics`).
 """
 
 from __future__ import annotations
 
-import json
-import math
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from mlmon.checks.evaluate import CheckStatus, format_value
+from mlmon.checks.evaluate import CheckStatus
 from mlmon.errors import ConfigError, NodeError, did_you_mean
 from mlmon.metrics.performance import BINARY_METRICS, MULTICLASS_METRICS, REGRESSION_METRICS
-from mlmon.metrics.performance import classification_metrics, regression_metrics
 from mlmon.nodes.base import Field, Node, NodeKind, NodeOutcome
-from mlmon.nodes.models import headline, registry, train_version
+from mlmon.nodes.models import registry, train_version
 from mlmon.warehouse.tables import SYSTEM_SCHEMA
 
 if TYPE_CHECKING:  # skops and the training stack load only when a retrain fires
-    from mlmon.ml.registry import ModelRegistry, ModelVersion
+    from mlmon.ml.promotion import Comparison
+    from mlmon.ml.registry import ModelVersion
     from mlmon.ml.training import TrainedModel
     from mlmon.project.project import Project
     from mlmon.run.context import RunContext
 
-__all__ = ["RetrainKind", "KIND", "CHECK_STATUSES", "LOWER_IS_BETTER", "latest_check_statuses", "score_version"]
+__all__ = ["RetrainKind", "KIND", "CHECK_STATUSES", "latest_check_statuses", "stores_watching"]
 
 CHECK_STATUSES = tuple(str(s) for s in CheckStatus)
 PERFORMANCE_METRICS = tuple(dict.fromkeys(BINARY_METRICS + MULTICLASS_METRICS + REGRESSION_METRICS))
-LOWER_IS_BETTER = frozenset({"log_loss", "brier_score", "mae", "mse", "rmse", "mape"})
+DEFAULT_MIN_UNSEEN_ROWS = 200
 
 
 class RetrainKind(NodeKind):
     key = "retrains"
     type = "retrain"
     runs_after_failed_check = True
+    tells_decision = True
     fields = (
         Field("model", (str,), required=True, refs=("model",)),
         Field("when", (list, str), required=True, refs=("check",), many=True, doc="checks whose status fires it"),
@@ -50,6 +50,8 @@ class RetrainKind(NodeKind):
         Field("promote", (str,), default="always", choices=("always", "if_better"),
               doc="if_better: activate the new version only if it beats the active one"),
         Field("promote_metric", (str,), doc="metric compared by if_better (default roc_auc, roc_auc_ovr or r2)"),
+        Field("min_unseen_rows", (int,), default=DEFAULT_MIN_UNSEEN_ROWS,
+              doc="fewest rows neither version trained on that can decide a promotion"),
     )
 
     def validate(self, node: Node, project: "Project") -> list[ConfigError]:
@@ -63,6 +65,8 @@ class RetrainKind(NodeKind):
         if metric is not None and metric not in PERFORMANCE_METRICS:
             errors.append(node.error(f"unknown promote_metric '{metric}'", "promote_metric",
                                      hint=did_you_mean(metric, PERFORMANCE_METRICS) or f"one of {', '.join(PERFORMANCE_METRICS)}"))
+        if node.config["min_unseen_rows"] < 1:
+            errors.append(node.error("`min_unseen_rows` must be at least 1", "min_unseen_rows"))
         return errors
 
     def execute(self, node: Node, ctx: "RunContext") -> NodeOutcome:
@@ -72,15 +76,8 @@ class RetrainKind(NodeKind):
         firing = [check for check, status in statuses.items() if status in config["on"]]
         if not firing:
             return NodeOutcome("success", f"not fired ({summary})")
-        model_node = ctx.project.nodes[config["model"]]
-        cause = f"fired by {', '.join(f'{c} {statuses[c]}' for c in firing)}"
-        if config["promote"] == "if_better":
-            return _train_if_better(ctx, model_node, config, cause)
-        version, trained = train_version(ctx, model_node, data=config.get("data"))
-        return NodeOutcome(
-            message=f"{cause}: trained {model_node.name} version {version.version} on {version.training_dataset} "
-                    f"({headline(version.metrics)}), now active",
-            rows=trained.n_train + trained.n_test, warnings=trained.warnings)
+        cause = ", ".join(f"{c} {statuses[c]}" for c in firing)
+        return _retrain(ctx, node, ctx.project.nodes[config["model"]], cause)
 
 
 def latest_check_statuses(ctx: "RunContext", checks: list[str]) -> dict[str, str | None]:
@@ -99,89 +96,87 @@ def _default_metric(version: "ModelVersion") -> str:
     return _DEFAULT_PROMOTE_METRIC.get(version.task, "roc_auc" if version.is_classifier else "r2")
 
 
-def score_version(models: "ModelRegistry", version: "ModelVersion", frame: Any, metric: str) -> float | None:
-    from mlmon.ml.scoring import PREDICTION_COLUMN, predict_frame
-
-    """`metric` of a registered version on `frame` (which holds its features and target)."""
-    pipeline = models.load(version)
-    threshold = version.threshold if version.threshold is not None else 0.5
-    scored = predict_frame(pipeline, frame, version.features, version.classes, version.task, threshold,
-                           version.positive_class)
-    truth = frame[version.target]
-    if version.is_classifier:
-        proba = scored[[c for c in scored.columns if c != PREDICTION_COLUMN]].to_numpy()
-        values = classification_metrics(truth, proba, version.classes or [], threshold, version.positive_class)
-    else:
-        values = regression_metrics(truth, scored[PREDICTION_COLUMN].to_numpy())
-    return _finite(next((m.value for m in values if m.metric == metric), None))
+def stores_watching(project: "Project", retrain: Node) -> tuple[list[str], list[str]]:
+    """The stores of the model that the retrain's checks read, and every other store of it."""
+    model = retrain.config["model"]
+    stores = [n.name for n in project.nodes.values() if n.type == "evaluation" and n.config.get("model") == model]
+    read = [project.nodes[c].config.get("store") for c in retrain.config["when"]]
+    first = [s for s in dict.fromkeys(read) if s in stores]
+    return first, [s for s in stores if s not in first]
 
 
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _better(candidate: float | None, incumbent: float | None, metric: str) -> bool:
-    """Strictly better; a score that cannot be computed never wins, and never blocks one that can."""
-    if candidate is None:
-        return False
-    if incumbent is None:
-        return True
-    return candidate < incumbent if metric in LOWER_IS_BETTER else candidate > incumbent
-
-
-def _train_if_better(ctx: "RunContext", model_node: Node, config: dict[str, Any], cause: str) -> NodeOutcome:
+def _retrain(ctx: "RunContext", node: Node, model_node: Node, cause: str) -> NodeOutcome:
     models = registry(ctx)
-    active = models.active(model_node.name)
-    version, trained = train_version(ctx, model_node, data=config.get("data"), activate=active is None)
-    rows = trained.n_train + trained.n_test
-    trained_text = f"{cause}: trained {model_node.name} version {version.version} on {version.training_dataset}"
-    if active is None:
-        return NodeOutcome(message=f"{trained_text}; no active version to compare with, now active",
-                           rows=rows, warnings=trained.warnings)
-    metric = config.get("promote_metric") or _default_metric(version)
+    champion = models.active(model_node.name)
+    version, trained = train_version(ctx, model_node, data=node.config.get("data"), activate=champion is None)
+    learnt = _learnt_text(version, trained)
+    if champion is None:
+        promotion = {"decision": "promoted", "reason": "no active version to compare with"}
+        models.record_promotion(version, promotion, trained.metrics)
+        return NodeOutcome(message=f"fired → v{version.version} promoted (no active version to compare with)\n"
+                                   f"fired by {cause}; {learnt}", rows=trained.n_train + trained.n_test,
+                           warnings=trained.warnings)
+    metric = node.config.get("promote_metric") or _default_metric(version)
     if metric not in trained.metrics:
         raise NodeError(f"promote_metric '{metric}' is not a metric of a {version.task} model",
                         hint=f"one of {', '.join(trained.metrics)}")
-    ctx.progress.update(f"scoring active version {active.version} on version {version.version}'s held-out rows")
-    candidate = _finite(trained.metrics.get(metric))
-    incumbent = score_version(models, active, trained.test_frame, metric)
-    promoted = _better(candidate, incumbent, metric)
-    _record_promotion(ctx, version, trained, candidate, incumbent, active.version, promoted)
-    shown = (f"{metric} on its {trained.n_test} held-out rows: v{version.version} {_show(candidate)} "
-             f"vs active v{active.version} {_show(incumbent)}")
+    comparison = _compare(ctx, node, version, trained, champion, metric)
+    headline, promoted, warnings = _decide(node.config, comparison)
     if promoted:
         models.activate(model_node.name, version.version)
-        decision = f"promoted version {version.version}"
-    else:
-        decision = f"kept version {active.version} active (version {version.version} is registered, inactive)"
-    return NodeOutcome(message=f"{trained_text}; {shown}: {decision}", rows=rows, warnings=trained.warnings)
+    models.record_promotion(version, {
+        "decision": "promoted" if promoted else "kept", "promote": node.config["promote"],
+        "reason": headline, "min_unseen_rows": node.config["min_unseen_rows"], **comparison.as_record(),
+    }, {**trained.metrics, "promotion_candidate_score": comparison.challenger_score,
+        "promotion_active_score": comparison.champion_score, "promotion_active_version": champion.version,
+        "promoted": 1.0 if promoted else 0.0})
+    return NodeOutcome(
+        message=f"fired → {headline}\nfired by {cause}; {learnt}; compared on {comparison.rows_text()}",
+        rows=trained.n_train + trained.n_test, warnings=[*trained.warnings, *comparison.notes, *warnings])
 
 
-def _show(value: float | None) -> str:
-    return "n/a" if value is None else format_value(value)
+def _compare(ctx: "RunContext", node: Node, version: "ModelVersion", trained: "TrainedModel",
+             champion: "ModelVersion", metric: str) -> "Comparison":
+    from mlmon.ml.promotion import compare_versions, newest_labelled_rows
+
+    models = registry(ctx)
+    ctx.progress.update(f"comparing v{version.version} with v{champion.version} on rows neither trained on")
+    first, others = stores_watching(ctx.project, node)
+    newest, evaluations = newest_labelled_rows(ctx.warehouse, first, version.target)
+    if newest.empty:  # the checks read no labelled store of this model: any store of it will do
+        newest, evaluations = newest_labelled_rows(ctx.warehouse, others, version.target)
+    return compare_versions(models, version, trained, champion, metric, newest, evaluations)
 
 
-def _record_promotion(ctx: "RunContext", version: "ModelVersion", trained: "TrainedModel", candidate: float | None,
-                      incumbent: float | None, active_version: int, promoted: bool) -> None:
-    metrics = {
-        **trained.metrics,
-        "promotion_candidate_score": candidate,
-        "promotion_active_score": incumbent,
-        "promotion_active_version": active_version,
-        "promoted": 1.0 if promoted else 0.0,
-    }
-    ctx.warehouse.con.execute(
-        f"UPDATE {SYSTEM_SCHEMA}.model_versions SET metrics = ? WHERE model = ? AND version = ?",
-        [json.dumps(metrics, default=_json_number), version.model, version.version])
+def _decide(config: dict[str, Any], comparison: "Comparison") -> tuple[str, bool, list[str]]:
+    """(the build line's decision, promoted?, warnings) under `promote:` and `min_unseen_rows:`."""
+    from mlmon.ml.promotion import better
+
+    challenger, champion = f"v{comparison.challenger_version}", f"v{comparison.champion_version}"
+    always = config["promote"] == "always"
+    minimum = config["min_unseen_rows"]
+    if comparison.rows < minimum:
+        fallback = "promotes the new version" if always else "keeps the active version"
+        warning = (f"only {comparison.rows:,} labelled rows neither {challenger} nor {champion} was trained on "
+                   f"(min_unseen_rows: {minimum}): the scores decide nothing, and promote: {config['promote']} "
+                   f"{fallback}")
+        what = f"{challenger} promoted" if always else f"kept {champion}"
+        headline = f"{what} (only {comparison.rows:,} unseen rows, under {minimum}; promote: {config['promote']})"
+        return headline, always, [warning]
+    wins = better(comparison.challenger_score, comparison.champion_score, comparison.metric)
+    if always:
+        return f"{challenger} promoted (promote: always; {comparison.scores_text()})", True, []
+    if wins:
+        return f"{challenger} promoted ({comparison.scores_text()})", True, []
+    return f"kept {champion} ({comparison.scores_text()}; {challenger} registered inactive)", False, []
 
 
-def _json_number(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+def _learnt_text(version: "ModelVersion", trained: "TrainedModel") -> str:
+    files = version.training_files or []
+    shown = f" from {len(files)} file{'s' if len(files) != 1 else ''}" if files else ""
+    vars_text = ", ".join(f"{k}={v}" for k, v in (version.training_vars or {}).items())
+    return (f"trained v{version.version} on {version.training_dataset} "
+            f"({trained.n_train + trained.n_test:,} rows{shown}{'; ' + vars_text if vars_text else ''})")
 
 
 KIND = RetrainKind()

@@ -142,7 +142,9 @@ class _Compiler:
                 ))
                 continue
             try:
-                node.config[key] = self._value(spec, value, node, key)
+                with self.renderer.recording() as used:
+                    node.config[key] = self._value(spec, value, node, key)
+                node.vars_used |= used
             except ConfigError as exc:
                 self.errors.append(exc)
         # A node with a bad key is kept (errors are already recorded, nothing will run) so the
@@ -260,7 +262,9 @@ class _Compiler:
             return ""
 
         try:
-            rendered = self.renderer.render(text, location, {"ref": ref, "config": config})
+            with self.renderer.recording() as used:
+                rendered = self.renderer.render(text, location, {"ref": ref, "config": config})
+            node.vars_used |= used
             if text is node.raw_sql:
                 node.rendered_sql = rendered
             query = parse_sql(rendered, location)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import jinja2
 
@@ -43,6 +44,7 @@ class Renderer:
 
     def __init__(self, vars: Mapping[str, Any], macro_files: list[tuple[Path, str]] = ()):
         self.vars = dict(vars)
+        self._used: set[str] | None = None
         self.env = jinja2.Environment(
             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
             extensions=["jinja2.ext.do"],
@@ -50,7 +52,20 @@ class Renderer:
         self.env.globals.update(var=self._var, env_var=self._env_var)
         self._load_macros(macro_files)
 
+    @contextmanager
+    def recording(self) -> Iterator[set[str]]:
+        """The names of the vars read while the block renders: what a node depends on."""
+        outer, self._used = self._used, set()
+        try:
+            yield self._used
+        finally:
+            used, self._used = self._used, outer
+            if outer is not None:
+                outer |= used
+
     def _var(self, name: str, default: Any = _MISSING) -> Any:
+        if self._used is not None:
+            self._used.add(name)
         if name in self.vars:
             return self.vars[name]
         if default is not _MISSING:

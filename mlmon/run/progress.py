@@ -49,10 +49,13 @@ class Progress:
         if self._status is not None:
             self._status.update(escape(message))
 
-    def node_done(self, index: int, total: int, result: NodeResult) -> None:
+    def node_done(self, index: int, total: int, result: NodeResult, tell: bool = False) -> None:
+        """One line per node; `tell`: its message's first line is the node's decision, always shown."""
         word = _WORDS[result.status]
         rows = f", {result.rows:,} rows" if result.rows is not None else ""
         detail = f" — {result.message}" if result.message and result.status in ("error", "fail", "skipped", "warn") else ""
+        if tell and result.message and not detail:
+            detail = f" — {result.message.splitlines()[0]}"
         self.log(
             f"{index:>3} of {total} {word:<6} {result.kind} {result.node} "
             f"[{result.execution_time:.2f}s{rows}]{detail}",

@@ -16,6 +16,7 @@ from mlmon.graph.selector import select
 from mlmon.nodes.base import Node, NodeOutcome
 from mlmon.project.project import Project
 from mlmon.run.context import RunContext
+from mlmon.run.lineage import build_inputs, latest_build, record_build, stale_message, stale_vars
 from mlmon.run.progress import Progress
 from mlmon.run.results import NodeResult, RunResults, utcnow
 from mlmon.warehouse.duckdb import Warehouse
@@ -69,7 +70,7 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
                 result = _skipped(node, "an earlier node failed and --fail-fast is set") if stop else _run_node(node, ctx, debug)
             ctx.results[name] = result
             _record(warehouse, config, result)
-            progress.node_done(index, len(order), result)
+            progress.node_done(index, len(order), result, tell=project.kind(node).tells_decision)
             stop = stop or (config.fail_fast and result.status in ("error", "fail"))
         run.results = list(ctx.results.values())
     run.write(project.settings.target_dir)
@@ -91,9 +92,12 @@ def _run_node(node: Node, ctx: RunContext, debug: bool) -> NodeResult:
         if upstream.status in _BLOCKING or (upstream.status == "fail" and not kind.runs_after_failed_check):
             return _skipped(node, f"upstream '{dep}' ended with status {upstream.status}")
     started = utcnow()
+    stale: list[str] = []
     try:
-        _require_upstream(node, ctx)
+        stale = _require_upstream(node, ctx)
         outcome = kind.execute(node, ctx)
+        if outcome.status in ("success", "warn") and kind.records_build(node):
+            record_build(ctx.warehouse, node, build_inputs(ctx.project, node.name), ctx.invocation_id, utcnow())
     except MlmonError as exc:
         outcome = NodeOutcome("error", str(exc))
     except Exception as exc:  # a bug or a library error: keep building the rest
@@ -104,21 +108,33 @@ def _run_node(node: Node, ctx: RunContext, debug: bool) -> NodeResult:
         else:
             detail = f"{type(exc).__name__}: {exc}"
         outcome = NodeOutcome("error", detail.strip())
-    return NodeResult(node.name, node.type, outcome.status, started, utcnow(), outcome.message, outcome.rows, outcome.warnings)
+    return NodeResult(node.name, node.type, outcome.status, started, utcnow(), outcome.message, outcome.rows,
+                      [*stale, *outcome.warnings])
 
 
-def _require_upstream(node: Node, ctx: RunContext) -> None:
-    """Upstream nodes outside the selection must already be in the warehouse."""
+def _require_upstream(node: Node, ctx: RunContext) -> list[str]:
+    """Upstream nodes outside the selection must already be in the warehouse; those built for
+    other values of the vars they depend on are named (warnings), or refused with --strict-upstream."""
+    warnings: list[str] = []
     for dep in node.upstream:
         if dep in ctx.selected:
             continue
         upstream = ctx.project.nodes[dep]
-        missing = ctx.project.kind(upstream).available(upstream, ctx)
+        upstream_kind = ctx.project.kind(upstream)
+        missing = upstream_kind.available(upstream, ctx)
         if missing:
             raise MlmonError(
                 f"upstream {upstream.type} '{dep}' is not available ({missing})",
                 hint=f"build it first, or select `+{node.name}` to build {node.name} with everything upstream",
             )
+        built = latest_build(ctx.warehouse, dep) if upstream_kind.records_build(upstream) else None
+        stale = stale_vars(built, ctx.project.settings.vars) if built is not None else []
+        if stale:
+            text = stale_message(dep, node.name, stale)
+            if ctx.config.strict_upstream:
+                raise MlmonError(f"stale upstream (--strict-upstream): {text}")
+            warnings.append(text)
+    return warnings
 
 
 def _record(warehouse: Warehouse, config: RunConfig, result: NodeResult) -> None:

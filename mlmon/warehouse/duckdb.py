@@ -24,7 +24,7 @@ from sqlglot import exp
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse import sql
 from mlmon.warehouse.lock import Holder, LockBusy, exclusive_lock, read_holder
-from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, create_statements
+from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES, added_column_statements, create_statements
 
 if TYPE_CHECKING:
     from mlmon.warehouse.publish import PublishPlan
@@ -76,6 +76,17 @@ class Warehouse:
         if not read_only:
             for statement in create_statements(self.dialect):
                 self.con.execute(statement)
+            self._add_new_system_columns()
+
+    def _add_new_system_columns(self) -> None:
+        """A warehouse written by an older mlmon gets the system-table columns added since."""
+        existing: dict[str, set[str]] = {}
+        for table, column in self.con.execute(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_catalog = ? "
+                "AND table_schema = ?", [CATALOG, SYSTEM_SCHEMA]).fetchall():
+            existing.setdefault(table, set()).add(column)
+        for statement in added_column_statements(existing, self.dialect):
+            self.con.execute(statement)
 
     @property
     def artifact_dir(self) -> Path:

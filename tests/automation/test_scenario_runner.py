@@ -91,7 +91,7 @@ def test_every_run_if_condition_and_reset_failure_state(make_project, mlmon):
     ((_, _, trigger, outcome, params, _, ended),) = runs(root, "conditions")
     assert (trigger, outcome, params, ended) == ("manual", "SUCCESS", None, True)
     (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'default_skipped'")[0]
-    assert message == "run_if no_prior_failed is false (run outcome FAILED)"
+    assert message == "skipped: run_if no_prior_failed, and a prior step failed — the run is FAILED"
     (message,) = query_rows(root, "SELECT message FROM mlmon.scenario_steps WHERE step = 'broken' AND outcome = 'FAILED' LIMIT 1")[0]
     assert "no_such_table" in message
 
@@ -314,7 +314,7 @@ def assert_secret_absent(root: Path, secret: str, *outputs: str) -> None:
     """Not in what was printed, not in any warehouse table, not in any file under target/."""
     for text in outputs:
         assert secret not in text
-    tables = query_rows(root, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = 'w'")
+    tables = query_rows(root, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_catalog = current_database()")
     assert ("mlmon", "scenario_runs") in tables
     for schema, name in tables:
         assert secret not in repr(query_rows(root, f'SELECT * FROM "{schema}"."{name}"')), f"{schema}.{name}"

@@ -91,7 +91,7 @@ def test_failed_build_keeps_the_previous_table_and_skips_descendants(project, ml
     statuses = dict(query_rows(project, "SELECT node, status FROM mlmon.node_results "
                                   "WHERE invocation_id = (SELECT invocation_id FROM mlmon.node_results ORDER BY started_at DESC LIMIT 1)"))
     assert statuses == {"tx": "success", "totals": "error", "report": "skipped", "enriched": "skipped"}
-    tables = [r[0] for r in query_rows(project, "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'w'")]
+    tables = [r[0] for r in query_rows(project, "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()")]
     assert not [t for t in tables if "staging" in t]
 
 
