@@ -30,6 +30,7 @@ TEMPLATE = Path(__file__).resolve().parent.parent / "demo" / "template"
 def init(directory: Path, rows: int) -> None:
     """Create a new project in DIRECTORY: the fraud-monitoring example, with its data."""
     from mlmon.demo.generator import generate
+    from mlmon.demo.partner import write_partner_files
 
     if directory.exists() and any(directory.iterdir()):
         raise UsageError(f"{directory} already exists and is not empty", hint="choose a new folder")
@@ -37,6 +38,7 @@ def init(directory: Path, rows: int) -> None:
     # Shipped without its dot (package data skips dotfiles); a project needs the real name.
     (directory / "gitignore").replace(directory / ".gitignore")
     generate(directory / "data", rows=rows)
+    write_partner_files(directory / "data")
     stdout.print(f"Created project in {directory}. Next: cd {directory} && mlmon build")
 
 

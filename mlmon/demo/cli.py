@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 from collections.abc import Sequence
 from typing import IO
 
@@ -47,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--year", type=int, default=2017)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--format", dest="fmt", choices=("csv", "parquet"), default="csv")
+    parser.add_argument("--no-partner", action="store_true",
+                        help="skip the partner's logged scores and chargebacks (partner_scores_*, chargebacks_*)")
     parser.add_argument(
         "--no-drift",
         action="store_true",
@@ -123,6 +126,11 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
 
     started = time.perf_counter()
     paths = generate(args.out, args.year, months, args.rows, args.seed, drift, args.fmt)
+    if not args.no_partner:
+        from mlmon.demo.partner import write_partner_files
+
+        partner = write_partner_files(Path(args.out), args.year, args.seed, drift)
+        print(f"wrote {len(partner)} partner file(s) (partner_scores_*, chargebacks_*)", file=out)
     elapsed = time.perf_counter() - started
     size = sum(p.stat().st_size for p in paths)
     print(

@@ -21,7 +21,7 @@ from mlmon.errors import NodeError
 from mlmon.evaluation.quality import compare_features, unknown_labels
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import draw_sample, table_columns
-from mlmon.evaluation.task import task_metrics
+from mlmon.evaluation.task import measured_performance, task_metrics
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
@@ -30,7 +30,7 @@ from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns
 
-__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "require_ground_truth", "evaluate", "timed"]
+__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
 
 _DRIFT_SEED = 1337  # the domain classifier's seed (SPEC §4); its samples are drawn with it too
 _SCORE = "__mlmon_score"  # the prediction drift's score, compared beside the features
@@ -54,6 +54,9 @@ class EvaluationPlan:
     sample_key: tuple[str, ...] = ()  # columns identifying a row, for the domain classifier's samples
     drift: DriftSettings = DriftSettings()  # when a feature counts as drifted
     segments: tuple[str, ...] = ()  # columns whose values get their own metrics
+    # The `prediction` column holds the model's own (logged) decisions: threshold metrics and
+    # predicted class shares read it instead of cutting the probability at `threshold`.
+    logged_prediction: bool = False
 
     @property
     def features(self) -> list[str]:
@@ -171,6 +174,8 @@ def evaluate(
         values, notes = unknown_labels(plan.target, plan.classes or (), truth)
         metrics += values
         warnings += notes
+    if plan.features and not numeric and not categorical:
+        raise _no_common_feature(con, current_sql, reference, plan)
     task = task_metrics(plan.task)
     performance: dict[str, float | None] = {}
     if not plan.skip_performance and n_labelled and scored:
@@ -233,3 +238,22 @@ def evaluate(
         )
     return EvaluationResult(metrics, list(dict.fromkeys(warnings)), n_labelled > 0, n_cur,
                             [*numeric, *categorical], timings)
+
+
+def reference_performance(con: duckdb.DuckDBPyConnection, relation_sql: str, plan: EvaluationPlan) -> dict[str, float | None]:
+    """The global performance metrics of a reference's labelled rows (for `<metric>_drift`)."""
+    return {m.metric: m.value for m in measured_performance(con, relation_sql, plan) or [] if m.feature is None}
+
+
+def _no_common_feature(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,
+                       plan: EvaluationPlan) -> NodeError:
+    """No feature to compare: name the columns each side lacks rather than fail inside a query."""
+    current = {name for name, _ in table_columns(con, current_sql)}
+    ref = {name for name, _ in table_columns(con, reference.sql)}
+    missing = [f"{side} lacks {', '.join(cols)}" for side, cols in (
+        (f"the reference ({reference.kind})", [f for f in plan.features if f not in ref]),
+        ("the data", [f for f in plan.features if f not in current])) if cols]
+    return NodeError(
+        f"evaluation '{plan.store}' has no feature present in both the data and the reference: "
+        + "; ".join(missing),
+        hint="list the features both hold in `features:`, or choose another `reference:`")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Callable, Sequence
 
 import duckdb
@@ -40,6 +41,7 @@ __all__ = [
     "ReferenceCache",
     "rows_table",
     "resolve_reference",
+    "kept_reference",
     "features_key",
     "IMPORTANCE_ROWS",
 ]
@@ -179,6 +181,24 @@ def _performance_of(con: duckdb.DuckDBPyConnection, evaluation_id: str) -> dict[
         [evaluation_id]
     ).fetchall()
     return {metric: value for metric, value in rows}
+
+
+def kept_reference(con: duckdb.DuckDBPyConnection, store: str, wanted: str, scratch: Scratch,
+                   before: date | None = None) -> tuple[str, str] | None:
+    """(evaluation_id, scratch table of its kept rows) of the store's first or previous evaluation
+    (with `before`, among those labelled with an earlier `period`), or None."""
+    condition = "" if before is None else " AND TRY_CAST(json_extract_string(labels, '$.period') AS DATE) < ?"
+    order = "ASC" if wanted == "first" else "DESC"
+    period = "" if before is None else "TRY_CAST(json_extract_string(labels, '$.period') AS DATE) " + order + ", "
+    row = con.execute(
+        f"SELECT evaluation_id FROM mlmon.evaluations WHERE store = ?{condition} ORDER BY {period}created_at {order} LIMIT 1",
+        [store, *([before] if before is not None else [])]).fetchone()
+    kept = _kept_rows(con, store, row[0]) if row else None
+    if kept is None:
+        return None
+    table = scratch.table(f"kept_{row[0][:8]}")
+    create_table(con, table, kept)
+    return row[0], table
 
 
 def resolve_reference(con: duckdb.DuckDBPyConnection, store: str, wanted: str, version: ModelVersion,

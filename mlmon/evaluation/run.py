@@ -41,7 +41,7 @@ from mlmon.ml.threads import native_threads
 from mlmon.run.results import utcnow
 from mlmon.warehouse.duckdb import Warehouse
 
-__all__ = ["EvaluationRequest", "StoredEvaluation", "plan_for", "run_evaluation", "summary"]
+__all__ = ["EvaluationRequest", "StoredEvaluation", "memo", "plan_for", "run_evaluation", "score_into", "summary"]
 
 SCORE_CHUNK_ROWS = 100_000
 
@@ -117,7 +117,7 @@ def plan_for(con: Any, request: EvaluationRequest, version: ModelVersion, curren
     )
 
 
-def _memo(load: Callable[[], Any] | None) -> Callable[[], Any] | None:
+def memo(load: Callable[[], Any] | None) -> Callable[[], Any] | None:
     if load is None:
         return None
     loaded: list[Any] = []
@@ -130,7 +130,7 @@ def _memo(load: Callable[[], Any] | None) -> Callable[[], Any] | None:
     return once
 
 
-def _score(con: Any, pipeline: Any, sampled: str, output: str, scratch: Scratch, version: ModelVersion,
+def score_into(con: Any, pipeline: Any, sampled: str, output: str, scratch: Scratch, version: ModelVersion,
            plan: EvaluationPlan, n_rows: int, say: Callable[[str], None]) -> None:
     """Score the sampled rows into `output`. A feature absent from the data reaches the model as
     missing values (its imputer fills them) and is left out of the scored rows, so that its
@@ -156,7 +156,7 @@ def _try_score(con: Any, pipeline: Any, sampled: str, scratch: Scratch, version:
     """Score into the scratch table `scored`; when the model cannot score the data (a feature
     turned to text, say), the reason as a warning: the evaluation then records input drift only."""
     try:
-        _score(con, pipeline, sampled, scratch.table("scored"), scratch, version, plan, n_rows, say)
+        score_into(con, pipeline, sampled, scratch.table("scored"), scratch, version, plan, n_rows, say)
     except NodeError as exc:  # a column the model reads has a type it cannot take
         return _unscored(exc.message)
     except (ValueError, TypeError, duckdb.Error) as exc:
@@ -184,7 +184,7 @@ def run_evaluation(
     outputs or the model's importance on its reference is not cached yet.
     """
     say = progress or (lambda message: None)
-    load = _memo(load_pipeline)
+    load = memo(load_pipeline)
     con = warehouse.con
     timings: dict[str, float] = {}
     with Scratch(con, request.store) as scratch:

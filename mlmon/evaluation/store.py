@@ -37,6 +37,8 @@ __all__ = [
     "KEEP_ROWS",
     "EvaluationRecord",
     "append_evaluation",
+    "append_evaluations",
+    "label_types",
     "refresh_views",
     "feature_view",
     "segment_view",
@@ -110,19 +112,34 @@ def append_evaluation(
     keep_rows: int = KEEP_ROWS,
 ) -> None:
     """Append one evaluation atomically (see the module docstring)."""
+    append_evaluations(warehouse, [(record, metrics, rows_sql, keep_columns)], cache_rows, keep_rows)
+
+
+def append_evaluations(
+    warehouse: Warehouse,
+    evaluations: Sequence[tuple[EvaluationRecord, Sequence[MetricValue], str | None, Sequence[str]]],
+    cache_rows: Sequence[dict[str, Any]] = (),
+    keep_rows: int = KEEP_ROWS,
+) -> None:
+    """Append several evaluations of one store (one per period) in a single transaction: each
+    is (record, metrics, its rows, the columns to keep)."""
+    if not evaluations:
+        return
     metric_rows = [
         {"evaluation_id": record.evaluation_id, "store": record.store, "metric": m.metric, "feature": m.feature,
          "segment": m.segment, "value": m.value, "lower": m.lower, "upper": m.upper}
-        for m in metrics
+        for record, metrics, _, _ in evaluations for m in metrics
     ]
     with warehouse.transaction() as con:
-        warehouse.insert_rows("evaluations", [record.row()])
+        warehouse.insert_rows("evaluations", [record.row() for record, _, _, _ in evaluations])
         _insert_frame(con, "metrics", metric_rows)
         pause_point("evaluation_transaction")
-        if rows_sql is not None and keep_columns and keep_rows > 0:
-            _keep_rows(con, record, rows_sql, list(keep_columns), keep_rows)
+        for record, _, rows_sql, keep_columns in evaluations:
+            if rows_sql is not None and keep_columns and keep_rows > 0:
+                _keep_rows(con, record, rows_sql, list(keep_columns), keep_rows)
         warehouse.insert_rows("reference_profiles", list(cache_rows))
-        refresh_views(warehouse, record.store)
+        for store in dict.fromkeys(record.store for record, _, _, _ in evaluations):
+            refresh_views(warehouse, store)
 
 
 def _insert_frame(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
@@ -202,13 +219,46 @@ def _metric_names(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
     return [(r[0], bool(r[1])) for r in rows if not (per_feature and r[0] in _CLASS_METRICS)]
 
 
-def _label_keys(con: duckdb.DuckDBPyConnection, store: str) -> list[str]:
+PERIOD_LABEL = "period"  # the label of a `period:` evaluation: the period's first day
+
+
+def _value_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "BOOLEAN"
+    if isinstance(value, int):
+        return "BIGINT"
+    if isinstance(value, float):
+        return "DOUBLE"
+    return "VARCHAR"
+
+
+def label_types(labels: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Each label key's column type in the store view: `period` a DATE; a key whose values are all
+    booleans, integers or numbers that type; anything else (or a mix) text."""
+    seen: dict[str, set[str]] = {}
+    for value in labels:
+        for key, item in value.items():
+            if item is not None:
+                seen.setdefault(str(key), set()).add(_value_type(item))
+            else:
+                seen.setdefault(str(key), set())
+    types = {}
+    for key, kinds in seen.items():
+        if key == PERIOD_LABEL:
+            types[key] = "DATE"
+        elif kinds in ({"BIGINT"}, {"BOOLEAN"}, {"DOUBLE"}):
+            types[key] = next(iter(kinds))
+        elif kinds == {"BIGINT", "DOUBLE"}:
+            types[key] = "DOUBLE"
+        else:
+            types[key] = "VARCHAR"
+    return types
+
+
+def _label_keys(con: duckdb.DuckDBPyConnection, store: str) -> dict[str, str]:
     rows = con.execute("SELECT labels FROM mlmon.evaluations WHERE store = ? ORDER BY created_at", [store]).fetchall()
-    keys: dict[str, None] = {}
-    for (text,) in rows:
-        value = json.loads(text) if text else {}
-        keys.update(dict.fromkeys(str(k) for k in (value if isinstance(value, dict) else {})))
-    return list(keys)
+    values = [json.loads(text) if text else {} for (text,) in rows]
+    return label_types([v for v in values if isinstance(v, dict)])
 
 
 def _pivot(metrics: list[tuple[str, bool]]) -> tuple[list[exp.Expression], list[str]]:
@@ -225,10 +275,10 @@ def _pivot(metrics: list[tuple[str, bool]]) -> tuple[list[exp.Expression], list[
     return cells, names
 
 
-def _label_columns(keys: list[str], taken: set[str]) -> list[exp.Expression]:
-    """One column per label key; a key that clashes with another column is prefixed `label_`."""
-    out = []
-    for key in keys:
+def _label_columns(keys: dict[str, str], taken: set[str]) -> list[exp.Expression]:
+    """One typed column per label key; a key that clashes with another column is prefixed `label_`."""
+    out: list[exp.Expression] = []
+    for key, dtype in keys.items():
         name, n = key, 1
         if name in taken:
             name = f"label_{key}"
@@ -236,8 +286,26 @@ def _label_columns(keys: list[str], taken: set[str]) -> list[exp.Expression]:
             n += 1
             name = f"label_{key}_{n}"
         taken.add(name)
-        out.append(sql.json_label("labels", key, name, "e"))
+        label = sql.json_label("labels", key, name, "e")
+        if dtype != "VARCHAR":
+            label = exp.alias_(exp.TryCast(this=label.this, to=exp.DataType.build(dtype)), name, quoted=True)
+        out.append(label)
     return out
+
+
+def _is_latest(taken: set[str]) -> list[exp.Expression]:
+    """`is_latest`: true for the newest evaluation of each label set (a period evaluated again
+    when more outcomes arrived leaves its older evaluations false)."""
+    if "is_latest" in taken:
+        return []
+    labels = exp.cast(exp.column("labels", table="e", quoted=True), "VARCHAR")
+    rank = exp.Window(
+        this=exp.RowNumber(),
+        partition_by=[exp.column("store", table="e", quoted=True), labels],
+        order=exp.Order(expressions=[exp.column("created_at", table="e", quoted=True).desc(),
+                                     exp.column("evaluation_id", table="e", quoted=True).desc()]),
+    )
+    return [exp.alias_(exp.EQ(this=rank, expression=exp.Literal.number(1)), "is_latest", quoted=True)]
 
 
 def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
@@ -261,6 +329,7 @@ def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
     taken = set(fixed) | set(names) | set(keys)
     labels = _label_columns(_label_keys(con, store), taken)
     outer = [exp.column(c, table="e", quoted=True) for c in fixed] + labels
+    outer += [] if per_feature or per_segment else _is_latest(taken)
     outer += [exp.column(k, table="m", quoted=True) for k in keys if k != "evaluation_id"]
     outer += [exp.column(n, table="m", quoted=True) for n in names]
     joined = exp.column("evaluation_id", table="m", quoted=True).eq(exp.column("evaluation_id", table="e", quoted=True))

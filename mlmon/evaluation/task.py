@@ -31,7 +31,7 @@ from mlmon.ml.scoring import PREDICTION_COLUMN, proba_column
 if TYPE_CHECKING:
     from mlmon.evaluation.evaluate import EvaluationPlan
 
-__all__ = ["TaskMetrics", "task_metrics", "HEADLINE_METRICS"]
+__all__ = ["TaskMetrics", "task_metrics", "measured_performance", "HEADLINE_METRICS"]
 
 # Multiclass CBPE fetches probabilities row by row; beyond this many rows per side it works on
 # a seeded hash sample (the estimate's sampling error there is far below its band).
@@ -65,12 +65,14 @@ def _positive(plan: "EvaluationPlan") -> Any:
 # -- performance ---------------------------------------------------------------------------------
 
 
-def _measured(con: Con, relation_sql: str, plan: "EvaluationPlan") -> list[MetricValue] | None:
-    """The task's performance on a relation's labelled rows; None when it lacks the columns."""
+def measured_performance(con: Con, relation_sql: str, plan: "EvaluationPlan") -> list[MetricValue] | None:
+    """The task's performance on a relation's labelled rows; None when it lacks the columns.
+    With logged decisions (`plan.logged_prediction`) threshold metrics read the `prediction` column."""
     needed = [plan.target, PREDICTION_COLUMN] if plan.task == "regression" else [plan.target, *_probas(plan)]
-    if not set(needed) <= {name for name, _ in table_columns(con, relation_sql)}:
+    logged = plan.task != "regression" and plan.logged_prediction
+    if not set(needed + ([PREDICTION_COLUMN] if logged else [])) <= {name for name, _ in table_columns(con, relation_sql)}:
         return None
-    frame = _fetch(con, relation_sql, needed, _labelled(plan.target))
+    frame = _fetch(con, relation_sql, needed + ([PREDICTION_COLUMN] if logged else []), _labelled(plan.target))
     if plan.task == "regression":
         return regression_metrics(frame[plan.target], frame[PREDICTION_COLUMN])
     # An outcome of a class the model does not know is no negative: left out (and counted in
@@ -79,14 +81,16 @@ def _measured(con: Con, relation_sql: str, plan: "EvaluationPlan") -> list[Metri
     codes, uniques = pd.factorize(frame[plan.target])
     frame = frame[np.array([canonical_label(u) in known for u in uniques] + [False], dtype=bool)[codes]]
     return classification_metrics(frame[plan.target], frame[needed[1:]].to_numpy(dtype=np.float64, na_value=np.nan),
-                                  list(plan.classes or ()), plan.threshold, plan.positive_class)
+                                  list(plan.classes or ()), plan.threshold, plan.positive_class,
+                                  predicted=frame[PREDICTION_COLUMN] if logged else None)
+
 
 
 def _performance(con: Con, current_sql: str, plan: "EvaluationPlan", reference: Reference) -> list[MetricValue]:
-    current = _measured(con, current_sql, plan) or []
+    current = measured_performance(con, current_sql, plan) or []
     # Per-class metrics need the reference's per-class values: measured on its rows. Global
     # metrics come from the reference's record (the version's test metrics, an evaluation's).
-    before = _measured(con, reference.sql, plan) if plan.task == "multiclass" else None
+    before = measured_performance(con, reference.sql, plan) if plan.task == "multiclass" else None
     if before is None:
         before = [MetricValue(n, reference.performance.get(n)) for n in performance_metric_names(plan.task)]
     return current + performance_drift(current, before)
@@ -105,7 +109,9 @@ def _prediction_drift(con: Con, reference: Reference, current_sql: str, plan: "E
     positive = _positive(plan) if plan.task == "binary" else None
     return prediction_drift(
         con, reference.sql, current_sql, None if plan.task == "regression" else list(plan.classes or ()),
-        positive, plan.threshold, proba_column(positive) if positive is not None else None,
+        # without a positive class the shares come from the `prediction` column: the logged decisions
+        None if plan.logged_prediction else positive, plan.threshold,
+        proba_column(positive) if positive is not None else None,
         prediction_column=PREDICTION_COLUMN, distribution=distribution,
     )
 

@@ -84,11 +84,13 @@ def classification_metrics(
     classes: Sequence[Any],
     threshold: float = 0.5,
     positive_class: Any = None,
+    predicted: Sequence[Any] | np.ndarray | pd.Series | None = None,
 ) -> list[MetricValue]:
     """Binary or multiclass performance of `proba` (n × k, columns in `classes` order).
 
     Rows with a missing label or a missing probability are left out. Binary predictions are the
-    positive class when its probability is at least `threshold`. Multiclass precision, recall
+    positive class when its probability is at least `threshold`, unless `predicted` gives the
+    predicted labels (a model's logged decisions): threshold metrics then use those. Multiclass precision, recall
     and F1 are macro averages and ROC AUC is one-vs-rest, as sklearn names them.
     """
     classes = list(classes)
@@ -104,6 +106,7 @@ def classification_metrics(
     keep = ~_is_missing(y) & ~np.isnan(proba).any(axis=1)
     y_idx = _class_index(y[keep], classes)
     proba = proba[keep]
+    logged = None if predicted is None else _class_index(pd.Series(predicted).reset_index(drop=True)[keep], classes)
     names = BINARY_METRICS if len(classes) == 2 else MULTICLASS_METRICS
     if len(y_idx) == 0:
         per_class = [] if len(classes) == 2 else [
@@ -116,8 +119,12 @@ def classification_metrics(
         pos = classes.index(positive_label(classes, positive_class))
         truth = (y_idx == pos).astype(np.int64)
         score = proba[:, pos]
-        predicted = (score >= threshold).astype(np.int64)
-        predicted_idx = np.where(predicted == 1, pos, 1 - pos)
+        if logged is None:
+            predicted = (score >= threshold).astype(np.int64)
+            predicted_idx = np.where(predicted == 1, pos, 1 - pos)
+        else:
+            predicted_idx = logged
+            predicted = (logged == pos).astype(np.int64)
         both_classes = truth.min() != truth.max()
         values: dict[str, Callable[[], float]] = {
             # On indices, so a label the model does not know counts as a wrong prediction.
@@ -134,13 +141,15 @@ def classification_metrics(
             ),
         }
     else:
-        return _multiclass(y_idx, proba, classes)
+        return _multiclass(y_idx, proba, classes, logged)
     return [MetricValue(name, _safe(values[name])) for name in names]
 
 
-def _multiclass(y_idx: np.ndarray, proba: np.ndarray, classes: Sequence[Any]) -> list[MetricValue]:
-    """SPEC §4's multiclass metrics, then `precision` / `recall` / `f1` per class."""
-    predicted = proba.argmax(axis=1)
+def _multiclass(y_idx: np.ndarray, proba: np.ndarray, classes: Sequence[Any],
+                logged: np.ndarray | None = None) -> list[MetricValue]:
+    """SPEC §4's multiclass metrics, then `precision` / `recall` / `f1` per class; threshold-free
+    metrics read `proba`, the others the logged predicted classes when given."""
+    predicted = proba.argmax(axis=1) if logged is None else logged
     labels = list(range(len(classes)))
     # A label the model does not know (index -1) counts as a wrong prediction in accuracy and
     # the averages, and leaves the probability-based metrics undefined.

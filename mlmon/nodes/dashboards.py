@@ -17,7 +17,7 @@ TILES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "feature_drift": (("store",), ()),
     "data_quality": (("store",), ()),
     "prediction_drift": (("store",), ()),
-    "performance": (("store",), ()),
+    "performance": (("store",), ("metric", "x")),  # with `metric`: estimated vs realised over time
     "model_versions": ((), ("model",)),
 }
 _COMMON = ("type", "title")

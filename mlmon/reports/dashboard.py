@@ -131,7 +131,8 @@ def _metric_history(page: _Page, tile: Tile) -> View:
     points = page.wh.metric_history(store, metric, feature)
     points = [p for p in points if p.value is not None and math.isfinite(p.value)]
     if x_key != "created_at":
-        points = [p for p in points if p.evaluation.labels.get(x_key) is not None]
+        # one point per label value: the newest evaluation of it (a period evaluated again)
+        points = list(_newest_per_x([p for p in points if p.evaluation.labels.get(x_key) is not None], x_key).values())
     if not points:
         why = f" with label '{x_key}'" if x_key != "created_at" else ""
         return {**view, "empty": f"No evaluation of {store}{why} has {metric} yet."}
@@ -374,6 +375,8 @@ def _performance(page: _Page, tile: Tile) -> View:
     view, latest = _latest_of_store(page, tile)
     if latest is None:
         return view
+    if tile.get("metric"):
+        return _estimated_vs_realised(page, tile, view)
     rows = {r.metric: r for r in page.wh.metrics(latest.evaluation_id)
             if r.feature is None and r.value is not None}
     version = page.wh.model_version(latest.model, latest.model_version) if latest.model else None
@@ -413,6 +416,50 @@ def _per_class(rows: list[MetricRow]) -> list[dict[str, Any]]:
         if r.feature is not None:
             by_class.setdefault(r.feature, {"label": r.feature})[r.metric] = r.value
     return [by_class[c] for c in sorted(by_class, key=_class_key)]
+
+
+def _newest_per_x(points: list[Any], x_key: str) -> dict[Any, Any]:
+    """{x: the newest point there}: a period evaluated again (more outcomes) shows its latest values."""
+    newest: dict[Any, Any] = {}
+    for p in points:  # oldest first
+        x = p.evaluation.created_at if x_key == "created_at" else p.evaluation.labels.get(x_key)
+        if x is not None:
+            newest[x] = p
+    return newest
+
+
+def _estimated_vs_realised(page: _Page, tile: Tile, view: View) -> View:
+    """`metric` (realised, on labelled rows) and `estimated_<metric>` (CBPE) over the store's
+    evaluations, on one chart: the estimate needs no outcome, so it runs ahead of the truth."""
+    store, metric = tile["store"], tile["metric"]
+    x_key = tile.get("x") or ("period" if any("period" in e.labels for e in page.wh.evaluations(store)) else page.default_x)
+    realised = _newest_per_x(page.wh.metric_history(store, metric), x_key)
+    estimated = _newest_per_x(page.wh.metric_history(store, f"estimated_{metric}"), x_key)
+    coverage = _newest_per_x(page.wh.metric_history(store, "label_coverage"), x_key)
+    xs = sorted(set(realised) | set(estimated), key=str)
+    view["subtitle"] = f"{store} · {metric}, estimated vs realised by {x_key}"
+    if not xs:
+        return {**view, "empty": f"No evaluation of {store} has {metric} or estimated_{metric} yet."}
+    shown = [_plain(x) for x in xs]
+    fig = figure(height=300)
+    est = [estimated.get(x) for x in xs]
+    if any(e is not None and e.lower is not None for e in est):
+        fig.add_trace(go.Scatter(x=shown, y=[e.upper if e else None for e in est], mode="lines", line={"width": 0},
+                                 hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=shown, y=[e.lower if e else None for e in est], mode="lines", line={"width": 0},
+                                 fill="tonexty", fillcolor="rgba(124,58,237,0.14)", name="estimate 95%", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=shown, y=[e.value if e else None for e in est], mode="lines+markers",
+                             name="estimated (CBPE)", line={"color": "#7c3aed", "width": 2, "dash": "dash"}))
+    fig.add_trace(go.Scatter(x=shown, y=[realised[x].value if x in realised else None for x in xs], mode="lines+markers",
+                             name="realised", line={"color": "#2563eb", "width": 2}, marker={"size": 9}))
+    fig.update_xaxes(type="category", title_text=_plain(x_key))
+    fig.update_yaxes(title_text=_plain(metric))
+    _draw_bounds(fig, page.checks_on(store, f"estimated_{metric}", None), [
+        v for x in xs for v in ((realised[x].value if x in realised else None), (estimated[x].value if x in estimated else None))
+        if v is not None])
+    rows = [{"x": x, "realised": realised[x].value if x in realised else None,
+             "estimated": estimated.get(x), "coverage": coverage[x].value if x in coverage else None} for x in xs]
+    return {**view, "chart": page.chart(fig), "history": list(reversed(rows)), "metric": metric, "x_key": x_key}
 
 
 def _value(row: MetricRow | None) -> float | None:

@@ -209,7 +209,9 @@ class Warehouse:
             return None
         rows = self._rows(
             f"SELECT {_EVALUATION_COLUMNS} FROM {self.table('evaluations')} WHERE store = ? "
-            "ORDER BY created_at DESC NULLS LAST, evaluation_id DESC LIMIT 1",
+            # a store evaluated per period: the newest period's latest evaluation
+            "ORDER BY TRY_CAST(json_extract_string(labels, '$.period') AS DATE) DESC NULLS LAST, "
+            "created_at DESC NULLS LAST, evaluation_id DESC LIMIT 1",
             [store],
         )
         return _evaluation(rows[0]) if rows else None

@@ -338,6 +338,8 @@ def test_example_project_retrains_once_drift_crosses_the_max(tmp_path, mlmon, mo
     for folder in ("models", "monitors", "checks", "macros"):
         shutil.copytree(REPO_ROOT / folder, root / folder)
     generate(root / "data", rows=2500)
+    for partner_file in [*REPO_ROOT.glob("data/partner_scores_*.csv"), *REPO_ROOT.glob("data/chargebacks_*.csv")]:
+        shutil.copy(partner_file, root / "data")
     result = mlmon("build", "--vars", "{month: '2017_04'}", project=root)
     assert result.exit_code == 0, result.output
 

@@ -56,7 +56,8 @@ def test_views_pivot_metrics_and_labels_with_awkward_names(warehouse):
     view = warehouse.query_df('SELECT * FROM "select"')
     assert view["evaluation_id"].tolist() == ["select-0", "select-1"]
     assert view["month"].tolist() == ["01", "02"]
-    assert view["my key"].tolist()[0] == "x" and view['quo"te'].tolist()[0] == "1"
+    assert view["my key"].tolist()[0] == "x" and view['quo"te'].tolist()[0] == 1, "an integer label is typed"
+    assert view["is_latest"].tolist() == [True, True], "two label sets, one evaluation each"
     assert view["label_accuracy"].tolist()[0] == "clash", "a label never hides a metric"
     assert view["accuracy"].tolist()[0] == 0.9 and pd.isna(view["accuracy"].tolist()[1])
     assert view[["data_drift", "data_drift_lower", "data_drift_upper"]].values.tolist()[0] == [0.55, 0.5, 0.6]

@@ -98,7 +98,7 @@ CASES = [
         {"models/a.yml": "datasets:\n  - name: a\n    files: data/a.csv\n",
          "monitors/e.yml": "evaluations:\n  - name: e\n    model: m\n    data: a\n    reference: trainig\n",
          "models/m.yml": "models:\n  - name: m\n    data: a\n    target: id\n"},
-        ["monitors/e.yml:5: `reference` must be one of training, first, previous, got 'trainig' — did you mean 'training'?"],
+        ["monitors/e.yml:5: `reference` must be one of training, first, previous or a dataset or score node, got 'trainig' — did you mean 'training'?"],
         id="bad-choice",
     ),
     pytest.param(

@@ -56,11 +56,13 @@ def test_init_creates_a_project_that_builds(tmp_path, mlmon):
     assert not (target / "gitignore").exists()
     result = mlmon("build", project=target)
     assert result.exit_code == 0, result.output
-    assert query_rows(target, "SELECT count(*) FROM mlmon.evaluations") == [(2,)]
+    assert query_rows(target, "SELECT count(*) FROM mlmon.evaluations WHERE store <> 'mes_for_partner_scores'") == [(2,)]
+    # the partner's logged scores: one evaluation per month of 2017
+    assert query_rows(target, "SELECT count(*) FROM mlmon.evaluations WHERE store = 'mes_for_partner_scores'") == [(12,)]
     published = duckdb.connect(str(target / "target" / "published" / "warehouse.duckdb"), read_only=True)
     try:  # the example's stores, as a BI tool reads them
         assert published.execute("SELECT count(*) FROM mes_for_input_drift").fetchone() == (1,)
-        assert published.execute("SELECT count(*) FROM mlmon.evaluations").fetchone() == (2,)
+        assert published.execute("SELECT count(*) FROM mlmon.evaluations").fetchone() == (14,)
     finally:
         published.close()
     assert mlmon("init", str(target)).exit_code == 2, "init refuses a folder that is not empty"

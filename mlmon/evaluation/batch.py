@@ -1,0 +1,382 @@
+"""Evaluations of any model: logged outputs (`predictions:`), a node as reference, outcomes
+joined by key (`ground_truth:`) and one evaluation per period (`period:`).
+
+One build reads the data once into a scratch table (outcomes joined, each row's period start
+computed), counts rows and labels per period in one grouped scan, and evaluates only the
+periods that are new or whose row or label count changed (all of them with --full-refresh),
+oldest first. The reference's profile is computed once and reused for every period. All the
+evaluations are appended in one transaction: a failure in any period appends none.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+import duckdb
+from sqlglot import exp
+
+from mlmon.errors import Location, NodeError
+from mlmon.evaluation.evaluate import (
+    EvaluationPlan,
+    evaluate,
+    labelled_rows,
+    reference_performance,
+    require_ground_truth,
+)
+from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, coverage_metrics, joined_rows
+from mlmon.evaluation.reference import TRAINING, Reference, ReferenceCache, kept_reference, resolve_reference
+from mlmon.evaluation.run import EvaluationRequest, StoredEvaluation, plan_for, score_into
+from mlmon.evaluation.sampling import Scratch, count_rows, create_table, sample_into, table_columns
+from mlmon.evaluation.store import KEEP_ROWS, PERIOD_LABEL, EvaluationRecord, append_evaluations
+from mlmon.evaluation.subject import LoggedOutputs, logged_outputs
+from mlmon.metrics.univariate import classify_columns
+from mlmon.ml.registry import ModelVersion
+from mlmon.ml.scoring import PREDICTION_COLUMN, PROBA_PREFIX
+from mlmon.run.results import utcnow
+from mlmon.warehouse.duckdb import Warehouse
+
+if TYPE_CHECKING:
+    from mlmon.nodes.base import Node, NodeOutcome
+    from mlmon.run.context import RunContext
+
+__all__ = ["BatchOutcome", "BatchRequest", "PeriodCount", "TransientCache", "run_batch", "run_node", "stale_periods"]
+
+KEYWORDS = (TRAINING, "first", "previous")
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """What an evaluation node asks beyond the classic keys."""
+
+    base: EvaluationRequest
+    predictions: Mapping[str, Any] | None = None
+    task: str | None = None
+    target: str | None = None
+    reference_node: str | None = None  # the node named by `reference:`, if any
+    reference_sql: str | None = None
+    truth: GroundTruth | None = None
+    period: Mapping[str, str] | None = None
+    full_refresh: bool = False
+
+
+@dataclass(frozen=True)
+class PeriodCount:
+    start: date | None  # None: the data as one window (no `period:`)
+    n_rows: int
+    n_labelled: int
+
+
+class TransientCache(ReferenceCache):
+    """Profiles kept for this build only: a node's rows may change before the next build, so
+    nothing is written; importances still come from the model version's own cache."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, inner: ReferenceCache | None):
+        self.con = con
+        self.inner = inner
+        self.pending = inner.pending if inner is not None else []
+        self._kept: dict[tuple[str, str, str], Any] = {}
+
+    def _get(self, source: str, kind: str, key: str) -> Any:
+        return self._kept.get((source, kind, key))
+
+    def _put(self, source: str, kind: str, key: str, payload: Any) -> None:
+        self._kept[(source, kind, key)] = payload
+
+    def model_importance(self, reference: Reference, load_pipeline: Callable[[], Any] | None) -> dict[str, float] | None:
+        return self.inner.model_importance(reference, load_pipeline) if self.inner is not None else None
+
+
+def _q(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def period_counts(con: duckdb.DuckDBPyConnection, joined: str, target: str, by_period: bool) -> list[PeriodCount]:
+    """Rows and labelled rows per period, in one grouped scan, oldest first."""
+    present = {name for name, _ in table_columns(con, joined)}
+    labelled = exp.Count(this=_q(target)) if target in present else exp.Literal.number(0)
+    query = exp.select(exp.Count(this=exp.Star()), labelled).from_(joined, dialect="duckdb")
+    if not by_period:
+        n, n_labelled = con.execute(query.sql("duckdb")).fetchone()
+        return [PeriodCount(None, int(n), int(n_labelled))]
+    query = (query.select(_q(PERIOD_COLUMN), append=True).where(_q(PERIOD_COLUMN).is_(exp.null()).not_())
+             .group_by(_q(PERIOD_COLUMN)).order_by(_q(PERIOD_COLUMN)))
+    return [PeriodCount(start, int(n), int(nl)) for n, nl, start in con.execute(query.sql("duckdb")).fetchall()]
+
+
+def period_labels(labels: Mapping[str, Any], start: date | None) -> dict[str, Any]:
+    return dict(labels) if start is None else {**labels, PERIOD_LABEL: start.isoformat()}
+
+
+def stale_periods(con: duckdb.DuckDBPyConnection, store: str, dataset: str, labels: Mapping[str, Any],
+                  counts: Sequence[PeriodCount], full_refresh: bool) -> list[PeriodCount]:
+    """The periods to evaluate: new ones, and those whose newest evaluation in the store (same
+    data, same labels) saw another row or label count. All of them with --full-refresh."""
+    if full_refresh or not counts or counts[0].start is None:
+        return list(counts)
+    rows = con.execute(
+        "SELECT e.labels, e.n_rows, m.value FROM mlmon.evaluations AS e LEFT JOIN mlmon.metrics AS m "
+        "ON m.evaluation_id = e.evaluation_id AND m.metric = 'n_labelled' AND m.feature IS NULL "
+        "WHERE e.store = ? AND e.dataset = ? ORDER BY e.created_at, e.evaluation_id", [store, dataset]).fetchall()
+    latest: dict[str, tuple[int, float | None]] = {}
+    for text, n_rows, n_labelled in rows:
+        latest[_labels_key(json.loads(text) if text else {})] = (int(n_rows), n_labelled)
+    todo = []
+    for count in counts:
+        seen = latest.get(_labels_key(period_labels(labels, count.start)))
+        if seen is None or seen[0] != count.n_rows or int(seen[1] or 0) != count.n_labelled:
+            todo.append(count)
+    return todo
+
+
+def _labels_key(labels: Mapping[str, Any]) -> str:
+    return json.dumps({str(k): str(v) for k, v in labels.items()}, sort_keys=True)
+
+
+def _standalone_plan(con: duckdb.DuckDBPyConnection, request: BatchRequest, outputs: LoggedOutputs,
+                     rows_sql: str) -> EvaluationPlan:
+    """Features: `features:` or every column but the key, the outputs, the target and the period."""
+    base = request.base
+    excluded = {outputs.target, PERIOD_COLUMN, *outputs.source_columns,
+                *(request.truth.key if request.truth else ()), *([request.period["column"]] if request.period else [])}
+    columns = [name for name, _ in table_columns(con, rows_sql)]
+    features = list(base.features) if base.features else [
+        c for c in columns if c not in excluded and not c.startswith(PROBA_PREFIX) and c != PREDICTION_COLUMN]
+    forced = [f for f in base.categorical if f in features]
+    numeric, _ = classify_columns(con, rows_sql, [f for f in features if f in columns and f not in forced], sorted(forced))
+    return EvaluationPlan(
+        store=base.store, task=outputs.task, target=outputs.target, classes=outputs.classes,
+        positive_class=outputs.positive_class, threshold=outputs.threshold,
+        numeric=tuple(f for f in features if f in numeric), categorical=tuple(f for f in features if f not in numeric),
+        skip_performance=base.skip_performance, drift_sample=base.drift_sample, data_drift=base.data_drift,
+        sample_key=base.sampling.key, logged_prediction=outputs.prediction is not None,
+    )
+
+
+class _Batch:
+    """One build of a store: the prepared rows of each period and the references they use."""
+
+    def __init__(self, warehouse: Warehouse, request: BatchRequest, version: ModelVersion | None,
+                 load: Callable[[], Any] | None, scratch: Scratch, say: Callable[[str], None], where: Callable[[str], Location]):
+        self.warehouse, self.con, self.request = warehouse, warehouse.con, request
+        self.version, self.load, self.scratch, self.say, self.where = version, load, scratch, say, where
+        self.base = request.base
+        self.prepared: dict[int, tuple[int, int, str, bool]] = {}  # index -> (n_rows, n_evaluated, rows, scored)
+        self.outputs: LoggedOutputs | None = None
+        self.plan: EvaluationPlan | None = None
+        self.periods: list[PeriodCount] = []
+        self.joined = ""
+        self.scored = False  # the model scored the rows during this build
+        self.warnings: list[str] = []
+
+    # -- rows ------------------------------------------------------------------------------------
+
+    def load_rows(self) -> None:
+        con, request = self.con, self.request
+        target = request.target or (self.version.target if self.version else "")
+        self.say(f"reading {self.base.dataset}" + (f" with outcomes of {request.truth.name}" if request.truth else ""))
+        self.joined = joined_rows(con, self.base.source_sql, self.base.dataset, target, request.truth, request.period,
+                                  self.scratch.table("joined"), self.where)
+        self.periods = period_counts(con, self.joined, target, request.period is not None)
+        if request.period is not None:
+            undated = count_rows(con, self.joined) - sum(p.n_rows for p in self.periods)
+            if undated:
+                self.warnings.append(f"{undated:,} rows have no {request.period['column']}: they are in no period")
+        if not self.periods or not sum(p.n_rows for p in self.periods):
+            raise NodeError(f"data '{self.base.dataset}' has no rows: evaluation '{self.base.store}' needs at least one")
+        if request.predictions is not None:
+            self.outputs = logged_outputs(con, {"predictions": request.predictions, "task": request.task,
+                                                "target": target}, self.joined, request.reference_sql or self.joined,
+                                          request.reference_node or self.base.reference, self.where)
+            self.plan = _standalone_plan(con, request, self.outputs, self.joined)
+        else:
+            assert self.version is not None
+            plan = plan_for(con, self.base, self.version, self.joined)
+            self.plan = replace(plan, target=target) if request.target else plan
+            if self.base.sampling.method == "full" and request.period is not None:
+                # every row is evaluated: score them all at once rather than period by period
+                self.joined, self.scored = self._outputs(self.joined, "scored", count_rows(con, self.joined))
+
+    def rows(self, index: int) -> tuple[int, int, str, bool]:
+        """(rows, evaluated rows, the evaluated rows with the engine's output columns, scored) of a period."""
+        if index in self.prepared:
+            return self.prepared[index]
+        start = self.periods[index].start
+        source = self.joined
+        if start is not None:
+            source = self.scratch.table(f"period_{index}")
+            create_table(self.con, source, exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)]))
+                         .from_(self.joined, dialect="duckdb").where(_q(PERIOD_COLUMN).eq(exp.cast(
+                             exp.Literal.string(start.isoformat()), "DATE"))))
+        counts = sample_into(self.con, source, self.scratch.table(f"sample_{index}"), self.base.sampling)
+        current, scored = self._outputs(counts.relation, f"current_{index}", counts.n_evaluated)
+        self.prepared[index] = (counts.n_rows, counts.n_evaluated, current, scored or self.scored)
+        return self.prepared[index]
+
+    def _outputs(self, rows: str, role: str, n_rows: int) -> tuple[str, bool]:
+        """`rows` with the engine's output columns: renamed logged outputs, or the model's scores."""
+        if self.outputs is not None:
+            table = self.scratch.table(role)
+            create_table(self.con, table, self.outputs.canonical(self.con, rows))
+            return table, False
+        assert self.plan is not None and self.version is not None
+        if set(self.plan.outputs) <= {name for name, _ in table_columns(self.con, rows)}:
+            return rows, False
+        if self.load is None:
+            raise NodeError(f"data '{self.base.dataset}' lacks the model's outputs and no model was given to score it")
+        table = self.scratch.table(role)
+        score_into(self.con, self.load(), rows, table, self.scratch, self.version, self.plan, n_rows, self.say)
+        return table, True
+
+    # -- references ------------------------------------------------------------------------------
+
+    def fixed_reference(self) -> Reference | None:
+        """A reference shared by every period (a node or the training rows), else None."""
+        if self.request.reference_sql is not None:
+            node = self.request.reference_node or ""
+            self.say(f"reading the reference {node}")
+            table, _ = self._outputs(self.request.reference_sql, "reference", count_rows(self.con, self.request.reference_sql))
+            return self._rows_reference(node, table, node)
+        if self.base.reference == TRAINING and self.version is not None:
+            return resolve_reference(self.con, self.base.store, TRAINING, self.version, self.scratch)
+        return None
+
+    def _rows_reference(self, kind: str, table: str, source: str, warnings: list[str] | None = None) -> Reference:
+        assert self.plan is not None
+        labelled = table if self.version is None else self.version.reference_sql
+        performance = reference_performance(self.con, table, self.plan) if labelled_rows(self.con, table, self.plan.target) else {}
+        return Reference(kind=kind, sql=table, source=source, labelled_sql=labelled,
+                         performance=performance, warnings=list(warnings or []))
+
+    def period_reference(self, index: int) -> Reference:
+        """`first` / `previous` for period `index`: an earlier period of the data or of the store."""
+        wanted, start = self.base.reference, self.periods[index].start
+        if start is None and self.version is not None:
+            return resolve_reference(self.con, self.base.store, wanted, self.version, self.scratch)
+        if start is not None and wanted == "previous" and index > 0:
+            _, _, rows, _ = self.rows(index - 1)
+            return self._rows_reference("previous", rows, f"period:{self.periods[index - 1].start}")
+        earlier = kept_reference(self.con, self.base.store, wanted, self.scratch, before=start)
+        if earlier is not None:
+            evaluation_id, table = earlier
+            return replace(self._rows_reference(wanted, table, evaluation_id), evaluation_id=evaluation_id)
+        if start is not None and wanted == "first" and index > 0:
+            _, _, rows, _ = self.rows(0)
+            return self._rows_reference("first", rows, f"period:{self.periods[0].start}")
+        _, _, rows, _ = self.rows(index)
+        what = f"period {start}" if start is not None else "this evaluation"
+        return self._rows_reference(wanted, rows, f"self:{index}", [
+            f"reference '{wanted}': store '{self.base.store}' has no earlier evaluation, so {what} is compared with itself"])
+
+
+@dataclass
+class BatchOutcome:
+    stored: list[StoredEvaluation]  # the evaluations appended, oldest period first
+    n_periods: int  # periods in the data
+    warnings: list[str]  # about the data as a whole
+
+
+def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion | None,
+              load_pipeline: Callable[[], Any] | None, where: Callable[[str], Location],
+              progress: Callable[[str], None] | None = None, keep_rows: int = KEEP_ROWS) -> BatchOutcome:
+    """Evaluate every stale period of the data and append the evaluations in one transaction."""
+    say = progress or (lambda message: None)
+    con, base = warehouse.con, request.base
+    with Scratch(con, base.store) as scratch:
+        batch = _Batch(warehouse, request, version, load_pipeline, scratch, say, where)
+        batch.load_rows()
+        plan = batch.plan
+        assert plan is not None
+        todo = stale_periods(con, base.store, base.dataset, base.labels, batch.periods, request.full_refresh)
+        inner = ReferenceCache(con, version) if version is not None else None
+        fixed = batch.fixed_reference()
+        cache = inner if fixed is not None and fixed.kind == TRAINING and inner is not None else TransientCache(con, inner)
+        stored: list[StoredEvaluation] = []
+        appended = []
+        for index, period in enumerate(batch.periods):
+            if period not in todo:
+                continue
+            tag = f"period {period.start}: " if period.start is not None else ""
+            n_rows, n_evaluated, current, scored = batch.rows(index)
+            n_labelled = labelled_rows(con, current, plan.target)
+            if request.truth is None:
+                require_ground_truth(plan, base.dataset, n_labelled)
+            reference = fixed or batch.period_reference(index)
+            result = evaluate(con, current, reference, plan, cache, load_pipeline=load_pipeline,
+                              progress=lambda message, tag=tag: say(tag + message))
+            if request.truth is not None or request.predictions is not None:
+                result.metrics += coverage_metrics(n_evaluated, n_labelled)
+            record = EvaluationRecord(
+                evaluation_id=uuid.uuid4().hex, store=base.store, model=version.model if version else None,
+                model_version=version.version if version else None, dataset=base.dataset, reference=reference.kind,
+                created_at=utcnow(), invocation_id=base.invocation_id, n_rows=n_rows, n_evaluated=n_evaluated,
+                has_ground_truth=result.has_ground_truth, labels=period_labels(base.labels, period.start),
+                reference_evaluation_id=reference.evaluation_id, warnings=result.warnings,
+            )
+            present = {name for name, _ in table_columns(con, current)}
+            keep = [c for c in dict.fromkeys([*plan.features, plan.target, *plan.outputs]) if c in present]
+            appended.append((record, result.metrics, current, keep))
+            stored.append(StoredEvaluation(record, result, scored))
+        say(f"appending {len(appended)} evaluation(s)")
+        append_evaluations(warehouse, appended, cache.pending, keep_rows)
+    return BatchOutcome(stored, len(batch.periods), batch.warnings)
+
+
+def _summary(outcome: BatchOutcome, by_period: bool) -> str:
+    stored = outcome.stored
+    if not stored:
+        return f"{outcome.n_periods} period(s) unchanged: nothing to evaluate"
+    last = stored[-1]
+    values = {m.metric: m.value for m in last.result.metrics if m.feature is None}
+    shown = [f"{name} {values[name]:.3f}" for name in ("label_coverage", "roc_auc", "estimated_roc_auc", "rmse", "data_drift")
+             if values.get(name) is not None][:3]
+    who = f"{last.record.model} v{last.record.model_version}" if last.record.model else "logged predictions"
+    head = (f"{who}, {len(stored)} of {outcome.n_periods} period(s) evaluated, latest {last.record.labels.get(PERIOD_LABEL)}"
+            if by_period else f"{who}, {last.record.n_evaluated:,} rows")
+    return f"{head} vs {last.record.reference}" + (f": {', '.join(shown)}" if shown else "")
+
+
+def _period_warnings(stored: list[StoredEvaluation]) -> list[str]:
+    """Each distinct warning once, naming its periods (a year of small months would repeat
+    "sample under 1,000 rows" twelve times)."""
+    periods: dict[str, list[str]] = {}
+    for s in stored:
+        for warning in s.result.warnings:
+            periods.setdefault(warning, []).append(str(s.record.labels[PERIOD_LABEL]))
+    return [f"period {p[0]}: {w}" if len(p) == 1 else f"{len(p)} periods ({p[0]} to {p[-1]}): {w}"
+            for w, p in periods.items()]
+
+
+def run_node(node: "Node", ctx: "RunContext") -> "NodeOutcome":
+    """Execute an evaluation node that uses `predictions:`, `ground_truth:`, `period:` or a node reference."""
+    from mlmon.ml.registry import require_active
+    from mlmon.nodes.base import NodeOutcome
+    from mlmon.nodes.models import registry
+
+    config = node.config
+    version, load = None, None
+    if config.get("model"):
+        models = registry(ctx)
+        version = require_active(models, config["model"], node.name)
+        load = (lambda: models.load(version))
+    reference = config.get("reference") or TRAINING
+    base = EvaluationRequest.from_config(node.name, config, ctx.relation_sql(config["data"]), ctx.invocation_id)
+    request = BatchRequest(
+        base=base, predictions=config.get("predictions"), task=config.get("task"), target=config.get("target"),
+        reference_node=None if reference in KEYWORDS else reference,
+        reference_sql=None if reference in KEYWORDS else ctx.relation_sql(reference),
+        truth=GroundTruth.from_config(config.get("ground_truth"), ctx.relation_sql),
+        period=config.get("period"), full_refresh=ctx.config.full_refresh,
+    )
+    from mlmon.evaluation.run import memo
+
+    outcome = run_batch(ctx.warehouse, request, version, memo(load), node.location, ctx.progress.update,
+                        keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)))
+    by_period = request.period is not None
+    warnings = outcome.warnings + (_period_warnings(outcome.stored) if by_period
+                                   else [w for s in outcome.stored for w in s.result.warnings])
+    return NodeOutcome(message=_summary(outcome, by_period), rows=sum(s.record.n_evaluated for s in outcome.stored),
+                       warnings=warnings)

@@ -1,0 +1,98 @@
+"""Column checks of an evaluation that the files already answer, at compile time.
+
+When the evaluated data, the reference or the outcomes are file datasets, their columns are
+known before anything runs: a logged output, target, key or period column they lack is a
+configuration error naming the file and line. Tables built by the project are checked when the
+node starts instead (mlmon.evaluation.subject / outcomes), before it writes anything.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mlmon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mlmon.nodes.base import Node, ProjectView
+
+__all__ = ["file_column_errors"]
+
+_TEMPORAL = ("DATE", "TIMESTAMP")
+
+
+def _is_file_dataset(project: "ProjectView", name: Any) -> bool:
+    node = project.nodes.get(str(name)) if isinstance(name, str) else None
+    return node is not None and node.type == "dataset" and "files" in node.config
+
+
+def _file_columns(con: Any, project: "ProjectView", name: Any) -> dict[str, str] | None:
+    """{column: type} of a file dataset, or None (not a file dataset, or unreadable now)."""
+    if not _is_file_dataset(project, name):
+        return None
+    try:
+        relation = project.relation(str(name))
+        return {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation.sql('duckdb')}").fetchall()}
+    except Exception:  # a missing or unreadable file is reported by the dataset itself
+        return None
+
+
+def _missing(columns: dict[str, str] | None, wanted: list[str]) -> list[str]:
+    return [] if columns is None else [c for c in wanted if c and c not in columns]
+
+
+def file_column_errors(node: "Node", project: "ProjectView") -> list[ConfigError]:
+    config: dict[str, Any] = node.config
+    truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else {}
+    if not any(_is_file_dataset(project, n) for n in (config.get("data"), config.get("reference"), truth.get("data"))):
+        return []
+    import duckdb
+
+    with duckdb.connect() as con:
+        return _column_errors(con, node, project)
+
+
+def _column_errors(con: Any, node: "Node", project: "ProjectView") -> list[ConfigError]:
+    config: dict[str, Any] = node.config
+    predictions = config.get("predictions") if isinstance(config.get("predictions"), dict) else None
+    truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else None
+    period = config.get("period") if isinstance(config.get("period"), dict) else None
+    if predictions is None and truth is None and period is None:
+        return []
+    proba = (predictions or {}).get("proba")
+    outputs = [*(proba.values() if isinstance(proba, dict) else [proba] if isinstance(proba, str) else []),
+               *([predictions["prediction"]] if predictions and isinstance(predictions.get("prediction"), str) else [])]
+    key = [] if truth is None else ([truth["key"]] if isinstance(truth.get("key"), str) else list(truth.get("key") or []))
+    target = config.get("target")
+    errors: list[ConfigError] = []
+
+    def report(side: str, name: str, columns: dict[str, str], missing: list[str], field: str, fix: str) -> None:
+        errors.append(node.error(f"{side} '{name}' has no column {', '.join(repr(c) for c in missing)} "
+                                 f"(columns: {', '.join(sorted(columns))})", field, hint=fix))
+
+    data = _file_columns(con, project, config.get("data"))
+    if data is not None:
+        if missing := _missing(data, outputs):
+            report("data", config["data"], data, missing, "predictions", "fix `predictions:` to name the logged columns")
+        if missing := _missing(data, key):
+            report("data", config["data"], data, missing, "ground_truth", "fix `ground_truth.key`")
+        if period and isinstance(period.get("column"), str):
+            column = period["column"]
+            if column not in data:
+                report("data", config["data"], data, [column], "period", "set `period.column` to a timestamp or date column")
+            elif not data[column].upper().startswith(_TEMPORAL):
+                errors.append(node.error(f"period column '{column}' of data '{config['data']}' has type {data[column]}, "
+                                         "not a timestamp or date", "period",
+                                         hint="name a TIMESTAMP or DATE column, or cast it in a .sql dataset"))
+    reference = config.get("reference")
+    ref = _file_columns(con, project, reference) if predictions is not None else None
+    if ref is not None:
+        if missing := _missing(ref, outputs):
+            report("reference", reference, ref, missing, "predictions", "the reference must hold the logged outputs too")
+        if missing := _missing(ref, [target] if isinstance(target, str) else []):
+            report("reference", reference, ref, missing, "target", "the reference rows need their outcomes (`target:`)")
+    outcomes = _file_columns(con, project, truth.get("data")) if truth else None
+    if outcomes is not None:
+        if missing := _missing(outcomes, [*key, *([target] if isinstance(target, str) else [])]):
+            report("ground truth", truth["data"], outcomes, missing, "ground_truth",
+                   "`ground_truth.key` and `target:` must name columns of the outcomes")
+    return errors
