@@ -30,6 +30,7 @@ from mlmon.evaluation.evaluate import (
 from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, coverage_metrics, joined_rows
 from mlmon.evaluation.reference import TRAINING, Reference, ReferenceCache, kept_reference, resolve_reference
 from mlmon.evaluation.run import EvaluationRequest, StoredEvaluation, plan_for, score_into
+from mlmon.evaluation.segments import evaluate_segments, require_segment_columns
 from mlmon.evaluation.sampling import Scratch, count_rows, create_table, sample_into, table_columns
 from mlmon.evaluation.store import KEEP_ROWS, PERIOD_LABEL, EvaluationRecord, append_evaluations
 from mlmon.evaluation.subject import LoggedOutputs, logged_outputs
@@ -153,6 +154,7 @@ def _standalone_plan(con: duckdb.DuckDBPyConnection, request: BatchRequest, outp
         numeric=tuple(f for f in features if f in numeric), categorical=tuple(f for f in features if f not in numeric),
         skip_performance=base.skip_performance, drift_sample=base.drift_sample, data_drift=base.data_drift,
         sample_key=base.sampling.key, logged_prediction=outputs.prediction is not None,
+        drift=base.drift, segments=tuple(dict.fromkeys(base.segments)),
     )
 
 
@@ -309,6 +311,12 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
                               progress=lambda message, tag=tag: say(tag + message))
             if request.truth is not None or request.predictions is not None:
                 result.metrics += coverage_metrics(n_evaluated, n_labelled)
+            if plan.segments:
+                require_segment_columns(con, plan.segments, current, reference.sql, base.segments_location)
+                extra, notes = evaluate_segments(con, current, reference, plan, cache,
+                                                 lambda message, tag=tag: say(tag + message))
+                result.metrics += extra
+                result.warnings += notes
             record = EvaluationRecord(
                 evaluation_id=uuid.uuid4().hex, store=base.store, model=version.model if version else None,
                 model_version=version.version if version else None, dataset=base.dataset, reference=reference.kind,
@@ -317,7 +325,7 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
                 reference_evaluation_id=reference.evaluation_id, warnings=result.warnings,
             )
             present = {name for name, _ in table_columns(con, current)}
-            keep = [c for c in dict.fromkeys([*plan.features, plan.target, *plan.outputs]) if c in present]
+            keep = [c for c in dict.fromkeys([*plan.features, *plan.segments, plan.target, *plan.outputs]) if c in present]
             appended.append((record, result.metrics, current, keep))
             stored.append(StoredEvaluation(record, result, scored))
         say(f"appending {len(appended)} evaluation(s)")

@@ -1,0 +1,83 @@
+"""A model mlmon did not train, evaluated per month on Spark local mode and on DuckDB.
+
+The standalone project (logged scores, outcomes joined by key, one evaluation per period) gets a
+second store with segments; both stores are built on both engines, and every stored metric of
+every period and segment must agree, the new statistics (two-sample chi-square, data quality,
+label coverage, segments) included.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mlmon.cli import cli
+from mlmon.config import RunConfig
+from mlmon.project.compiler import compile_project
+from tests.conftest import query_rows
+from tests.evaluation.standalone_project import write_standalone_project
+from tests.spark.test_build_on_spark import _close
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
+
+SEGMENTED_STORE = """
+  - name: by_category
+    data: logged_scores
+    reference: reference_scores
+    predictions: {proba: score, prediction: decision}
+    target: is_fraud
+    ground_truth: {data: outcomes, key: id}
+    period: {column: scored_at, every: month}
+    segments: [cat]
+    data_drift: false
+"""
+
+METRICS = (
+    "SELECT e.store, e.labels, m.metric, m.feature, m.segment, m.value, m.lower, m.upper "
+    "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id"
+)
+
+
+def _build(root: Path, target: str) -> None:
+    result = CliRunner().invoke(cli, ["build", "-s", "monthly", "by_category", "--target", target,
+                                      "--project-dir", str(root)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def _metrics(rows: list[tuple]) -> dict[tuple, tuple]:
+    out = {}
+    for store, labels, metric, feature, segment, *values in rows:
+        period = json.loads(labels)["period"]
+        out[(store, period, metric, feature, segment)] = tuple(values)
+    return out
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory: pytest.TempPathFactory, spark_home: Path) -> tuple[dict, dict]:
+    root = tmp_path_factory.mktemp("periods_on_spark") / "project"
+    write_standalone_project(root)
+    settings = root / "mlmon_project.yml"
+    settings.write_text(settings.read_text() + (
+        "targets:\n  local: {type: duckdb, path: target/warehouse.duckdb}\n"
+        f'  lake: {{type: spark, master: "local[2]", warehouse_dir: "{spark_home / "periods"}"}}\n'))
+    monitors = root / "monitors" / "evaluations.yml"
+    monitors.write_text(monitors.read_text() + SEGMENTED_STORE)
+    _build(root, "local")
+    _build(root, "lake")
+    duck = _metrics(query_rows(root, METRICS))
+    with compile_project(RunConfig(project_dir=root, target="lake")).open_warehouse(read_only=True) as warehouse:
+        spark = _metrics(warehouse.con.execute(METRICS).fetchall())
+    return duck, spark
+
+
+def test_every_period_and_segment_metric_equals_duckdb(builds) -> None:
+    duck, spark = builds
+    assert {k[1] for k in duck} == {"2019-04-01", "2019-05-01", "2019-06-01"}
+    assert any(k[4] == "cat=a" for k in duck) and any(k[2] == "chi2_pvalue" for k in duck)
+    assert any(k[2] == "label_coverage" for k in duck) and any(k[2] == "out_of_range_share" for k in duck)
+    assert set(spark) == set(duck)
+    differ = [(k, duck[k], spark[k]) for k in duck if not all(_close(a, b) for a, b in zip(duck[k], spark[k]))]
+    assert differ == []
