@@ -13,6 +13,7 @@ transaction ids of their own; `PARTNER_ROWS` a month keeps the files small.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +53,9 @@ def _partner_model(year: int, seed: int, drift: DriftSettings) -> tuple:
 def partner_months(year: int = 2017, months: range = range(1, 13), seed: int = 42,
                    drift: DriftSettings = DriftSettings()) -> tuple[dict[int, pd.DataFrame], dict[int, pd.DataFrame]]:
     """({month: logged scores}, {report month: chargebacks reported then})."""
+    # The partner's service scores what it receives, before mlmon's export accidents (blank
+    # scores, amounts in cents, a dropped column) reach the monitored files.
+    drift = replace(drift, missing_from=None, out_of_range_month=None, dropped_month=None)
     model, fico_fill, categories = _partner_model(year, seed, drift)
     rng = np.random.default_rng(np.random.SeedSequence([seed, year, 7]))
     scores: dict[int, pd.DataFrame] = {}

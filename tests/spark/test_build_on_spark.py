@@ -189,4 +189,4 @@ def test_a_second_writer_is_refused(project: Path, spark_home: Path) -> None:
         code, output = mlmon(project, "build", "--target", "lake", "-s", "recent_labeled")
     finally:
         held.close()
-    assert code == 2 and "being written by another mlmon command" in output
+    assert code == 2 and "is being written by" in output and "(PID" in output
