@@ -79,8 +79,10 @@ def test_random_sampling_is_reproducible(mlmon, df):
     a, b = evaluations(df, "ev_raw")["evaluation_id"].tolist()[-2:]
     rows = [df("SELECT x1 FROM mlmon.rows_ev_raw WHERE evaluation_id = ? ORDER BY x1", [e])["x1"].tolist() for e in (a, b)]
     assert len(rows[0]) == 400 and rows[0] == rows[1]
-    for name in ("data_drift", "roc_auc", "estimated_accuracy"):
+    for name in ("data_drift", "roc_auc"):
         assert metric(df, a, name) == metric(df, b, name), name
+    # CBPE's expected counts are SQL sums, which DuckDB adds in thread order: equal to the last ulp or so.
+    assert metric(df, a, "estimated_accuracy") == pytest.approx(metric(df, b, "estimated_accuracy"), rel=1e-12, abs=0)
 
 
 def test_reference_profile_is_computed_once(mlmon, q, monkeypatch):

@@ -37,7 +37,8 @@ SEGMENTED_STORE = """
 
 METRICS = (
     "SELECT e.store, e.labels, m.metric, m.feature, m.segment, m.value, m.lower, m.upper "
-    "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id"
+    "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
+    "WHERE e.store IN ('monthly', 'by_category')"  # the Spark warehouse is shared with the other Spark tests
 )
 
 
@@ -62,7 +63,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory, spark_home: Path) -> tuple[
     settings = root / "mlmon_project.yml"
     settings.write_text(settings.read_text() + (
         "targets:\n  local: {type: duckdb, path: target/warehouse.duckdb}\n"
-        f'  lake: {{type: spark, master: "local[2]", warehouse_dir: "{spark_home / "periods"}"}}\n'))
+        f'  lake: {{type: spark, master: "local[2]", warehouse_dir: "{spark_home}"}}\n'))
     monitors = root / "monitors" / "evaluations.yml"
     monitors.write_text(monitors.read_text() + SEGMENTED_STORE)
     _build(root, "local")
