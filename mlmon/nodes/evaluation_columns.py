@@ -4,20 +4,33 @@ When the evaluated data, the reference or the outcomes are file datasets, their 
 known before anything runs: a logged output, target, key or period column they lack is a
 configuration error naming the file and line. Tables built by the project are checked when the
 node starts instead (mlmon.evaluation.subject / outcomes), before it writes anything.
+
+DuckDB sniffs a CSV's dialect and types at a fixed cost of about 20 ms a file, whatever its
+size, and every command compiles the project: a glob of a dozen monthly files would add a
+quarter of a second to `mlmon ls`. The columns are kept in target/file_columns.json under the
+files' paths, sizes and modification times, so the files are described again only when one
+of them changed, appeared or went away.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlmon.errors import ConfigError
+from mlmon.errors import ConfigError, NodeError
 
 if TYPE_CHECKING:
     from mlmon.nodes.base import Node, ProjectView
 
-__all__ = ["file_column_errors"]
+__all__ = ["COLUMNS_FILE", "file_column_errors"]
 
 _TEMPORAL = ("DATE", "TIMESTAMP")
+COLUMNS_FILE = "file_columns.json"
+_KEPT_ENTRIES = 64  # the file's size stays bounded however often vars switch the files
 
 
 def _is_file_dataset(project: "ProjectView", name: Any) -> bool:
@@ -25,15 +38,77 @@ def _is_file_dataset(project: "ProjectView", name: Any) -> bool:
     return node is not None and node.type == "dataset" and "files" in node.config
 
 
-def _file_columns(con: Any, project: "ProjectView", name: Any) -> dict[str, str] | None:
-    """{column: type} of a file dataset, or None (not a file dataset, or unreadable now)."""
-    if not _is_file_dataset(project, name):
-        return None
+class _Describer:
+    """DESCRIBE of file datasets, answered from target/file_columns.json while the files are
+    unchanged; one in-memory DuckDB connection, opened on the first miss."""
+
+    def __init__(self, project: "ProjectView"):
+        self.project = project
+        self.path = project.settings.target_dir / COLUMNS_FILE
+        self._kept: dict[str, dict[str, str]] | None = None
+        self._added = False
+        self._con: Any = None
+
+    def _entries(self) -> dict[str, dict[str, str]]:
+        if self._kept is None:
+            try:
+                loaded = json.loads(self.path.read_text())
+                self._kept = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                self._kept = {}
+        return self._kept
+
+    def _key(self, name: str, relation_sql: str) -> str | None:
+        from mlmon.nodes.datasets import resolve_files
+
+        try:
+            files = resolve_files(self.project.node(name), self.project.root)
+            stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
+        except (NodeError, OSError):
+            return None
+        return hashlib.sha256(json.dumps([relation_sql, stats]).encode()).hexdigest()
+
+    def columns(self, name: Any) -> dict[str, str] | None:
+        """{column: type} of a file dataset, or None (not a file dataset, or unreadable now)."""
+        if not _is_file_dataset(self.project, name):
+            return None
+        try:
+            relation_sql = self.project.relation(str(name)).sql("duckdb")
+            key = self._key(str(name), relation_sql)
+            kept = self._entries().get(key) if key else None
+            if isinstance(kept, dict):
+                return kept
+            if self._con is None:
+                import duckdb
+
+                self._con = duckdb.connect()
+            found = {str(r[0]): str(r[1]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()}
+        except Exception:  # a missing or unreadable file is reported by the dataset itself
+            return None
+        if key:
+            entries = self._entries()
+            entries.pop(key, None)
+            entries[key] = found
+            self._added = True
+        return found
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+        if self._added:
+            _write_atomically(self.path, dict(list(self._entries().items())[-_KEPT_ENTRIES:]))
+
+
+def _write_atomically(path: Path, value: Any) -> None:
+    # Best effort: a project directory that cannot be written only loses the shortcut.
     try:
-        relation = project.relation(str(name))
-        return {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation.sql('duckdb')}").fetchall()}
-    except Exception:  # a missing or unreadable file is reported by the dataset itself
-        return None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(value, handle)
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _missing(columns: dict[str, str] | None, wanted: list[str]) -> list[str]:
@@ -45,13 +120,14 @@ def file_column_errors(node: "Node", project: "ProjectView") -> list[ConfigError
     truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else {}
     if not any(_is_file_dataset(project, n) for n in (config.get("data"), config.get("reference"), truth.get("data"))):
         return []
-    import duckdb
+    describer = _Describer(project)
+    try:
+        return _column_errors(describer, node, project)
+    finally:
+        describer.close()
 
-    with duckdb.connect() as con:
-        return _column_errors(con, node, project)
 
-
-def _column_errors(con: Any, node: "Node", project: "ProjectView") -> list[ConfigError]:
+def _column_errors(describer: _Describer, node: "Node", project: "ProjectView") -> list[ConfigError]:
     config: dict[str, Any] = node.config
     predictions = config.get("predictions") if isinstance(config.get("predictions"), dict) else None
     truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else None
@@ -69,7 +145,7 @@ def _column_errors(con: Any, node: "Node", project: "ProjectView") -> list[Confi
         errors.append(node.error(f"{side} '{name}' has no column {', '.join(repr(c) for c in missing)} "
                                  f"(columns: {', '.join(sorted(columns))})", field, hint=fix))
 
-    data = _file_columns(con, project, config.get("data"))
+    data = describer.columns(config.get("data"))
     if data is not None:
         if missing := _missing(data, outputs):
             report("data", config["data"], data, missing, "predictions", "fix `predictions:` to name the logged columns")
@@ -84,13 +160,13 @@ def _column_errors(con: Any, node: "Node", project: "ProjectView") -> list[Confi
                                          "not a timestamp or date", "period",
                                          hint="name a TIMESTAMP or DATE column, or cast it in a .sql dataset"))
     reference = config.get("reference")
-    ref = _file_columns(con, project, reference) if predictions is not None else None
+    ref = describer.columns(reference) if predictions is not None else None
     if ref is not None:
         if missing := _missing(ref, outputs):
             report("reference", reference, ref, missing, "predictions", "the reference must hold the logged outputs too")
         if missing := _missing(ref, [target] if isinstance(target, str) else []):
             report("reference", reference, ref, missing, "target", "the reference rows need their outcomes (`target:`)")
-    outcomes = _file_columns(con, project, truth.get("data")) if truth else None
+    outcomes = describer.columns(truth.get("data")) if truth else None
     if outcomes is not None:
         if missing := _missing(outcomes, [*key, *([target] if isinstance(target, str) else [])]):
             report("ground truth", truth["data"], outcomes, missing, "ground_truth",
