@@ -168,6 +168,27 @@ def test_leftover_staging_and_scratch_objects_never_reach_the_published_copy(bi_
     assert "main.current_summary" in names
 
 
+def test_views_named_after_a_store_are_published_only_when_they_read_mlmon_tables_alone(bi_project, tmp_path):
+    """The store's own views are published without their SQL being read; any other view whose
+    name starts with the store's is published only if it reads nothing but schema mlmon."""
+    root = tmp_path / "project"
+    shutil.copytree(bi_project, root)
+    con = duckdb.connect(str(warehouse_file(root)))
+    con.execute("CREATE TABLE main.private_rows AS SELECT 1 AS x")
+    con.execute("CREATE VIEW main.fraud_monitor_private AS SELECT x FROM main.private_rows")
+    con.execute("CREATE VIEW main.fraud_monitor_counts AS SELECT metric, count(*) AS n FROM mlmon.metrics GROUP BY metric")
+    con.close()
+    assert run_cli(root, "build", "-s", "current_summary").exit_code == 0
+    published = duckdb.connect(str(published_file(root)), read_only=True)
+    try:
+        names = relations(published)
+        assert published.execute("SELECT count(*) FROM fraud_monitor_counts").fetchone()[0] > 0
+    finally:
+        published.close()
+    assert {"main.fraud_monitor", "main.fraud_monitor_feature_drift", "main.fraud_monitor_counts"} <= names
+    assert "main.fraud_monitor_private" not in names
+
+
 def test_a_command_that_changes_nothing_does_not_republish(bi_project, tmp_path):
     root = tmp_path / "project"
     shutil.copytree(bi_project, root)
