@@ -66,7 +66,9 @@ class _Describer:
             stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
         except (NodeError, OSError):
             return None
-        return hashlib.sha256(json.dumps([relation_sql, stats]).encode()).hexdigest()
+        import duckdb  # another DuckDB version may sniff other types
+
+        return hashlib.sha256(json.dumps([duckdb.__version__, relation_sql, stats]).encode()).hexdigest()
 
     def columns(self, name: Any) -> dict[str, str] | None:
         """{column: type} of a file dataset, or None (not a file dataset, or unreadable now)."""
