@@ -78,7 +78,7 @@ class _Describer:
             relation_sql = self.project.relation(str(name)).sql("duckdb")
             key = self._key(str(name), relation_sql)
             kept = self._entries().get(key) if key else None
-            if isinstance(kept, dict):
+            if isinstance(kept, dict) and all(isinstance(v, str) for v in kept.values()):
                 return kept
             if self._con is None:
                 import duckdb

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mlmon.nodes.evaluation_columns import COLUMNS_FILE
 from tests.evaluation.conftest import run_cli
@@ -95,9 +96,19 @@ def test_kept_columns_follow_the_files(tmp_path: Path) -> None:
     assert output.startswith("2 ") and "has no column 'score'" in output, output
 
 
-def test_an_unreadable_kept_file_is_described_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_an_unreadable_kept_file_is_described_again(tmp_path: Path, text: str) -> None:
     root = _project(tmp_path / "project")
     (root / "target").mkdir()
-    (root / "target" / COLUMNS_FILE).write_text("{not json")
+    (root / "target" / COLUMNS_FILE).write_text(text)
     assert _compile(root).startswith("0 ")
     assert _kept(root)
+
+
+def test_a_damaged_kept_entry_is_described_again(tmp_path: Path) -> None:
+    root = _project(tmp_path / "project")
+    assert _compile(root).startswith("0 ")
+    path = root / "target" / COLUMNS_FILE
+    path.write_text(json.dumps({key: {"scored_at": 3} for key in json.loads(path.read_text())}))
+    assert _compile(root).startswith("0 ")
+    assert _kept(root)[0]["scored_at"].startswith("TIMESTAMP")
