@@ -1,116 +1,27 @@
 """Column checks of an evaluation that the files already answer, at compile time.
 
 When the evaluated data, the reference or the outcomes are file datasets, their columns are
-known before anything runs: a logged output, target, key or period column they lack is a
-configuration error naming the file and line. Tables built by the project are checked when the
-node starts instead (mlmon.evaluation.subject / outcomes), before it writes anything.
-
-DuckDB sniffs a CSV's dialect and types at a fixed cost of about 20 ms a file, whatever its
-size, and every command compiles the project: a glob of a dozen monthly files would add a
-quarter of a second to `mlmon ls`. The columns are kept in target/file_columns.json under the
-files' paths, sizes and modification times, so the files are described again only when one
-of them changed, appeared or went away.
+known before anything runs: a logged output, target, key, period or segment column they lack is
+a configuration error naming the file and line. A score of a file dataset holds the file's
+columns and the model's outputs, so its segment columns are checked too. Tables built by the
+project (and a model's reference rows, which are the active version's) are checked when the node
+starts instead (mlmon.evaluation), before it writes anything. The files' columns come from
+mlmon.nodes.file_columns, which describes them again only when they changed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Collection
 
-from mlmon.errors import ConfigError, NodeError
+from mlmon.errors import ConfigError, Location, MlmonError, did_you_mean
+from mlmon.nodes.file_columns import FileColumns, is_file_dataset
 
 if TYPE_CHECKING:
     from mlmon.nodes.base import Node, ProjectView
 
-__all__ = ["COLUMNS_FILE", "file_column_errors"]
+__all__ = ["file_column_errors", "segment_column_errors", "missing_segment_errors"]
 
 _TEMPORAL = ("DATE", "TIMESTAMP")
-COLUMNS_FILE = "file_columns.json"
-_KEPT_ENTRIES = 64  # the file's size stays bounded however often vars switch the files
-
-
-def _is_file_dataset(project: "ProjectView", name: Any) -> bool:
-    node = project.nodes.get(str(name)) if isinstance(name, str) else None
-    return node is not None and node.type == "dataset" and "files" in node.config
-
-
-class _Describer:
-    """DESCRIBE of file datasets, answered from target/file_columns.json while the files are
-    unchanged; one in-memory DuckDB connection, opened on the first miss."""
-
-    def __init__(self, project: "ProjectView"):
-        self.project = project
-        self.path = project.settings.target_dir / COLUMNS_FILE
-        self._kept: dict[str, dict[str, str]] | None = None
-        self._added = False
-        self._con: Any = None
-
-    def _entries(self) -> dict[str, dict[str, str]]:
-        if self._kept is None:
-            try:
-                loaded = json.loads(self.path.read_text())
-                self._kept = loaded if isinstance(loaded, dict) else {}
-            except (OSError, ValueError):
-                self._kept = {}
-        return self._kept
-
-    def _key(self, name: str, relation_sql: str) -> str | None:
-        from mlmon.nodes.datasets import resolve_files
-
-        try:
-            files = resolve_files(self.project.node(name), self.project.root)
-            stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-        except (NodeError, OSError):
-            return None
-        import duckdb  # another DuckDB version may sniff other types
-
-        return hashlib.sha256(json.dumps([duckdb.__version__, relation_sql, stats]).encode()).hexdigest()
-
-    def columns(self, name: Any) -> dict[str, str] | None:
-        """{column: type} of a file dataset, or None (not a file dataset, or unreadable now)."""
-        if not _is_file_dataset(self.project, name):
-            return None
-        try:
-            relation_sql = self.project.relation(str(name)).sql("duckdb")
-            key = self._key(str(name), relation_sql)
-            kept = self._entries().get(key) if key else None
-            if isinstance(kept, dict) and all(isinstance(v, str) for v in kept.values()):
-                return kept
-            if self._con is None:
-                import duckdb
-
-                self._con = duckdb.connect()
-            found = {str(r[0]): str(r[1]) for r in self._con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()}
-        except Exception:  # a missing or unreadable file is reported by the dataset itself
-            return None
-        if key:
-            entries = self._entries()
-            entries.pop(key, None)
-            entries[key] = found
-            self._added = True
-        return found
-
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-        if self._added:
-            _write_atomically(self.path, dict(list(self._entries().items())[-_KEPT_ENTRIES:]))
-
-
-def _write_atomically(path: Path, value: Any) -> None:
-    # Best effort: a project directory that cannot be written only loses the shortcut.
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(value, handle)
-        os.replace(tmp, path)
-    except OSError:
-        pass
 
 
 def _missing(columns: dict[str, str] | None, wanted: list[str]) -> list[str]:
@@ -120,16 +31,13 @@ def _missing(columns: dict[str, str] | None, wanted: list[str]) -> list[str]:
 def file_column_errors(node: "Node", project: "ProjectView") -> list[ConfigError]:
     config: dict[str, Any] = node.config
     truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else {}
-    if not any(_is_file_dataset(project, n) for n in (config.get("data"), config.get("reference"), truth.get("data"))):
+    if not any(is_file_dataset(project, n) for n in (config.get("data"), config.get("reference"), truth.get("data"))):
         return []
-    describer = _Describer(project)
-    try:
-        return _column_errors(describer, node, project)
-    finally:
-        describer.close()
+    with FileColumns(project) as files:
+        return _column_errors(files, node)
 
 
-def _column_errors(describer: _Describer, node: "Node", project: "ProjectView") -> list[ConfigError]:
+def _column_errors(files: FileColumns, node: "Node") -> list[ConfigError]:
     config: dict[str, Any] = node.config
     predictions = config.get("predictions") if isinstance(config.get("predictions"), dict) else None
     truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else None
@@ -147,7 +55,7 @@ def _column_errors(describer: _Describer, node: "Node", project: "ProjectView") 
         errors.append(node.error(f"{side} '{name}' has no column {', '.join(repr(c) for c in missing)} "
                                  f"(columns: {', '.join(sorted(columns))})", field, hint=fix))
 
-    data = describer.columns(config.get("data"))
+    data = files.of(config.get("data"))
     if data is not None:
         if missing := _missing(data, outputs):
             report("data", config["data"], data, missing, "predictions", "fix `predictions:` to name the logged columns")
@@ -162,15 +70,68 @@ def _column_errors(describer: _Describer, node: "Node", project: "ProjectView") 
                                          "not a timestamp or date", "period",
                                          hint="name a TIMESTAMP or DATE column, or cast it in a .sql dataset"))
     reference = config.get("reference")
-    ref = describer.columns(reference) if predictions is not None else None
+    ref = files.of(reference) if predictions is not None else None
     if ref is not None:
         if missing := _missing(ref, outputs):
             report("reference", reference, ref, missing, "predictions", "the reference must hold the logged outputs too")
         if missing := _missing(ref, [target] if isinstance(target, str) else []):
             report("reference", reference, ref, missing, "target", "the reference rows need their outcomes (`target:`)")
-    outcomes = describer.columns(truth.get("data")) if truth else None
+    outcomes = files.of(truth.get("data")) if truth else None
     if outcomes is not None:
         if missing := _missing(outcomes, [*key, *([target] if isinstance(target, str) else [])]):
             report("ground truth", truth["data"], outcomes, missing, "ground_truth",
                    "`ground_truth.key` and `target:` must name columns of the outcomes")
+    return errors
+
+
+def _behind_scores(project: "ProjectView", name: Any) -> tuple[Any, bool]:
+    """The node whose rows `name` holds once scored (itself unless a score), and whether a score
+    adds the model's outputs on the way."""
+    node = project.nodes.get(name) if isinstance(name, str) else None
+    scored = False
+    while node is not None and node.type == "score":
+        name, scored = node.config.get("data"), True
+        node = project.nodes.get(name) if isinstance(name, str) else None
+    return name, scored
+
+
+def _is_score_output(column: str) -> bool:
+    from mlmon.ml.scoring import PREDICTION_COLUMN, PROBA_PREFIX  # only for a column the file lacks
+
+    return column == PREDICTION_COLUMN or column.startswith(PROBA_PREFIX)
+
+
+def missing_segment_errors(node: "Node", side: str, name: str, columns: Collection[str], *, rows_of: str | None = None,
+                           scored: bool = False, error: type[MlmonError] = ConfigError) -> list[MlmonError]:
+    """An `error` for each `segments:` entry that is not one of `columns` (those of `side` node
+    `name`, read from the files of `rows_of`; `scored`: a score's outputs count too), at the
+    entry's own line."""
+    errors: list[MlmonError] = []
+    for index, column in enumerate(node.config.get("segments") or []):
+        if not isinstance(column, str) or column in columns or scored and _is_score_output(column):
+            continue
+        line = node.key_lines.get(f"segments[{index}]")
+        close = did_you_mean(column, columns)
+        read = f" (rows of '{rows_of}')" if rows_of not in (None, name) else ""
+        errors.append(error(f"segment column '{column}' is not a column of {side} '{name}'{read}",
+                            location=Location(node.path, line) if line else node.location("segments"),
+                            hint=(f"{close} " if close else "") + f"segment by one of its columns: {', '.join(sorted(columns))}"))
+    return errors
+
+
+def segment_column_errors(node: "Node", project: "ProjectView", reference: str | None) -> list[MlmonError]:
+    """Each `segments:` entry that is not a column of the data or of the `reference` node (None:
+    a keyword such as training) when files tell their columns: the run would stop there anyway."""
+    config: dict[str, Any] = node.config
+    sides = [("data", config.get("data")), ("reference", reference)]
+    sources = [(side, name, *_behind_scores(project, name)) for side, name in sides]
+    sources = [source for source in sources if is_file_dataset(project, source[2])]
+    if not config.get("segments") or not sources:
+        return []
+    errors: list[MlmonError] = []
+    with FileColumns(project) as files:
+        for side, name, source, scored in sources:
+            columns = files.of(source)
+            if columns is not None:
+                errors += missing_segment_errors(node, side, name, columns, rows_of=source, scored=scored)
     return errors

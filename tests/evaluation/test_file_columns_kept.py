@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlmon.nodes.evaluation_columns import COLUMNS_FILE
+from mlmon.nodes.file_columns import COLUMNS_FILE
 from tests.evaluation.conftest import run_cli
 
 NODES = """
