@@ -1,0 +1,81 @@
+"""The period workload's data: a year of logged rows against one reference.
+
+`analysis.parquet` holds `periods` calendar months (from January 2024) of `rows` logged rows
+each, `reference.parquet` holds `reference_rows` rows spread over 2023. The columns are
+bench/data.py's (10 numeric + 5 categorical features, the outcome `target`, known for every
+row, and the model's `proba_0`, `proba_1`, `prediction`) after a `timestamp` that spreads each
+side's rows evenly over its months. Each month has its own seed stream and a drift factor from
+`DRIFT` (0: the reference's distribution; 1: bench/data.py's mild drift), so some months drift
+and the others are same-distribution samples. Written once per (periods, rows, reference rows,
+seed) with DuckDB SQL; every tool reads these files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import date
+from pathlib import Path
+
+from data import DATA_ROOT, SEED, make_cache_folder, side_sql
+
+__all__ = ["TIMESTAMP", "DRIFT", "FIRST_MONTH", "period_dir", "month_starts", "ensure_period_data"]
+
+TIMESTAMP = "timestamp"
+# Drift factor of each month, in order (repeated beyond twelve months).
+DRIFT = (0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 0.0, 0.0, 1.5, 0.0, 2.0, 1.0)
+FIRST_MONTH = date(2024, 1, 1)
+_REFERENCE_YEAR = (date(2023, 1, 1), date(2024, 1, 1))
+# Bumped whenever the SQL changes, so stale files are regenerated, never reused.
+_GENERATOR_VERSION = 1
+
+
+def period_dir(periods: int, rows: int, reference_rows: int, seed: int = SEED, root: Path = DATA_ROOT) -> Path:
+    return root / f"periods{periods}_n{rows}_ref{reference_rows}_seed{seed}"
+
+
+def month_starts(periods: int) -> list[date]:
+    """The first day of each analysed month, and of the month after the last one."""
+    out = []
+    for k in range(periods + 1):
+        year, month = divmod(FIRST_MONTH.month - 1 + k, 12)
+        out.append(date(FIRST_MONTH.year + year, month + 1, 1))
+    return out
+
+
+def _timestamp(start: date, end: date, rows: int) -> str:
+    # Evenly spread over [start, end): row i at start + i * span / rows, to the microsecond.
+    span_us = (end - start).days * 86_400_000_000
+    return f"(TIMESTAMP '{start.isoformat()}' + to_microseconds(CAST(i AS BIGINT) * {span_us} // {int(rows)})) AS {TIMESTAMP}"
+
+
+def ensure_period_data(periods: int, rows: int, reference_rows: int, seed: int = SEED,
+                       root: Path = DATA_ROOT) -> Path:
+    """The folder with reference.parquet and analysis.parquet, written if absent."""
+    import duckdb
+
+    folder = period_dir(periods, rows, reference_rows, seed, root)
+    marker = folder / "meta.json"
+    if marker.exists() and json.loads(marker.read_text()).get("generator") == _GENERATOR_VERSION:
+        return folder
+    make_cache_folder(folder, root)
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
+    con.execute("SET preserve_insertion_order = true")  # row order = time order, the same everywhere
+    reference = side_sql(reference_rows, seed, 0.0, [_timestamp(*_REFERENCE_YEAR, reference_rows)])
+    starts = month_starts(periods)
+    months = [side_sql(rows, seed + 101 + k, DRIFT[k % len(DRIFT)], [_timestamp(starts[k], starts[k + 1], rows)])
+              for k in range(periods)]
+    analysis = "\nUNION ALL\n".join(f"SELECT * FROM ({sql})" for sql in months)
+    for name, sql in (("reference", reference), ("analysis", analysis)):
+        tmp = folder / f"{name}.parquet.tmp"
+        con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+        os.replace(tmp, folder / f"{name}.parquet")
+    con.close()
+    marker.write_text(json.dumps({"periods": periods, "rows": rows, "reference_rows": reference_rows, "seed": seed,
+                                  "drift": [DRIFT[k % len(DRIFT)] for k in range(periods)],
+                                  "generator": _GENERATOR_VERSION,
+                                  "seconds": round(time.perf_counter() - started, 2)}))
+    return folder
