@@ -28,7 +28,7 @@ DRIFT = (0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 0.0, 0.0, 1.5, 0.0, 2.0, 1.0)
 FIRST_MONTH = date(2024, 1, 1)
 _REFERENCE_YEAR = (date(2023, 1, 1), date(2024, 1, 1))
 # Bumped whenever the SQL changes, so stale files are regenerated, never reused.
-_GENERATOR_VERSION = 1
+_GENERATOR_VERSION = 2
 
 
 def period_dir(periods: int, rows: int, reference_rows: int, seed: int = SEED, root: Path = DATA_ROOT) -> Path:
@@ -47,7 +47,7 @@ def month_starts(periods: int) -> list[date]:
 def _timestamp(start: date, end: date, rows: int) -> str:
     # Evenly spread over [start, end): row i at start + i * span / rows, to the microsecond.
     span_us = (end - start).days * 86_400_000_000
-    return f"(TIMESTAMP '{start.isoformat()}' + to_microseconds(CAST(i AS BIGINT) * {span_us} // {int(rows)})) AS {TIMESTAMP}"
+    return f"(TIMESTAMP '{start.isoformat()}' + to_microseconds(CAST(CAST(i AS HUGEINT) * {span_us} // {int(rows)} AS BIGINT))) AS {TIMESTAMP}"
 
 
 def ensure_period_data(periods: int, rows: int, reference_rows: int, seed: int = SEED,

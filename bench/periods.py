@@ -122,8 +122,8 @@ def _workload_line(results: dict[str, Any]) -> str:
     drifting = sum(1 for d in w["drift"] if d > 0)
     return (f"{w['periods']} months × {w['rows_per_period']:,} logged rows (10 numeric + 5 categorical features, "
             f"`proba_1`, `prediction`, the outcome of every row, a timestamp) against a {w['reference_rows']:,}-row "
-            f"reference, {mib(w['data_bytes'])} MiB of parquet; {drifting} of the months drift mildly (drift factors "
-            f"{', '.join(f'{d:g}' for d in w['drift'])}).")
+            f"reference, {mib(w['data_bytes'])} MiB of parquet; {drifting or 'none'} of the months drift mildly (drift "
+            f"factors {', '.join(f'{d:g}' for d in w['drift'])}).")
 
 
 def _header(results: dict[str, Any]) -> list[str]:
