@@ -34,7 +34,7 @@ __all__ = [
     "data_dir",
     "side_sql",
     "ensure_data",
-    "make_cache_folder",
+    "write_once",
     "peak_rss_bytes",
     "emit",
 ]
@@ -112,14 +112,28 @@ def data_dir(rows: int, seed: int = SEED, root: Path = DATA_ROOT) -> Path:
 
 def ensure_data(rows: int, seed: int = SEED, root: Path = DATA_ROOT, *, threads: int | None = None) -> Path:
     """The folder with reference.parquet and current.parquet for N = `rows`, written if absent."""
+    # Each side gets its own seed stream: the same draws on both sides would make the
+    # no-drift columns identical, not merely identically distributed.
+    files = {name: side_sql(rows, side_seed, drift)
+             for name, side_seed, drift in (("reference", seed, 0.0), ("current", seed + 1, 1.0))}
+    return write_once(data_dir(rows, seed, root), root, files,
+                      {"rows": rows, "seed": seed, "generator": _GENERATOR_VERSION}, threads=threads)
+
+
+def write_once(folder: Path, root: Path, files: dict[str, str], meta: dict[str, Any], *,
+               threads: int | None = None) -> Path:
+    """`folder` with one `<name>.parquet` per SELECT of `files`, written with DuckDB unless
+    folder/meta.json already names the same `meta["generator"]` version."""
     import duckdb
 
-    folder = data_dir(rows, seed, root)
     marker = folder / "meta.json"
-    meta = {"rows": rows, "seed": seed, "generator": _GENERATOR_VERSION}
-    if marker.exists() and json.loads(marker.read_text()).get("generator") == _GENERATOR_VERSION:
+    if marker.exists() and json.loads(marker.read_text()).get("generator") == meta["generator"]:
         return folder
-    make_cache_folder(folder, root)
+    folder.mkdir(parents=True, exist_ok=True)
+    # The data root is a cache: kept out of version control whatever the checkout ignores.
+    ignore = root / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
     started = time.perf_counter()
     con = duckdb.connect()
     con.execute("SET enable_progress_bar = false")
@@ -127,25 +141,13 @@ def ensure_data(rows: int, seed: int = SEED, root: Path = DATA_ROOT, *, threads:
     con.execute("SET preserve_insertion_order = true")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    # Each side gets its own seed stream: the same draws on both sides would make the
-    # no-drift columns identical, not merely identically distributed.
-    for name, side_seed, drift in (("reference", seed, 0.0), ("current", seed + 1, 1.0)):
+    for name, sql in files.items():
         tmp = folder / f"{name}.parquet.tmp"
-        con.execute(f"COPY ({side_sql(rows, side_seed, drift)}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
         os.replace(tmp, folder / f"{name}.parquet")
     con.close()
-    meta["seconds"] = round(time.perf_counter() - started, 2)
-    marker.write_text(json.dumps(meta))
+    marker.write_text(json.dumps({**meta, "seconds": round(time.perf_counter() - started, 2)}))
     return folder
-
-
-def make_cache_folder(folder: Path, root: Path) -> None:
-    """Create `folder` under the data root, which is a cache: kept out of version control
-    whatever the checkout ignores."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ignore = root / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
 
 
 def peak_rss_bytes() -> int:

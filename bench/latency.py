@@ -37,7 +37,7 @@ ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
 from data import ensure_data  # noqa: E402
-from processes import best_of, interleave, json_line, run_process  # noqa: E402
+from processes import best_of, checkout_env, interleave, json_line, run_process  # noqa: E402
 from reporting import now, replace_section  # noqa: E402
 
 __all__ = ["Case", "CASES", "TARGETS", "main", "measure", "render_markdown"]
@@ -73,13 +73,6 @@ CASES = (
 TARGETS = {"ls": 2.0, "build": 2.0}
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               PYTHONWARNINGS="ignore")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package runs from its bytecode caches
-    return env
-
-
 def _argv(case: str) -> list[str]:
     py = sys.executable
     selection = ["-s", " ".join(TUTORIAL_NODES)]  # one argument: a space is a union
@@ -97,7 +90,7 @@ def measure(argv: list[str], cwd: Path, before: Any = None) -> dict[str, Any]:
     """Wall and CPU seconds and peak RSS of one fresh process; `before()` runs first, untimed."""
     if before is not None:
         before()
-    return run_process(argv, cwd=cwd, env=_env(), timeout=600).figures()
+    return run_process(argv, cwd=cwd, env=checkout_env(), timeout=600).figures()
 
 
 def _example(folder: Path) -> Path:
@@ -113,7 +106,7 @@ def _evaluation_alone(rows: int, repeat: int) -> dict[str, Any]:
     argv = [sys.executable, str(BENCH / "run_mlmon.py"), "--data", str(folder), "--no-floor"]
 
     def once(_: str, __: int) -> dict[str, Any]:
-        result = json_line(run_process(argv, cwd=BENCH, env=_env(), timeout=600).stdout)
+        result = json_line(run_process(argv, cwd=BENCH, env=checkout_env(), timeout=600).stdout)
         if result is None:
             raise RuntimeError("run_mlmon.py printed no result")
         return result

@@ -12,7 +12,6 @@ shape bench/run_nannyml_periods.py writes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,10 +20,9 @@ from typing import Any
 from data import CATEGORICAL, FEATURES, NUMERIC, PREDICTION, PROBA, TARGET
 from period_data import TIMESTAMP
 
-__all__ = ["STORE", "STATISTICS", "write_project", "build_argv", "build_env", "clean_target", "read_outputs",
+__all__ = ["STORE", "STATISTICS", "write_project", "build_argv", "clean_target", "read_outputs",
            "node_seconds"]
 
-ROOT = Path(__file__).resolve().parent.parent
 STORE = "monthly"
 # What is read back: per feature, and global (feature NULL, whole data).
 STATISTICS = {"numeric": ("ks_statistic", "ks_pvalue", "wasserstein"), "categorical": ("chi2_pvalue",),
@@ -64,14 +62,6 @@ def write_project(folder: Path, data: Path) -> Path:
 
 def build_argv() -> list[str]:
     return [sys.executable, "-m", "mlmon", "build", "-s", STORE]
-
-
-def build_env() -> dict[str, str]:
-    """The checkout's mlmon (not whichever is installed), with its bytecode caches."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               PYTHONWARNINGS="ignore")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
 
 
 def clean_target(project: Path) -> None:

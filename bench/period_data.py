@@ -12,15 +12,12 @@ seed) with DuckDB SQL; every tool reads these files.
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from datetime import date
 from pathlib import Path
 
-from data import DATA_ROOT, SEED, make_cache_folder, side_sql
+from data import DATA_ROOT, SEED, side_sql, write_once
 
-__all__ = ["TIMESTAMP", "DRIFT", "FIRST_MONTH", "period_dir", "month_starts", "ensure_period_data"]
+__all__ = ["TIMESTAMP", "DRIFT", "FIRST_MONTH", "period_dir", "month_starts", "drift_factors", "ensure_period_data"]
 
 TIMESTAMP = "timestamp"
 # Drift factor of each month, in order (repeated beyond twelve months).
@@ -47,35 +44,23 @@ def month_starts(periods: int) -> list[date]:
 def _timestamp(start: date, end: date, rows: int) -> str:
     # Evenly spread over [start, end): row i at start + i * span / rows, to the microsecond.
     span_us = (end - start).days * 86_400_000_000
-    return f"(TIMESTAMP '{start.isoformat()}' + to_microseconds(CAST(CAST(i AS HUGEINT) * {span_us} // {int(rows)} AS BIGINT))) AS {TIMESTAMP}"
+    offset = f"CAST(CAST(i AS HUGEINT) * {span_us} // {int(rows)} AS BIGINT)"  # i * span overflows BIGINT
+    return f"(TIMESTAMP '{start.isoformat()}' + to_microseconds({offset})) AS {TIMESTAMP}"
+
+
+def drift_factors(periods: int) -> list[float]:
+    return [DRIFT[k % len(DRIFT)] for k in range(periods)]
 
 
 def ensure_period_data(periods: int, rows: int, reference_rows: int, seed: int = SEED,
                        root: Path = DATA_ROOT) -> Path:
     """The folder with reference.parquet and analysis.parquet, written if absent."""
-    import duckdb
-
-    folder = period_dir(periods, rows, reference_rows, seed, root)
-    marker = folder / "meta.json"
-    if marker.exists() and json.loads(marker.read_text()).get("generator") == _GENERATOR_VERSION:
-        return folder
-    make_cache_folder(folder, root)
-    started = time.perf_counter()
-    con = duckdb.connect()
-    con.execute("SET enable_progress_bar = false")
-    con.execute("SET preserve_insertion_order = true")  # row order = time order, the same everywhere
-    reference = side_sql(reference_rows, seed, 0.0, [_timestamp(*_REFERENCE_YEAR, reference_rows)])
     starts = month_starts(periods)
-    months = [side_sql(rows, seed + 101 + k, DRIFT[k % len(DRIFT)], [_timestamp(starts[k], starts[k + 1], rows)])
+    drift = drift_factors(periods)
+    months = [side_sql(rows, seed + 101 + k, drift[k], [_timestamp(starts[k], starts[k + 1], rows)])
               for k in range(periods)]
-    analysis = "\nUNION ALL\n".join(f"SELECT * FROM ({sql})" for sql in months)
-    for name, sql in (("reference", reference), ("analysis", analysis)):
-        tmp = folder / f"{name}.parquet.tmp"
-        con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
-        os.replace(tmp, folder / f"{name}.parquet")
-    con.close()
-    marker.write_text(json.dumps({"periods": periods, "rows": rows, "reference_rows": reference_rows, "seed": seed,
-                                  "drift": [DRIFT[k % len(DRIFT)] for k in range(periods)],
-                                  "generator": _GENERATOR_VERSION,
-                                  "seconds": round(time.perf_counter() - started, 2)}))
-    return folder
+    files = {"reference": side_sql(reference_rows, seed, 0.0, [_timestamp(*_REFERENCE_YEAR, reference_rows)]),
+             "analysis": "\nUNION ALL\n".join(f"SELECT * FROM ({sql})" for sql in months)}
+    meta = {"periods": periods, "rows": rows, "reference_rows": reference_rows, "seed": seed, "drift": drift,
+            "generator": _GENERATOR_VERSION}
+    return write_once(period_dir(periods, rows, reference_rows, seed, root), root, files, meta)

@@ -40,8 +40,8 @@ import period_agreement  # noqa: E402
 import reporting  # noqa: E402
 from data import DATA_ROOT  # noqa: E402
 from harness import PEERS, ensure_peer  # noqa: E402
-from period_data import DRIFT, ensure_period_data  # noqa: E402
-from processes import best_of, interleave, run_process  # noqa: E402
+from period_data import drift_factors, ensure_period_data  # noqa: E402
+from processes import best_of, checkout_env, interleave, run_process  # noqa: E402
 from reporting import mib, sci, secs, times  # noqa: E402
 
 __all__ = ["main", "run_workload", "render_markdown", "render_readme_section", "update_readme", "TARGETS"]
@@ -75,7 +75,7 @@ def run_workload(folder: Path, tools: list[str], repeat: int, timeout: float) ->
             _say(f"run {round_ + 1}/{repeat}: {tool}")
             if tool == "mlmon":
                 mlmon_periods.clean_target(project)
-                run = run_process(mlmon_periods.build_argv(), cwd=project, env=mlmon_periods.build_env(),
+                run = run_process(mlmon_periods.build_argv(), cwd=project, env=checkout_env(),
                                   timeout=timeout).figures()
                 run["node_s"] = mlmon_periods.node_seconds(project)
                 return run
@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         "generated_at": reporting.now(), "command": _command(args, peers), "machine": reporting.machine(),
         "versions": reporting.versions(((tool, out["versions"]) for tool, out in outputs.items()), source),
         "workload": {"periods": args.periods, "rows_per_period": args.rows_per_period,
-                     "reference_rows": args.reference_rows, "drift": [DRIFT[k % len(DRIFT)] for k in range(args.periods)],
+                     "reference_rows": args.reference_rows, "drift": drift_factors(args.periods),
                      "data_bytes": sum(p.stat().st_size for p in folder.glob("*.parquet"))},
         "repeat": args.repeat, "load_avg_1m": [min(loads), max(loads)],
         "tools": best, "ratios": _ratios(best), "targets": TARGETS,

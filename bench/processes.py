@@ -19,7 +19,7 @@ import os
 import sys
 import time
 
-__all__ = ["ProcessRun", "ProcessFailed", "run_process", "interleave", "best_of", "json_line"]
+__all__ = ["ProcessRun", "ProcessFailed", "run_process", "interleave", "best_of", "json_line", "checkout_env"]
 
 _LAUNCHER = os.path.abspath(__file__)
 
@@ -102,6 +102,16 @@ def run_process(argv: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None
                             f"{out[-2000:]}{err[-4000:]}")
     return ProcessRun(wall_s=figures["wall_s"], cpu_s=figures["cpu_s"], peak_rss_bytes=figures["peak_rss_bytes"],
                       load_avg_1m=load, stdout=out, stderr=err)
+
+
+def checkout_env() -> dict[str, str]:
+    """This environment, running the checkout's mlmon (not whichever is installed) from its
+    bytecode caches, as an installed package runs."""
+    root = str(Path(_LAUNCHER).parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+               PYTHONWARNINGS="ignore")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def json_line(stdout: str) -> dict[str, Any] | None:
