@@ -135,12 +135,15 @@ def interleave(kinds: Sequence[Kind], rounds: int, run: Callable[[Kind, int], di
 
 
 def best_of(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The fastest run (by `wall_s`), with every run's wall and CPU seconds and the largest peak RSS."""
+    """The fastest run (by `wall_s`), with every run's wall and CPU seconds (and load average)
+    and the largest peak RSS."""
     if not runs:
         raise ValueError("best_of needs at least one run")
     best = dict(min(runs, key=lambda r: r["wall_s"]))
     best["walls"] = [r["wall_s"] for r in runs]
     best["cpus"] = [r.get("cpu_s") for r in runs]
+    if any("load_avg_1m" in r for r in runs):
+        best["loads"] = [r.get("load_avg_1m") for r in runs]
     peaks = [r["peak_rss_bytes"] for r in runs if r.get("peak_rss_bytes") is not None]
     if peaks:
         best["peak_rss_bytes"] = max(peaks)

@@ -70,10 +70,10 @@ def test_interleave_runs_kinds_round_by_round_and_drops_warm_up(processes) -> No
 
 
 def test_best_of_keeps_the_fastest_run_and_the_largest_memory(processes) -> None:
-    runs = [{"wall_s": 3.0, "cpu_s": 2.0, "peak_rss_bytes": 10, "tag": "slow"},
-            {"wall_s": 1.0, "cpu_s": 2.5, "peak_rss_bytes": 7, "tag": "fast"}]
+    runs = [{"wall_s": 3.0, "cpu_s": 2.0, "peak_rss_bytes": 10, "load_avg_1m": 4.0, "tag": "slow"},
+            {"wall_s": 1.0, "cpu_s": 2.5, "peak_rss_bytes": 7, "load_avg_1m": 1.5, "tag": "fast"}]
     best = processes.best_of(runs)
     assert best["tag"] == "fast" and best["cpu_s"] == 2.5 and best["peak_rss_bytes"] == 10
-    assert best["walls"] == [3.0, 1.0] and best["cpus"] == [2.0, 2.5]
+    assert best["walls"] == [3.0, 1.0] and best["cpus"] == [2.0, 2.5] and best["loads"] == [4.0, 1.5]
     with pytest.raises(ValueError):
         processes.best_of([])
