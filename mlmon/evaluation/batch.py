@@ -172,6 +172,7 @@ class _Batch:
         self.periods: list[PeriodCount] = []
         self.joined = ""
         self.scored = False  # the model scored the rows during this build
+        self.renamed = False  # the rows hold the logged outputs under the engine's names
         self.warnings: list[str] = []
 
     # -- rows ------------------------------------------------------------------------------------
@@ -194,13 +195,32 @@ class _Batch:
                                                 "target": target}, self.joined, request.reference_sql or self.joined,
                                           request.reference_node or self.base.reference, self.where)
             self.plan = _standalone_plan(con, request, self.outputs, self.joined)
+            if self._in_place():
+                # Outputs renamed once for every period, the rows ordered by period: each
+                # period's view then reads only its own row groups.
+                renamed = self.scratch.table("renamed")
+                create_table(con, renamed, self.outputs.canonical(con, self.joined).order_by(_q(PERIOD_COLUMN)))
+                self.joined, self.renamed = renamed, True
         else:
             assert self.version is not None
             plan = plan_for(con, self.base, self.version, self.joined)
             self.plan = replace(plan, target=target) if request.target else plan
-            if self.base.sampling.method == "full" and request.period is not None:
+            if self._in_place():
                 # every row is evaluated: score them all at once rather than period by period
                 self.joined, self.scored = self._outputs(self.joined, "scored", count_rows(con, self.joined))
+
+    def _in_place(self) -> bool:
+        """Whether every period evaluates all its rows, read in place from the one table."""
+        return self.base.sampling.method == "full" and self.request.period is not None
+
+    def _period_rows(self, index: int, start: date) -> str:
+        """A view of the period's rows (without the period column): nothing copied."""
+        view = self.scratch.view(f"period_{index}")
+        query = (exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)])).from_(self.joined, dialect="duckdb")
+                 .where(_q(PERIOD_COLUMN).eq(exp.cast(exp.Literal.string(start.isoformat()), "DATE"))))
+        self.con.execute(exp.Create(this=exp.to_table(view, dialect="duckdb"), kind="VIEW", expression=query)
+                         .sql("duckdb"))
+        return view
 
     def rows(self, index: int) -> tuple[int, int, str, bool]:
         """(rows, evaluated rows, the evaluated rows with the engine's output columns, scored) of a period."""
@@ -208,6 +228,12 @@ class _Batch:
             return self.prepared[index]
         start = self.periods[index].start
         source = self.joined
+        if start is not None and self._in_place():
+            n = self.periods[index].n_rows
+            current, scored = ((self._period_rows(index, start), False) if self.renamed
+                               else self._outputs(self._period_rows(index, start), f"current_{index}", n))
+            self.prepared[index] = (n, n, current, scored or self.scored)
+            return self.prepared[index]
         if start is not None:
             source = self.scratch.table(f"period_{index}")
             create_table(self.con, source, exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)]))

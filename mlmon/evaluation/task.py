@@ -132,7 +132,10 @@ def _estimated_binary(con: Con, current_sql: str, plan: "EvaluationPlan", refere
     rows; the current rows are counted in SQL, never fetched whole."""
     positive = _positive(plan)
     column = proba_column(positive)
-    ref = calibration_rows(con, reference.labelled_sql, plan.target, column)
+    key = ("calibration", reference.labelled_sql, plan.target, column)
+    if key not in reference.memo:
+        reference.memo[key] = calibration_rows(con, reference.labelled_sql, plan.target, column)
+    ref = reference.memo[key]
     is_positive = _matches(ref[plan.target], positive).astype(np.int64)
     return estimate_performance_sql(con, current_sql, column, ref[column].to_numpy(dtype=np.float64, na_value=np.nan),
                                     is_positive, plan.threshold, positive_label=1)

@@ -117,8 +117,12 @@ def _current_groups(con: Any, current_sql: str, proba_column: str, calibrator: I
                                         buckets)).df()
     finally:
         con.unregister(name)
-    return {"n": table["n"].to_numpy(dtype=np.float64), "s": table["s"].to_numpy(dtype=np.float64),
-            "pred": table["pred"].to_numpy(dtype=bool)}
+    groups = {"n": table["n"].to_numpy(dtype=np.float64), "s": table["s"].to_numpy(dtype=np.float64),
+              "pred": table["pred"].to_numpy(dtype=bool)}
+    # Groups come back in the order the engine's threads finish; the sums over them are taken in
+    # score order, so that the same rows give the same estimates to the last bit.
+    order = np.lexsort((groups["pred"], groups["s"]))
+    return {k: v[order] for k, v in groups.items()}
 
 
 def _ratio(num: float, den: float) -> float | None:
