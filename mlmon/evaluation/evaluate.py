@@ -96,7 +96,8 @@ def labelled_rows(con: duckdb.DuckDBPyConnection, relation_sql: str, target: str
     if target not in {name for name, _ in table_columns(con, relation_sql)}:
         return 0
     query = exp.select(exp.Count(this=_q(target))).from_(relation_sql, dialect="duckdb")
-    return int(con.execute(query.sql("duckdb")).fetchone()[0])
+    # fetchall, not fetchone: the result is finished, so the connection may register a table next.
+    return int(con.execute(query.sql("duckdb")).fetchall()[0][0])
 
 
 def require_ground_truth(plan: EvaluationPlan, dataset: str, n_labelled: int) -> None:
