@@ -27,7 +27,7 @@ from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import drift_and_profile
+from mlmon.metrics.univariate import DriftResult, drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns
 
 __all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
@@ -148,8 +148,12 @@ def evaluate(
     cache: ReferenceCache,
     load_pipeline: Callable[[], Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    drift: Callable[..., DriftResult] = drift_and_profile,
 ) -> EvaluationResult:
     """All metrics of one evaluation of the (sampled, scored) rows `current_sql`.
+
+    `drift` computes the univariate drift (`drift_and_profile`'s signature): a period store
+    hands in one that computed every period's in grouped scans (mlmon.metrics.grouped).
 
     Rows without the model's outputs (the model could not score them) get the input drift and
     data-quality metrics only: no performance, prediction drift or estimate.
@@ -193,7 +197,7 @@ def evaluate(
     say("univariate drift")
     score = task.score(plan) if scored else None
     with timed(timings, "univariate"):
-        found = drift_and_profile(con, reference.sql, current_sql, numeric, categorical, cached,
+        found = drift(con, reference.sql, current_sql, numeric, categorical, cached,
                                   extra={_SCORE: score} if score else None, settings=plan.drift,
                                   broken=compared.broken)
     univariate, profile = found.metrics, found.profile

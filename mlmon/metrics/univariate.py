@@ -38,6 +38,9 @@ __all__ = [
     "univariate_drift",
     "drift_and_profile",
     "DriftResult",
+    "SampleCounts",
+    "drift_result",
+    "out_of_range_item",
     "sample_layouts",
     "psi",
     "chi2_pvalue",
@@ -344,17 +347,20 @@ def feature_globals(per_feature: Sequence[MetricValue]) -> list[MetricValue]:
             MetricValue("max_psi", max(known) if known else None)]
 
 
+def out_of_range_item(column: str, lo: float, hi: float, dialect: str = "duckdb") -> str:
+    """An aggregate counting a numeric column's present values outside [lo, hi]."""
+    v = as_double(column, dialect)
+    outside = f"{v} < {double_literal(lo, dialect)} OR {v} > {double_literal(hi, dialect)}"
+    return f"SUM(CASE WHEN {present(v, dialect)} AND ({outside}) THEN 1 ELSE 0 END)"
+
+
 def _out_of_range_counts(con: Any, relation_sql: str, extents: dict[str, tuple[float | None, float | None]],
                          dialect: str) -> dict[str, int]:
     """Per numeric column, its present values outside [min, max] (the reference's), in one scan."""
     known = {c: (lo, hi) for c, (lo, hi) in extents.items() if lo is not None and hi is not None}
     if not known:
         return {}
-    items = []
-    for c, (lo, hi) in known.items():
-        v = as_double(c, dialect)
-        outside = f"{v} < {double_literal(lo, dialect)} OR {v} > {double_literal(hi, dialect)}"
-        items.append(f"SUM(CASE WHEN {present(v, dialect)} AND ({outside}) THEN 1 ELSE 0 END)")
+    items = [out_of_range_item(c, lo, hi, dialect) for c, (lo, hi) in known.items()]
     (row,) = con.execute(f"SELECT {', '.join(items)} FROM {relation_sql} AS t").fetchall()
     return {c: int(n or 0) for c, n in zip(known, row)}
 
@@ -414,14 +420,34 @@ def drift_and_profile(
         )
     outside = _out_of_range_counts(con, current_sql, {c: (profile.numeric[c].min, profile.numeric[c].max)
                                                       for c in numeric}, dialect)
+    return drift_result(numeric, categorical, list(extra), profile,
+                        SampleCounts(n_rows, found, cats.categories, cats.present, outside), settings, broken)
 
+
+@dataclass
+class SampleCounts:
+    """What the drift metrics of one current sample are computed from."""
+
+    n_rows: int
+    found: dict[str, ColumnStats]  # per numeric column and extra expression
+    categories: dict[str, dict[str, int]]  # per categorical column, rows per category
+    present: dict[str, int]  # per categorical column, its present values
+    outside: dict[str, int]  # per numeric column, its values outside the reference's extent
+
+
+def drift_result(numeric: Sequence[str], categorical: Sequence[str], extra: Sequence[str], profile: ReferenceProfile,
+                 sample: SampleCounts, settings: DriftSettings = DriftSettings(),
+                 broken: Sequence[MetricValue] = ()) -> DriftResult:
+    """The per-feature metrics, then FEATURE_GLOBALS, and the extra expressions' metrics."""
     out: list[MetricValue] = []
+    found, n_rows = sample.found, sample.n_rows
     for c in numeric:
         p = profile.numeric[c]
-        out += _numeric_metrics(c, found[c], p.bins, n_rows, _missing_share(profile, p.count), outside.get(c), settings)
+        out += _numeric_metrics(c, found[c], p.bins, n_rows, _missing_share(profile, p.count), sample.outside.get(c),
+                                settings)
     for c in categorical:
         p = profile.categorical[c]
-        out += _categorical_metrics(c, p.categories, cats.categories[c], n_rows, cats.present[c],
+        out += _categorical_metrics(c, p.categories, sample.categories[c], n_rows, sample.present[c],
                                     _missing_share(profile, p.count), settings)
     out += broken
     out += feature_globals(out)
