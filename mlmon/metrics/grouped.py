@@ -6,8 +6,7 @@ known (its deciles cut every column into the same first-round cells for every gr
 aggregate counts the cells of the reference once and those of every group with the group as a
 key; each (group, column) pair then becomes a column of the two-sample engine
 (mlmon.metrics.twosample), and the cells the counts cannot settle are resolved for all pairs
-together (mlmon.metrics.cells): a pair's rows are the reference's rows and its group's rows,
-the others read as missing. Category counts and values out of the reference's range are
+together (mlmon.metrics.cells), each pair reading the reference's rows and its group's only. Category counts and values out of the reference's range are
 counted per group in one scan each. The statistics are the exact ones of comparing each group
 alone with the reference.
 """
@@ -77,6 +76,10 @@ class Groups:
         """Rows of the compared groups."""
         return f"{quote(self.column)} IN ({', '.join(self.literal(k) for k in self.keys)})"
 
+    def rows(self, key: Any) -> str:
+        """The rows of one group, as a relation."""
+        return f"(SELECT * FROM {self.relation} AS g WHERE {quote(self.column)} = {self.literal(key)})"
+
     def index_sql(self) -> str:
         """A row's group, as its position in `keys`."""
         whens = " ".join(f"WHEN {self.literal(k)} THEN {i}" for i, k in enumerate(self.keys))
@@ -131,27 +134,29 @@ def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Seq
         return [{} for _ in groups.keys]
     keys = [_first_key(s.layout, f"CAST(({s.expr}) AS DOUBLE)", rows_per_cell, max_split, dialect) for s in specs]
     res = _fetch(con, _first_round_sql(ref_sql, groups, specs, keys, dialect))
-    order = np.lexsort((res["k"], res["g"]))
-    res = {name: values[order] for name, values in res.items()}
-    column = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64)
-    group = res["g"].astype(np.int64)
+    # Sorted by (column, group, key): each pair's cells are one slice.
+    n_groups = len(groups.keys)
+    pair = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64) * (n_groups + 1) + res["g"].astype(np.int64) + 1
+    order = np.lexsort((res["k"], pair))
+    res, pair = {name: values[order] for name, values in res.items()}, pair[order]
+    bounds = np.searchsorted(pair, np.arange(len(specs) * (n_groups + 1) + 1))
+
+    def part(i: int, j: int) -> dict[str, np.ndarray]:  # group j of column i; -1: the reference
+        p = i * (n_groups + 1) + j + 1
+        return {name: values[bounds[p]:bounds[p + 1]] for name, values in res.items()}
+
     width = len(specs)
     states: dict[int, Cells] = {}
-    exprs: dict[int, str] = {}
-    g = quote(groups.column)
+    current: dict[int, str] = {}
     for i, spec in enumerate(specs):
-        ref = {name: values[(column == i) & (group == -1)] for name, values in res.items()}
-        v = f"CAST(({spec.expr}) AS DOUBLE)"
+        ref = part(i, -1)
         for j, key in enumerate(groups.keys):
-            cur = {name: values[(column == i) & (group == j)] for name, values in res.items()}
             index = j * width + i
-            states[index] = _merged(ref, cur, index, spec.layout, float(i * _COLUMN_STRIDE))
-            # The pair's rows: the reference's (group column NULL there) and its group's.
-            exprs[index] = f"CASE WHEN {g} IS NULL OR {g} = {groups.literal(key)} THEN {v} END"
+            states[index] = _merged(ref, part(i, j), index, spec.layout, float(i * _COLUMN_STRIDE))
+            current[index] = groups.rows(key)
     both = [st for st in states.values() if st.n1 > 0 and st.n2 > 0]
-    null_group = f"(SELECT *, CAST(NULL AS {_group_type(con, groups)}) AS {g} FROM {ref_sql} AS r)"
-    resolve_cells(con, null_group, groups.relation, both, exprs, dialect=dialect, rows_per_cell=rows_per_cell,
-                  max_split=max_split, **settings)
+    resolve_cells(con, ref_sql, groups.relation, both, {index: specs[index % width].expr for index in states},
+                  dialect=dialect, rows_per_cell=rows_per_cell, max_split=max_split, current=current, **settings)
     empty = _Detail(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
     out: list[dict[str, ColumnStats]] = []
     for j in range(len(groups.keys)):
@@ -163,11 +168,6 @@ def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Seq
             found[spec.name] = ColumnStats(st.n1, st.n2, ref_min, ref_max, edges, ref_bins, cur_bins, ks, wass)
         out.append(found)
     return out
-
-
-def _group_type(con: Any, groups: Groups) -> str:
-    rows = con.execute(f"DESCRIBE SELECT {quote(groups.column)} FROM {groups.relation} AS t").fetchall()
-    return str(rows[0][1])
 
 
 def _category_counts(con: Any, groups: Groups, categorical: Sequence[str], floats: Sequence[str],
