@@ -34,6 +34,7 @@ from mlmon.evaluation.segments import evaluate_segments, require_segment_columns
 from mlmon.evaluation.sampling import Scratch, count_rows, create_table, sample_into, table_columns
 from mlmon.evaluation.store import KEEP_ROWS, PERIOD_LABEL, EvaluationRecord, append_evaluations
 from mlmon.evaluation.subject import LoggedOutputs, logged_outputs
+from mlmon.evaluation.task import GroupedEstimates
 from mlmon.metrics.grouped import GroupedDrift, Groups
 from mlmon.metrics.univariate import classify_columns, drift_and_profile
 from mlmon.ml.registry import ModelVersion
@@ -260,13 +261,13 @@ class _Batch:
         score_into(self.con, self.load(), rows, table, self.scratch, self.version, self.plan, n_rows, self.say)
         return table, True
 
-    def grouped_drift(self, fixed: Reference | None, todo: Sequence[PeriodCount]) -> GroupedDrift | None:
-        """Every period's univariate drift in grouped scans, when all periods read their rows in
-        place and share one reference."""
+    def groups(self, fixed: Reference | None, todo: Sequence[PeriodCount]) -> Groups | None:
+        """The periods to evaluate as groups of one table, whose families are computed for all
+        of them in grouped scans: when every period reads its rows in place and all share one
+        reference."""
         if fixed is None or not self._in_place() or not todo:
             return None
-        groups = Groups(self.joined, PERIOD_COLUMN, tuple(p.start for p in todo), tuple(p.n_rows for p in todo))
-        return GroupedDrift(self.con, fixed.sql, groups)
+        return Groups(self.joined, PERIOD_COLUMN, tuple(p.start for p in todo), tuple(p.n_rows for p in todo))
 
     # -- references ------------------------------------------------------------------------------
 
@@ -331,7 +332,9 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
         inner = ReferenceCache(con, version) if version is not None else None
         fixed = batch.fixed_reference()
         cache = inner if fixed is not None and fixed.kind == TRAINING and inner is not None else TransientCache(con, inner)
-        grouped = batch.grouped_drift(fixed, todo)
+        groups = batch.groups(fixed, todo)
+        grouped = GroupedDrift(con, fixed.sql, groups) if fixed is not None and groups is not None else None
+        estimates = GroupedEstimates(groups) if groups is not None and plan.task == "binary" else None
         stored: list[StoredEvaluation] = []
         appended = []
         for index, period in enumerate(batch.periods):
@@ -345,7 +348,8 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
                 require_ground_truth(plan, base.dataset, n_labelled)
             reference = fixed or batch.period_reference(index)
             result = evaluate(con, current, reference, plan, cache, load_pipeline=load_pipeline,
-                              progress=lambda message, tag=tag: say(tag + message), drift=drift)
+                              progress=lambda message, tag=tag: say(tag + message), drift=drift,
+                              estimated=estimates.for_group(todo.index(period)) if estimates is not None else None)
             if request.truth is not None or request.predictions is not None:
                 result.metrics += coverage_metrics(n_evaluated, n_labelled)
             if plan.segments:

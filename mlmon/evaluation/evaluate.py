@@ -149,11 +149,13 @@ def evaluate(
     load_pipeline: Callable[[], Any] | None = None,
     progress: Callable[[str], None] | None = None,
     drift: Callable[..., DriftResult] = drift_and_profile,
+    estimated: Callable[[duckdb.DuckDBPyConnection, str, EvaluationPlan, Reference], list[MetricValue]] | None = None,
 ) -> EvaluationResult:
     """All metrics of one evaluation of the (sampled, scored) rows `current_sql`.
 
     `drift` computes the univariate drift (`drift_and_profile`'s signature): a period store
-    hands in one that computed every period's in grouped scans (mlmon.metrics.grouped).
+    hands in one that computed every period's in grouped scans (mlmon.metrics.grouped), and
+    `estimated` its CBPE likewise, in place of the task's own.
 
     Rows without the model's outputs (the model could not score them) get the input drift and
     data-quality metrics only: no performance, prediction drift or estimate.
@@ -227,7 +229,7 @@ def evaluate(
         else:
             say("estimated performance (CBPE)")
             with timed(timings, "estimation"):
-                metrics += task.estimated(con, current_sql, plan, reference)
+                metrics += (estimated or task.estimated)(con, current_sql, plan, reference)
 
     with timed(timings, "diagnostics"):
         regression = plan.task == "regression"

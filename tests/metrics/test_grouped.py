@@ -1,10 +1,11 @@
-"""Univariate drift of many periods in grouped scans equals each period compared alone.
+"""Univariate drift and CBPE of many periods in grouped scans equal each period's own.
 
 Every period of one table is compared with one reference by `GroupedDrift` and, separately, by
 `drift_and_profile` on a view of the period's rows: every metric agrees to 1e-9, and KS,
 Wasserstein and chi-square agree with scipy. The periods cover missing values, ties, an unseen
-category, a numeric column without any value, a single row and two rows. The number of
-statements does not grow with the number of periods.
+category, a numeric column without any value, a single row and two rows; CBPE's periods one
+large enough for the band's hash sample, and one of a single row. The number of statements
+does not grow with the number of periods.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from mlmon.metrics.estimation_sql import estimate_performance_sql, grouped_estimates
 from mlmon.metrics.grouped import GroupedDrift, Groups
 from mlmon.metrics.univariate import chi2_pvalue, drift_and_profile
 
@@ -148,3 +150,33 @@ def test_statements_do_not_grow_with_the_periods(data) -> None:
             grouped.for_group(j)(counting, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE)
         counts.append(counting.statements)
     assert counts[0] == counts[1]
+
+
+def test_cbpe_of_every_group_equals_its_own_and_statements_do_not_grow() -> None:
+    rng = np.random.default_rng(9)
+    ref_score = rng.beta(2, 2, 5000)
+    ref_y = (rng.random(5000) < ref_score).astype(np.int64)
+    sizes = {date(2021, 1, 1): 25_000, date(2021, 2, 1): 300, date(2021, 3, 1): 1, date(2021, 4, 1): 2}
+    frames = []
+    for d, n in sizes.items():
+        score = np.round(rng.beta(2.5, 2, n), 3)  # ties: groups of one calibrated probability
+        score[rng.random(n) < 0.05] = np.nan
+        frames.append(pd.DataFrame({"p": score, PERIOD: pd.Timestamp(d)}))
+    con = duckdb.connect()
+    con.register("frame", pd.concat(frames, ignore_index=True))
+    con.execute(f'CREATE TABLE cur AS SELECT p, CAST("{PERIOD}" AS DATE) AS "{PERIOD}" FROM frame')
+    keys = list(sizes)
+    groups = Groups("cur", PERIOD, tuple(keys), tuple(sizes.values()))
+    counting = CountingConnection(con)
+    together = grouped_estimates(counting, groups, "p", ref_score, ref_y, 0.5, positive_label=1)
+    few = CountingConnection(con)
+    grouped_estimates(few, Groups("cur", PERIOD, tuple(keys[:1]), (sizes[keys[0]],)), "p", ref_score, ref_y, 0.5,
+                      positive_label=1)
+    assert counting.statements == few.statements
+    for j, d in enumerate(keys):
+        alone = estimate_performance_sql(con, groups.rows(d), "p", ref_score, ref_y, 0.5, positive_label=1)
+        assert [m.metric for m in together[j]] == [m.metric for m in alone]
+        for got, want in zip(together[j], alone):
+            for a, b in ((got.value, want.value), (got.lower, want.lower), (got.upper, want.upper)):
+                assert (a is None and b is None) or a == pytest.approx(b, rel=1e-12, abs=1e-15), (d, got.metric)
+    assert together[0][0].lower is not None and together[0][0].lower < together[0][0].value
