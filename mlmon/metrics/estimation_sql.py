@@ -28,7 +28,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from mlmon.metrics.estimation import ESTIMATED_METRICS, MAX_BAND_ROWS, band, fit_calibrator
 from mlmon.metrics.grouped import Groups
-from mlmon.metrics.sqlsample import draw_hash_sample, scramble_sql
+from mlmon.metrics.sqlsample import draw_hash_sample, scramble
 from mlmon.metrics.sqlstats import double_literal, quote
 from mlmon.metrics.types import MetricValue
 
@@ -182,16 +182,24 @@ def _band_sample(con: Any, current_sql: str, proba_column: str, rows: int) -> np
     return np.sort(frame.iloc[:, 0].to_numpy(dtype=np.float64, na_value=np.nan)) if len(frame.columns) else np.empty(0)
 
 
-def _band_samples_sql(relation: str, proba_column: str, by: Groups) -> str:
-    """Per group of rows, its band sample's scores: `_band_sample` of each group's rows. The
-    sample takes the rows of some ordinals in score order, so ordering by the score alone picks
-    the same values as ordering by the whole row."""
+def _band_samples(con: Any, relation: str, proba_column: str, by: Groups) -> list[np.ndarray]:
+    """Per group of rows, its band sample's scores, sorted: `_band_sample` of each group's rows.
+    A hash sample takes the rows of some ordinals in score order, and which ordinals depends on
+    the number of rows and the seed only: the scores of those ranks are the sample (read in one
+    scan, ranked here)."""
     s = f"CAST({quote(proba_column)} AS DOUBLE)"
-    numbered = (f"SELECT gi, s, ROW_NUMBER() OVER (PARTITION BY gi ORDER BY s) AS o FROM "
-                f"(SELECT {by.index_sql()} AS gi, {s} AS s FROM {relation} AS t WHERE {by.wanted()} AND {_finite(s)}) AS k")
-    drawn = (f"SELECT gi, s, ROW_NUMBER() OVER (PARTITION BY gi ORDER BY {scramble_sql('o', _BAND_SEED)}, o) AS r "
-             f"FROM ({numbered}) AS n")
-    return f"SELECT gi, s FROM ({drawn}) AS d WHERE r <= {int(MAX_BAND_ROWS)}"
+    found = con.execute(f"SELECT {by.index_sql()} AS gi, {s} AS s FROM {relation} AS t "
+                        f"WHERE {by.wanted()} AND {_finite(s)}").fetchnumpy()
+    which, scores = np.asarray(found["gi"], dtype=np.int64), np.asarray(found["s"], dtype=np.float64)
+    out = []
+    for j in range(len(by.keys)):
+        mine = np.sort(scores[which == j])
+        if len(mine) > MAX_BAND_ROWS:
+            ordinals = np.arange(1, len(mine) + 1, dtype=np.int64)  # ROW_NUMBER() in score order
+            drawn = np.lexsort((ordinals, scramble(ordinals, _BAND_SEED)))[:MAX_BAND_ROWS]
+            mine = mine[np.sort(drawn)]
+        out.append(mine)
+    return out
 
 
 def grouped_estimates(con: Any, by: Groups, proba_column: str, reference_proba: Any, reference_y: Any,
@@ -203,12 +211,9 @@ def grouped_estimates(con: Any, by: Groups, proba_column: str, reference_proba: 
     if calibrator is None:
         return [[MetricValue(name, None) for name in ESTIMATED_METRICS] for _ in by.keys]
     counted = _current_groups(con, by.relation, proba_column, calibrator, threshold, by)
-    samples = con.execute(_band_samples_sql(by.relation, proba_column, by)).fetchnumpy()
-    which, scores = np.asarray(samples["gi"], dtype=np.int64), np.asarray(samples["s"], dtype=np.float64)
-    out = []
-    for j, groups in enumerate(counted):
-        out.append(_estimates(calibrator, groups, np.sort(scores[which == j]), threshold, n_bootstrap, seed))
-    return out
+    samples = _band_samples(con, by.relation, proba_column, by)
+    return [_estimates(calibrator, groups, sample, threshold, n_bootstrap, seed)
+            for groups, sample in zip(counted, samples)]
 
 
 def _estimates(calibrator: IsotonicRegression, groups: dict[str, np.ndarray], sample: np.ndarray, threshold: float,
