@@ -123,37 +123,42 @@ def _merged(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray], index: int, 
     return Cells(index, n1, n2, c1, c2, vmin, vmax, m, _origin(layout), k - stride_base)
 
 
-def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], *,
-                              dialect: str = "duckdb", rows_per_cell: int = 32, max_split: int = 4096,
-                              **settings: Any) -> list[dict[str, ColumnStats]]:
-    """Per group (in `groups.keys` order), the two-sample statistics of every column against the
-    reference: as `column_statistics` of the group's rows alone. Every spec has known PSI edges
-    (the reference's profile) and `groups.relation` holds no column named like the group key
-    twice; the reference must not hold the group column."""
-    if not specs or not groups.keys:
-        return [{} for _ in groups.keys]
-    keys = [_first_key(s.layout, f"CAST(({s.expr}) AS DOUBLE)", rows_per_cell, max_split, dialect) for s in specs]
+def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],
+                 dialect: str) -> dict[int, Cells]:
+    """The first round's cells of every (group j, column i) pair, by index j * len(specs) + i."""
     res = _fetch(con, _first_round_sql(ref_sql, groups, specs, keys, dialect))
-    # Sorted by (column, group, key): each pair's cells are one slice.
+    # Sorted by (column, group, key): each pair's cells are one slice (the reference is group -1).
     n_groups = len(groups.keys)
     pair = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64) * (n_groups + 1) + res["g"].astype(np.int64) + 1
     order = np.lexsort((res["k"], pair))
     res, pair = {name: values[order] for name, values in res.items()}, pair[order]
     bounds = np.searchsorted(pair, np.arange(len(specs) * (n_groups + 1) + 1))
 
-    def part(i: int, j: int) -> dict[str, np.ndarray]:  # group j of column i; -1: the reference
+    def part(i: int, j: int) -> dict[str, np.ndarray]:
         p = i * (n_groups + 1) + j + 1
         return {name: values[bounds[p]:bounds[p + 1]] for name, values in res.items()}
 
-    width = len(specs)
-    states: dict[int, Cells] = {}
-    current: dict[int, str] = {}
+    states = {}
     for i, spec in enumerate(specs):
         ref = part(i, -1)
-        for j, key in enumerate(groups.keys):
-            index = j * width + i
+        for j in range(n_groups):
+            index = j * len(specs) + i
             states[index] = _merged(ref, part(i, j), index, spec.layout, float(i * _COLUMN_STRIDE))
-            current[index] = groups.rows(key)
+    return states
+
+
+def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], *,
+                              dialect: str = "duckdb", rows_per_cell: int = 32, max_split: int = 4096,
+                              **settings: Any) -> list[dict[str, ColumnStats]]:
+    """Per group (in `groups.keys` order), the two-sample statistics of every column against the
+    reference: as `column_statistics` of the group's rows alone. Every spec has known PSI edges
+    (the reference's profile)."""
+    if not specs or not groups.keys:
+        return [{} for _ in groups.keys]
+    keys = [_first_key(s.layout, f"CAST(({s.expr}) AS DOUBLE)", rows_per_cell, max_split, dialect) for s in specs]
+    states = _first_round(con, ref_sql, groups, specs, keys, dialect)
+    width = len(specs)
+    current = {index: groups.rows(groups.keys[index // width]) for index in states}
     both = [st for st in states.values() if st.n1 > 0 and st.n2 > 0]
     resolve_cells(con, ref_sql, groups.relation, both, {index: specs[index % width].expr for index in states},
                   dialect=dialect, rows_per_cell=rows_per_cell, max_split=max_split, current=current, **settings)
