@@ -28,7 +28,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from mlmon.metrics.estimation import ESTIMATED_METRICS, MAX_BAND_ROWS, band, fit_calibrator
 from mlmon.metrics.grouped import Groups
-from mlmon.metrics.sqlsample import draw_hash_sample, scramble
+from mlmon.metrics.sqlsample import canonical_order, draw_hash_sample, portable_sample_sql, scramble
 from mlmon.metrics.sqlstats import double_literal, quote
 from mlmon.metrics.types import MetricValue
 
@@ -61,8 +61,15 @@ def calibration_rows(con: Any, labelled_sql: str, target: str, proba_column: str
     if n <= max_rows:
         return con.execute(f"SELECT {t}, {quote(proba_column)} FROM {labelled_sql} AS t WHERE {labelled}").df()
     where = f"{labelled} AND {_finite(f'CAST({quote(proba_column)} AS DOUBLE)')}"
-    return draw_hash_sample(con, labelled_sql, [target, proba_column], [target, proba_column], max_rows, seed,
-                            where=where)
+    # The hash sample of the whole rows, read on the two columns: which ordinals it takes depends
+    # on the number of rows and the seed only, and the rows of an ordinal in the order of
+    # (target, probability, the other columns) hold the values of that ordinal in the order of
+    # (target, probability) alone. So the reference is sorted on two columns, not on all.
+    types = dict((r[0], str(r[1])) for r in con.execute(
+        f"DESCRIBE SELECT {t}, {quote(proba_column)} FROM {labelled_sql} AS t").fetchall())
+    sql = portable_sample_sql(labelled_sql, [target, proba_column], [(c, types[c]) for c in (target, proba_column)],
+                              max_rows, seed, where)
+    return canonical_order(con.execute(sql).df())
 
 
 def _stretches(calibrator: IsotonicRegression) -> tuple[np.ndarray, np.ndarray]:
