@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from mlmon.metrics.cells import Cells, resolve_cells
+from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.sqlstats import (
     as_double,
     counts_sql,
@@ -45,11 +46,11 @@ from mlmon.metrics.univariate import (
     DriftResult,
     ReferenceProfile,
     SampleCounts,
+    drift_and_profile,
     drift_result,
     out_of_range_item,
     profile_reference,
 )
-from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.types import MetricValue
 
 __all__ = ["Groups", "GroupedDrift", "grouped_column_statistics"]
@@ -235,13 +236,12 @@ class GroupedDrift:
         self.con, self.reference_sql, self.groups, self.dialect = con, reference_sql, groups, dialect
         self._found: _Found | None = None
 
-    def for_group(self, j: int) -> Any:
+    def for_group(self, j: int) -> Callable[..., DriftResult]:
         def drift(con: Any, reference_sql: str, current_sql: str, numeric: Sequence[str], categorical: Sequence[str],
                   profile: ReferenceProfile | None = None, *, extra: dict[str, str] | None = None,
                   settings: DriftSettings = DriftSettings(), broken: Sequence[MetricValue] = (),
                   dialect: str = "duckdb") -> DriftResult:
             if reference_sql != self.reference_sql or dialect != self.dialect:
-                from mlmon.metrics.univariate import drift_and_profile
                 return drift_and_profile(con, reference_sql, current_sql, numeric, categorical, profile, extra=extra,
                                          settings=settings, broken=broken, dialect=dialect)
             found = self._compute(list(numeric), list(categorical), dict(extra or {}), profile)
