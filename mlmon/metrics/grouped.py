@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from mlmon.metrics.cells import Cells, resolve_cells
+from mlmon.metrics.cells import Cells, resolve_cells, split_factor
 from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.sqlstats import (
     as_double,
@@ -76,6 +76,11 @@ class Groups:
     def wanted(self) -> str:
         """Rows of the compared groups."""
         return f"{quote(self.column)} IN ({', '.join(self.literal(k) for k in self.keys)})"
+
+    def chunks(self, size: int) -> list["Groups"]:
+        """The groups in runs of at most `size`, in order."""
+        return [Groups(self.relation, self.column, self.keys[a:a + size], self.n_rows[a:a + size])
+                for a in range(0, len(self.keys), max(1, size))]
 
     def rows(self, key: Any) -> str:
         """The rows of one group, as a relation."""
@@ -146,6 +151,19 @@ def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnS
             index = j * len(specs) + i
             states[index] = _merged(ref, part(i, j), index, spec.layout, float(i * _COLUMN_STRIDE))
     return states
+
+
+# The first-round cells held at once (about 80 bytes each, with what the rounds keep of them):
+# groups beyond it are compared in further runs, so memory stays flat in the number of groups;
+# a year of months of a few columns takes one run.
+MAX_CELLS = 3_000_000
+
+
+def _chunk_size(specs: Sequence[ColumnSpec], rows_per_cell: int = 32, max_split: int = 4096) -> int:
+    """How many groups one run compares: the first-round cells of all its pairs within MAX_CELLS."""
+    per_group = sum(float(split_factor(np.asarray(s.layout.mass, dtype=float), rows_per_cell, max_split).sum())
+                    for s in specs)
+    return max(1, int(MAX_CELLS // max(per_group, 1.0)))
 
 
 def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], *,
@@ -263,7 +281,9 @@ class GroupedDrift:
             p = profile.numeric[c]
             specs.append(ColumnSpec(c, as_double(c, dialect), known_layout(p.edges, p.bins, n_cur, p.min, p.max),
                                     tuple(p.edges)))
-        stats = grouped_column_statistics(con, self.reference_sql, groups, specs, dialect=dialect)
+        stats = []
+        for part in groups.chunks(_chunk_size(specs)):
+            stats += grouped_column_statistics(con, self.reference_sql, part, specs, dialect=dialect)
         floats = [c for c in categorical if profile.categorical[c].is_float]
         cats = _category_counts(con, groups, categorical, floats, dialect)
         outside = _outside_counts(con, groups, profile, numeric, dialect)

@@ -20,6 +20,7 @@ import pytest
 from scipy import stats
 
 from mlmon.metrics.estimation_sql import estimate_performance_sql, grouped_estimates
+from mlmon.metrics import grouped as grouped_module
 from mlmon.metrics.grouped import GroupedDrift, Groups
 from mlmon.metrics.univariate import chi2_pvalue, drift_and_profile
 
@@ -180,3 +181,17 @@ def test_cbpe_of_every_group_equals_its_own_and_statements_do_not_grow() -> None
             for a, b in ((got.value, want.value), (got.lower, want.lower), (got.upper, want.upper)):
                 assert (a is None and b is None) or a == pytest.approx(b, rel=1e-12, abs=1e-15), (d, got.metric)
     assert together[0][0].lower is not None and together[0][0].lower < together[0][0].value
+
+
+def test_groups_beyond_the_cell_budget_are_compared_in_runs_with_the_same_values(data, monkeypatch) -> None:
+    con, periods, _ = data
+    keys = list(periods)
+    together = GroupedDrift(con, "ref", _groups(periods, keys))
+    monkeypatch.setattr(grouped_module, "MAX_CELLS", 1)  # one group per run
+    counting = CountingConnection(con)
+    apart = GroupedDrift(counting, "ref", _groups(periods, keys))
+    for j in range(len(keys)):
+        a = _values(together.for_group(j)(con, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE))
+        b = _values(apart.for_group(j)(counting, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE))
+        assert a == b
+    assert counting.statements > 0
