@@ -34,7 +34,9 @@ from mlmon.evaluation.segments import evaluate_segments, require_segment_columns
 from mlmon.evaluation.sampling import Scratch, count_rows, create_table, sample_into, table_columns
 from mlmon.evaluation.store import KEEP_ROWS, PERIOD_LABEL, EvaluationRecord, append_evaluations
 from mlmon.evaluation.subject import LoggedOutputs, logged_outputs
-from mlmon.metrics.univariate import classify_columns
+from mlmon.evaluation.task import GroupedEstimates
+from mlmon.metrics.grouped import GroupedDrift, Groups
+from mlmon.metrics.univariate import classify_columns, drift_and_profile
 from mlmon.ml.registry import ModelVersion
 from mlmon.ml.scoring import PREDICTION_COLUMN, PROBA_PREFIX
 from mlmon.run.results import utcnow
@@ -172,6 +174,7 @@ class _Batch:
         self.periods: list[PeriodCount] = []
         self.joined = ""
         self.scored = False  # the model scored the rows during this build
+        self.renamed = False  # the rows hold the logged outputs under the engine's names
         self.warnings: list[str] = []
 
     # -- rows ------------------------------------------------------------------------------------
@@ -194,13 +197,32 @@ class _Batch:
                                                 "target": target}, self.joined, request.reference_sql or self.joined,
                                           request.reference_node or self.base.reference, self.where)
             self.plan = _standalone_plan(con, request, self.outputs, self.joined)
+            if self._in_place():
+                # Outputs renamed once for every period, the rows ordered by period: each
+                # period's view then reads only its own row groups.
+                renamed = self.scratch.table("renamed")
+                create_table(con, renamed, self.outputs.canonical(con, self.joined).order_by(_q(PERIOD_COLUMN)))
+                self.joined, self.renamed = renamed, True
         else:
             assert self.version is not None
             plan = plan_for(con, self.base, self.version, self.joined)
             self.plan = replace(plan, target=target) if request.target else plan
-            if self.base.sampling.method == "full" and request.period is not None:
+            if self._in_place():
                 # every row is evaluated: score them all at once rather than period by period
                 self.joined, self.scored = self._outputs(self.joined, "scored", count_rows(con, self.joined))
+
+    def _in_place(self) -> bool:
+        """Whether every period evaluates all its rows, read in place from the one table."""
+        return self.base.sampling.method == "full" and self.request.period is not None
+
+    def _period_rows(self, index: int, start: date) -> str:
+        """A view of the period's rows (without the period column): nothing copied."""
+        view = self.scratch.view(f"period_{index}")
+        query = (exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)])).from_(self.joined, dialect="duckdb")
+                 .where(_q(PERIOD_COLUMN).eq(exp.cast(exp.Literal.string(start.isoformat()), "DATE"))))
+        self.con.execute(exp.Create(this=exp.to_table(view, dialect="duckdb"), kind="VIEW", expression=query)
+                         .sql("duckdb"))
+        return view
 
     def rows(self, index: int) -> tuple[int, int, str, bool]:
         """(rows, evaluated rows, the evaluated rows with the engine's output columns, scored) of a period."""
@@ -208,6 +230,12 @@ class _Batch:
             return self.prepared[index]
         start = self.periods[index].start
         source = self.joined
+        if start is not None and self._in_place():
+            n = self.periods[index].n_rows
+            current, scored = ((self._period_rows(index, start), False) if self.renamed
+                               else self._outputs(self._period_rows(index, start), f"current_{index}", n))
+            self.prepared[index] = (n, n, current, scored or self.scored)
+            return self.prepared[index]
         if start is not None:
             source = self.scratch.table(f"period_{index}")
             create_table(self.con, source, exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)]))
@@ -232,6 +260,14 @@ class _Batch:
         table = self.scratch.table(role)
         score_into(self.con, self.load(), rows, table, self.scratch, self.version, self.plan, n_rows, self.say)
         return table, True
+
+    def groups(self, fixed: Reference | None, todo: Sequence[PeriodCount]) -> Groups | None:
+        """The periods to evaluate as groups of one table, whose families are computed for all
+        of them in grouped scans: when every period reads its rows in place and all share one
+        reference."""
+        if fixed is None or not self._in_place() or not todo:
+            return None
+        return Groups(self.joined, PERIOD_COLUMN, tuple(p.start for p in todo), tuple(p.n_rows for p in todo))
 
     # -- references ------------------------------------------------------------------------------
 
@@ -296,11 +332,15 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
         inner = ReferenceCache(con, version) if version is not None else None
         fixed = batch.fixed_reference()
         cache = inner if fixed is not None and fixed.kind == TRAINING and inner is not None else TransientCache(con, inner)
+        groups = batch.groups(fixed, todo)
+        grouped = GroupedDrift(con, fixed.sql, groups) if fixed is not None and groups is not None else None
+        estimates = GroupedEstimates(groups) if groups is not None and plan.task == "binary" else None
         stored: list[StoredEvaluation] = []
         appended = []
         for index, period in enumerate(batch.periods):
             if period not in todo:
                 continue
+            drift = grouped.for_group(todo.index(period)) if grouped is not None else drift_and_profile
             tag = f"period {period.start}: " if period.start is not None else ""
             n_rows, n_evaluated, current, scored = batch.rows(index)
             n_labelled = labelled_rows(con, current, plan.target)
@@ -308,7 +348,8 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
                 require_ground_truth(plan, base.dataset, n_labelled)
             reference = fixed or batch.period_reference(index)
             result = evaluate(con, current, reference, plan, cache, load_pipeline=load_pipeline,
-                              progress=lambda message, tag=tag: say(tag + message))
+                              progress=lambda message, tag=tag: say(tag + message), drift=drift,
+                              estimated=estimates.for_group(todo.index(period)) if estimates is not None else None)
             if request.truth is not None or request.predictions is not None:
                 result.metrics += coverage_metrics(n_evaluated, n_labelled)
             if plan.segments:

@@ -27,7 +27,7 @@ from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.univariate import drift_and_profile
+from mlmon.metrics.univariate import DriftResult, drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns
 
 __all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
@@ -96,7 +96,8 @@ def labelled_rows(con: duckdb.DuckDBPyConnection, relation_sql: str, target: str
     if target not in {name for name, _ in table_columns(con, relation_sql)}:
         return 0
     query = exp.select(exp.Count(this=_q(target))).from_(relation_sql, dialect="duckdb")
-    return int(con.execute(query.sql("duckdb")).fetchone()[0])
+    # fetchall, not fetchone: the result is finished, so the connection may register a table next.
+    return int(con.execute(query.sql("duckdb")).fetchall()[0][0])
 
 
 def require_ground_truth(plan: EvaluationPlan, dataset: str, n_labelled: int) -> None:
@@ -147,8 +148,14 @@ def evaluate(
     cache: ReferenceCache,
     load_pipeline: Callable[[], Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    drift: Callable[..., DriftResult] = drift_and_profile,
+    estimated: Callable[[duckdb.DuckDBPyConnection, str, EvaluationPlan, Reference], list[MetricValue]] | None = None,
 ) -> EvaluationResult:
     """All metrics of one evaluation of the (sampled, scored) rows `current_sql`.
+
+    `drift` computes the univariate drift (`drift_and_profile`'s signature): a period store
+    hands in one that computed every period's in grouped scans (mlmon.metrics.grouped), and
+    `estimated` its CBPE likewise, in place of the task's own.
 
     Rows without the model's outputs (the model could not score them) get the input drift and
     data-quality metrics only: no performance, prediction drift or estimate.
@@ -192,7 +199,7 @@ def evaluate(
     say("univariate drift")
     score = task.score(plan) if scored else None
     with timed(timings, "univariate"):
-        found = drift_and_profile(con, reference.sql, current_sql, numeric, categorical, cached,
+        found = drift(con, reference.sql, current_sql, numeric, categorical, cached,
                                   extra={_SCORE: score} if score else None, settings=plan.drift,
                                   broken=compared.broken)
     univariate, profile = found.metrics, found.profile
@@ -222,7 +229,7 @@ def evaluate(
         else:
             say("estimated performance (CBPE)")
             with timed(timings, "estimation"):
-                metrics += task.estimated(con, current_sql, plan, reference)
+                metrics += (estimated or task.estimated)(con, current_sql, plan, reference)
 
     with timed(timings, "diagnostics"):
         regression = plan.task == "regression"

@@ -70,6 +70,9 @@ class Reference:
     performance: dict[str, float | None]  # the reference's performance metrics, for <metric>_drift
     evaluation_id: str | None = None
     warnings: list[str] = field(default_factory=list)
+    # What is read of these rows once per build whatever the number of periods compared with
+    # them (CBPE's calibration rows), by what was read.
+    memo: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def features_key(numeric: Sequence[str], categorical: Sequence[str]) -> str:

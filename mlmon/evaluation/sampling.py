@@ -70,34 +70,43 @@ class Scratch:
         self.con = con
         self.owner = owner
         self._token = uuid.uuid4().hex[:8]
-        self._tables: list[str] = []
+        self._tables: list[tuple[str, str]] = []  # (name, TABLE | VIEW)
 
     def __enter__(self) -> "Scratch":
         self.con.execute(sql.create_schema(SCRATCH_SCHEMA).sql("duckdb"))
-        for name in self._stale():
-            self._drop(name)
+        for name, kind in self._stale():
+            self._drop(name, kind)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        for name in reversed(self._tables):
-            self._drop(name)
+        # Views first: a view over a scratch table goes before the table.
+        for name, kind in sorted(reversed(self._tables), key=lambda t: t[1] != "VIEW"):
+            self._drop(name, kind)
         self._tables.clear()
 
     def table(self, role: str) -> str:
         """A fresh scratch table name for `role`, as SQL (schema-qualified, quoted)."""
+        return self._name(role, "TABLE")
+
+    def view(self, role: str) -> str:
+        """A fresh scratch view name for `role`: rows of a scratch table read in place, not copied."""
+        return self._name(role, "VIEW")
+
+    def _name(self, role: str, kind: str) -> str:
         name = f"{self.owner}__{role}_{self._token}"
-        self._tables.append(name)
+        self._tables.append((name, kind))
         return sql.table(name, SCRATCH_SCHEMA).sql("duckdb")
 
-    def _stale(self) -> list[str]:
+    def _stale(self) -> list[tuple[str, str]]:
         rows = self.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [SCRATCH_SCHEMA]
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = ?", [SCRATCH_SCHEMA]
         ).fetchall()
-        return [r[0] for r in rows if r[0].startswith(f"{self.owner}__")]
+        kinds = [(r[0], "VIEW" if str(r[1]).upper() == "VIEW" else "TABLE") for r in rows if r[0].startswith(f"{self.owner}__")]
+        return sorted(kinds, key=lambda k: k[1] != "VIEW")
 
-    def _drop(self, name: str) -> None:
-        self.con.execute(sql.drop_relation(name, "TABLE", SCRATCH_SCHEMA).sql("duckdb"))
+    def _drop(self, name: str, kind: str = "TABLE") -> None:
+        self.con.execute(sql.drop_relation(name, kind, SCRATCH_SCHEMA).sql("duckdb"))
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[tuple[str, str]]:

@@ -19,7 +19,13 @@ from sqlglot import exp
 from mlmon.evaluation.reference import Reference
 from mlmon.evaluation.sampling import table_columns
 from mlmon.metrics.estimation_multiclass import estimate_multiclass
-from mlmon.metrics.estimation_sql import MAX_CALIBRATION_ROWS, calibration_rows, estimate_performance_sql
+from mlmon.metrics.estimation_sql import (
+    MAX_CALIBRATION_ROWS,
+    calibration_rows,
+    estimate_performance_sql,
+    grouped_estimates,
+)
+from mlmon.metrics.grouped import Groups
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.performance import classification_metrics, performance_drift, positive_label, regression_metrics
 from mlmon.metrics.prediction import prediction_drift, score_expression
@@ -31,7 +37,7 @@ from mlmon.ml.scoring import PREDICTION_COLUMN, proba_column
 if TYPE_CHECKING:
     from mlmon.evaluation.evaluate import EvaluationPlan
 
-__all__ = ["TaskMetrics", "task_metrics", "measured_performance", "HEADLINE_METRICS"]
+__all__ = ["GroupedEstimates", "TaskMetrics", "task_metrics", "measured_performance", "HEADLINE_METRICS"]
 
 # Multiclass CBPE fetches probabilities row by row; beyond this many rows per side it works on
 # a seeded hash sample (the estimate's sampling error there is far below its band).
@@ -127,15 +133,42 @@ def _matches(values: pd.Series, label: Any) -> np.ndarray:
     return hits[codes]  # code -1 (missing) picks the trailing False
 
 
+def _calibration(con: Con, plan: "EvaluationPlan", reference: Reference) -> tuple[str, np.ndarray, np.ndarray]:
+    """(probability column, reference probabilities, reference outcomes as 0/1) CBPE is
+    calibrated on: read once per reference and build."""
+    positive = _positive(plan)
+    column = proba_column(positive)
+    key = ("calibration", reference.labelled_sql, plan.target, column)
+    if key not in reference.memo:
+        reference.memo[key] = calibration_rows(con, reference.labelled_sql, plan.target, column)
+    ref = reference.memo[key]
+    is_positive = _matches(ref[plan.target], positive).astype(np.int64)
+    return column, ref[column].to_numpy(dtype=np.float64, na_value=np.nan), is_positive
+
+
 def _estimated_binary(con: Con, current_sql: str, plan: "EvaluationPlan", reference: Reference) -> list[MetricValue]:
     """CBPE, calibrated on (at most MAX_CALIBRATION_ROWS of) the version's labelled held-out
     rows; the current rows are counted in SQL, never fetched whole."""
-    positive = _positive(plan)
-    column = proba_column(positive)
-    ref = calibration_rows(con, reference.labelled_sql, plan.target, column)
-    is_positive = _matches(ref[plan.target], positive).astype(np.int64)
-    return estimate_performance_sql(con, current_sql, column, ref[column].to_numpy(dtype=np.float64, na_value=np.nan),
-                                    is_positive, plan.threshold, positive_label=1)
+    column, proba, is_positive = _calibration(con, plan, reference)
+    return estimate_performance_sql(con, current_sql, column, proba, is_positive, plan.threshold, positive_label=1)
+
+
+class GroupedEstimates:
+    """Binary CBPE of every group of rows (a store's periods) against one reference: computed
+    for all groups the first time one asks (`for_group(j)`: `TaskMetrics.estimated`'s signature)."""
+
+    def __init__(self, groups: Groups):
+        self.groups = groups
+        self._found: tuple[Reference, list[list[MetricValue]]] | None = None
+
+    def for_group(self, j: int) -> Callable[[Con, str, "EvaluationPlan", Reference], list[MetricValue]]:
+        def estimated(con: Con, current_sql: str, plan: "EvaluationPlan", reference: Reference) -> list[MetricValue]:
+            if self._found is None or self._found[0] is not reference:
+                column, proba, is_positive = _calibration(con, plan, reference)
+                self._found = (reference, grouped_estimates(con, self.groups, column, proba, is_positive,
+                                                            plan.threshold, positive_label=1))
+            return self._found[1][j]
+        return estimated
 
 
 def _bounded(con: Con, relation_sql: str, columns: Sequence[str], max_rows: int,

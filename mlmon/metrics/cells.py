@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -194,10 +194,11 @@ def _plan_round(todo: list[_Open], first_cid: int, window_all: bool, rows_per_ce
     return np.concatenate(flags)
 
 
-def _query_cells(con: Any, ref_sql: str, cur_sql: str, exprs: dict[int, str], cells: list[tuple[_Open, np.ndarray]],
-                 build: Any, dialect: str) -> dict[str, np.ndarray]:
+def _query_cells(con: Any, ref_sql: str, cur_sql: str | Mapping[int, str], exprs: dict[int, str],
+                 cells: list[tuple[_Open, np.ndarray]], build: Any, dialect: str) -> dict[str, np.ndarray]:
     """Run `build(source)` over the rows of some open cells (per column: its _Open and the
-    indices into its `pos`), their cell's id, s0, clo and csc at hand in `source`."""
+    indices into its `pos`), their cell's id, s0, clo and csc at hand in `source`. `cur_sql`
+    is the current relation, or one per column index."""
     parts = []
     for o, ks in cells:
         pos = o.pos[ks]
@@ -207,9 +208,15 @@ def _query_cells(con: Any, ref_sql: str, cur_sql: str, exprs: dict[int, str], ce
     table, grids, spans = interval_table(parts)
     name = _register(con, table)
     try:
-        columns = [(o.cells.index, exprs[o.cells.index], o.cells.n2, -o.cells.n1) for o, _ in cells]
-        source = rows_in_intervals_sql(ref_sql, cur_sql, columns, grids, spans, name, ("cid", "s0", "clo", "csc"),
-                                       dialect)
+        by_relation: dict[str, list[tuple[int, str, int, int]]] = {}
+        for o, _ in cells:
+            relation = cur_sql if isinstance(cur_sql, str) else cur_sql[o.cells.index]
+            by_relation.setdefault(relation, []).append((o.cells.index, exprs[o.cells.index], o.cells.n2, -o.cells.n1))
+        parts = [rows_in_intervals_sql(ref_sql, relation, columns, grids, spans, name, ("cid", "s0", "clo", "csc"),
+                                       dialect) for relation, columns in by_relation.items()]
+        # Each part is "(SELECT ...) AS x": their rows together under the same alias.
+        source = parts[0] if len(parts) == 1 else (
+            "(" + " UNION ALL ".join(p.removesuffix(" AS x") for p in parts) + ") AS x")
         return _fetch(con, build(source))
     finally:
         con.unregister(name)
@@ -259,12 +266,16 @@ def resolve_cells(
     crossing_share: float = 0.5,
     max_depth: int = 8,
     window_batch: int = WINDOW_BATCH_ROWS,
+    current: Mapping[int, str] | None = None,
 ) -> None:
     """Split or window open cells until every cell of every column is settled.
 
-    `exprs` holds each column's double expression, by index. Windows sort at most about
-    `window_batch` rows per query, which bounds their memory.
+    `exprs` holds each column's double expression, by index; `current`, if given, each
+    column's current relation instead of `cur_sql` (groups of rows compared with one
+    reference). Windows sort at most about `window_batch` rows per query, which bounds their
+    memory.
     """
+    relations: str | Mapping[int, str] = cur_sql if current is None else current
     depth = 0
     next_cid = 0
     while True:
@@ -286,7 +297,7 @@ def resolve_cells(
         next_cid += len(win)
         depth += 1
         if win.any():
-            found = [_query_cells(con, ref_sql, cur_sql, exprs, batch, lambda src: _window_sql(_collapsed_sql(src)),
+            found = [_query_cells(con, ref_sql, relations, exprs, batch, lambda src: _window_sql(_collapsed_sql(src)),
                                   dialect) for batch in _window_batches(todo, win, window_batch)]
             _settle_windowed(todo, win, {k: np.concatenate([f[k] for f in found]) for k in found[0]})
         if not win.all():
@@ -296,4 +307,4 @@ def resolve_cells(
                 offset += len(o.pos)
                 if len(ks):
                     split.append((o, ks))
-            _apply_splits(todo, _query_cells(con, ref_sql, cur_sql, exprs, split, _split_sql, dialect))
+            _apply_splits(todo, _query_cells(con, ref_sql, relations, exprs, split, _split_sql, dialect))

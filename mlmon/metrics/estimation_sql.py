@@ -27,11 +27,13 @@ import pyarrow as pa
 from sklearn.isotonic import IsotonicRegression
 
 from mlmon.metrics.estimation import ESTIMATED_METRICS, MAX_BAND_ROWS, band, fit_calibrator
-from mlmon.metrics.sqlsample import draw_hash_sample
+from mlmon.metrics.grouped import Groups
+from mlmon.metrics.sqlsample import canonical_order, draw_hash_sample, portable_sample_sql, scramble
 from mlmon.metrics.sqlstats import double_literal, quote
 from mlmon.metrics.types import MetricValue
 
-__all__ = ["MAX_CALIBRATION_ROWS", "calibration_rows", "estimate_performance_sql", "estimates_from_groups"]
+__all__ = ["MAX_CALIBRATION_ROWS", "calibration_rows", "estimate_performance_sql", "estimates_from_groups",
+           "grouped_estimates"]
 
 # The isotonic fit on 100,000 rows takes ~25 ms and pins the calibrated probabilities to about
 # a percent; beyond that the reference rows are sampled (seeded, reproducible).
@@ -59,8 +61,15 @@ def calibration_rows(con: Any, labelled_sql: str, target: str, proba_column: str
     if n <= max_rows:
         return con.execute(f"SELECT {t}, {quote(proba_column)} FROM {labelled_sql} AS t WHERE {labelled}").df()
     where = f"{labelled} AND {_finite(f'CAST({quote(proba_column)} AS DOUBLE)')}"
-    return draw_hash_sample(con, labelled_sql, [target, proba_column], [target, proba_column], max_rows, seed,
-                            where=where)
+    # The hash sample of the whole rows, read on the two columns: which ordinals it takes depends
+    # on the number of rows and the seed only, and the rows of an ordinal in the order of
+    # (target, probability, the other columns) hold the values of that ordinal in the order of
+    # (target, probability) alone. So the reference is sorted on two columns, not on all.
+    types = dict((r[0], str(r[1])) for r in con.execute(
+        f"DESCRIBE SELECT {t}, {quote(proba_column)} FROM {labelled_sql} AS t").fetchall())
+    sql = portable_sample_sql(labelled_sql, [target, proba_column], [(c, types[c]) for c in (target, proba_column)],
+                              max_rows, seed, where)
+    return canonical_order(con.execute(sql).df())
 
 
 def _stretches(calibrator: IsotonicRegression) -> tuple[np.ndarray, np.ndarray]:
@@ -87,24 +96,31 @@ def _lookup_table(lo: np.ndarray, hi: np.ndarray, x0: float, scale: float, bucke
 
 
 def _groups_sql(current_sql: str, proba_column: str, threshold: float, x_min: float, x_max: float, table: str,
-                scale: float, buckets: int) -> str:
+                scale: float, buckets: int, by: Groups | None = None) -> str:
     """Current rows with a finite score, counted per (group, predicted class); a group is a
-    flat stretch (g >= 0), the low tail (-1), the high tail (-2), or else one score."""
+    flat stretch (g >= 0), the low tail (-1), the high tail (-2), or else one score. With `by`,
+    per group of rows too (leading column `gi`)."""
     s = "k.s"
     lo, hi = double_literal(x_min), double_literal(x_max)
     bucket = (f"GREATEST(LEAST(FLOOR(({s} - {lo}) * {double_literal(scale)}), "
               f"{double_literal(buckets - 1)}), CAST('0.0' AS DOUBLE))")
     group = f"CASE WHEN {s} <= {lo} THEN -1 WHEN {s} >= {hi} THEN -2 ELSE m.g END"
+    gi, wanted = ("k.gi, ", f" WHERE {by.wanted()}") if by is not None else ("", "")
+    inner = f"{by.index_sql()} AS gi, " if by is not None else ""
     keyed = (
-        f"SELECT {group} AS g, CASE WHEN {group} IS NULL THEN {s} END AS v, {s} >= {double_literal(threshold)} AS pred, "
-        f"{s} AS s FROM (SELECT CAST({quote(proba_column)} AS DOUBLE) AS s FROM {current_sql} AS t) AS k "
+        f"SELECT {gi}{group} AS g, CASE WHEN {group} IS NULL THEN {s} END AS v, "
+        f"{s} >= {double_literal(threshold)} AS pred, {s} AS s "
+        f"FROM (SELECT {inner}CAST({quote(proba_column)} AS DOUBLE) AS s FROM {current_sql} AS t{wanted}) AS k "
         f"LEFT JOIN {table} AS m ON m.b = {bucket} AND {s} > m.lo AND {s} < m.hi WHERE {_finite(s)}"
     )
-    return f"SELECT x.pred AS pred, COUNT(*) AS n, MIN(x.s) AS s FROM ({keyed}) AS x GROUP BY x.g, x.v, x.pred"
+    lead, key = ("x.gi AS gi, ", "x.gi, ") if by is not None else ("", "")
+    return (f"SELECT {lead}x.pred AS pred, COUNT(*) AS n, MIN(x.s) AS s FROM ({keyed}) AS x "
+            f"GROUP BY {key}x.g, x.v, x.pred")
 
 
 def _current_groups(con: Any, current_sql: str, proba_column: str, calibrator: IsotonicRegression,
-                    threshold: float) -> dict[str, np.ndarray]:
+                    threshold: float, by: Groups | None = None) -> list[dict[str, np.ndarray]]:
+    """The rows' groups of one calibrated probability (per group of rows with `by`)."""
     lo, hi = _stretches(calibrator)
     x_min, x_max = float(calibrator.X_min_), float(calibrator.X_max_)
     buckets = max(16, _BUCKETS_PER_STRETCH * len(lo))
@@ -114,11 +130,18 @@ def _current_groups(con: Any, current_sql: str, proba_column: str, calibrator: I
     con.register(name, _lookup_table(lo, hi, x_min, scale, buckets))
     try:
         table = con.execute(_groups_sql(current_sql, proba_column, threshold, x_min, x_max, name, scale,
-                                        buckets)).df()
+                                        buckets, by)).df()
     finally:
         con.unregister(name)
-    return {"n": table["n"].to_numpy(dtype=np.float64), "s": table["s"].to_numpy(dtype=np.float64),
-            "pred": table["pred"].to_numpy(dtype=bool)}
+    found = {"n": table["n"].to_numpy(dtype=np.float64), "s": table["s"].to_numpy(dtype=np.float64),
+             "pred": table["pred"].to_numpy(dtype=bool)}
+    which = table["gi"].to_numpy(dtype=np.int64) if by is not None else np.zeros(len(table), dtype=np.int64)
+    # Groups come back in the order the engine's threads finish; the sums over them are taken in
+    # score order, so that the same rows give the same estimates to the last bit.
+    order = np.lexsort((found["pred"], found["s"], which))
+    found, which = {k: v[order] for k, v in found.items()}, which[order]
+    bounds = np.searchsorted(which, np.arange(len(by.keys) if by is not None else 1) + np.array([[0], [1]]))
+    return [{k: v[a:b] for k, v in found.items()} for a, b in zip(*bounds)]
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -166,6 +189,54 @@ def _band_sample(con: Any, current_sql: str, proba_column: str, rows: int) -> np
     return np.sort(frame.iloc[:, 0].to_numpy(dtype=np.float64, na_value=np.nan)) if len(frame.columns) else np.empty(0)
 
 
+def _band_samples(con: Any, relation: str, proba_column: str, by: Groups) -> list[np.ndarray]:
+    """Per group of rows, its band sample's scores, sorted: `_band_sample` of each group's rows.
+    A hash sample takes the rows of some ordinals in score order, and which ordinals depends on
+    the number of rows and the seed only: the scores of those ranks are the sample (read in one
+    scan, ranked here)."""
+    s = f"CAST({quote(proba_column)} AS DOUBLE)"
+    found = con.execute(f"SELECT {by.index_sql()} AS gi, {s} AS s FROM {relation} AS t "
+                        f"WHERE {by.wanted()} AND {_finite(s)}").fetchnumpy()
+    which, scores = np.asarray(found["gi"], dtype=np.int64), np.asarray(found["s"], dtype=np.float64)
+    out = []
+    for j in range(len(by.keys)):
+        mine = np.sort(scores[which == j])
+        if len(mine) > MAX_BAND_ROWS:
+            ordinals = np.arange(1, len(mine) + 1, dtype=np.int64)  # ROW_NUMBER() in score order
+            drawn = np.lexsort((ordinals, scramble(ordinals, _BAND_SEED)))[:MAX_BAND_ROWS]
+            mine = mine[np.sort(drawn)]
+        out.append(mine)
+    return out
+
+
+def grouped_estimates(con: Any, by: Groups, proba_column: str, reference_proba: Any, reference_y: Any,
+                      threshold: float = 0.5, n_bootstrap: int = 200, seed: int = 0,
+                      positive_label: Any = None) -> list[list[MetricValue]]:
+    """Per group of rows (in `by.keys` order), `estimate_performance_sql` of its rows: one
+    calibration, one counting scan and one sampling scan for all groups."""
+    calibrator = fit_calibrator(reference_proba, reference_y, positive_label)
+    if calibrator is None:
+        return [[MetricValue(name, None) for name in ESTIMATED_METRICS] for _ in by.keys]
+    counted = _current_groups(con, by.relation, proba_column, calibrator, threshold, by)
+    samples = _band_samples(con, by.relation, proba_column, by)
+    return [_estimates(calibrator, groups, sample, threshold, n_bootstrap, seed)
+            for groups, sample in zip(counted, samples)]
+
+
+def _estimates(calibrator: IsotonicRegression, groups: dict[str, np.ndarray], sample: np.ndarray, threshold: float,
+               n_bootstrap: int, seed: int) -> list[MetricValue]:
+    """The point estimates and their band, from the rows' groups and the band's sample."""
+    rows = int(groups["n"].sum())
+    if rows == 0:
+        return [MetricValue(name, None) for name in ESTIMATED_METRICS]
+    p = np.clip(calibrator.predict(groups["s"]), 0.0, 1.0)
+    point = estimates_from_groups(groups["n"], p, groups["s"], groups["pred"])
+    result = band(np.clip(calibrator.predict(sample), 0.0, 1.0), sample, threshold, point, n_bootstrap, seed,
+                  n_full=rows)
+    return [MetricValue(name, point[name], lower=result[name][0], upper=result[name][1])
+            for name in ESTIMATED_METRICS]
+
+
 def estimate_performance_sql(
     con: Any,
     current_sql: str,
@@ -182,14 +253,7 @@ def estimate_performance_sql(
     calibrator = fit_calibrator(reference_proba, reference_y, positive_label)
     if calibrator is None:
         return [MetricValue(name, None) for name in ESTIMATED_METRICS]
-    groups = _current_groups(con, current_sql, proba_column, calibrator, threshold)
+    (groups,) = _current_groups(con, current_sql, proba_column, calibrator, threshold)
     rows = int(groups["n"].sum())
-    if rows == 0:
-        return [MetricValue(name, None) for name in ESTIMATED_METRICS]
-    p = np.clip(calibrator.predict(groups["s"]), 0.0, 1.0)
-    point = estimates_from_groups(groups["n"], p, groups["s"], groups["pred"])
-    sample = _band_sample(con, current_sql, proba_column, rows)
-    result = band(np.clip(calibrator.predict(sample), 0.0, 1.0), sample, threshold, point, n_bootstrap, seed,
-                  n_full=rows)
-    return [MetricValue(name, point[name], lower=result[name][0], upper=result[name][1])
-            for name in ESTIMATED_METRICS]
+    sample = _band_sample(con, current_sql, proba_column, rows) if rows else np.empty(0)
+    return _estimates(calibrator, groups, sample, threshold, n_bootstrap, seed)

@@ -111,11 +111,15 @@ def counts_sql(
     *,
     float_categorical: Sequence[str] = (),
     dialect: str = "duckdb",
+    group: str | None = None,
+    where: str | None = None,
 ) -> str:
     """Per-bin counts of numeric columns and per-category counts in a single scan.
 
     Output columns: GROUPING(g_i) for every key, then the keys g_i, then the count. A row
     belongs to the key whose GROUPING is 0; a NULL key in that row counts the missing values.
+    With a `group` expression every count is per group, whose value leads each output row;
+    `where` keeps some rows only.
     """
     keys = []
     for col, edges in binned:
@@ -126,8 +130,11 @@ def counts_sql(
     names = [f"g{i}" for i in range(len(keys))]
     inner = ", ".join(f"{k} AS {n}" for k, n in zip(keys, names))
     grouping = ", ".join(f"GROUPING({n})" for n in names)
-    sets = ", ".join(f"({n})" for n in names)
+    lead = "" if group is None else "grp, "
+    sets = ", ".join(f"({lead}{n})" for n in names)
+    inner = inner if group is None else f"{group} AS grp, {inner}"
+    filtered = "" if where is None else f" WHERE {where}"
     return (
-        f"SELECT {grouping}, {', '.join(names)}, COUNT(*) FROM (SELECT {inner} FROM {relation} AS t) AS k "
-        f"GROUP BY GROUPING SETS ({sets})"
+        f"SELECT {lead}{grouping}, {', '.join(names)}, COUNT(*) FROM (SELECT {inner} FROM {relation} AS t{filtered}) "
+        f"AS k GROUP BY GROUPING SETS ({sets})"
     )

@@ -9,6 +9,7 @@ import pytest
 
 from mlmon.metrics.estimation import ESTIMATED_METRICS, MAX_BAND_ROWS, estimate_performance
 from mlmon.metrics.estimation_sql import MAX_CALIBRATION_ROWS, calibration_rows, estimate_performance_sql
+from mlmon.metrics.sqlsample import draw_hash_sample
 
 
 def table(con: duckdb.DuckDBPyConnection, name: str, **columns: np.ndarray) -> str:
@@ -67,3 +68,17 @@ def test_calibration_rows_are_bounded_and_reproducible():
     assert first.sort_values(key).reset_index(drop=True).equals(again.sort_values(key).reset_index(drop=True))
     small = calibration_rows(con, ref, "target", "proba_1", max_rows=n)
     assert len(small) == n
+
+
+def test_calibration_rows_are_the_hash_sample_of_the_whole_rows():
+    """Sorting on (target, probability) alone draws the values the whole rows' sample holds."""
+    rng = np.random.default_rng(8)
+    n = 3_000
+    p = np.round(rng.random(n), 2)  # ties, told apart by the other columns in the whole rows' order
+    con = duckdb.connect()
+    ref = table(con, "ref", other=rng.integers(0, 5, n), target=(rng.random(n) < p).astype(int), proba_1=p,
+                more=rng.random(n))
+    got = calibration_rows(con, ref, "target", "proba_1", max_rows=1_000, seed=3)
+    where = 'target IS NOT NULL AND proba_1 IS NOT NULL AND NOT ISNAN(proba_1)'
+    whole = draw_hash_sample(con, ref, ["target", "proba_1"], ["target", "proba_1"], 1_000, 3, where=where)
+    assert len(got) == 1_000 and got.equals(whole)

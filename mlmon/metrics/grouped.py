@@ -1,0 +1,292 @@
+"""Univariate drift of many groups of rows (a store's periods) against one reference, in
+grouped scans: the number of statements does not grow with the number of groups.
+
+The groups live in one relation, told apart by a key column. With the reference's profile
+known (its deciles cut every column into the same first-round cells for every group), one
+aggregate counts the cells of the reference once and those of every group with the group as a
+key; each (group, column) pair then becomes a column of the two-sample engine
+(mlmon.metrics.twosample), and the cells the counts cannot settle are resolved for all pairs
+together (mlmon.metrics.cells), each pair reading the reference's rows and its group's only. Category counts and values out of the reference's range are
+counted per group in one scan each. The statistics are the exact ones of comparing each group
+alone with the reference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from mlmon.metrics.cells import Cells, resolve_cells, split_factor
+from mlmon.metrics.judgement import DriftSettings
+from mlmon.metrics.sqlstats import (
+    as_double,
+    counts_sql,
+    double_literal,
+    moments_sql,
+    present,
+    quote,
+)
+from mlmon.metrics.twosample import (
+    _COLUMN_STRIDE,
+    ColumnSpec,
+    ColumnStats,
+    Layout,
+    _Detail,
+    _edges_and_bins,
+    _fetch,
+    _first_key,
+    _origin,
+    dedupe_edges,
+    known_layout,
+)
+from mlmon.metrics.univariate import (
+    DriftResult,
+    ReferenceProfile,
+    SampleCounts,
+    drift_and_profile,
+    drift_result,
+    out_of_range_item,
+    profile_reference,
+)
+from mlmon.metrics.types import MetricValue
+
+__all__ = ["Groups", "GroupedDrift", "grouped_column_statistics"]
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Groups of rows in one relation: `column` holds each row's group; `keys` are the groups
+    compared (others are left out), `n_rows` their row counts."""
+
+    relation: str
+    column: str
+    keys: tuple[Any, ...]
+    n_rows: tuple[int, ...]
+
+    def literal(self, key: Any) -> str:
+        if isinstance(key, date):
+            return f"CAST('{key.isoformat()}' AS DATE)"
+        if isinstance(key, str):
+            return "'" + key.replace("'", "''") + "'"
+        return repr(int(key))
+
+    def wanted(self) -> str:
+        """Rows of the compared groups."""
+        return f"{quote(self.column)} IN ({', '.join(self.literal(k) for k in self.keys)})"
+
+    def chunks(self, size: int) -> list["Groups"]:
+        """The groups in runs of at most `size`, in order."""
+        return [Groups(self.relation, self.column, self.keys[a:a + size], self.n_rows[a:a + size])
+                for a in range(0, len(self.keys), max(1, size))]
+
+    def rows(self, key: Any) -> str:
+        """The rows of one group, as a relation."""
+        return f"(SELECT * FROM {self.relation} AS g WHERE {quote(self.column)} = {self.literal(key)})"
+
+    def index_sql(self) -> str:
+        """A row's group, as its position in `keys`."""
+        whens = " ".join(f"WHEN {self.literal(k)} THEN {i}" for i, k in enumerate(self.keys))
+        return f"CAST(CASE {quote(self.column)} {whens} END AS BIGINT)"
+
+
+def _first_round_sql(ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],
+                     dialect: str) -> str:
+    """Per (group, cell): rows, min, max and the sum of (v - clo); the reference's rows are
+    group -1. One scan of the reference and one of the groups per column, in one statement."""
+    branches = []
+    for index, (spec, key) in enumerate(zip(specs, keys)):
+        v = f"CAST(({spec.expr}) AS DOUBLE)"
+        clo = double_literal(_origin(spec.layout), dialect)
+        k = f"CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {key}"
+        branches.append(f"SELECT CAST(-1 AS BIGINT) AS g, {k} AS k, {v} - {clo} AS d, {v} AS v "
+                        f"FROM {ref_sql} AS t WHERE {present(v, dialect)}")
+        branches.append(f"SELECT {groups.index_sql()} AS g, {k} AS k, {v} - {clo} AS d, {v} AS v "
+                        f"FROM {groups.relation} AS t WHERE {present(v, dialect)} AND {groups.wanted()}")
+    return ("SELECT x.g AS g, x.k AS k, COUNT(*) AS c, MIN(x.v) AS vmin, MAX(x.v) AS vmax, SUM(x.d) AS a "
+            f"FROM ({' UNION ALL '.join(branches)}) AS x GROUP BY x.g, x.k")
+
+
+def _merged(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray], index: int, layout: Layout,
+            stride_base: float) -> Cells:
+    """The cells of one (group, column) pair: the reference's cells and the group's, by key."""
+    k = np.union1d(ref["k"], cur["k"])
+    n = len(k)
+
+    def spread(part: dict[str, np.ndarray], name: str, fill: float) -> np.ndarray:
+        out = np.full(n, fill)
+        out[np.searchsorted(k, part["k"])] = part[name]
+        return out
+
+    c1, c2 = spread(ref, "c", 0.0).astype(np.int64), spread(cur, "c", 0.0).astype(np.int64)
+    vmin = np.fmin(spread(ref, "vmin", np.nan), spread(cur, "vmin", np.nan))
+    vmax = np.fmax(spread(ref, "vmax", np.nan), spread(cur, "vmax", np.nan))
+    n1, n2 = int(c1.sum()), int(c2.sum())
+    with np.errstate(invalid="ignore", over="ignore"):  # infinite values: m is not used for their cells
+        m = n2 * spread(ref, "a", 0.0) - n1 * spread(cur, "a", 0.0)
+    return Cells(index, n1, n2, c1, c2, vmin, vmax, m, _origin(layout), k - stride_base)
+
+
+def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],
+                 dialect: str) -> dict[int, Cells]:
+    """The first round's cells of every (group j, column i) pair, by index j * len(specs) + i."""
+    res = _fetch(con, _first_round_sql(ref_sql, groups, specs, keys, dialect))
+    # Sorted by (column, group, key): each pair's cells are one slice (the reference is group -1).
+    n_groups = len(groups.keys)
+    pair = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64) * (n_groups + 1) + res["g"].astype(np.int64) + 1
+    order = np.lexsort((res["k"], pair))
+    res, pair = {name: values[order] for name, values in res.items()}, pair[order]
+    bounds = np.searchsorted(pair, np.arange(len(specs) * (n_groups + 1) + 1))
+
+    def part(i: int, j: int) -> dict[str, np.ndarray]:
+        p = i * (n_groups + 1) + j + 1
+        return {name: values[bounds[p]:bounds[p + 1]] for name, values in res.items()}
+
+    states = {}
+    for i, spec in enumerate(specs):
+        ref = part(i, -1)
+        for j in range(n_groups):
+            index = j * len(specs) + i
+            states[index] = _merged(ref, part(i, j), index, spec.layout, float(i * _COLUMN_STRIDE))
+    return states
+
+
+# The first-round cells held at once (about 80 bytes each, with what the rounds keep of them):
+# groups beyond it are compared in further runs, so memory stays flat in the number of groups;
+# a year of months of a few columns takes one run.
+MAX_CELLS = 3_000_000
+
+
+def _chunk_size(specs: Sequence[ColumnSpec], rows_per_cell: int = 32, max_split: int = 4096) -> int:
+    """How many groups one run compares: the first-round cells of all its pairs within MAX_CELLS."""
+    per_group = sum(float(split_factor(np.asarray(s.layout.mass, dtype=float), rows_per_cell, max_split).sum())
+                    for s in specs)
+    return max(1, int(MAX_CELLS // max(per_group, 1.0)))
+
+
+def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], *,
+                              dialect: str = "duckdb", rows_per_cell: int = 32, max_split: int = 4096,
+                              **settings: Any) -> list[dict[str, ColumnStats]]:
+    """Per group (in `groups.keys` order), the two-sample statistics of every column against the
+    reference: as `column_statistics` of the group's rows alone. Every spec has known PSI edges
+    (the reference's profile)."""
+    if not specs or not groups.keys:
+        return [{} for _ in groups.keys]
+    keys = [_first_key(s.layout, f"CAST(({s.expr}) AS DOUBLE)", rows_per_cell, max_split, dialect) for s in specs]
+    states = _first_round(con, ref_sql, groups, specs, keys, dialect)
+    width = len(specs)
+    current = {index: groups.rows(groups.keys[index // width]) for index in states}
+    both = [st for st in states.values() if st.n1 > 0 and st.n2 > 0]
+    resolve_cells(con, ref_sql, groups.relation, both, {index: specs[index % width].expr for index in states},
+                  dialect=dialect, rows_per_cell=rows_per_cell, max_split=max_split, current=current, **settings)
+    empty = _Detail(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    out: list[dict[str, ColumnStats]] = []
+    for j in range(len(groups.keys)):
+        found = {}
+        for i, spec in enumerate(specs):
+            st = states[j * width + i]
+            edges, ref_bins, cur_bins, ref_min, ref_max = _edges_and_bins(st, spec, empty)
+            ks, wass = st.result() if st.n1 > 0 and st.n2 > 0 else (None, None)
+            found[spec.name] = ColumnStats(st.n1, st.n2, ref_min, ref_max, edges, ref_bins, cur_bins, ks, wass)
+        out.append(found)
+    return out
+
+
+def _category_counts(con: Any, groups: Groups, categorical: Sequence[str], floats: Sequence[str],
+                     dialect: str) -> list[tuple[dict[str, dict[str, int]], dict[str, int]]]:
+    """Per group: rows per category and present values of every categorical column, in one scan."""
+    out = [({c: {} for c in categorical}, {c: 0 for c in categorical}) for _ in groups.keys]
+    if not categorical:
+        return out
+    sql = counts_sql(groups.relation, [], categorical, float_categorical=floats, dialect=dialect,
+                     group=groups.index_sql(), where=groups.wanted())
+    k = len(categorical)
+    for row in con.execute(sql).fetchall():
+        j, flags, values, n = int(row[0]), row[1:k + 1], row[k + 1:2 * k + 1], int(row[-1])
+        i = flags.index(0)
+        if values[i] is None:
+            continue
+        cats, present_ = out[j]
+        cats[categorical[i]][str(values[i])] = n
+        present_[categorical[i]] += n
+    return out
+
+
+def _outside_counts(con: Any, groups: Groups, profile: ReferenceProfile, numeric: Sequence[str],
+                    dialect: str) -> list[dict[str, int]]:
+    """Per group, per numeric column, its present values outside the reference's [min, max]."""
+    known = [c for c in numeric if profile.numeric[c].min is not None and profile.numeric[c].max is not None]
+    out: list[dict[str, int]] = [{} for _ in groups.keys]
+    if not known:
+        return out
+    items = [out_of_range_item(c, profile.numeric[c].min, profile.numeric[c].max, dialect) for c in known]
+    rows = con.execute(f"SELECT {groups.index_sql()} AS g, {', '.join(items)} FROM {groups.relation} AS t "
+                       f"WHERE {groups.wanted()} GROUP BY 1").fetchall()
+    for row in rows:
+        out[int(row[0])] = {c: int(n or 0) for c, n in zip(known, row[1:])}
+    return out
+
+
+def _extra_spec(con: Any, ref_sql: str, name: str, expr: str, n_cur: int, dialect: str) -> ColumnSpec:
+    """An extra expression (the prediction drift's score) cut along the reference's exact deciles."""
+    relation = f"(SELECT {expr} AS {quote(name)} FROM {ref_sql} AS t)"
+    n, _, lo, hi, q = con.execute(moments_sql(relation, [name], quantiles=True, dialect=dialect)).fetchone()
+    edges = dedupe_edges(q) if q is not None else []
+    share = float(n) / (len(edges) + 1)  # deciles: about as many rows in every bin
+    layout = known_layout(edges, [share] * (len(edges) + 1), n_cur, lo, hi)
+    return ColumnSpec(name, expr, layout, tuple(edges))
+
+
+@dataclass
+class _Found:
+    key: tuple[Any, ...]
+    profile: ReferenceProfile
+    samples: list[SampleCounts]
+
+
+class GroupedDrift:
+    """The univariate drift of every group against one reference, computed for all groups the
+    first time one asks (`drift_and_profile`'s signature: `for_group(j)`)."""
+
+    def __init__(self, con: Any, reference_sql: str, groups: Groups, dialect: str = "duckdb"):
+        self.con, self.reference_sql, self.groups, self.dialect = con, reference_sql, groups, dialect
+        self._found: _Found | None = None
+
+    def for_group(self, j: int) -> Callable[..., DriftResult]:
+        def drift(con: Any, reference_sql: str, current_sql: str, numeric: Sequence[str], categorical: Sequence[str],
+                  profile: ReferenceProfile | None = None, *, extra: dict[str, str] | None = None,
+                  settings: DriftSettings = DriftSettings(), broken: Sequence[MetricValue] = (),
+                  dialect: str = "duckdb") -> DriftResult:
+            if reference_sql != self.reference_sql or dialect != self.dialect:
+                return drift_and_profile(con, reference_sql, current_sql, numeric, categorical, profile, extra=extra,
+                                         settings=settings, broken=broken, dialect=dialect)
+            found = self._compute(list(numeric), list(categorical), dict(extra or {}), profile)
+            return drift_result(numeric, categorical, list(extra or {}), found.profile, found.samples[j], settings,
+                                broken)
+        return drift
+
+    def _compute(self, numeric: list[str], categorical: list[str], extra: dict[str, str],
+                 profile: ReferenceProfile | None) -> _Found:
+        key = (tuple(numeric), tuple(categorical), tuple(extra.items()))
+        if self._found is not None and self._found.key == key:
+            return self._found
+        con, groups, dialect = self.con, self.groups, self.dialect
+        if profile is None:
+            profile = profile_reference(con, self.reference_sql, numeric, categorical, dialect=dialect)
+        n_cur = max(1, sum(groups.n_rows) // max(1, len(groups.keys)))  # sizes the cells, nothing else
+        specs = [_extra_spec(con, self.reference_sql, name, expr, n_cur, dialect) for name, expr in extra.items()]
+        for c in numeric:
+            p = profile.numeric[c]
+            specs.append(ColumnSpec(c, as_double(c, dialect), known_layout(p.edges, p.bins, n_cur, p.min, p.max),
+                                    tuple(p.edges)))
+        stats = []
+        for part in groups.chunks(_chunk_size(specs)):
+            stats += grouped_column_statistics(con, self.reference_sql, part, specs, dialect=dialect)
+        floats = [c for c in categorical if profile.categorical[c].is_float]
+        cats = _category_counts(con, groups, categorical, floats, dialect)
+        outside = _outside_counts(con, groups, profile, numeric, dialect)
+        samples = [SampleCounts(n, stats[j], cats[j][0], cats[j][1], outside[j]) for j, n in enumerate(groups.n_rows)]
+        self._found = _Found(key, profile, samples)
+        return self._found
