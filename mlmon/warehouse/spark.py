@@ -23,7 +23,8 @@ from typing import Any, Iterator
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse.duckdb import Warehouse
 from mlmon.warehouse.spark_connection import SparkConnection
-from mlmon.warehouse.tables import create_statements, staging_statements
+from mlmon.warehouse.tables import (SYSTEM_SCHEMA, SYSTEM_TABLES, added_column_statements, create_statements,
+                                    staging_statements)
 from mlmon.warehouse.targets import Target
 
 __all__ = ["SparkWarehouse", "spark_session", "worker_python"]
@@ -123,6 +124,7 @@ class SparkWarehouse(Warehouse):
                 self.con.execute("CREATE SCHEMA IF NOT EXISTS \"main\"")
                 for statement in create_statements("duckdb"):
                     self.con.execute(statement)
+                self._add_new_system_columns()
                 if self._lock is not None:  # the only writer: what is staged is a dead command's
                     self.clear_leftovers()
                 else:  # Spark Connect has no lock here: another writer may be staging right now
@@ -146,6 +148,16 @@ class SparkWarehouse(Warehouse):
     @property
     def artifact_dir(self) -> Path:
         return self.path / "artifacts"
+
+    def _add_new_system_columns(self) -> None:
+        """A warehouse written by an older mlmon gets the system-table columns added since (as
+        on DuckDB); the columns are read from the system tables' schemas, not from every table's."""
+        spark = self.con.spark
+        existing = {name: {f.name for f in spark.table(f"`{SYSTEM_SCHEMA}`.`{name}`").schema.fields}
+                    for database, name, _ in self.con.catalog_tables()
+                    if database == SYSTEM_SCHEMA and name in SYSTEM_TABLES}
+        for statement in added_column_statements(existing, "duckdb"):
+            self.con.execute(statement)
 
     def _staged_tables(self) -> int:
         return 1  # dropping an empty staging schema costs Spark less than listing it

@@ -260,6 +260,8 @@ class SparkConnection:
         staged = self._staged_statement(statement)
         if staged is not None:
             return staged
+        if isinstance(statement, exp.Create) and self._exists_already(statement):
+            return SparkResult(None)
         if isinstance(statement, (exp.Create, exp.Drop, exp.Alter, exp.Delete, exp.Update)):
             self.catalog_changed()
         if isinstance(statement, exp.Describe):
@@ -381,18 +383,11 @@ class SparkConnection:
         the listing is kept until mlmon changes a table (`catalog_changed`). Staged relations
         (cached views) are listed as the staging schema's tables they stand for.
         """
-        if self._tables is None:
-            self._tables = []
-            for database in self._databases():
-                views = {r[1] for r in self.spark.sql(f"SHOW VIEWS IN `{database}`").collect() if not r[2]}
-                for row in self.spark.sql(f"SHOW TABLES IN `{database}`").collect():
-                    if not row[2]:  # isTemporary
-                        self._tables.append((database, row[1], "VIEW" if row[1] in views else "BASE TABLE"))
-        staged = [(STAGING_SCHEMA, name, "BASE TABLE") for name in self._staged.names()]
+        listed = self.catalog_tables() + [(STAGING_SCHEMA, name, "BASE TABLE") for name in self._staged.names()]
         if which == "tables":
-            return [(CATALOG, self._duckdb_schema.get(db, db), name, kind) for db, name, kind in self._tables + staged]
+            return [(CATALOG, self._duckdb_schema.get(db, db), name, kind) for db, name, kind in listed]
         rows = []
-        for database, name, _ in self._tables + staged:
+        for database, name, _ in listed:
             if database == STAGING_SCHEMA and name in self._staged:
                 columns = [(f.name, duckdb_type(f.dataType)) for f in self._staged.schema(name)]
             else:
@@ -403,6 +398,26 @@ class SparkConnection:
             schema = self._duckdb_schema.get(database, database)
             rows += [(CATALOG, schema, name, column, i, dtype) for i, (column, dtype) in enumerate(columns, 1)]
         return rows
+
+    def catalog_tables(self) -> list[tuple[str, str, str]]:
+        """(database, name, 'BASE TABLE' | 'VIEW') of mlmon's databases, kept until `catalog_changed`."""
+        if self._tables is None:
+            self._tables = []
+            for database in self._databases():
+                views = {r[1] for r in self.spark.sql(f"SHOW VIEWS IN `{database}`").collect() if not r[2]}
+                for row in self.spark.sql(f"SHOW TABLES IN `{database}`").collect():
+                    if not row[2]:  # isTemporary
+                        self._tables.append((database, row[1], "VIEW" if row[1] in views else "BASE TABLE"))
+        return self._tables
+
+    def _exists_already(self, create: exp.Create) -> bool:
+        """Whether `CREATE TABLE IF NOT EXISTS` has nothing to do: answered from the kept listing
+        (opening the warehouse asks it for every system table)."""
+        if create.kind != "TABLE" or not create.args.get("exists") or create.args.get("replace"):
+            return False
+        table = create.this.this if isinstance(create.this, exp.Schema) else create.this
+        database = self.schema_map.get(table.db or "main", table.db or "main")
+        return any(db == database and name == table.name for db, name, _ in self.catalog_tables())
 
     def _information_schema_table(self, which: str) -> pa.Table:
         names = [column.split()[0] for column in _INFORMATION_SCHEMA[which].split(", ")]

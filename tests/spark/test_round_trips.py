@@ -139,3 +139,23 @@ def test_a_spark_error_names_the_statement(spark_con: SparkConnection) -> None:
     with pytest.raises(SparkQueryError, match="while running"):
         spark_con.execute(f"CREATE TABLE {STAGED} AS SELECT * FROM main.no_such_table").fetchall()
     assert _leftovers(spark_con) == ([], False)
+
+
+def test_an_older_warehouse_gets_the_new_system_columns(spark_con: SparkConnection, spark_target) -> None:
+    """scenario_runs as an mlmon before `pid` and `host` wrote it: opening the warehouse for
+    writing adds them, and its rows stay."""
+    from mlmon.warehouse.spark import SparkWarehouse
+
+    spark_con.execute('CREATE SCHEMA IF NOT EXISTS "mlmon"')
+    spark_con.execute('DROP TABLE IF EXISTS "mlmon"."scenario_runs"')
+    spark_con.execute('CREATE TABLE "mlmon"."scenario_runs" ("run_id" TEXT, "scenario" TEXT, "trigger" TEXT, '
+                      '"started_at" TIMESTAMP, "ended_at" TIMESTAMP, "outcome" TEXT, "trigger_params" JSON, "message" TEXT)')
+    spark_con.execute("INSERT INTO \"mlmon\".\"scenario_runs\" (run_id, scenario, outcome) VALUES ('r1', 'nightly', 'SUCCESS')")
+    warehouse = SparkWarehouse(spark_target, spark_con.root)
+    try:
+        rows = warehouse.con.execute('SELECT run_id, outcome, pid, host FROM "mlmon"."scenario_runs"').fetchall()
+    finally:
+        warehouse.close()
+    assert rows == [("r1", "SUCCESS", None, None)]
+    columns = [f.name for f in spark_con.spark.table("mlmon.scenario_runs").schema.fields]
+    assert columns[-2:] == ["pid", "host"]
