@@ -31,6 +31,13 @@ __all__ = ["SparkWarehouse", "spark_session", "worker_python"]
 
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 
+# A local master's driver JVM lives for one command and runs many small queries: its time goes
+# into compiling Spark's own code, not into running hot loops long enough for the C2 compiler to
+# pay off. C1 alone roughly halved the CPU of the example project's evaluations on Spark (bench/
+# spark_latency.py). A target's own `spark.driver.extraJavaOptions` come after, so
+# `-XX:TieredStopAtLevel=4` there restores C2.
+_LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+
 _SESSION_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
@@ -64,7 +71,10 @@ def spark_session(target: Target) -> Any:
         home = target.warehouse_dir
         home.mkdir(parents=True, exist_ok=True)
         metastore = (home / "metastore_db").as_posix()
-        java_options = f"-Dderby.system.home={home.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}"
+        java_options = " ".join(filter(None, [
+            f"-Dderby.system.home={home.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}",
+            _LOCAL_JAVA_OPTIONS if (target.master or "").startswith("local") else "",
+            target.conf.get("spark.driver.extraJavaOptions")]))
         builder = (builder.master(target.master)
                    .config("spark.sql.warehouse.dir", (home / "tables").as_posix())
                    .config("spark.sql.catalogImplementation", "hive")
@@ -73,6 +83,8 @@ def spark_session(target: Target) -> Any:
     if python is not None and not target.is_connect:
         builder = builder.config("spark.pyspark.python", python)
     for key, value in {**_SESSION_DEFAULTS, **target.conf}.items():
+        if key == "spark.driver.extraJavaOptions" and not target.is_connect:
+            continue  # joined to mlmon's own options above
         builder = builder.config(key, value)
     _quiet_python_side()
     session = builder.getOrCreate()
@@ -119,7 +131,9 @@ class SparkWarehouse(Warehouse):
         self._lock = None if read_only or target.is_connect else _write_lock(self.path)
         try:
             spark = spark_session(target)
-            self.con = SparkConnection(spark, root, {"main": target.schema})
+            # Answers are kept only by the one writer: a reader may run beside a writer, and on
+            # Spark Connect so may another writer.
+            self.con = SparkConnection(spark, root, {"main": target.schema}, memoise=self._lock is not None)
             if not read_only:
                 self.con.execute("CREATE SCHEMA IF NOT EXISTS \"main\"")
                 for statement in create_statements("duckdb"):
@@ -163,11 +177,8 @@ class SparkWarehouse(Warehouse):
         return 1  # dropping an empty staging schema costs Spark less than listing it
 
     def relation_type(self, name: str, schema: str = "main") -> str | None:
-        database = self.con.schema_map.get(schema, schema)
-        catalog = self.con.spark.catalog
-        if not catalog.databaseExists(database) or not catalog.tableExists(f"`{database}`.`{name}`"):
-            return None
-        return "view" if catalog.getTable(f"`{database}`.`{name}`").tableType == "VIEW" else "table"
+        kind = self.con.relation_kind(name, schema)  # the catalog's listing, kept until mlmon changes a table
+        return None if kind is None else ("view" if kind == "VIEW" else "table")
 
     @contextmanager
     def transaction(self) -> Iterator[SparkConnection]:

@@ -147,7 +147,9 @@ class SparkConnection:
 
     engine = "spark"
 
-    def __init__(self, spark: Any, root: Path, schema_map: dict[str, str]):
+    def __init__(self, spark: Any, root: Path, schema_map: dict[str, str], memoise: bool = True):
+        """`memoise`: keep query answers until this connection writes; only for the warehouse's
+        one writer, since nobody else can change a table meanwhile."""
         self.spark = spark
         self.root = Path(root)
         self.schema_map = dict(schema_map)  # DuckDB schema → Spark database
@@ -157,6 +159,7 @@ class SparkConnection:
         self._columns_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._staged = StagedViews(spark)
         self._memo: dict[tuple[str, str], Any] = {}  # query answers, until the next write
+        self._memoise = memoise
         self._local: Any = None  # in-memory DuckDB answering information_schema queries
 
     def _databases(self) -> list[str]:
@@ -268,6 +271,9 @@ class SparkConnection:
             return self._describe(statement.this)
         if isinstance(statement, exp.Query) and _information_schema_only(statement):
             return self._answer_locally(statement)
+        counted = self._staged.count(statement)
+        if counted is not None:
+            return SparkResult(None, rows=[(counted,)], columns=[("count_star()", "BIGINT")])
         self._replace_sources(statement)
         statement = to_spark(statement, self.schema_map)
         if isinstance(statement, exp.Delete):
@@ -286,7 +292,7 @@ class SparkConnection:
         _json_as_text(statement)
         text = spark_sql(statement)
         frame = self.spark.sql(text)
-        if reads and not any(statement.find_all(*_VOLATILE)):
+        if reads and self._memoise and not any(statement.find_all(*_VOLATILE)):
             return SparkResult(frame, memo=self._memo, key=text)
         return SparkResult(frame)
 
@@ -416,8 +422,14 @@ class SparkConnection:
         if create.kind != "TABLE" or not create.args.get("exists") or create.args.get("replace"):
             return False
         table = create.this.this if isinstance(create.this, exp.Schema) else create.this
-        database = self.schema_map.get(table.db or "main", table.db or "main")
-        return any(db == database and name == table.name for db, name, _ in self.catalog_tables())
+        return self.relation_kind(table.name, table.db or "main") is not None
+
+    def relation_kind(self, name: str, schema: str = "main") -> str | None:
+        """'BASE TABLE', 'VIEW' or None for a relation of a DuckDB schema, from the kept listing
+        (the metastore stores names in lower case)."""
+        database = self.schema_map.get(schema, schema).lower()
+        return next((kind for db, table, kind in self.catalog_tables()
+                     if db.lower() == database and table.lower() == name.lower()), None)
 
     def _information_schema_table(self, which: str) -> pa.Table:
         names = [column.split()[0] for column in _INFORMATION_SCHEMA[which].split(", ")]

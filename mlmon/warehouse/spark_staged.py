@@ -33,6 +33,7 @@ class StagedViews:
     def __init__(self, spark: Any):
         self.spark = spark
         self._views: dict[str, str] = {}  # relation name in the staging schema → view name
+        self._rows: dict[str, int] = {}  # its row count, known from caching it
         self._created = 0
 
     @staticmethod
@@ -53,7 +54,8 @@ class StagedViews:
         """Run `query_sql` (Spark SQL) once into the cache under `name`, replacing any earlier one.
 
         The view is built from a DataFrame, so it keeps its analysed plan: dropping a view it
-        reads from later does not change it."""
+        reads from later does not change it. Caching counts the rows (as `CACHE TABLE` does), and
+        the count is kept: `SELECT count(*)` of a staged table needs no job."""
         self._created += 1
         view = f"{VIEW_PREFIX}{self._created}_{name}"[:200]
         frame = self.spark.sql(query_sql)
@@ -61,7 +63,8 @@ class StagedViews:
         frame.createOrReplaceTempView(view)
         self._views[name] = view
         try:
-            self.spark.sql(f"CACHE TABLE `{view}`")
+            self.spark.catalog.cacheTable(view)
+            self._rows[name] = int(self.spark.table(f"`{view}`").count())
         except BaseException:
             self.drop(name)
             raise
@@ -69,6 +72,7 @@ class StagedViews:
     def drop(self, name: str) -> bool:
         """Uncache and drop the view of `name`; False when `name` has none."""
         view = self._views.pop(name, None)
+        self._rows.pop(name, None)
         if view is None:
             return False
         self.spark.catalog.dropTempView(view)  # uncaches it too
@@ -85,6 +89,21 @@ class StagedViews:
             if name is not None and name in self._views:
                 table.replace(exp.Table(this=exp.to_identifier(self._views[name], quoted=True),
                                         alias=table.args.get("alias")))
+
+    def count(self, statement: exp.Expression) -> int | None:
+        """The answer to `SELECT count(*) FROM <staged table> [AS t]`, known since it was cached;
+        None for any other statement."""
+        if not isinstance(statement, exp.Select) or len(statement.expressions) != 1:
+            return None
+        if any(value for key, value in statement.args.items() if key not in ("expressions", "from", "from_")):
+            return None  # a WHERE, a join, a GROUP BY...
+        column = statement.expressions[0]
+        if not (isinstance(column, exp.Count) and isinstance(column.this, exp.Star)):
+            return None
+        source = statement.args.get("from") or statement.args.get("from_")
+        table = source.this if source is not None else None
+        name = self.staged_name(table) if isinstance(table, exp.Table) else None
+        return self._rows.get(name) if name is not None else None
 
     def schema(self, name: str) -> list[Any]:
         return list(self.spark.table(f"`{self._views[name]}`").schema.fields)

@@ -83,7 +83,9 @@ def test_a_staged_table_is_read_without_running_its_query_again(spark_con: Spark
             ("shop", "VARCHAR", "YES", None, None, None)]
         assert spark_con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = "
                                  "'mlmon_staging'").fetchall() == [("orders__current_t1",)]
-        assert _jobs(spark_con) == before  # schema questions cost no Spark job
+        assert spark_con.execute(f"SELECT count(*) FROM {STAGED} AS t").fetchall() == [(4,)]  # counted when cached
+        assert _jobs(spark_con) == before  # schema questions and the row count cost no Spark job
+        assert spark_con.execute(f"SELECT count(*) FROM {STAGED} WHERE amount > 10").fetchall() == [(3,)]
         plan = spark_con.dataframe(f"SELECT sum(amount) FROM {STAGED}")._jdf.queryExecution().optimizedPlan().toString()
         assert "InMemoryRelation" in plan
     finally:
