@@ -104,7 +104,9 @@ def node_costs(nodes: list[dict[str, Any]], trace_lines: list[dict[str, Any]]) -
 def run(repeat: int, select: list[str]) -> dict[str, Any]:
     rounds = []
     with tempfile.TemporaryDirectory(prefix="mlmon-spark-") as tmp:
-        project = _example(Path(tmp) / "project")
+        project = Path(tmp) / "project"
+        project.mkdir()
+        _example(project)
         trace = Path(tmp) / "trace.jsonl"
         for _ in range(repeat):
             duck = _build(project, "local", select, None)
