@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
+from mlmon.automation.failed_nodes import FailedNodes
 from mlmon.automation.liveness import this_host
 from mlmon.automation.locks import scenario_lock
 from mlmon.automation.outcomes import (SKIPPED, Outcome, RunRecord, RunState, StepRecord, parse_run_if, skip_reason,
@@ -42,7 +43,7 @@ from mlmon.project.compiler import compile_project
 from mlmon.project.project import Project
 from mlmon.run.progress import Progress
 from mlmon.run.results import RunResults
-from mlmon.run.runner import build as run_build
+from mlmon.run.runner import build as run_build, plan
 from mlmon.warehouse.duckdb import Warehouse
 from mlmon.warehouse.tables import SYSTEM_SCHEMA
 
@@ -144,7 +145,7 @@ class _Session:
         state = RunState()
         interrupted: BaseException | None = None
         try:
-            interrupted = self._steps(name, vars, record, state, stack)
+            interrupted = self._steps(name, vars, record, state, FailedNodes(), stack)
         except BaseException:  # a bug in mlmon itself: the run still ends, ABORTED
             state.record(Outcome.ABORTED)
             raise
@@ -157,9 +158,12 @@ class _Session:
             raise interrupted
         return record
 
-    def _steps(self, name: str, vars: dict[str, Any], record: RunRecord, state: RunState,
+    def _steps(self, name: str, vars: dict[str, Any], record: RunRecord, state: RunState, failed: FailedNodes,
                stack: tuple[str, ...]) -> BaseException | None:
-        """Run the steps in order; the KeyboardInterrupt that stopped them, if one did."""
+        """Run the steps in order; the KeyboardInterrupt that stopped them, if one did.
+
+        A step runs when its `run_if` holds and it builds nothing that depends on a node that
+        failed in an earlier step (`failed`); only then does its `reset_failure_state` apply."""
         count = len(self.project_for(vars).nodes[name].config.get("steps") or [])
         for index in range(count):
             started = _now()
@@ -170,15 +174,18 @@ class _Session:
                 state.record(Outcome.FAILED)
                 self._finish_step(record, step_record, index, count)
                 continue
-            if not state.begin_step(step.run_if, reset_failure_state=step.reset_failure_state):
-                reason = skip_reason(parse_run_if(step.run_if), state.outcome)
+            reason = None if state.should_run(step.run_if) else skip_reason(parse_run_if(step.run_if), state.outcome)
+            reason = reason or self._blocked(step, vars, failed)
+            if reason is not None:
                 self._finish_step(record, StepRecord(step.name, step.kind, SKIPPED, reason, started, started), index, count)
                 continue
+            if step.reset_failure_state:
+                state.reset()
             self.progress.log(f"  step {index + 1} of {count}: {step.name} [{step.kind}]")
             interrupted: BaseException | None = None
             try:
                 pause_point("scenario_step_running")
-                outcome, message = self._execute(step, vars, record, stack + (name,))
+                outcome, message = self._execute(step, vars, record, failed, stack + (name,))
             except KeyboardInterrupt as exc:
                 interrupted = exc
                 outcome, message = Outcome.ABORTED, "interrupted"
@@ -219,17 +226,14 @@ class _Session:
 
     # -- steps --------------------------------------------------------------------------------
 
-    def _execute(self, step: Step, vars: dict[str, Any], record: RunRecord, stack: tuple[str, ...]) -> tuple[Outcome, str]:
+    def _execute(self, step: Step, vars: dict[str, Any], record: RunRecord, failed: FailedNodes,
+                 stack: tuple[str, ...]) -> tuple[Outcome, str]:
         project = self.project_for(vars)
-        if step.kind == "build":
-            return self._build(project, vars, (step.value,), record, step)
-        if step.kind == "run_checks":
-            checks = checks_for(project, step.value)
-            if not checks:
+        if step.kind in _BUILDS:
+            select = _selection(project, step)
+            if not select:
                 return Outcome.SUCCESS, f"no check reads {step.value}"
-            return self._build(project, vars, tuple(checks), record, step)
-        if step.kind == "train":
-            return self._build(project, vars, (step.value,), record, step)
+            return self._build(project, vars, select, record, step, failed)
         if step.kind == "sql":
             self.wh.con.execute(step.value)
             return Outcome.SUCCESS, "statement ran"
@@ -240,11 +244,25 @@ class _Session:
             return Outcome.SUCCESS, "vars now " + ", ".join(f"{k}={v}" for k, v in sorted(vars.items(), key=lambda kv: str(kv[0])))
         return self._nested(step, vars, record, stack)
 
+    def _blocked(self, step: Step, vars: dict[str, Any], failed: FailedNodes) -> str | None:
+        """Why a build step must not run after an earlier step's failure (None: it may run).
+        A step whose selection cannot be resolved runs, to fail with the resolver's message."""
+        if step.kind not in _BUILDS or not failed.by_node:
+            return None
+        try:
+            project = self.project_for(vars)
+            select = _selection(project, step)
+            planned = plan(project, RunConfig(project_dir=project.root, vars=vars, select=select)) if select else []
+        except MlmonError:
+            return None
+        return failed.blocking(planned, project.dag)
+
     def _build(self, project: Project, vars: dict[str, Any], select: tuple[str, ...], record: RunRecord,
-               step: Step) -> tuple[Outcome, str]:
+               step: Step, failed: FailedNodes) -> tuple[Outcome, str]:
         config = RunConfig(project_dir=project.root, vars=vars, select=select, strict_upstream=self.strict_upstream, args={
             "command": "scenario run", "scenario": record.scenario, "run_id": record.run_id, "step": step.name})
         results = run_build(project, config, self.progress, debug=self.debug, warehouse=self.wh)
+        failed.record(step.name, results.results)
         if not results.results:
             return Outcome.SUCCESS, "nothing to build"
         return step_outcome_from_statuses(r.status for r in results.results), _summary(results)
@@ -336,6 +354,14 @@ def build_reporters(project: Project, node: Node) -> tuple[list[Reporter], list[
         except Exception as exc:
             notes.append(f"{label} skipped: {redact(f'{type(exc).__name__}: {exc}', secrets)} ({where})")
     return reporters, notes, skipped
+
+
+_BUILDS = ("build", "run_checks", "train")  # the step kinds that build a selection of nodes
+
+
+def _selection(project: Project, step: Step) -> tuple[str, ...]:
+    """What a build, run_checks or train step selects (empty: a store no check reads)."""
+    return tuple(checks_for(project, step.value)) if step.kind == "run_checks" else (step.value,)
 
 
 def _summary(results: RunResults) -> str:

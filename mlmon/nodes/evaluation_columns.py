@@ -1,21 +1,23 @@
 """Column checks of an evaluation that the files already answer, at compile time.
 
 When the evaluated data, the reference or the outcomes are file datasets, their columns are
-known before anything runs: a logged output, target, key or period column they lack is a
-configuration error naming the file and line. Tables built by the project are checked when the
-node starts instead (mlmon.evaluation.subject / outcomes), before it writes anything.
+known before anything runs: a logged output, target, key, period or segment column they lack is
+a configuration error naming the file and line. A score of a file dataset holds the file's
+columns and the model's outputs, so its segment columns are checked too. Tables built by the
+project (and a model's reference rows, which are the active version's) are checked when the node
+starts instead (mlmon.evaluation), before it writes anything.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Collection
 
-from mlmon.errors import ConfigError
+from mlmon.errors import ConfigError, Location, MlmonError, did_you_mean
 
 if TYPE_CHECKING:
     from mlmon.nodes.base import Node, ProjectView
 
-__all__ = ["file_column_errors"]
+__all__ = ["file_column_errors", "segment_column_errors", "missing_segment_errors"]
 
 _TEMPORAL = ("DATE", "TIMESTAMP")
 
@@ -95,4 +97,59 @@ def _column_errors(con: Any, node: "Node", project: "ProjectView") -> list[Confi
         if missing := _missing(outcomes, [*key, *([target] if isinstance(target, str) else [])]):
             report("ground truth", truth["data"], outcomes, missing, "ground_truth",
                    "`ground_truth.key` and `target:` must name columns of the outcomes")
+    return errors
+
+
+def _behind_scores(project: "ProjectView", name: Any) -> tuple[Any, bool]:
+    """The node whose rows `name` holds once scored (itself unless a score), and whether a score
+    adds the model's outputs on the way."""
+    node = project.nodes.get(name) if isinstance(name, str) else None
+    scored = False
+    while node is not None and node.type == "score":
+        name, scored = node.config.get("data"), True
+        node = project.nodes.get(name) if isinstance(name, str) else None
+    return name, scored
+
+
+def _is_score_output(column: str) -> bool:
+    from mlmon.ml.scoring import PREDICTION_COLUMN, PROBA_PREFIX  # only for a column the file lacks
+
+    return column == PREDICTION_COLUMN or column.startswith(PROBA_PREFIX)
+
+
+def missing_segment_errors(node: "Node", side: str, name: str, columns: Collection[str], *, rows_of: str | None = None,
+                           scored: bool = False, error: type[MlmonError] = ConfigError) -> list[MlmonError]:
+    """An `error` for each `segments:` entry that is not one of `columns` (those of `side` node
+    `name`, read from the files of `rows_of`; `scored`: a score's outputs count too), at the
+    entry's own line."""
+    errors: list[MlmonError] = []
+    for index, column in enumerate(node.config.get("segments") or []):
+        if not isinstance(column, str) or column in columns or scored and _is_score_output(column):
+            continue
+        line = node.key_lines.get(f"segments[{index}]")
+        close = did_you_mean(column, columns)
+        read = f" (rows of '{rows_of}')" if rows_of not in (None, name) else ""
+        errors.append(error(f"segment column '{column}' is not a column of {side} '{name}'{read}",
+                            location=Location(node.path, line) if line else node.location("segments"),
+                            hint=(f"{close} " if close else "") + f"segment by one of its columns: {', '.join(sorted(columns))}"))
+    return errors
+
+
+def segment_column_errors(node: "Node", project: "ProjectView", reference: str | None) -> list[MlmonError]:
+    """Each `segments:` entry that is not a column of the data or of the `reference` node (None:
+    a keyword such as training) when files tell their columns: the run would stop there anyway."""
+    config: dict[str, Any] = node.config
+    sides = [("data", config.get("data")), ("reference", reference)]
+    sources = [(side, name, *_behind_scores(project, name)) for side, name in sides]
+    sources = [source for source in sources if _is_file_dataset(project, source[2])]
+    if not config.get("segments") or not sources:
+        return []
+    import duckdb
+
+    errors: list[MlmonError] = []
+    with duckdb.connect() as con:
+        for side, name, source, scored in sources:
+            columns = _file_columns(con, project, source)
+            if columns is not None:
+                errors += missing_segment_errors(node, side, name, columns, rows_of=source, scored=scored)
     return errors

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from mlmon.errors import ConfigError, Location, did_you_mean
+from mlmon.errors import ConfigError, Location, NodeError, did_you_mean
 from mlmon.metrics.judgement import DRIFT_KEYS, validate_drift_settings
 from mlmon.nodes.base import BuildContext, Dependency, Field, Node, NodeKind, NodeOutcome, ProjectView
 from mlmon.nodes.models import registry
@@ -39,41 +39,17 @@ def _drift_errors(node: Node) -> list[ConfigError]:
     return errors
 
 
-def _file_columns(project: "ProjectView", name: str | None) -> set[str] | None:
-    """The columns of the files behind `name` (a file dataset, or a score of one); None when
-    they cannot be known before a build (a table, missing files)."""
-    import duckdb
-
-    node = project.nodes.get(name or "")
-    while node is not None and node.type == "score":
-        node = project.nodes.get(node.config.get("data") or "")
-    if node is None or node.type != "dataset":
-        return None
-    relation = project.kind(node).relation(node, project.root)
-    if relation is None or isinstance(relation, exp.Table) and isinstance(relation.this, exp.Identifier):
-        return None  # a warehouse table: checked when the evaluation starts
-    con = duckdb.connect()
-    try:
-        query = exp.select("*").from_(relation).limit(0).sql("duckdb")
-        return {row[0] for row in con.execute(f"DESCRIBE {query}").fetchall()}
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-
-
 def _segment_errors(node: Node, project: "ProjectView") -> list[ConfigError]:
-    """Segment columns are names; with file data they must be columns of the files (checked
-    here, before anything runs; other data is checked when the evaluation starts)."""
+    """Segment columns are names; with file data (or a score of it) they must be columns of the
+    files (checked here, before anything runs; other data is checked when the evaluation starts)."""
     segments = node.config.get("segments") or []
     bad = [s for s in segments if not isinstance(s, str) or not s]
     if bad:
         return [node.error(f"`segments` must list column names, got {bad[0]!r}", "segments")]
-    columns = _file_columns(project, node.config.get("data")) if segments else None
-    missing = [s for s in segments if columns is not None and s not in columns]
-    return [node.error(f"segment column {s} is not a column of '{node.config['data']}'", "segments",
-                       hint=did_you_mean(s, columns or ()) or f"columns: {', '.join(sorted(columns or ()))}")
-            for s in missing]
+    from mlmon.nodes.evaluation_columns import segment_column_errors
+
+    reference = node.config.get("reference")
+    return segment_column_errors(node, project, None if reference in REFERENCES else reference)
 
 
 class EvaluationKind(NodeKind):
@@ -163,6 +139,7 @@ class EvaluationKind(NodeKind):
 
         from mlmon.ml.registry import require_active
 
+        _require_segment_columns(node, ctx)
         if _needs_batch(node.config):
             from mlmon.evaluation.batch import run_node
 
@@ -174,6 +151,20 @@ class EvaluationKind(NodeKind):
         stored = run_evaluation(ctx.warehouse, request, version, lambda: models.load(version), ctx.progress.update,
                                 keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)))
         return NodeOutcome(message=summary(stored), rows=stored.record.n_evaluated, warnings=stored.result.warnings)
+
+
+def _require_segment_columns(node: Node, ctx: "BuildContext") -> None:
+    """Segment columns the data lacks stop the node as it starts, at the line of their entry:
+    the columns of a table the project builds are known only now (files were checked at compile)."""
+    if not node.config.get("segments"):
+        return
+    from mlmon.evaluation.sampling import table_columns
+    from mlmon.nodes.evaluation_columns import missing_segment_errors
+
+    columns = [name for name, _ in table_columns(ctx.warehouse.con, ctx.relation_sql(node.config["data"]))]
+    errors = missing_segment_errors(node, "data", node.config["data"], columns, error=NodeError)
+    if errors:
+        raise errors[0]
 
 
 def _needs_batch(config: dict) -> bool:

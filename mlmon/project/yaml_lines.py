@@ -17,7 +17,8 @@ MAX_ALIAS_EXPANSION = 10_000
 
 
 class LineDict(dict):
-    """A dict parsed from YAML; `line` is where it starts and `key_lines[key]` where each key is."""
+    """A dict parsed from YAML; `line` is where it starts, `key_lines[key]` where each key is, and
+    `key_lines["key[i]"]` where item i of a key's list is (errors about one entry name its line)."""
 
     line: int = 0
     key_lines: dict[str, int]
@@ -95,6 +96,9 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> LineDict:
             )
         mapping[key] = loader.construct_object(value_node, deep=True)
         mapping.key_lines[str(key)] = key_node.start_mark.line + 1
+        if isinstance(value_node, yaml.SequenceNode):
+            for index, item in enumerate(value_node.value):
+                mapping.key_lines[f"{key}[{index}]"] = item.start_mark.line + 1
     return mapping
 
 

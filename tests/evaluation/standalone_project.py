@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["THRESHOLD", "write_standalone_project", "logged_frame"]
+__all__ = ["THRESHOLD", "MONTHS", "add_segmented_store", "write_standalone_project", "logged_frame"]
 
 THRESHOLD = 0.35
 
@@ -35,30 +35,36 @@ datasets:
     files: "data/outcomes_{{ var('wave') }}.parquet"
 """
 
-MONITORS_YML = """
-evaluations:
-  - name: monthly
+# The keys every store judging the logged scores against the reference shares.
+VS_REFERENCE = """
     data: logged_scores
     reference: reference_scores
     predictions: {proba: score, prediction: decision}
     target: is_fraud
-    ground_truth: {data: outcomes, key: id}
-    period: {column: scored_at, every: month}
-    labels: {team: risk}
+    ground_truth: {data: outcomes, key: id}"""
+
+MONTHLY = "\n    period: {column: scored_at, every: month}"
+
+MONITORS_YML = f"""
+evaluations:
+  - name: monthly{VS_REFERENCE}{MONTHLY}
+    labels: {{team: risk}}
   - name: vs_previous
     data: logged_scores
     reference: previous
-    predictions: {proba: score, threshold: 0.35}
+    predictions: {{proba: score, threshold: 0.35}}
     target: is_fraud
-    ground_truth: {data: outcomes, key: [id]}
-    period: {column: scored_at, every: month}
+    ground_truth: {{data: outcomes, key: [id]}}
+    period: {{column: scored_at, every: month}}
     skip_performance: true
-  - name: whole
-    data: logged_scores
-    reference: reference_scores
-    predictions: {proba: score, prediction: decision}
-    target: is_fraud
-    ground_truth: {data: outcomes, key: id}
+  - name: whole{VS_REFERENCE}
+"""
+
+# A second monthly store, cut by the category column (appended by `add_segmented_store`).
+SEGMENTED_STORE = f"""
+  - name: by_category{VS_REFERENCE}{MONTHLY}
+    segments: [cat]
+    data_drift: false
 """
 
 CHECKS_YML = """
@@ -120,3 +126,13 @@ def write_standalone_project(root: Path, checks: bool = False) -> pd.DataFrame:
         outcomes.sample(frac=1.0, random_state=0).to_parquet(data / f"outcomes_{wave}.parquet", index=False)
     logged["known_early"], logged["known_late"] = known_early, known_late
     return logged
+
+
+def add_segmented_store(root: Path, drift: str | None = None) -> None:
+    """Append the `by_category` store (segments: [cat]) to the project written by
+    `write_standalone_project`, with `drift:` settings (a YAML flow mapping) if given."""
+    monitors = root / "monitors" / "evaluations.yml"
+    store = SEGMENTED_STORE.lstrip("\n")
+    if drift is not None:
+        store += f"    drift: {drift}\n"
+    monitors.write_text(monitors.read_text(encoding="utf-8") + store, encoding="utf-8")

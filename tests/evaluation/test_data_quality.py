@@ -152,7 +152,7 @@ def test_an_unknown_segment_column_fails_before_anything_is_written(project, mlm
     try:
         result = build(mlmon, "ev_badsegment", "01")
         assert result.exit_code == 2, result.output  # the files' columns are known at compile time
-        assert "monitors/segments.yml:6: segment column regoin is not a column of 'current'" in result.output
+        assert "monitors/segments.yml:6: segment column 'regoin' is not a column of data 'current'" in result.output
         assert "did you mean" not in result.output or "columns:" in result.output
         assert df("SELECT count(*) AS n FROM mlmon.evaluations WHERE store = 'ev_badsegment'")["n"][0] == 0
     finally:

@@ -11,28 +11,14 @@ from scipy import stats
 
 from tests.conftest import query_frame
 from tests.evaluation.conftest import run_cli
-from tests.evaluation.standalone_project import MONTHS, write_standalone_project
-
-SEGMENTED = """
-  - name: by_category
-    data: logged_scores
-    reference: reference_scores
-    predictions: {proba: score, prediction: decision}
-    target: is_fraud
-    ground_truth: {data: outcomes, key: id}
-    period: {column: scored_at, every: month}
-    segments: [cat]
-    data_drift: false
-    drift: {psi: 0.000001}
-"""
+from tests.evaluation.standalone_project import MONTHS, add_segmented_store, write_standalone_project
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     root = tmp_path_factory.mktemp("standalone_segments") / "project"
     logged = write_standalone_project(root)
-    monitors = root / "monitors" / "evaluations.yml"
-    monitors.write_text(monitors.read_text() + SEGMENTED)
+    add_segmented_store(root, drift="{psi: 0.000001}")
     result = run_cli(root, "build", "-s", "by_category")
     assert result.exit_code == 0, result.output
     return root, logged

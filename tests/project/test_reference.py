@@ -41,3 +41,13 @@ def test_check_mode_reports_a_stale_file(tmp_path):
 def test_performance_drift_names_resolve_to_their_metric():
     assert is_registered("accuracy_drift") and is_registered("data_drift")
     assert not is_registered("missing_share_drift") and not is_registered("no_such_metric")
+
+
+def test_family_flags_reach_every_member():
+    by_family: dict[str, list] = {}
+    for metric in METRICS:
+        by_family.setdefault(metric.family, []).append(metric)
+    assert all(m.drift for m in by_family["performance"]) and not any(m.drift for m in METRICS if m.family != "performance")
+    assert all(m.interval for m in by_family["estimated performance"])
+    assert [m.name for m in METRICS if m.interval and m.family != "estimated performance"] == ["data_drift"]
+    assert {m.scope for m in by_family["univariate drift"]} == {"feature", "global"}

@@ -18,22 +18,10 @@ from mlmon.cli import cli
 from mlmon.config import RunConfig
 from mlmon.project.compiler import compile_project
 from tests.conftest import query_rows
-from tests.evaluation.standalone_project import write_standalone_project
+from tests.evaluation.standalone_project import add_segmented_store, write_standalone_project
 from tests.spark.test_build_on_spark import _close
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
-
-SEGMENTED_STORE = """
-  - name: by_category
-    data: logged_scores
-    reference: reference_scores
-    predictions: {proba: score, prediction: decision}
-    target: is_fraud
-    ground_truth: {data: outcomes, key: id}
-    period: {column: scored_at, every: month}
-    segments: [cat]
-    data_drift: false
-"""
 
 METRICS = (
     "SELECT e.store, e.labels, m.metric, m.feature, m.segment, m.value, m.lower, m.upper "
@@ -64,8 +52,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory, spark_home: Path) -> tuple[
     settings.write_text(settings.read_text() + (
         "targets:\n  local: {type: duckdb, path: target/warehouse.duckdb}\n"
         f'  lake: {{type: spark, master: "local[2]", warehouse_dir: "{spark_home}"}}\n'))
-    monitors = root / "monitors" / "evaluations.yml"
-    monitors.write_text(monitors.read_text() + SEGMENTED_STORE)
+    add_segmented_store(root)
     _build(root, "local")
     _build(root, "lake")
     duck = _metrics(query_rows(root, METRICS))
