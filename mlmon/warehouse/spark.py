@@ -5,9 +5,11 @@ target's `warehouse_dir`, so tables outlive the process like a DuckDB file does;
 URL (`sc://host:port`) uses the cluster's own catalog. One writer per local metastore: the
 write lock is a file lock beside it.
 
-Spark has no multi-statement transactions. Tables are still built under a staging name and
-renamed over the old one, so a failing query leaves the previous table in place; only a crash
-between the drop and the rename can lose it.
+Spark has no multi-statement transactions. A table is still built first under its staging name
+(a cached temporary view, `mlmon.warehouse.spark_staged`) and only then copied over the old one,
+so a failing query leaves the previous table in place. DELETE / UPDATE rebuild a table beside
+it and rename the rebuild over it; one a crash left between the drop and the rename is renamed
+into place by the next writer.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Iterator
 
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse.duckdb import Warehouse
-from mlmon.warehouse.spark_connection import SparkConnection
+from mlmon.warehouse.spark_connection import REWRITE_SUFFIX, SparkConnection
 from mlmon.warehouse.tables import (SYSTEM_SCHEMA, SYSTEM_TABLES, added_column_statements, create_statements,
                                     staging_statements)
 from mlmon.warehouse.targets import Target
@@ -172,6 +174,27 @@ class SparkWarehouse(Warehouse):
                     if database == SYSTEM_SCHEMA and name in SYSTEM_TABLES}
         for statement in added_column_statements(existing, "duckdb"):
             self.con.execute(statement)
+
+    def _clear_legacy_leftovers(self) -> None:
+        super()._clear_legacy_leftovers()
+        self._finish_rewrites()
+
+    def _finish_rewrites(self) -> None:
+        """DELETE / UPDATE rebuild a table as `<name>__mlmon_rewrite` beside it, drop the table
+        and rename the rebuild over it. What a killed command left of that: while the table is
+        still there the rebuild never replaced it and is dropped; once the table is gone the
+        rebuild holds its rows and the rename is finished."""
+        listed = self.con.catalog_tables()
+        present = {(db, name) for db, name, _ in listed}
+        leftovers = [(db, name) for db, name, kind in listed if kind == "BASE TABLE" and name.endswith(REWRITE_SUFFIX)]
+        for database, name in leftovers:
+            original, rewrite = name[:-len(REWRITE_SUFFIX)], f"`{database}`.`{name}`"
+            if (database, original) in present:
+                self.con.spark.sql(f"DROP TABLE {rewrite}")
+            else:
+                self.con.spark.sql(f"ALTER TABLE {rewrite} RENAME TO `{database}`.`{original}`")
+        if leftovers:
+            self.con.catalog_changed()
 
     def _staged_tables(self) -> int:
         return 1  # dropping an empty staging schema costs Spark less than listing it

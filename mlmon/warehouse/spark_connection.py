@@ -38,9 +38,9 @@ from mlmon.warehouse.spark_dialect import (
     SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
 )
 
-__all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "duckdb_type"]
+__all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "duckdb_type", "REWRITE_SUFFIX"]
 
-_REWRITE_SUFFIX = "__mlmon_rewrite"
+REWRITE_SUFFIX = "__mlmon_rewrite"
 _INFORMATION_SCHEMA = {
     "tables": "table_catalog string, table_schema string, table_name string, table_type string",
     "columns": "table_catalog string, table_schema string, table_name string, column_name string, "
@@ -478,7 +478,7 @@ class SparkConnection:
     def _rebuild(self, table: exp.Table, keep: exp.Expression | None = None,
                  projection: list[exp.Expression] | None = None) -> SparkResult:
         """Rewrite `table` as SELECT projection FROM table WHERE keep, swapped in by rename."""
-        staging = exp.table_(table.name + _REWRITE_SUFFIX, db=table.db, quoted=True)
+        staging = exp.table_(table.name + REWRITE_SUFFIX, db=table.db, quoted=True)
         query = exp.select(*(projection or [exp.Star()])).from_(table.copy())
         if keep is not None:
             query = query.where(keep)

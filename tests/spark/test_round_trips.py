@@ -161,3 +161,22 @@ def test_an_older_warehouse_gets_the_new_system_columns(spark_con: SparkConnecti
     assert rows == [("r1", "SUCCESS", None, None)]
     columns = [f.name for f in spark_con.spark.table("mlmon.scenario_runs").schema.fields]
     assert columns[-2:] == ["pid", "host"]
+
+
+def test_a_killed_rewrite_is_finished_or_undone(spark_con: SparkConnection, spark_target) -> None:
+    """DELETE / UPDATE rebuild a table beside it, drop it, rename the rebuild: a command killed
+    after the drop leaves only the rebuild (renamed into place at the next open), one killed
+    before it leaves both (the rebuild is dropped)."""
+    from mlmon.warehouse.spark import SparkWarehouse
+
+    for statement in ('DROP TABLE IF EXISTS "main"."kept"', 'DROP TABLE IF EXISTS "main"."lost"',
+                      'CREATE TABLE "main"."kept" AS SELECT 1 AS x',
+                      'CREATE TABLE "main"."kept__mlmon_rewrite" AS SELECT 2 AS x',
+                      'CREATE TABLE "main"."lost__mlmon_rewrite" AS SELECT 3 AS x'):
+        spark_con.execute(statement)
+    SparkWarehouse(spark_target, spark_con.root).close()
+    spark_con.catalog_changed()
+    names = {t.name for t in spark_con.spark.catalog.listTables("main")}
+    assert {"kept", "lost"} <= names and not {"kept__mlmon_rewrite", "lost__mlmon_rewrite"} & names
+    assert spark_con.execute('SELECT x FROM "main"."kept"').fetchall() == [(1,)]
+    assert spark_con.execute('SELECT x FROM "main"."lost"').fetchall() == [(3,)]
