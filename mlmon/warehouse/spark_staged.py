@@ -47,9 +47,6 @@ class StagedViews:
     def names(self) -> Iterator[str]:
         return iter(list(self._views))
 
-    def view(self, name: str) -> str:
-        return self._views[name]
-
     def create(self, name: str, query_sql: str) -> None:
         """Run `query_sql` (Spark SQL) once into the cache under `name`, replacing any earlier one.
 
