@@ -75,3 +75,21 @@ def test_dumps_is_strict_json_indented_by_two_by_default():
         "a": [1, None], "b": None, "c": None}
     assert dumps(value, indent=None) == '{"a": [1, null], "b": null, "c": null}'
     assert dumps([1, 2], indent=4) == "[\n    1,\n    2\n]"
+
+
+def test_a_scalar_offering_item_without_a_shape_is_unwrapped():
+    class Scalar:
+        def item(self):
+            return 0.75
+
+    class Shaped:
+        ndim = 1
+
+        def item(self):
+            raise AssertionError("an array is not a scalar")
+
+        def tolist(self):
+            return [1, float("nan")]
+
+    assert plain(Scalar()) == 0.75
+    assert plain(Shaped()) == [1, None]
