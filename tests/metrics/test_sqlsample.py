@@ -189,3 +189,17 @@ def test_integers_and_booleans_are_read_as_floats_whichever_engine_typed_them():
     untouched = pd.DataFrame({"x": [0.5, 0.25], "t": ["a", "b"]})
     assert canonical_order(untouched)["x"].tolist() == [0.25, 0.5]
     assert canonical_order(pd.DataFrame({"o": pd.Series(["yes", True], dtype=object)}))["o"].dtype == object
+
+
+def test_ordinals_of_any_integer_or_float_type_scramble_alike():
+    """Spark hands row numbers over as int32, pandas as float64 once a NULL is near: the draw
+    must not depend on it (no int32 overflow, no float arithmetic)."""
+    expected = [_reference_scramble(o, 3) for o in (1, 2, 2**31 - 2)]
+    for dtype in (np.int32, np.float64, np.uint32):
+        assert scramble(np.array([1, 2, 2**31 - 2], dtype=dtype), 3).tolist() == expected
+    assert scramble([1, 2, 2**31 - 2], 3).tolist() == expected
+
+
+def test_canonical_order_compares_numbers_as_numbers():
+    ordered = canonical_order(pd.DataFrame({"a": [10.0, 9.0, 100.0, -1.0]}))
+    assert ordered["a"].tolist() == [-1.0, 9.0, 10.0, 100.0]
