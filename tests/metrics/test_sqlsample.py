@@ -9,7 +9,8 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from mlmon.metrics.sqlsample import canonical_order, draw_hash_sample, portable_sample_sql, scramble, scramble_sql
+from mlmon.metrics.sqlsample import (canonical_order, draw_hash_sample, portable_sample_sql, sample_query, scramble,
+                                    scramble_sql)
 
 
 @pytest.fixture
@@ -175,6 +176,7 @@ def test_integers_and_booleans_are_read_as_floats_whichever_engine_typed_them():
         "n": pd.Series([2, None], dtype="Int64"),
         "b": pd.Series([True, False]),
         "spark_b": pd.Series([True, None], dtype=object),
+        "spark_f": pd.Series([None, False], dtype=object),
         "nothing": pd.Series([None, None], dtype=object),
         "t": ["p", "q"],
     })
@@ -184,6 +186,8 @@ def test_integers_and_booleans_are_read_as_floats_whichever_engine_typed_them():
     assert ordered["i"].tolist() == [1.0, 3.0] and ordered["b"].tolist() == [0.0, 1.0]
     assert ordered["spark_b"].iloc[0] is not None and np.isnan(ordered["spark_b"].iloc[0])
     assert ordered["spark_b"].iloc[1] == 1.0
+    assert ordered["spark_f"].iloc[0] == 0.0 and np.isnan(ordered["spark_f"].iloc[1])
+    assert list(ordered.columns) == list(frame.columns)  # no index column left behind
     assert ordered["n"].iloc[1] == 2.0 and np.isnan(ordered["n"].iloc[0])
     assert ordered["nothing"].dtype == object and ordered["t"].tolist() == ["q", "p"]
     untouched = pd.DataFrame({"x": [0.5, 0.25], "t": ["a", "b"]})
@@ -203,3 +207,11 @@ def test_ordinals_of_any_integer_or_float_type_scramble_alike():
 def test_canonical_order_compares_numbers_as_numbers():
     ordered = canonical_order(pd.DataFrame({"a": [10.0, 9.0, 100.0, -1.0]}))
     assert ordered["a"].tolist() == [-1.0, 9.0, 10.0, 100.0]
+
+
+def test_a_key_column_of_a_type_engines_order_differently_is_left_out_of_the_order():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE l AS SELECT [i % 3] AS l, i FROM range(30) AS r(i)")
+    sql = sample_query(con, "l", ["i"], ["l"], 5, 1).sql("duckdb")
+    assert 'OVER (ORDER BY "i" ASC NULLS FIRST)' in sql and '"l" ASC' not in sql
+    assert len(draw_hash_sample(con, "l", ["i"], ["l"], 5, 1)) == 5
