@@ -93,10 +93,31 @@ def test_the_missing_share_of_a_retyped_feature_on_no_rows_is_unknown(con):
     assert {m.metric: m.value for m in compared.broken}["missing_share_reference"] is None
 
 
-def test_drift_settings_of_the_plan_judge_the_broken_features(con):
-    plan = Plan(features=["gone"], drift=DriftSettings(missing_share_change=0.5))
+def test_a_broken_feature_is_drifted_whatever_the_thresholds(con):
+    lenient = DriftSettings(psi=100.0, min_psi=100.0, missing_share_change=100.0, new_category_share=100.0,
+                            out_of_range_share=100.0)
+    plan = Plan(features=["gone", "n"], numeric=("n",), drift=lenient)
     compared = compare_features(con, "cur", "ref", plan)
-    assert MetricValue("drifted", 1.0, "gone") in compared.broken
+    assert [m for m in compared.broken if m.metric == "drifted"] == [MetricValue("drifted", 1.0, "gone"),
+                                                                    MetricValue("drifted", 1.0, "n")]
+
+
+def test_every_broken_feature_keeps_its_metrics_and_the_reference_missing_share(con):
+    """num is absent from the data (half its reference values missing: a NULL and a NaN); n changed type."""
+    plan = Plan(features=["num", "n"], numeric=("num", "n"))
+    compared = compare_features(con, "(SELECT cat, n FROM cur)", "ref", plan)
+    assert compared.absent == ["num"] and compared.numeric == []
+    broken = {(m.feature, m.metric): m.value for m in compared.broken}
+    assert broken[("num", "missing_share_reference")] == 0.5 and broken[("num", "missing_share")] == 1.0
+    assert broken[("n", "type_changed")] == 1.0 and broken[("n", "missing_share")] == pytest.approx(0.4, abs=1e-15)
+    assert [m.feature for m in compared.broken if m.metric == "drifted"] == ["num", "n"]
+
+
+def test_a_text_feature_listed_as_numeric_is_not_compared_as_a_number(con):
+    plan = Plan(features=["same_text", "num"], numeric=("same_text", "num"))
+    compared = compare_features(con, "cur", "ref", plan)
+    assert compared.numeric == ["num"] and compared.broken == []
+    assert compared.notes == ["feature same_text has type VARCHAR, not a number: its drift is not computed"]
 
 
 def test_unknown_labels_share_and_warning():
