@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from mlmon.errors import NodeError
+from mlmon.errors import Location, NodeError
 from mlmon.evaluation.segments import (MIN_SEGMENT_ROWS, Segment, _small_warning, find_segments,
                                        require_segment_columns, segment_label, segment_relation)
 
@@ -72,3 +72,11 @@ def test_segment_columns_must_be_on_both_sides(con):
     with pytest.raises(NodeError) as raised:
         require_segment_columns(con, ["region"], "cur", "(SELECT x FROM ref)")
     assert "segment column region not in the reference rows" in str(raised.value)
+
+
+def test_a_missing_segment_column_is_reported_at_the_line_of_its_entry(con):
+    at = Location("monitors/e.yml", 7, 5)
+    with pytest.raises(NodeError) as raised:
+        require_segment_columns(con, ["zz"], "cur", "ref", location=at)
+    assert raised.value.location == at
+    assert str(raised.value).startswith("monitors/e.yml:7:5: segment column zz not in the data")
