@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 from scipy import stats
 
 from data import CATEGORICAL, NUMERIC
 
-__all__ = ["TOLERANCE", "yardstick", "compare", "summary_rows", "spec_psi_numeric", "spec_psi_categorical"]
+__all__ = ["TOLERANCE", "yardstick", "compare", "summary_rows", "abs_diff", "spec_psi_numeric", "spec_psi_categorical"]
 
 TOLERANCE = 1e-9
 _FLOOR = 0.001
@@ -119,7 +119,7 @@ def yardstick(folder: Path, with_evidently: bool = True) -> dict[str, dict[str, 
     return out
 
 
-def _diff(a: Any, b: Any) -> float | None:
+def abs_diff(a: Any, b: Any) -> float | None:
     if a is None or b is None:
         return None
     a, b = float(a), float(b)
@@ -141,7 +141,7 @@ def compare(
         if statistic == "psi":  # numeric and categorical PSI agree to different degrees: keep them apart
             statistic = f"psi ({'numeric' if column in NUMERIC else 'categorical'})"
         rows.append({"tool": tool, "statistic": statistic, "against": against, "column": column,
-                     "value": value, "expected": expected, "abs_diff": _diff(value, expected)})
+                     "value": value, "expected": expected, "abs_diff": abs_diff(value, expected)})
 
     mlmon = tools.get("mlmon", {})
     for column, want in truth.items():
@@ -172,8 +172,10 @@ def compare(
     return rows
 
 
-def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (tool, statistic, yardstick): columns compared and the largest absolute difference."""
+def summary_rows(rows: list[dict[str, Any]],
+                 where: Callable[[dict[str, Any]], str] = lambda row: row["column"]) -> list[dict[str, Any]]:
+    """Per (tool, statistic, yardstick): values compared (`columns`), the largest absolute
+    difference and where it is (`worst_column`: by default the row's column)."""
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["tool"], row["statistic"], row["against"]), []).append(row)
@@ -182,5 +184,5 @@ def summary_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         diffs = [r["abs_diff"] for r in items if r["abs_diff"] is not None]
         worst = max(items, key=lambda r: -1.0 if r["abs_diff"] is None else r["abs_diff"])
         out.append({"tool": tool, "statistic": statistic, "against": against, "columns": len(diffs),
-                     "max_abs_diff": max(diffs) if diffs else None, "worst_column": worst["column"]})
+                     "max_abs_diff": max(diffs) if diffs else None, "worst_column": where(worst)})
     return out

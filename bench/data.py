@@ -20,7 +20,7 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 __all__ = [
     "NUMERIC",
@@ -32,7 +32,9 @@ __all__ = [
     "SEED",
     "DATA_ROOT",
     "data_dir",
+    "side_sql",
     "ensure_data",
+    "write_once",
     "peak_rss_bytes",
     "emit",
 ]
@@ -60,8 +62,9 @@ def _normal(column: int, seed: int) -> str:
     return f"(sqrt(-2.0 * ln({u1})) * cos(2.0 * pi() * {u2}))"
 
 
-def _side_sql(rows: int, seed: int, drift: float) -> str:
-    """The SELECT of one side; `drift` is 0 for the reference and 1 for the current rows."""
+def side_sql(rows: int, seed: int, drift: float, leading: Sequence[str] = ()) -> str:
+    """The SELECT of one side; `drift` is 0 for the reference and 1 for the current rows.
+    `leading` are extra select items put first, which may use the row number `i`."""
     d = float(drift)
     u, z = (lambda j: _uniform(j, seed)), (lambda j: _normal(j, seed))
     numeric = [
@@ -95,7 +98,7 @@ WITH f AS (
          1.0 / (1.0 + exp(-({score} + 0.8 * {_normal(40, seed)}))) AS p_true
   FROM f
 )
-SELECT {", ".join(FEATURES)},
+SELECT {"".join(f"{item}, " for item in leading)}{", ".join(FEATURES)},
        CAST({_uniform(50, seed)} < p_true AS INTEGER) AS {TARGET},
        1.0 - p AS proba_0, p AS {PROBA},
        CAST(p >= 0.5 AS INTEGER) AS {PREDICTION}
@@ -109,15 +112,25 @@ def data_dir(rows: int, seed: int = SEED, root: Path = DATA_ROOT) -> Path:
 
 def ensure_data(rows: int, seed: int = SEED, root: Path = DATA_ROOT, *, threads: int | None = None) -> Path:
     """The folder with reference.parquet and current.parquet for N = `rows`, written if absent."""
+    # Each side gets its own seed stream: the same draws on both sides would make the
+    # no-drift columns identical, not merely identically distributed.
+    files = {name: side_sql(rows, side_seed, drift)
+             for name, side_seed, drift in (("reference", seed, 0.0), ("current", seed + 1, 1.0))}
+    return write_once(data_dir(rows, seed, root), root, files,
+                      {"rows": rows, "seed": seed, "generator": _GENERATOR_VERSION}, threads=threads)
+
+
+def write_once(folder: Path, root: Path, files: dict[str, str], meta: dict[str, Any], *,
+               threads: int | None = None) -> Path:
+    """`folder` with one `<name>.parquet` per SELECT of `files`, written with DuckDB unless
+    folder/meta.json already names the same `meta["generator"]` version."""
     import duckdb
 
-    folder = data_dir(rows, seed, root)
     marker = folder / "meta.json"
-    meta = {"rows": rows, "seed": seed, "generator": _GENERATOR_VERSION}
-    if marker.exists() and json.loads(marker.read_text()).get("generator") == _GENERATOR_VERSION:
+    if marker.exists() and json.loads(marker.read_text()).get("generator") == meta["generator"]:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    # The data folder is a cache: keep it out of version control whatever the checkout ignores.
+    # The data root is a cache: kept out of version control whatever the checkout ignores.
     ignore = root / ".gitignore"
     if not ignore.exists():
         ignore.write_text("*\n")
@@ -128,15 +141,12 @@ def ensure_data(rows: int, seed: int = SEED, root: Path = DATA_ROOT, *, threads:
     con.execute("SET preserve_insertion_order = true")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    # Each side gets its own seed stream: the same draws on both sides would make the
-    # no-drift columns identical, not merely identically distributed.
-    for name, side_seed, drift in (("reference", seed, 0.0), ("current", seed + 1, 1.0)):
+    for name, sql in files.items():
         tmp = folder / f"{name}.parquet.tmp"
-        con.execute(f"COPY ({_side_sql(rows, side_seed, drift)}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY ({sql}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
         os.replace(tmp, folder / f"{name}.parquet")
     con.close()
-    meta["seconds"] = round(time.perf_counter() - started, 2)
-    marker.write_text(json.dumps(meta))
+    marker.write_text(json.dumps({**meta, "seconds": round(time.perf_counter() - started, 2)}))
     return folder
 
 

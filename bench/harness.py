@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -36,6 +34,9 @@ sys.path.insert(0, str(BENCH))
 
 import agreement  # noqa: E402
 from data import DATA_ROOT, ensure_data  # noqa: E402
+import reporting  # noqa: E402
+from processes import best_of, interleave, json_line, run_process  # noqa: E402
+from reporting import mib, secs, sci, times  # noqa: E402
 
 __all__ = ["Peer", "PEERS", "main", "run_tool", "ensure_peer", "render_markdown"]
 
@@ -43,7 +44,6 @@ RESULTS = BENCH / "results"
 README = ROOT / "README.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 TOOLS = ("mlmon", "evidently", "nannyml")
-_MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -95,19 +95,18 @@ def _python_for(tool: str) -> tuple[str, Path]:
 
 
 def run_tool(tool: str, folder: Path, extra: Sequence[str] = (), timeout: float = 3600.0) -> dict[str, Any]:
-    """One fresh process of a runner; its JSON line, plus the load average when it started."""
+    """One fresh process of a runner: its JSON line (the work's own figures, imports excluded),
+    plus the whole process's figures and the load average when it started."""
     python, script = _python_for(tool)
     env = dict(os.environ, NML_DISABLE_USAGE_LOGGING="1", PYTHONWARNINGS="ignore")
-    load = os.getloadavg()[0]
-    started = time.perf_counter()
-    proc = subprocess.run([python, str(script), "--data", str(folder), *extra], capture_output=True, text=True,
-                          env=env, cwd=str(BENCH), timeout=timeout)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{tool} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
-    result = json.loads(lines[-1])
-    result["load_avg_1m"] = load
-    result["process_s"] = time.perf_counter() - started
+    proc = run_process([python, str(script), "--data", str(folder), *extra], cwd=BENCH, env=env, timeout=timeout)
+    result = json_line(proc.stdout)
+    if result is None:
+        raise RuntimeError(f"{tool} printed no result:\n{proc.stderr[-4000:]}")
+    result["load_avg_1m"] = proc.load_avg_1m
+    result["process_s"] = proc.wall_s
+    result["process_cpu_s"] = proc.cpu_s
+    result["process_peak_rss_bytes"] = proc.peak_rss_bytes
     return result
 
 
@@ -119,9 +118,7 @@ def _repeats(rows: int, override: int | None) -> int:
 
 def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """The fastest run, with the largest peak RSS over all runs (the cautious memory figure)."""
-    best = dict(min(runs, key=lambda r: r["wall_s"]))
-    best["walls"] = [r["wall_s"] for r in runs]
-    best["peak_rss_bytes"] = max(r["peak_rss_bytes"] for r in runs)
+    best = best_of(runs)
     floors = [r["floor_s"] for r in runs if r.get("floor_s") is not None]
     if floors:
         best["floor_s"] = min(floors)
@@ -131,12 +128,12 @@ def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def bench_size(rows: int, tools: Sequence[str], data_root: Path, repeat: int | None) -> dict[str, Any]:
     folder = ensure_data(rows, root=data_root)
     n = _repeats(rows, repeat)
-    runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
-    for i in range(n):
-        for tool in tools:  # interleaved, so a burst of load from elsewhere hits every tool alike
-            extra = ["--agreement"] if tool == "evidently" and i == 0 else []
-            _say(f"N={rows:,} run {i + 1}/{n}: {tool}")
-            runs[tool].append(run_tool(tool, folder, extra))
+
+    def run(tool: str, round_: int) -> dict[str, Any]:
+        _say(f"N={rows:,} run {round_ + 1}/{n}: {tool}")
+        return run_tool(tool, folder, ["--agreement"] if tool == "evidently" and round_ == 0 else [])
+
+    runs = interleave(tools, n, run)
     best = {t: _best(r) for t, r in runs.items()}
     # Statistics come from the first run: the only Evidently run with the extra KS/PSI report.
     stats = {t: r[0]["columns"] for t, r in runs.items()}
@@ -167,8 +164,8 @@ def bench_scale(rows: int, data_root: Path, timeout: float = 3600.0) -> dict[str
     result = run_tool("mlmon", folder, timeout=timeout)
     result.pop("columns", None)
     result["data_bytes"] = sum(p.stat().st_size for p in folder.glob("*.parquet"))
-    result["measured_at"] = _now()
-    result["source"] = _source()
+    result["measured_at"] = reporting.now()
+    result["source"] = reporting.source()
     return result
 
 
@@ -184,98 +181,7 @@ def profile_mlmon(rows: int, data_root: Path, out_dir: Path) -> dict[str, Any]:
     return {"rows": rows, "path": path.name, "wall_s": result["wall_s"], "timings": result["timings"]}
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = None
-    try:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": memory,
-            "os": f"{platform.system()} {platform.release()}", "python": platform.python_version()}
-
-
-def _versions(sizes: list[dict[str, Any]], scale: dict[str, Any] | None, source: str) -> dict[str, str]:
-    """Package versions; one each tool shares with another but at a different version is named
-    per tool (the peers' pandas is not mlmon's)."""
-    seen: dict[str, dict[str, str]] = {}
-    runs = [(tool, run) for size in sizes for tool, run in size["tools"].items()]
-    runs += [("mlmon", scale)] if scale else []
-    for tool, run in runs:
-        for package, version in run.get("versions", {}).items():
-            seen.setdefault(package, {})[tool] = version
-    import numpy
-    import pandas
-    import scipy
-    import sklearn
-    for package, module in (("numpy", numpy), ("pandas", pandas), ("scipy", scipy), ("scikit-learn", sklearn)):
-        seen.setdefault(package, {}).setdefault("mlmon", module.__version__)
-    out = {}
-    for package, by_tool in seen.items():
-        if len(set(by_tool.values())) == 1:
-            out[package] = next(iter(by_tool.values()))
-        else:
-            out[package] = ", ".join(f"{v} ({t})" for t, v in sorted(by_tool.items()))
-    if "mlmon" in out:
-        out["mlmon"] = f"{out['mlmon']} ({source})"
-    return dict(sorted(out.items()))
-
-
-def _source() -> str:
-    revision = _revision()
-    return f"{revision + ', ' if revision else ''}source {_source_digest()}"
-
-
-def _source_digest() -> str:
-    """A digest of mlmon's Python source as measured: a dirty checkout has no commit to name it."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "mlmon").rglob("*.py")):
-        digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def _revision() -> str | None:
-    """The checkout's commit; what the working tree changes on top of it shows in the source digest."""
-    try:
-        proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              cwd=str(ROOT), timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() or None
-
-
 # --- rendering --------------------------------------------------------------------------------
-
-
-def _mib(value: float | None) -> str:
-    return "–" if value is None else f"{value / _MIB:,.0f}"
-
-
-def _s(value: float | None) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
-
-
-def _x(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}×"
-
-
-def _g(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1e}"
 
 
 def _main_table(sizes: list[dict[str, Any]]) -> list[str]:
@@ -286,12 +192,12 @@ def _main_table(sizes: list[dict[str, Any]]) -> list[str]:
             if tool not in size["tools"]:
                 continue
             t, r = size["tools"][tool], size["ratios"].get(tool, {})
-            lines.append(f"| {size['rows']:,} | {tool} | {_s(t['wall_s'])} | {_s(t.get('cpu_s'))} | "
-                         f"{_mib(t['peak_rss_bytes'])} | {_x(r.get('wall')) if r else '1×'} | "
-                         f"{_x(r.get('rss')) if r else '1×'} |")
+            lines.append(f"| {size['rows']:,} | {tool} | {secs(t['wall_s'])} | {secs(t.get('cpu_s'))} | "
+                         f"{mib(t['peak_rss_bytes'])} | {times(r.get('wall')) if r else '1×'} | "
+                         f"{times(r.get('rss')) if r else '1×'} |")
         floor = size["tools"]["mlmon"].get("floor_s")
         if floor is not None:
-            lines.append(f"| {size['rows']:,} | DuckDB scan of both files (floor) | {_s(floor)} | | | | |")
+            lines.append(f"| {size['rows']:,} | DuckDB scan of both files (floor) | {secs(floor)} | | | | |")
     return lines
 
 
@@ -315,12 +221,12 @@ def _breakdown(sizes: list[dict[str, Any]], scale: dict[str, Any] | None) -> lis
     lines = ["| mlmon, seconds | " + " | ".join(label for label, _ in runs) + " |",
              "|---|" + "---:|" * len(runs)]
     for family in _FAMILIES:
-        cells = [_s(r.get("timings", {}).get(family)) for _, r in runs]
+        cells = [secs(r.get("timings", {}).get(family)) for _, r in runs]
         lines.append(f"| {family} | " + " | ".join(cells) + " |")
-    lines.append("| **evaluation total** | " + " | ".join(_s(r.get("wall_s")) for _, r in runs) + " |")
-    lines.append("| CPU seconds (all threads) | " + " | ".join(_s(r.get("cpu_s")) for _, r in runs) + " |")
-    lines.append("| peak RSS MiB | " + " | ".join(_mib(r.get("peak_rss_bytes")) for _, r in runs) + " |")
-    lines.append("| DuckDB scan of both files | " + " | ".join(_s(r.get("floor_s")) for _, r in runs) + " |")
+    lines.append("| **evaluation total** | " + " | ".join(secs(r.get("wall_s")) for _, r in runs) + " |")
+    lines.append("| CPU seconds (all threads) | " + " | ".join(secs(r.get("cpu_s")) for _, r in runs) + " |")
+    lines.append("| peak RSS MiB | " + " | ".join(mib(r.get("peak_rss_bytes")) for _, r in runs) + " |")
+    lines.append("| DuckDB scan of both files | " + " | ".join(secs(r.get("floor_s")) for _, r in runs) + " |")
     return lines
 
 
@@ -330,7 +236,7 @@ def _agreement_table(sizes: list[dict[str, Any]]) -> list[str]:
     for size in sizes:
         for row in size["agreement"]["summary"]:
             lines.append(f"| {size['rows']:,} | {row['tool']} | {row['statistic']} | {row['against']} | "
-                         f"{row['columns']} | {_g(row['max_abs_diff'])} | {row['worst_column']} |")
+                         f"{row['columns']} | {sci(row['max_abs_diff'])} | {row['worst_column']} |")
     return lines
 
 
@@ -357,10 +263,10 @@ def _notes(sizes: list[dict[str, Any]]) -> list[str]:
         timings = mlmon.get("timings", {})
         univariate = timings.get("profile", 0.0) + timings.get("univariate", 0.0)
         line = (f"- N = {size['rows']:,}: mlmon ran `{mlmon.get('path', 'mlmon.evaluation.evaluate')}`; of its "
-                f"{_s(mlmon['wall_s'])} s, univariate drift (the reference profile found in the same scans, and the "
-                f"prediction score compared beside the features) took {_s(univariate)} s")
+                f"{secs(mlmon['wall_s'])} s, univariate drift (the reference profile found in the same scans, and the "
+                f"prediction score compared beside the features) took {secs(univariate)} s")
         if "nannyml" in size["tools"]:
-            line += f", against NannyML's {_s(size['tools']['nannyml']['wall_s'])} s for univariate drift only"
+            line += f", against NannyML's {secs(size['tools']['nannyml']['wall_s'])} s for univariate drift only"
         out.append(line + ".")
         out += [f"  - note: {w}" for w in mlmon.get("warnings", []) if "prediction" in w]
     return out
@@ -372,18 +278,21 @@ def _scale_line(scale: dict[str, Any] | None) -> str:
     if scale.get("failed"):
         return f"Scale run at {scale['rows']:,} + {scale['rows']:,} rows failed ({scale['measured_at']}); see results.json."
     return (f"Scale run, mlmon alone, {scale['rows']:,} + {scale['rows']:,} rows from parquet "
-            f"({scale['data_bytes'] / _MIB:,.0f} MiB of files): {_s(scale['wall_s'])} s wall, "
-            f"{_s(scale.get('cpu_s'))} s CPU, peak RSS {_mib(scale['peak_rss_bytes'])} MiB; DuckDB's plain scan "
-            f"of the same files {_s(scale.get('floor_s'))} s (measured {scale['measured_at']}).")
+            f"({mib(scale['data_bytes'])} MiB of files): {secs(scale['wall_s'])} s wall, "
+            f"{secs(scale.get('cpu_s'))} s CPU, peak RSS {mib(scale['peak_rss_bytes'])} MiB; DuckDB's plain scan "
+            f"of the same files {secs(scale.get('floor_s'))} s (measured {scale['measured_at']}).")
+
+
+def _versions(sizes: list[dict[str, Any]], scale: dict[str, Any] | None, source: str) -> dict[str, str]:
+    runs = [(tool, run.get("versions", {})) for size in sizes for tool, run in size["tools"].items()]
+    return reporting.versions(runs + ([("mlmon", scale.get("versions", {}))] if scale else []), source)
 
 
 def _header(results: dict[str, Any]) -> list[str]:
-    m = results["machine"]
     loads = [x for s in results["sizes"] for x in s["load_avg_1m"]]
     load = f"{min(loads):.1f}–{max(loads):.1f}" if loads else "–"
     versions = ", ".join(f"{k} {v}" for k, v in results["versions"].items())
-    return [f"Machine: {m['cpu']}, {m['cores']} cores, {(m['memory_bytes'] or 0) / 1024 ** 3:.0f} GiB, {m['os']}, "
-            f"Python {m['python']}; 1-minute load average {load} during the runs (other jobs share the machine). "
+    return [f"Machine: {reporting.machine_line(results['machine'])}; 1-minute load average {load} during the runs (other jobs share the machine). "
             f"Measured {results['generated_at']}.",
             "",
             f"Versions: {versions}."]
@@ -418,14 +327,7 @@ def render_readme_section(results: dict[str, Any]) -> str:
 
 
 def update_readme(results: dict[str, Any], readme: Path = README) -> None:
-    text = readme.read_text()
-    section = render_readme_section(results)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n## Benchmarks\n\n" + section + "\n"
-    readme.write_text(text)
+    reporting.replace_section(readme, BEGIN, END, render_readme_section(results))
 
 
 # --- command line -----------------------------------------------------------------------------
@@ -464,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         ensure_peer(PEERS[peer])
 
     tools = ["mlmon", *peers]
-    source = _source()  # before the runs: the code measured, even if the checkout moves on meanwhile
+    source = reporting.source()  # before the runs: the code measured, even if the checkout moves on meanwhile
     sizes = [bench_size(rows, tools, args.data_dir, args.repeat) for rows in sorted(args.rows)]
     args.results_dir.mkdir(parents=True, exist_ok=True)
     previous_path = args.results_dir / "results.json"
@@ -475,13 +377,13 @@ def main(argv: list[str] | None = None) -> int:
             scale = bench_scale(args.scale, args.data_dir, args.scale_timeout)
         except (RuntimeError, subprocess.TimeoutExpired) as error:  # keep the sizes already measured
             _say(f"scale run failed: {error}")
-            scale = {"rows": args.scale, "failed": str(error)[-2000:], "measured_at": _now()}
+            scale = {"rows": args.scale, "failed": str(error)[-2000:], "measured_at": reporting.now()}
     profile = profile_mlmon(max(args.rows), args.data_dir, args.results_dir) if args.profile else previous.get("profile")
 
     command = "python bench/harness.py --rows " + " ".join(str(r) for r in sorted(args.rows)) + \
         (" --peers " + " ".join(peers) if peers else " --peers none") + \
         (f" --scale {args.scale}" if args.scale else "") + (" --profile" if args.profile else "")
-    results = {"generated_at": _now(), "command": command, "machine": _machine(),
+    results = {"generated_at": reporting.now(), "command": command, "machine": reporting.machine(),
                "versions": _versions(sizes, scale, source), "sizes": sizes, "scale": scale, "profile": profile}
     previous_path.write_text(json.dumps(results, indent=1, sort_keys=False) + "\n")
     _write(results, args.results_dir, args.no_readme)

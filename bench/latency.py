@@ -25,14 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +36,9 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 sys.path.insert(0, str(BENCH))
 
-from data import DATA_ROOT, ensure_data  # noqa: E402
+from data import ensure_data  # noqa: E402
+from processes import best_of, checkout_env, interleave, json_line, run_process  # noqa: E402
+from reporting import now, replace_section  # noqa: E402
 
 __all__ = ["Case", "CASES", "TARGETS", "main", "measure", "render_markdown"]
 
@@ -75,13 +73,6 @@ CASES = (
 TARGETS = {"ls": 2.0, "build": 2.0}
 
 
-def _env() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-               PYTHONWARNINGS="ignore")
-    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package runs from its bytecode caches
-    return env
-
-
 def _argv(case: str) -> list[str]:
     py = sys.executable
     selection = ["-s", " ".join(TUTORIAL_NODES)]  # one argument: a space is a union
@@ -95,23 +86,11 @@ def _argv(case: str) -> list[str]:
     }[case]
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def measure(argv: list[str], cwd: Path, before: Any = None) -> tuple[float, float]:
-    """(wall, CPU) seconds of one process; `before()` runs first, untimed."""
+def measure(argv: list[str], cwd: Path, before: Any = None) -> dict[str, Any]:
+    """Wall and CPU seconds and peak RSS of one fresh process; `before()` runs first, untimed."""
     if before is not None:
         before()
-    cpu = _children_cpu()
-    started = time.perf_counter()
-    proc = subprocess.run(argv, cwd=str(cwd), env=_env(), capture_output=True, text=True, timeout=600)
-    wall = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[1:])} failed (exit {proc.returncode}):\n"
-                           f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-    return wall, _children_cpu() - cpu
+    return run_process(argv, cwd=cwd, env=checkout_env(), timeout=600).figures()
 
 
 def _example(folder: Path) -> Path:
@@ -124,23 +103,20 @@ def _example(folder: Path) -> Path:
 def _evaluation_alone(rows: int, repeat: int) -> dict[str, Any]:
     """bench/run_mlmon.py at `rows` per side: the evaluation's own seconds, imports excluded."""
     folder = ensure_data(rows)
-    runs = []
-    for _ in range(repeat):
-        proc = subprocess.run([sys.executable, str(BENCH / "run_mlmon.py"), "--data", str(folder), "--no-floor"],
-                              cwd=str(BENCH), env=_env(), capture_output=True, text=True, timeout=600)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-        if proc.returncode != 0 or not lines:
-            raise RuntimeError(f"run_mlmon.py failed:\n{proc.stderr[-2000:]}")
-        runs.append(json.loads(lines[-1]))
-    best = min(runs, key=lambda r: r["wall_s"])
-    return {"rows": rows, "wall_s": best["wall_s"], "cpu_s": best["cpu_s"], "walls": [r["wall_s"] for r in runs],
+    argv = [sys.executable, str(BENCH / "run_mlmon.py"), "--data", str(folder), "--no-floor"]
+
+    def once(_: str, __: int) -> dict[str, Any]:
+        result = json_line(run_process(argv, cwd=BENCH, env=checkout_env(), timeout=600).stdout)
+        if result is None:
+            raise RuntimeError("run_mlmon.py printed no result")
+        return result
+
+    best = best_of(interleave(["evaluation"], repeat, once)["evaluation"])
+    return {"rows": rows, "wall_s": best["wall_s"], "cpu_s": best["cpu_s"], "walls": best["walls"],
             "timings": best["timings"]}
 
 
 def run(repeat: int, rows: list[int]) -> dict[str, Any]:
-    walls: dict[str, list[float]] = {c.name: [] for c in CASES}
-    cpus: dict[str, list[float]] = {c.name: [] for c in CASES}
-    loads: list[float] = []
     with tempfile.TemporaryDirectory(prefix="mlmon-latency-") as tmp:
         project = _example(Path(tmp))
         target = project / "target"
@@ -148,23 +124,24 @@ def run(repeat: int, rows: list[int]) -> dict[str, Any]:
         def empty_target() -> None:
             shutil.rmtree(target, ignore_errors=True)
 
-        for round_ in range(repeat + 1):  # round 0 warms caches and writes bytecode
-            loads.append(os.getloadavg()[0])
-            for case in CASES:
-                before = empty_target if case.name == "build" else None
-                wall, cpu = measure(_argv(case.name), project, before)
-                if round_:
-                    walls[case.name].append(wall)
-                    cpus[case.name].append(cpu)
-    cases = {c.name: {"label": c.label, "wall_s": min(walls[c.name]), "cpu_s": min(cpus[c.name]),
-                      "walls": walls[c.name], "floor": c.floor} for c in CASES}
+        def once(case: Case, _: int) -> dict[str, Any]:
+            return measure(_argv(case.name), project, empty_target if case.name == "build" else None)
+
+        # Round 0 warms caches and writes bytecode.
+        runs = interleave(CASES, repeat, once, warmup=1)
+    cases = {}
+    for case, case_runs in runs.items():
+        best = best_of(case_runs)
+        cases[case.name] = {"label": case.label, "wall_s": best["wall_s"], "cpu_s": best["cpu_s"],
+                            "peak_rss_bytes": best["peak_rss_bytes"], "walls": best["walls"], "floor": case.floor}
     for case in cases.values():
         if case["floor"]:
             floor = cases[case["floor"]]
             case["ratio"] = case["wall_s"] / floor["wall_s"]
             case["cpu_ratio"] = case["cpu_s"] / floor["cpu_s"]
+    loads = [r["load_avg_1m"] for case_runs in runs.values() for r in case_runs]
     evaluations = [_evaluation_alone(n, repeat) for n in rows]
-    return {"generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    return {"generated_at": now(),
             "command": "python bench/latency.py --repeat " + str(repeat) + " --rows " + " ".join(map(str, rows)),
             "python": sys.version.split()[0], "cores": os.cpu_count(),
             "load_avg_1m": [min(loads), max(loads)], "cases": cases, "evaluations": evaluations}
@@ -203,15 +180,9 @@ def render_markdown(results: dict[str, Any]) -> str:
 
 
 def update_readme(results: dict[str, Any], readme: Path = README) -> None:
-    text = readme.read_text()
     section = "\n".join([BEGIN, "Latency of everyday commands against the imports they cannot avoid "
                          "(`python bench/latency.py`):", "", render_markdown(results).rstrip("\n"), END])
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    readme.write_text(text)
+    replace_section(readme, BEGIN, END, section)
 
 
 def main(argv: list[str] | None = None) -> int:

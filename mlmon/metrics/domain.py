@@ -14,8 +14,6 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import train_test_split
 
 from mlmon.metrics.importance import permutation_importance_means, score_function
 from mlmon.metrics.stats import binomial_pvalue_greater, wilson_interval
@@ -155,6 +153,11 @@ def data_drift(
     seed: int = 1337,
 ) -> DomainDriftResult:
     """Domain-classifier drift between two samples (SPEC §4, "Data drift (global)")."""
+    # Imported here: scikit-learn's ensemble package costs a third of a second, which an
+    # evaluation with `data_drift: false` never needs.
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import train_test_split
+
     categorical_set = set(categorical)
     wanted_num = list(dict.fromkeys(c for c in numeric if c not in categorical_set))
     wanted_cat = list(dict.fromkeys(categorical))

@@ -12,6 +12,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -69,32 +70,32 @@ _REFUSED_PARTS = (
     "exec",
     "eval",
 )
+# Held while skops is imported: the estimator list is swapped out meanwhile, and a second
+# thread importing at the same time must neither see the swap nor restore the stand-in.
+_IMPORTING = threading.Lock()
 
 
-
-
-def _import_skops_io() -> ModuleType:
-    """skops.io, imported without its list of every scikit-learn estimator.
+def _skops_io() -> ModuleType:
+    """skops.io, imported on first use (about a third of a second: an evaluation of logged
+    predictions never needs it) and without its list of every scikit-learn estimator.
 
     On import skops lists all estimators with `sklearn.utils.all_estimators`, which imports
     every scikit-learn module: most of a second for each command that touches a model. The list
     only widens skops' default trust, and mlmon decides trust itself (`_is_trusted` accepts every
     estimator under `sklearn.`), so the same artifacts load and the same ones are refused.
     """
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
-    import sklearn.utils
+    with _IMPORTING:
+        if "skops.io" in sys.modules:
+            return sys.modules["skops.io"]
+        import sklearn.utils
 
-    listed = sklearn.utils.all_estimators
-    sklearn.utils.all_estimators = lambda *args, **kwargs: []
-    try:
-        import skops.io
-    finally:
-        sklearn.utils.all_estimators = listed
-    return skops.io
-
-
-sio = _import_skops_io()
+        listed = sklearn.utils.all_estimators
+        sklearn.utils.all_estimators = lambda *args, **kwargs: []
+        try:
+            import skops.io
+        finally:
+            sklearn.utils.all_estimators = listed
+        return skops.io
 
 
 class ArtifactError(NodeError):
@@ -129,7 +130,7 @@ def save_model(model: Any, path: Path | str) -> str:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = sio.dumps(_pipeline_of(model), compression=zipfile.ZIP_DEFLATED)
+    data = _skops_io().dumps(_pipeline_of(model), compression=zipfile.ZIP_DEFLATED)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -179,7 +180,7 @@ def load_model(path: Path | str, expected_sha256: str, fitted: MutableMapping[st
     if fitted is not None and actual in fitted:
         return fitted[actual]
     try:
-        untrusted = sio.get_untrusted_types(data=data)
+        untrusted = _skops_io().get_untrusted_types(data=data)
     except Exception as exc:  # skops raises a range of errors on a file that is not its format
         raise ArtifactError(f"model artifact {path} is not a readable skops file: {exc}") from exc
     refused = [t for t in untrusted if not _is_trusted(t)]
@@ -189,7 +190,7 @@ def load_model(path: Path | str, expected_sha256: str, fitted: MutableMapping[st
             hint="only sklearn, numpy and scipy objects are loaded from artifacts",
         )
     try:
-        pipeline = sio.loads(data, trusted=list(untrusted))
+        pipeline = _skops_io().loads(data, trusted=list(untrusted))
     except Exception as exc:
         raise ArtifactError(f"cannot load model artifact {path}: {exc}") from exc
     if fitted is not None:

@@ -17,10 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import is_classifier
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlmon.errors import NodeError, did_you_mean
 from mlmon.metrics.labels import canonical_label
@@ -178,13 +174,19 @@ def column_kinds(
     return numeric, cats
 
 
-def make_pipeline(estimator: Any, numeric: Sequence[str], categorical: Sequence[str]) -> Pipeline:
+def make_pipeline(estimator: Any, numeric: Sequence[str], categorical: Sequence[str]) -> Any:
     """The estimator behind automatic preprocessing; a Pipeline given as estimator is used as is.
 
     numeric: median imputation then standard scaling. categorical: missing values become their
     own category, then one-hot encoding with at most MAX_CATEGORIES columns per feature, where
     rare and unseen categories share the "infrequent" column so new values at scoring time work.
     """
+    # Imported here: scoring (this module's other users) needs none of them.
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     if isinstance(estimator, Pipeline):
         return estimator
     transformers = []

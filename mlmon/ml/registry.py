@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,11 +22,13 @@ from mlmon.chaos import pause_point
 from mlmon.errors import MlmonError, UsageError
 from mlmon.jsontext import dumps
 from mlmon.ml.artifacts import load_model, save_model
-from mlmon.ml.training import TrainedModel
 from mlmon.run.results import utcnow
 from mlmon.warehouse import sql
 from mlmon.warehouse.duckdb import Warehouse
 from mlmon.warehouse.tables import SYSTEM_SCHEMA, SYSTEM_TABLES
+
+if TYPE_CHECKING:  # training needs most of scikit-learn; reading the registry needs none of it
+    from mlmon.ml.training import TrainedModel
 
 __all__ = ["ModelVersion", "ModelRegistry", "reference_table", "require_active"]
 

@@ -5,7 +5,8 @@ known before anything runs: a logged output, target, key, period or segment colu
 a configuration error naming the file and line. A score of a file dataset holds the file's
 columns and the model's outputs, so its segment columns are checked too. Tables built by the
 project (and a model's reference rows, which are the active version's) are checked when the node
-starts instead (mlmon.evaluation), before it writes anything.
+starts instead (mlmon.evaluation), before it writes anything. The files' columns come from
+mlmon.nodes.file_columns, which describes them again only when they changed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Collection
 
 from mlmon.errors import ConfigError, Location, MlmonError, did_you_mean
+from mlmon.nodes.file_columns import FileColumns, is_file_dataset
 
 if TYPE_CHECKING:
     from mlmon.nodes.base import Node, ProjectView
@@ -22,22 +24,6 @@ __all__ = ["file_column_errors", "segment_column_errors", "missing_segment_error
 _TEMPORAL = ("DATE", "TIMESTAMP")
 
 
-def _is_file_dataset(project: "ProjectView", name: Any) -> bool:
-    node = project.nodes.get(str(name)) if isinstance(name, str) else None
-    return node is not None and node.type == "dataset" and "files" in node.config
-
-
-def _file_columns(con: Any, project: "ProjectView", name: Any) -> dict[str, str] | None:
-    """{column: type} of a file dataset, or None (not a file dataset, or unreadable now)."""
-    if not _is_file_dataset(project, name):
-        return None
-    try:
-        relation = project.relation(str(name))
-        return {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM {relation.sql('duckdb')}").fetchall()}
-    except Exception:  # a missing or unreadable file is reported by the dataset itself
-        return None
-
-
 def _missing(columns: dict[str, str] | None, wanted: list[str]) -> list[str]:
     return [] if columns is None else [c for c in wanted if c and c not in columns]
 
@@ -45,15 +31,13 @@ def _missing(columns: dict[str, str] | None, wanted: list[str]) -> list[str]:
 def file_column_errors(node: "Node", project: "ProjectView") -> list[ConfigError]:
     config: dict[str, Any] = node.config
     truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else {}
-    if not any(_is_file_dataset(project, n) for n in (config.get("data"), config.get("reference"), truth.get("data"))):
+    if not any(is_file_dataset(project, n) for n in (config.get("data"), config.get("reference"), truth.get("data"))):
         return []
-    import duckdb
-
-    with duckdb.connect() as con:
-        return _column_errors(con, node, project)
+    with FileColumns(project) as files:
+        return _column_errors(files, node)
 
 
-def _column_errors(con: Any, node: "Node", project: "ProjectView") -> list[ConfigError]:
+def _column_errors(files: FileColumns, node: "Node") -> list[ConfigError]:
     config: dict[str, Any] = node.config
     predictions = config.get("predictions") if isinstance(config.get("predictions"), dict) else None
     truth = config.get("ground_truth") if isinstance(config.get("ground_truth"), dict) else None
@@ -71,7 +55,7 @@ def _column_errors(con: Any, node: "Node", project: "ProjectView") -> list[Confi
         errors.append(node.error(f"{side} '{name}' has no column {', '.join(repr(c) for c in missing)} "
                                  f"(columns: {', '.join(sorted(columns))})", field, hint=fix))
 
-    data = _file_columns(con, project, config.get("data"))
+    data = files.of(config.get("data"))
     if data is not None:
         if missing := _missing(data, outputs):
             report("data", config["data"], data, missing, "predictions", "fix `predictions:` to name the logged columns")
@@ -86,13 +70,13 @@ def _column_errors(con: Any, node: "Node", project: "ProjectView") -> list[Confi
                                          "not a timestamp or date", "period",
                                          hint="name a TIMESTAMP or DATE column, or cast it in a .sql dataset"))
     reference = config.get("reference")
-    ref = _file_columns(con, project, reference) if predictions is not None else None
+    ref = files.of(reference) if predictions is not None else None
     if ref is not None:
         if missing := _missing(ref, outputs):
             report("reference", reference, ref, missing, "predictions", "the reference must hold the logged outputs too")
         if missing := _missing(ref, [target] if isinstance(target, str) else []):
             report("reference", reference, ref, missing, "target", "the reference rows need their outcomes (`target:`)")
-    outcomes = _file_columns(con, project, truth.get("data")) if truth else None
+    outcomes = files.of(truth.get("data")) if truth else None
     if outcomes is not None:
         if missing := _missing(outcomes, [*key, *([target] if isinstance(target, str) else [])]):
             report("ground truth", truth["data"], outcomes, missing, "ground_truth",
@@ -141,15 +125,13 @@ def segment_column_errors(node: "Node", project: "ProjectView", reference: str |
     config: dict[str, Any] = node.config
     sides = [("data", config.get("data")), ("reference", reference)]
     sources = [(side, name, *_behind_scores(project, name)) for side, name in sides]
-    sources = [source for source in sources if _is_file_dataset(project, source[2])]
+    sources = [source for source in sources if is_file_dataset(project, source[2])]
     if not config.get("segments") or not sources:
         return []
-    import duckdb
-
     errors: list[MlmonError] = []
-    with duckdb.connect() as con:
+    with FileColumns(project) as files:
         for side, name, source, scored in sources:
-            columns = _file_columns(con, project, source)
+            columns = files.of(source)
             if columns is not None:
                 errors += missing_segment_errors(node, side, name, columns, rows_of=source, scored=scored)
     return errors

@@ -48,6 +48,7 @@ class Project:
         """What the published copy holds: the store views and the `publish: true` relations."""
         if self.target.type != "duckdb" or self.target.path is None:
             return None
+        from mlmon.nodes.evaluations import FEATURE_VIEW_SUFFIX, SEGMENT_VIEW_SUFFIX
         from mlmon.warehouse.publish import PublishPlan
 
         relations: dict[str, str | None] = {}
@@ -57,7 +58,8 @@ class Project:
                 relations[name] = None if isinstance(relation, exp.Table) else self.relation_sql(name)
         stores = tuple(sorted(n for n, node in self.nodes.items() if node.type == "evaluation"))
         path = self.settings.target_dir / "published" / self.target.path.name
-        return PublishPlan(path, stores, MappingProxyType(relations), self.target.storage_version)
+        own_views = frozenset(f"{store}{suffix}" for store in stores for suffix in ("", FEATURE_VIEW_SUFFIX, SEGMENT_VIEW_SUFFIX))
+        return PublishPlan(path, stores, MappingProxyType(relations), self.target.storage_version, own_views)
 
     def node(self, name: str) -> Node:
         try:

@@ -43,6 +43,9 @@ class PublishPlan:
     # `publish: true` nodes: the SQL relation to copy (a file scan), or None for their warehouse table
     relations: Mapping[str, str | None] = field(default_factory=lambda: MappingProxyType({}))
     storage_version: str | None = None
+    # The views mlmon itself creates for the stores, from its own tables alone, names no node may
+    # take: published without parsing their SQL (a wide store view takes sqlglot tens of ms).
+    own_views: frozenset[str] = frozenset()
 
 
 def _literal(text: str) -> str:
@@ -59,9 +62,11 @@ def _reads_only_system_tables(view_sql: str) -> bool:
     return bool(tables) and all(t.db == SYSTEM_SCHEMA and not t.catalog for t in tables)
 
 
-def store_views(warehouse: "Warehouse", stores: tuple[str, ...]) -> list[tuple[str, str]]:
+def store_views(warehouse: "Warehouse", stores: tuple[str, ...],
+                own_views: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
     """(name, CREATE VIEW statement) of every view of the given stores: `<store>` and
-    `<store>_<suffix>` views in schema main that read nothing but mlmon's tables."""
+    `<store>_<suffix>` views in schema main that read nothing but mlmon's tables (which
+    `own_views`, mlmon's own, do by construction)."""
     rows = warehouse.con.execute(
         "SELECT view_name, sql FROM duckdb_views() WHERE database_name = ? AND schema_name = 'main' "
         "AND NOT internal ORDER BY view_name", [CATALOG],
@@ -69,7 +74,7 @@ def store_views(warehouse: "Warehouse", stores: tuple[str, ...]) -> list[tuple[s
     wanted = set(stores)
     return [(name, text) for name, text in rows
             if (name in wanted or any(name.startswith(store + "_") for store in wanted))
-            and _reads_only_system_tables(text)]
+            and (name in own_views or _reads_only_system_tables(text))]
 
 
 def _system_tables(warehouse: "Warehouse") -> list[str]:
@@ -104,7 +109,7 @@ def publish_copy(warehouse: "Warehouse") -> Path:
                 continue  # not built yet
             source = relation or exp.table_(name, db="main", catalog=CATALOG, quoted=True).sql("duckdb")
             con.execute(_copy_table(name, "main", f"SELECT * FROM {source}"))
-        views = store_views(warehouse, plan.stores)
+        views = store_views(warehouse, plan.stores, plan.own_views)
         # Views are created from inside the copy so that their names bind there.
         con.execute(f"USE {_COPY}")
         for _, statement in views:

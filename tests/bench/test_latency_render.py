@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.bench.modules import bench_module
 
 
 def _latency():
-    sys.path.insert(0, str(REPO / "bench"))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_latency", REPO / "bench" / "latency.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_latency"] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(REPO / "bench"))
+    return bench_module("latency")
 
 
 def _results(latency) -> dict:

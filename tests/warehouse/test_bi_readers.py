@@ -147,25 +147,48 @@ def test_a_reader_holding_the_published_copy_never_blocks_a_build(bi_project, tm
     assert fresh == "2" and months == "2017_01,2017_02", "a new connection sees the new evaluation"
 
 
-def test_leftover_staging_and_scratch_objects_never_reach_the_published_copy(bi_project, tmp_path):
+def published_after(bi_project: Path, tmp_path: Path, statements: list[str]) -> tuple[set[str], Path]:
+    """(relations of the published copy, its path) once `statements` ran on a copy of the
+    warehouse and a build published it again."""
     root = tmp_path / "project"
     shutil.copytree(bi_project, root)
     con = duckdb.connect(str(warehouse_file(root)))
-    con.execute("CREATE TABLE main.current_summary__mlmon_staging AS SELECT 1 AS x")
-    con.execute("CREATE TABLE mlmon.metrics__mlmon_staging AS SELECT 1 AS x")
-    con.execute("CREATE SCHEMA IF NOT EXISTS mlmon_scratch")
-    con.execute("CREATE TABLE mlmon_scratch.leftover AS SELECT 1 AS x")
-    con.execute("CREATE SCHEMA IF NOT EXISTS mlmon_staging")
-    con.execute("CREATE TABLE mlmon_staging.current_summary AS SELECT 1 AS x")
+    for statement in statements:
+        con.execute(statement)
     con.close()
     assert run_cli(root, "build", "-s", "current_summary").exit_code == 0
     published = duckdb.connect(str(published_file(root)), read_only=True)
     try:
-        names = relations(published)
+        return relations(published), published_file(root)
     finally:
         published.close()
+
+
+def test_leftover_staging_and_scratch_objects_never_reach_the_published_copy(bi_project, tmp_path):
+    names, _ = published_after(bi_project, tmp_path, [
+        "CREATE TABLE main.current_summary__mlmon_staging AS SELECT 1 AS x",
+        "CREATE TABLE mlmon.metrics__mlmon_staging AS SELECT 1 AS x",
+        "CREATE SCHEMA IF NOT EXISTS mlmon_scratch",
+        "CREATE TABLE mlmon_scratch.leftover AS SELECT 1 AS x",
+        "CREATE SCHEMA IF NOT EXISTS mlmon_staging",
+        "CREATE TABLE mlmon_staging.current_summary AS SELECT 1 AS x",
+    ])
     assert not [n for n in names if "staging" in n or "scratch" in n]
     assert "main.current_summary" in names
+
+
+def test_views_named_after_a_store_are_published_only_when_they_read_mlmon_tables_alone(bi_project, tmp_path):
+    """The store's own views are published without their SQL being read; any other view whose
+    name starts with the store's is published only if it reads nothing but schema mlmon."""
+    names, path = published_after(bi_project, tmp_path, [
+        "CREATE TABLE main.private_rows AS SELECT 1 AS x",
+        "CREATE VIEW main.fraud_monitor_private AS SELECT x FROM main.private_rows",
+        "CREATE VIEW main.fraud_monitor_counts AS SELECT metric, count(*) AS n FROM mlmon.metrics GROUP BY metric",
+    ])
+    with duckdb.connect(str(path), read_only=True) as published:
+        assert published.execute("SELECT count(*) FROM fraud_monitor_counts").fetchone()[0] > 0
+    assert {"main.fraud_monitor", "main.fraud_monitor_feature_drift", "main.fraud_monitor_counts"} <= names
+    assert "main.fraud_monitor_private" not in names
 
 
 def test_a_command_that_changes_nothing_does_not_republish(bi_project, tmp_path):
