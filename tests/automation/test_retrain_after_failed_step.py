@@ -123,3 +123,41 @@ def test_only_nodes_that_were_not_produced_stop_their_descendants():
     assert failed.blocking(["scored", "store", "check"], _chain()) is None  # rebuilt by the step itself
     failed.record("again", [_Result("scored", "success"), _Result("store", "success")])
     assert failed.blocking(["retrain"], _chain()) is None
+
+
+def test_the_root_error_is_named_before_the_nodes_skipped_for_it_whatever_their_names():
+    dag = DAG({"z_scored": [], "a_store": ["z_scored"], "check": ["a_store"]})
+    failed = FailedNodes()
+    failed.record("evaluate", [_Result("a_store", "skipped"), _Result("z_scored", "error")])
+    assert failed.by_node == {"a_store": ("evaluate", "skipped"), "z_scored": ("evaluate", "error")}
+    assert failed.blocking(["check"], dag) == (
+        "skipped: check depends on z_scored, which failed in step evaluate (error): it would act on results of an "
+        "earlier run")
+
+
+def test_among_failures_of_one_kind_the_first_name_is_named_and_the_first_blocked_planned_node():
+    dag = DAG({"b": [], "a": [], "x": ["a", "b"], "y": ["a"], "free": []})
+    failed = FailedNodes()
+    failed.record("s1", [_Result("b", "skipped"), _Result("a", "skipped")])
+    assert failed.blocking(["free", "y", "x"], dag) == (
+        "skipped: y depends on a, which failed in step s1 (skipped): it would act on results of an earlier run")
+    assert failed.blocking(["x", "y"], dag).startswith("skipped: x depends on a, ")
+    assert failed.blocking(["free"], dag) is None
+    assert failed.blocking([], dag) is None
+
+
+def test_the_latest_step_of_a_failure_is_named():
+    failed = FailedNodes()
+    failed.record("first", [_Result("scored", "error")])
+    failed.record("second", [_Result("data", "success"), _Result("scored", "skipped")])
+    assert failed.by_node == {"scored": ("second", "skipped")}
+    assert failed.blocking(["check"], _chain()) == (
+        "skipped: check depends on scored, which failed in step second (skipped): it would act on results of an "
+        "earlier run")
+
+
+def test_nothing_failed_blocks_nothing():
+    failed = FailedNodes()
+    failed.record("ok", [_Result("data", "success"), _Result("scored", "fail"), _Result("store", "warn")])
+    assert failed.by_node == {}
+    assert failed.blocking(["retrain"], _chain()) is None

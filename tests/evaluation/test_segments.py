@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import sqlglot
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from mlmon.evaluation.segments import segment_relation
 
@@ -137,3 +138,14 @@ def test_segment_values_are_bound_safely_in_sql():
     assert con.execute(f"SELECT id FROM {segment_relation('t', 's', TRICKY)}").fetchall() == [(1,)]
     assert con.execute(f"SELECT id FROM {segment_relation('t', 's', QUOTED)}").fetchall() == [(3,)]
     sqlglot.parse_one(segment_relation("t", "s", TRICKY), read="duckdb").sql("spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+@pytest.mark.parametrize("region", ["north", TRICKY])
+def test_a_segments_performance_drift_is_against_the_references_rows_of_that_segment(project, region):
+    ref = query_frame(project, "SELECT label, proba_1, region FROM mlmon.ref_clf_v1")
+    cur = query_frame(project, "SELECT label, proba_1, region FROM mlmon.rows_by_region")
+    ref, cur = ref[ref["region"] == region], cur[cur["region"] == region]
+    got = segment_metrics(project, f"region={region}")
+    auc = roc_auc_score(cur["label"], cur["proba_1"])
+    assert got[("roc_auc", None)] == pytest.approx(auc, rel=1e-9)
+    assert got[("roc_auc_drift", None)] == pytest.approx(auc - roc_auc_score(ref["label"], ref["proba_1"]), rel=1e-9)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import numpy as np
 import pyarrow as pa
 import pytest
 from scipy import stats
 
-from mlmon.metrics.sqlsample import draw_hash_sample, scramble, scramble_sql
+from mlmon.metrics.sqlsample import (canonical_order, draw_hash_sample, portable_sample_sql, sample_query, scramble,
+                                    scramble_sql)
 
 
 @pytest.fixture
@@ -80,3 +82,136 @@ def test_the_scramble_is_exact_integer_arithmetic_and_spreads_ordinals():
     picked = ordinals[np.argsort(in_sql)[:500]]
     assert stats.kstest(picked / 5000.0, "uniform").pvalue > 0.01
     assert abs(np.corrcoef(picked[:-1], picked[1:])[0, 1]) < 0.1
+
+
+def _reference_scramble(ordinal: int, seed: int) -> int:
+    """The documented recipe in Python's unbounded integers: offset the ordinal by the seed, then
+    three multiplications modulo 2^31 - 1 with xor-shifts by 15 and 13 between them."""
+    p = 2**31 - 1
+    x = (ordinal + (seed * 1_000_003 + 12_345) % p) % p
+    x = (x * 48_271) % p
+    x ^= x >> 15
+    x = (x * 69_621) % p
+    x ^= x >> 13
+    return (x * 40_692) % p
+
+
+def test_the_scramble_is_the_documented_recipe():
+    """The draws are part of the results: a change to the recipe would redraw every stored sample."""
+    ordinals = np.array([0, 1, 2, 1_000, 123_456_789, 2**31 - 2])
+    for seed in (0, 1, 42, 2**40):
+        expected = [_reference_scramble(int(o), seed) for o in ordinals]
+        assert scramble(ordinals, seed).tolist() == expected
+        assert all(0 <= x < 2**31 for x in expected)
+    con = duckdb.connect()
+    assert con.execute(f"SELECT {scramble_sql('41', 7)}").fetchone()[0] == _reference_scramble(41, 7)
+
+
+def test_the_sample_is_the_rows_with_the_smallest_scrambled_ordinals():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT (i * 7) % 50 AS v FROM range(50) AS r(i)")
+    # the canonical order of the rows is the order of v, which takes every value 0..49 once
+    draws = scramble(np.arange(1, 51), 5)
+    expected = sorted((np.argsort(draws)[:8]).tolist())  # ordinal k is the row v = k - 1
+    sample = draw_hash_sample(con, "s", ["v"], ["v"], 8, 5)
+    assert sample["v"].tolist() == expected
+    assert draw_hash_sample(con, "s", ["v"], ["v"], 8, 5, where="v >= 25")["v"].min() >= 25
+    assert len(draw_hash_sample(con, "s", ["v"], ["v"], 80, 5)) == 50
+    assert draw_hash_sample(con, "s", ["v"], ["v"], 0, 5).empty
+
+
+def test_rows_tied_on_the_key_are_ordered_by_their_other_columns():
+    """With a key that repeats, the other columns decide the order: the sample stays the same
+    whatever order the rows are stored in."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE k AS SELECT i % 3 AS g, i AS x FROM range(300) AS r(i)")
+    first = draw_hash_sample(con, "k", ["g", "x"], ["g"], 40, 1)
+    for shuffled in ("(SELECT * FROM k ORDER BY x DESC)", "(SELECT * FROM k ORDER BY (x * 37) % 101)"):
+        assert first.equals(draw_hash_sample(con, shuffled, ["g", "x"], ["g"], 40, 1))
+
+
+def test_a_key_column_the_relation_lacks_is_an_error():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE n AS SELECT 1 AS a")
+    with pytest.raises(duckdb.Error, match="no_such_key"):
+        draw_hash_sample(con, "n", ["a"], ["no_such_key"], 1, 0)
+
+
+def test_only_types_both_engines_order_alike_take_part_in_the_order():
+    sql = portable_sample_sql("t", ["a"], [("a", "decimal(18,3)"), ("b", "VARCHAR"), ("l", "INTEGER[]"),
+                                           ("m", "MAP(VARCHAR, INTEGER)"), ("c", "timestamp with time zone")], 3, 1)
+    assert 'ORDER BY "a" ASC NULLS FIRST, "b" ASC NULLS FIRST, "c" ASC NULLS FIRST)' in sql
+    assert '"l"' not in sql and '"m"' not in sql
+    assert "ROW_NUMBER() OVER () AS" in portable_sample_sql("t", ["l"], [("l", "BLOB")], 3, 1)
+
+
+def test_a_sample_of_lists_only_is_still_drawn():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lists AS SELECT [i, i + 1] AS l FROM range(10) AS r(i)")
+    assert len(con.execute(portable_sample_sql("lists", ["l"], [("l", "BIGINT[]")], 4, 3)).fetchall()) == 4
+
+
+def test_canonical_order_sorts_rows_by_their_values_with_missing_last():
+    frame = pd.DataFrame({"a": [2.0, 1.0, np.nan, 1.0], "b": ["x", "z", "y", "w"]}, index=[9, 8, 7, 6])
+    ordered = canonical_order(frame)
+    assert ordered["a"].tolist()[:3] == [1.0, 1.0, 2.0] and np.isnan(ordered["a"].iloc[3])
+    assert ordered["b"].tolist() == ["w", "z", "x", "y"]
+    assert ordered.index.tolist() == [0, 1, 2, 3]
+    two = canonical_order(pd.DataFrame({"a": [2.5, 1.5]}, index=[4, 3]))
+    assert two["a"].tolist() == [1.5, 2.5] and two.index.tolist() == [0, 1]
+    one = canonical_order(pd.DataFrame({"a": [1.5]}, index=[4]))
+    assert one.index.tolist() == [0]
+    no_columns = canonical_order(pd.DataFrame(index=[5, 3, 4]))
+    assert no_columns.index.tolist() == [0, 1, 2] and no_columns.shape == (3, 0)
+
+
+def test_canonical_order_of_a_column_mixing_types_compares_their_text():
+    ordered = canonical_order(pd.DataFrame({"o": ["b", 1, "a", 2.5]}, dtype=object))
+    assert ordered["o"].tolist() == [1, 2.5, "a", "b"]
+
+
+def test_integers_and_booleans_are_read_as_floats_whichever_engine_typed_them():
+    frame = pd.DataFrame({
+        "i": pd.Series([3, 1], dtype="int32"),
+        "n": pd.Series([2, None], dtype="Int64"),
+        "b": pd.Series([True, False]),
+        "spark_b": pd.Series([True, None], dtype=object),
+        "spark_f": pd.Series([None, False], dtype=object),
+        "nothing": pd.Series([None, None], dtype=object),
+        "t": ["p", "q"],
+    })
+    ordered = canonical_order(frame)
+    assert {c: str(ordered[c].dtype) for c in ("i", "n", "b", "spark_b")} == dict.fromkeys(
+        ("i", "n", "b", "spark_b"), "float64")
+    assert ordered["i"].tolist() == [1.0, 3.0] and ordered["b"].tolist() == [0.0, 1.0]
+    assert ordered["spark_b"].iloc[0] is not None and np.isnan(ordered["spark_b"].iloc[0])
+    assert ordered["spark_b"].iloc[1] == 1.0
+    assert ordered["spark_f"].iloc[0] == 0.0 and np.isnan(ordered["spark_f"].iloc[1])
+    assert list(ordered.columns) == list(frame.columns)  # no index column left behind
+    assert ordered["n"].iloc[1] == 2.0 and np.isnan(ordered["n"].iloc[0])
+    assert ordered["nothing"].dtype == object and ordered["t"].tolist() == ["q", "p"]
+    untouched = pd.DataFrame({"x": [0.5, 0.25], "t": ["a", "b"]})
+    assert canonical_order(untouched)["x"].tolist() == [0.25, 0.5]
+    assert canonical_order(pd.DataFrame({"o": pd.Series(["yes", True], dtype=object)}))["o"].dtype == object
+
+
+def test_ordinals_of_any_integer_or_float_type_scramble_alike():
+    """Spark hands row numbers over as int32, pandas as float64 once a NULL is near: the draw
+    must not depend on it (no int32 overflow, no float arithmetic)."""
+    expected = [_reference_scramble(o, 3) for o in (1, 2, 2**31 - 2)]
+    for dtype in (np.int32, np.float64, np.uint32):
+        assert scramble(np.array([1, 2, 2**31 - 2], dtype=dtype), 3).tolist() == expected
+    assert scramble([1, 2, 2**31 - 2], 3).tolist() == expected
+
+
+def test_canonical_order_compares_numbers_as_numbers():
+    ordered = canonical_order(pd.DataFrame({"a": [10.0, 9.0, 100.0, -1.0]}))
+    assert ordered["a"].tolist() == [-1.0, 9.0, 10.0, 100.0]
+
+
+def test_a_key_column_of_a_type_engines_order_differently_is_left_out_of_the_order():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE l AS SELECT [i % 3] AS l, i FROM range(30) AS r(i)")
+    sql = sample_query(con, "l", ["i"], ["l"], 5, 1).sql("duckdb")
+    assert 'OVER (ORDER BY "i" ASC NULLS FIRST)' in sql and '"l" ASC' not in sql
+    assert len(draw_hash_sample(con, "l", ["i"], ["l"], 5, 1)) == 5
