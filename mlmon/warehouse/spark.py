@@ -5,9 +5,11 @@ target's `warehouse_dir`, so tables outlive the process like a DuckDB file does;
 URL (`sc://host:port`) uses the cluster's own catalog. One writer per local metastore: the
 write lock is a file lock beside it.
 
-Spark has no multi-statement transactions. Tables are still built under a staging name and
-renamed over the old one, so a failing query leaves the previous table in place; only a crash
-between the drop and the rename can lose it.
+Spark has no multi-statement transactions. A table is still built first under its staging name
+(a cached temporary view, `mlmon.warehouse.spark_staged`) and only then copied over the old one,
+so a failing query leaves the previous table in place. DELETE / UPDATE rebuild a table beside
+it and rename the rebuild over it; one a crash left between the drop and the rename is renamed
+into place by the next writer.
 """
 
 from __future__ import annotations
@@ -22,13 +24,21 @@ from typing import Any, Iterator
 
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse.duckdb import Warehouse
-from mlmon.warehouse.spark_connection import SparkConnection
-from mlmon.warehouse.tables import create_statements, staging_statements
+from mlmon.warehouse.spark_connection import REWRITE_SUFFIX, SparkConnection
+from mlmon.warehouse.tables import (SYSTEM_SCHEMA, SYSTEM_TABLES, added_column_statements, create_statements,
+                                    staging_statements)
 from mlmon.warehouse.targets import Target
 
 __all__ = ["SparkWarehouse", "spark_session", "worker_python"]
 
 _LOG4J = Path(__file__).with_name("log4j2.properties")
+
+# A local master's driver JVM lives for one command and runs many small queries: its time goes
+# into compiling Spark's own code, not into running hot loops long enough for the C2 compiler to
+# pay off. C1 alone roughly halved the CPU of the example project's evaluations on Spark (bench/
+# spark_latency.py). A target's own `spark.driver.extraJavaOptions` come after, so
+# `-XX:TieredStopAtLevel=4` there restores C2.
+_LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 _SESSION_DEFAULTS = {
     "spark.ui.enabled": "false",
@@ -63,7 +73,10 @@ def spark_session(target: Target) -> Any:
         home = target.warehouse_dir
         home.mkdir(parents=True, exist_ok=True)
         metastore = (home / "metastore_db").as_posix()
-        java_options = f"-Dderby.system.home={home.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}"
+        java_options = " ".join(filter(None, [
+            f"-Dderby.system.home={home.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}",
+            _LOCAL_JAVA_OPTIONS if (target.master or "").startswith("local") else "",
+            target.conf.get("spark.driver.extraJavaOptions")]))
         builder = (builder.master(target.master)
                    .config("spark.sql.warehouse.dir", (home / "tables").as_posix())
                    .config("spark.sql.catalogImplementation", "hive")
@@ -72,6 +85,8 @@ def spark_session(target: Target) -> Any:
     if python is not None and not target.is_connect:
         builder = builder.config("spark.pyspark.python", python)
     for key, value in {**_SESSION_DEFAULTS, **target.conf}.items():
+        if key == "spark.driver.extraJavaOptions" and not target.is_connect:
+            continue  # joined to mlmon's own options above
         builder = builder.config(key, value)
     _quiet_python_side()
     session = builder.getOrCreate()
@@ -118,11 +133,14 @@ class SparkWarehouse(Warehouse):
         self._lock = None if read_only or target.is_connect else _write_lock(self.path)
         try:
             spark = spark_session(target)
-            self.con = SparkConnection(spark, root, {"main": target.schema})
+            # Answers are kept only by the one writer: a reader may run beside a writer, and on
+            # Spark Connect so may another writer.
+            self.con = SparkConnection(spark, root, {"main": target.schema}, memoise=self._lock is not None)
             if not read_only:
                 self.con.execute("CREATE SCHEMA IF NOT EXISTS \"main\"")
                 for statement in create_statements("duckdb"):
                     self.con.execute(statement)
+                self._add_new_system_columns()
                 if self._lock is not None:  # the only writer: what is staged is a dead command's
                     self.clear_leftovers()
                 else:  # Spark Connect has no lock here: another writer may be staging right now
@@ -147,15 +165,43 @@ class SparkWarehouse(Warehouse):
     def artifact_dir(self) -> Path:
         return self.path / "artifacts"
 
+    def _add_new_system_columns(self) -> None:
+        """A warehouse written by an older mlmon gets the system-table columns added since (as
+        on DuckDB); the columns are read from the system tables' schemas, not from every table's."""
+        spark = self.con.spark
+        existing = {name: {f.name for f in spark.table(f"`{SYSTEM_SCHEMA}`.`{name}`").schema.fields}
+                    for database, name, _ in self.con.catalog_tables()
+                    if database == SYSTEM_SCHEMA and name in SYSTEM_TABLES}
+        for statement in added_column_statements(existing, "duckdb"):
+            self.con.execute(statement)
+
+    def _clear_legacy_leftovers(self) -> None:
+        super()._clear_legacy_leftovers()
+        self._finish_rewrites()
+
+    def _finish_rewrites(self) -> None:
+        """DELETE / UPDATE rebuild a table as `<name>__mlmon_rewrite` beside it, drop the table
+        and rename the rebuild over it. What a killed command left of that: while the table is
+        still there the rebuild never replaced it and is dropped; once the table is gone the
+        rebuild holds its rows and the rename is finished."""
+        listed = self.con.catalog_tables()
+        present = {(db, name) for db, name, _ in listed}
+        leftovers = [(db, name) for db, name, kind in listed if kind == "BASE TABLE" and name.endswith(REWRITE_SUFFIX)]
+        for database, name in leftovers:
+            original, rewrite = name[:-len(REWRITE_SUFFIX)], f"`{database}`.`{name}`"
+            if (database, original) in present:
+                self.con.spark.sql(f"DROP TABLE {rewrite}")
+            else:
+                self.con.spark.sql(f"ALTER TABLE {rewrite} RENAME TO `{database}`.`{original}`")
+        if leftovers:
+            self.con.catalog_changed()
+
     def _staged_tables(self) -> int:
         return 1  # dropping an empty staging schema costs Spark less than listing it
 
     def relation_type(self, name: str, schema: str = "main") -> str | None:
-        database = self.con.schema_map.get(schema, schema)
-        catalog = self.con.spark.catalog
-        if not catalog.databaseExists(database) or not catalog.tableExists(f"`{database}`.`{name}`"):
-            return None
-        return "view" if catalog.getTable(f"`{database}`.`{name}`").tableType == "VIEW" else "table"
+        kind = self.con.relation_kind(name, schema)  # the catalog's listing, kept until mlmon changes a table
+        return None if kind is None else ("view" if kind == "VIEW" else "table")
 
     @contextmanager
     def transaction(self) -> Iterator[SparkConnection]:

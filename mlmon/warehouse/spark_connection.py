@@ -6,6 +6,14 @@ file scans become temporary views read by Spark's DataFrame reader, `CREATE OR R
 becomes drop-and-create, and `DELETE` / `UPDATE` rebuild the table under a staging name and
 swap it in. `information_schema.tables` and `DESCRIBE` are answered from the catalog with
 DuckDB's type names, so callers need not know which engine they talk to.
+
+Spark pays a job, often several, for every statement, and the metastore a round trip for every
+table created or dropped; on small data that is nearly all of a build's time. So what needs no
+Spark job runs none: DESCRIBE comes from the query's analysed schema, a query over
+information_schema alone runs in an in-memory DuckDB over the catalog's listing (kept until
+mlmon changes a table), a query's rows are memoised until the next statement that writes
+(a scratch table is counted and described several times), and the staging schema's tables are
+cached temporary views (`mlmon.warehouse.spark_staged`).
 """
 
 from __future__ import annotations
@@ -23,19 +31,24 @@ from sqlglot import exp
 from mlmon.errors import MlmonError
 from mlmon.warehouse.duckdb import CATALOG
 from mlmon.warehouse.spark_errors import is_spark_error, spark_error_line
+from mlmon.warehouse.spark_staged import StagedViews
+from mlmon.warehouse.spark_trace import traced
 from mlmon.warehouse.tables import STAGING_SCHEMA, SYSTEM_SCHEMA
 from mlmon.warehouse.spark_dialect import (
     SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
 )
 
-__all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "duckdb_type"]
+__all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "duckdb_type", "REWRITE_SUFFIX"]
 
-_REWRITE_SUFFIX = "__mlmon_rewrite"
+REWRITE_SUFFIX = "__mlmon_rewrite"
 _INFORMATION_SCHEMA = {
     "tables": "table_catalog string, table_schema string, table_name string, table_type string",
     "columns": "table_catalog string, table_schema string, table_name string, column_name string, "
                "ordinal_position int, data_type string",
 }
+_DESCRIBE_COLUMNS = ("column_name", "column_type", "null", "key", "default", "extra")  # as DuckDB's DESCRIBE
+# Functions whose answer changes between two runs of the same query: never memoised.
+_VOLATILE = (exp.Rand, exp.Randn, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime, exp.Uuid)
 
 
 class SparkQueryError(MlmonError):
@@ -60,21 +73,38 @@ def duckdb_type(spark_type: Any) -> str:
 
 
 class SparkResult:
-    """The answer to one statement, fetched lazily like a DuckDB cursor."""
+    """The answer to one statement, fetched lazily like a DuckDB cursor.
 
-    def __init__(self, frame: Any | None):
+    `rows` with `columns` [(name, DuckDB type)] is an answer known without Spark; `memo`, a dict
+    the connection empties whenever a statement writes, keeps a query's answer under `key`."""
+
+    def __init__(self, frame: Any | None, sql: str = "", rows: list[tuple] | None = None,
+                 columns: list[tuple[str, str]] | None = None, memo: dict | None = None, key: str = ""):
         self._frame = frame
-        self._rows: list[tuple] | None = None
+        self._sql = sql  # for the trace
+        self._rows = rows
+        self._columns = columns
+        self._memo = memo
+        self._key = key
 
     @property
     def description(self) -> list[tuple] | None:
+        if self._columns is not None:
+            return [(name, dtype, None, None, None, None, None) for name, dtype in self._columns]
         if self._frame is None:
             return None
         return [(f.name, duckdb_type(f.dataType), None, None, None, None, None) for f in self._frame.schema.fields]
 
     def _collect(self) -> list[tuple]:
+        if self._rows is None and self._frame is None:
+            self._rows = []
+        if self._rows is None and self._memo is not None and ("rows", self._key) in self._memo:
+            self._rows = list(self._memo[("rows", self._key)])
         if self._rows is None:
-            self._rows = [] if self._frame is None else [tuple(_plain(v) for v in row) for row in self._frame.collect()]
+            with traced(self._frame.sparkSession, "fetch", "rows", self._sql):
+                self._rows = [tuple(_plain(v) for v in row) for row in self._frame.collect()]
+            if self._memo is not None:
+                self._memo[("rows", self._key)] = tuple(self._rows)
         return self._rows
 
     def fetchall(self) -> list[tuple]:
@@ -87,8 +117,16 @@ class SparkResult:
 
     def df(self) -> pd.DataFrame:
         if self._frame is None:
-            return pd.DataFrame()
-        return self._frame.toPandas()
+            if self._columns is None:
+                return pd.DataFrame()
+            return pd.DataFrame.from_records(self._collect(), columns=[name for name, _ in self._columns])
+        if self._memo is not None and ("frame", self._key) in self._memo:
+            return self._memo[("frame", self._key)].copy(deep=True)
+        with traced(self._frame.sparkSession, "fetch", "frame", self._sql):
+            frame = self._frame.toPandas()
+        if self._memo is not None:
+            self._memo[("frame", self._key)] = frame.copy(deep=True)
+        return frame
 
     def fetchnumpy(self) -> dict[str, np.ndarray]:
         frame = self.df()
@@ -109,7 +147,9 @@ class SparkConnection:
 
     engine = "spark"
 
-    def __init__(self, spark: Any, root: Path, schema_map: dict[str, str]):
+    def __init__(self, spark: Any, root: Path, schema_map: dict[str, str], memoise: bool = True):
+        """`memoise`: keep query answers until this connection writes; only for the warehouse's
+        one writer, since nobody else can change a table meanwhile."""
         self.spark = spark
         self.root = Path(root)
         self.schema_map = dict(schema_map)  # DuckDB schema → Spark database
@@ -117,15 +157,20 @@ class SparkConnection:
         self._file_views: dict[str, str] = {}
         self._tables: list[tuple[str, str, str]] | None = None  # (database, name, type) until DDL
         self._columns_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._staged = StagedViews(spark)
+        self._memo: dict[tuple[str, str], Any] = {}  # query answers, until the next write
+        self._memoise = memoise
+        self._local: Any = None  # in-memory DuckDB answering information_schema queries
 
     def _databases(self) -> list[str]:
         mine = {*self.schema_map.values(), SYSTEM_SCHEMA, STAGING_SCHEMA}
         return sorted(r[0] for r in self.spark.sql("SHOW DATABASES").collect() if r[0] in mine)
 
     def catalog_changed(self) -> None:
-        """Forget the cached catalog listing: a table was created, dropped or altered."""
+        """Forget the cached catalog listing and answers: a table was created, dropped or altered."""
         self._tables = None
         self._columns_cache.clear()
+        self._memo.clear()
 
     # -- the DuckDB connection surface --------------------------------------------------------
 
@@ -160,9 +205,11 @@ class SparkConnection:
             if pa.types.is_null(field.type):
                 table = table.set_column(index, field.name, table.column(index).cast(pa.string()))
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
+        self._memo.clear()  # the name may have meant other rows
 
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
+        self._memo.clear()
 
     def dataframe(self, sql: str | exp.Expression) -> Any:
         """A Spark DataFrame for one DuckDB-dialect query, not yet computed."""
@@ -178,15 +225,30 @@ class SparkConnection:
         return self
 
     def close(self) -> None:
+        self._staged.drop_all()
         for view in self._file_views.values():
             self.spark.catalog.dropTempView(view)
         self._file_views.clear()
+        self._memo.clear()
+        if self._local is not None:
+            self._local.close()
+            self._local = None
 
     # -- statements ---------------------------------------------------------------------------
 
     def _run(self, statement: exp.Expression) -> SparkResult:
+        text = ""
+
+        def sql_text() -> str:
+            nonlocal text
+            text = statement.sql("duckdb")  # before translation rewrites the tree in place
+            return text
+
         try:
-            return self._translate_and_run(statement)
+            with traced(self.spark, "run", type(statement).__name__, sql_text):
+                result = self._translate_and_run(statement)
+            result._sql = text
+            return result
         except Exception as exc:
             if is_spark_error(exc):
                 raise SparkQueryError(exc, statement) from None
@@ -195,10 +257,23 @@ class SparkConnection:
     def _translate_and_run(self, statement: exp.Expression) -> SparkResult:
         if is_noop(statement):
             return SparkResult(None)
+        reads = isinstance(statement, (exp.Query, exp.Describe))
+        if not reads:
+            self._memo.clear()
+        staged = self._staged_statement(statement)
+        if staged is not None:
+            return staged
+        if isinstance(statement, exp.Create) and self._exists_already(statement):
+            return SparkResult(None)
         if isinstance(statement, (exp.Create, exp.Drop, exp.Alter, exp.Delete, exp.Update)):
             self.catalog_changed()
         if isinstance(statement, exp.Describe):
             return self._describe(statement.this)
+        if isinstance(statement, exp.Query) and _information_schema_only(statement):
+            return self._answer_locally(statement)
+        counted = self._staged.count(statement)
+        if counted is not None:
+            return SparkResult(None, rows=[(counted,)], columns=[("count_star()", "BIGINT")])
         self._replace_sources(statement)
         statement = to_spark(statement, self.schema_map)
         if isinstance(statement, exp.Delete):
@@ -215,16 +290,61 @@ class SparkConnection:
         if isinstance(statement, exp.Alter):
             self._qualify_rename(statement)
         _json_as_text(statement)
-        return SparkResult(self.spark.sql(spark_sql(statement)))
+        text = spark_sql(statement)
+        frame = self.spark.sql(text)
+        if reads and self._memoise and not any(statement.find_all(*_VOLATILE)):
+            return SparkResult(frame, memo=self._memo, key=text)
+        return SparkResult(frame)
+
+    def _staged_statement(self, statement: exp.Expression) -> SparkResult | None:
+        """CREATE TABLE AS / DROP TABLE of the staging schema, done with cached temporary views
+        (`mlmon.warehouse.spark_staged`); None for any other statement."""
+        if isinstance(statement, exp.Create) and statement.kind == "TABLE" and statement.expression is not None:
+            name = StagedViews.staged_name(statement.this)
+            if name is None:
+                return None
+            if statement.args.get("exists") and name in self._staged:
+                return SparkResult(None)
+            query = statement.expression
+            self._replace_sources(query)
+            self._staged.create(name, spark_sql(to_spark(query, self.schema_map)))
+            return SparkResult(None)
+        if isinstance(statement, exp.Drop) and statement.kind == "TABLE":
+            names = [StagedViews.staged_name(t) for t in statement.args.get("tables") or []]
+            if names and all(n is not None and n in self._staged for n in names):
+                for name in names:
+                    self._staged.drop(name)
+                return SparkResult(None)
+        if isinstance(statement, exp.Drop) and statement.kind == "SCHEMA":
+            if any(t.db == STAGING_SCHEMA or t.name == STAGING_SCHEMA for t in statement.args.get("tables") or []):
+                self._staged.drop_all()
+        return None
 
     def _describe(self, query: exp.Expression) -> SparkResult:
+        """The query's columns from its analysed plan: no Spark job."""
         frame = self.dataframe(query)
-        rows = [(f.name, duckdb_type(f.dataType), "YES") for f in frame.schema.fields]
-        described = self.spark.createDataFrame(rows, "column_name string, column_type string, null string") if rows else None
-        return SparkResult(described)
+        rows = [(f.name, duckdb_type(f.dataType), "YES", None, None, None) for f in frame.schema.fields]
+        return SparkResult(None, rows=rows, columns=[(name, "VARCHAR") for name in _DESCRIBE_COLUMNS])
+
+    def _answer_locally(self, statement: exp.Expression) -> SparkResult:
+        """A query over information_schema alone, run by an in-memory DuckDB over the catalog's
+        listing: DuckDB's own semantics, and no Spark job for a few dozen rows."""
+        import duckdb
+
+        if self._local is None:
+            self._local = duckdb.connect()
+        for table in list(statement.find_all(exp.Table)):
+            which = table.name.lower()
+            view = f"__mlmon_information_schema_{which}"
+            self._local.register(view, self._information_schema_table(which))
+            table.replace(exp.Table(this=exp.to_identifier(view, quoted=True), alias=table.args.get("alias")))
+        cursor = self._local.execute(statement.sql("duckdb"))
+        columns = [(d[0], str(d[1])) for d in cursor.description]
+        return SparkResult(None, rows=cursor.fetchall(), columns=columns)
 
     def _replace_sources(self, statement: exp.Expression) -> None:
         """File scans → temporary views; information_schema.tables → the catalog's answer."""
+        self._staged.substitute(statement)
         for table in list(statement.find_all(exp.Table)):
             scan = file_reader(table)
             if scan is not None:
@@ -262,12 +382,31 @@ class SparkConnection:
         self._file_views[key] = view
         return view
 
-    def _information_schema(self, which: str) -> str:
+    def _information_schema_rows(self, which: str) -> list[tuple]:
         """DuckDB's information_schema.tables / .columns over mlmon's databases, from the catalog.
 
         Only the databases mlmon writes are listed (a cluster's catalog may hold thousands), and
-        the answer is kept until mlmon changes a table (`catalog_changed`).
+        the listing is kept until mlmon changes a table (`catalog_changed`). Staged relations
+        (cached views) are listed as the staging schema's tables they stand for.
         """
+        listed = self.catalog_tables() + [(STAGING_SCHEMA, name, "BASE TABLE") for name in self._staged.names()]
+        if which == "tables":
+            return [(CATALOG, self._duckdb_schema.get(db, db), name, kind) for db, name, kind in listed]
+        rows = []
+        for database, name, _ in listed:
+            if database == STAGING_SCHEMA and name in self._staged:
+                columns = [(f.name, duckdb_type(f.dataType)) for f in self._staged.schema(name)]
+            else:
+                if (database, name) not in self._columns_cache:
+                    fields = self.spark.table(f"`{database}`.`{name}`").schema.fields
+                    self._columns_cache[(database, name)] = [(f.name, duckdb_type(f.dataType)) for f in fields]
+                columns = self._columns_cache[(database, name)]
+            schema = self._duckdb_schema.get(database, database)
+            rows += [(CATALOG, schema, name, column, i, dtype) for i, (column, dtype) in enumerate(columns, 1)]
+        return rows
+
+    def catalog_tables(self) -> list[tuple[str, str, str]]:
+        """(database, name, 'BASE TABLE' | 'VIEW') of mlmon's databases, kept until `catalog_changed`."""
         if self._tables is None:
             self._tables = []
             for database in self._databases():
@@ -275,19 +414,33 @@ class SparkConnection:
                 for row in self.spark.sql(f"SHOW TABLES IN `{database}`").collect():
                     if not row[2]:  # isTemporary
                         self._tables.append((database, row[1], "VIEW" if row[1] in views else "BASE TABLE"))
-        if which == "tables":
-            rows = [(CATALOG, self._duckdb_schema.get(db, db), name, kind) for db, name, kind in self._tables]
-        else:
-            rows = []
-            for database, name, _ in self._tables:
-                if (database, name) not in self._columns_cache:
-                    fields = self.spark.table(f"`{database}`.`{name}`").schema.fields
-                    self._columns_cache[(database, name)] = [(f.name, duckdb_type(f.dataType)) for f in fields]
-                schema = self._duckdb_schema.get(database, database)
-                rows += [(CATALOG, schema, name, column, i, dtype)
-                         for i, (column, dtype) in enumerate(self._columns_cache[(database, name)], 1)]
+        return self._tables
+
+    def _exists_already(self, create: exp.Create) -> bool:
+        """Whether `CREATE TABLE IF NOT EXISTS` has nothing to do: answered from the kept listing
+        (opening the warehouse asks it for every system table)."""
+        if create.kind != "TABLE" or not create.args.get("exists") or create.args.get("replace"):
+            return False
+        table = create.this.this if isinstance(create.this, exp.Schema) else create.this
+        return self.relation_kind(table.name, table.db or "main") is not None
+
+    def relation_kind(self, name: str, schema: str = "main") -> str | None:
+        """'BASE TABLE', 'VIEW' or None for a relation of a DuckDB schema, from the kept listing
+        (the metastore stores names in lower case)."""
+        database = self.schema_map.get(schema, schema).lower()
+        return next((kind for db, table, kind in self.catalog_tables()
+                     if db.lower() == database and table.lower() == name.lower()), None)
+
+    def _information_schema_table(self, which: str) -> pa.Table:
+        names = [column.split()[0] for column in _INFORMATION_SCHEMA[which].split(", ")]
+        types = [pa.int32() if column.endswith(" int") else pa.string() for column in _INFORMATION_SCHEMA[which].split(", ")]
+        rows = self._information_schema_rows(which)
+        return pa.table({n: pa.array([r[i] for r in rows], type=t) for i, (n, t) in enumerate(zip(names, types))})
+
+    def _information_schema(self, which: str) -> str:
+        """A temporary view of information_schema.<which>, for a query that joins it with tables."""
         view = f"__mlmon_information_schema_{which}"
-        self.spark.createDataFrame(rows, _INFORMATION_SCHEMA[which]).createOrReplaceTempView(view)
+        self.spark.createDataFrame(self._information_schema_rows(which), _INFORMATION_SCHEMA[which]).createOrReplaceTempView(view)
         return view
 
     def _create_table(self, create: exp.Create) -> exp.Create:
@@ -325,7 +478,7 @@ class SparkConnection:
     def _rebuild(self, table: exp.Table, keep: exp.Expression | None = None,
                  projection: list[exp.Expression] | None = None) -> SparkResult:
         """Rewrite `table` as SELECT projection FROM table WHERE keep, swapped in by rename."""
-        staging = exp.table_(table.name + _REWRITE_SUFFIX, db=table.db, quoted=True)
+        staging = exp.table_(table.name + REWRITE_SUFFIX, db=table.db, quoted=True)
         query = exp.select(*(projection or [exp.Star()])).from_(table.copy())
         if keep is not None:
             query = query.where(keep)
@@ -334,6 +487,13 @@ class SparkConnection:
         self.spark.sql(f"DROP TABLE {table.sql('spark')}")
         self.spark.sql(f"ALTER TABLE {staging.sql('spark')} RENAME TO {table.sql('spark')}")
         return SparkResult(None)
+
+
+def _information_schema_only(statement: exp.Expression) -> bool:
+    """Whether every relation the query reads is information_schema.tables / .columns."""
+    tables = list(statement.find_all(exp.Table))
+    return bool(tables) and all(t.db.lower() == "information_schema" and t.name.lower() in _INFORMATION_SCHEMA
+                                and t.catalog in ("", CATALOG) for t in tables)
 
 
 def _json_as_text(statement: exp.Expression) -> None:

@@ -190,3 +190,21 @@ def test_a_second_writer_is_refused(project: Path, spark_home: Path) -> None:
     finally:
         held.close()
     assert code == 2 and "is being written by" in output and "(PID" in output
+
+
+def test_an_evaluation_leaves_no_staged_or_cached_relation(project: Path, lake) -> None:
+    """Scratch tables live as cached temporary views while the evaluation runs: once the command
+    is over none is left, in the session or in the metastore, and the metrics are DuckDB's."""
+    from mlmon.warehouse.spark_staged import VIEW_PREFIX
+
+    code, output = mlmon(project, "build", "--target", "lake", "-s", "mes_for_ground_truth")
+    assert code == 0, output
+    spark = lake.con.spark
+    assert [t.name for t in spark.catalog.listTables() if t.name.startswith(VIEW_PREFIX)] == []
+    assert spark._jsparkSession.sharedState().cacheManager().isEmpty()
+    assert [t.name for t in spark.catalog.listTables("mlmon_staging")] == []
+    store = LATEST_METRICS + " AND m.store = 'mes_for_ground_truth'"
+    duck = {tuple(r[:3]): r[3:] for r in query_rows(project, store)}
+    again = {tuple(r[:3]): r[3:] for r in lake.con.execute(store).fetchall()}
+    assert set(again) == set(duck) and len(duck) > 20
+    assert all(_close(a, b) for k in duck for a, b in zip(duck[k], again[k]))

@@ -1,0 +1,106 @@
+"""Staging and scratch tables on Spark: cached temporary views, not metastore tables.
+
+Every `CREATE [OR REPLACE] TABLE "mlmon_staging"."x" AS <query>` mlmon sends (an evaluation's
+scratch rows, a dataset's staging copy before the swap) would cost Spark a parquet write plus
+metastore round trips to create and later drop the table, and every later read a parquet scan.
+Here it becomes a temporary view of this session, cached in memory (spilling to disk) by an
+eager `CACHE TABLE`: the query runs once, at the CREATE, so it fails where the CTAS would have
+failed, before anything visible changes; later reads hit the cache, and DROP frees it.
+
+A temporary view is invisible to every other session and dies with this one: no reader ever
+sees a staged relation, a killed build leaves nothing behind, and `close` drops what is left.
+Statements name the relation as before (`"mlmon_staging"."x"`); `StagedViews.substitute`
+points them at the view. Relations of the staging schema written by other means (scoring's
+`saveAsTable`) stay metastore tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from sqlglot import exp
+
+from mlmon.warehouse.tables import STAGING_SCHEMA
+
+__all__ = ["StagedViews", "VIEW_PREFIX"]
+
+VIEW_PREFIX = "__mlmon_staged_"
+
+
+class StagedViews:
+    """The staging schema's relations that live as cached temporary views of one session."""
+
+    def __init__(self, spark: Any):
+        self.spark = spark
+        self._views: dict[str, str] = {}  # relation name in the staging schema → view name
+        self._rows: dict[str, int] = {}  # its row count, known from caching it
+        self._created = 0
+
+    @staticmethod
+    def staged_name(table: exp.Table) -> str | None:
+        """The relation's name when `table` is in the staging schema (as DuckDB SQL names it)."""
+        return table.name if isinstance(table, exp.Table) and table.db == STAGING_SCHEMA and table.name else None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._views
+
+    def names(self) -> Iterator[str]:
+        return iter(list(self._views))
+
+    def create(self, name: str, query_sql: str) -> None:
+        """Run `query_sql` (Spark SQL) once into the cache under `name`, replacing any earlier one.
+
+        The view is built from a DataFrame, so it keeps its analysed plan: dropping a view it
+        reads from later does not change it. Caching counts the rows (as `CACHE TABLE` does), and
+        the count is kept: `SELECT count(*)` of a staged table needs no job."""
+        self._created += 1
+        view = f"{VIEW_PREFIX}{self._created}_{name}"[:200]
+        frame = self.spark.sql(query_sql)
+        self.drop(name)
+        frame.createOrReplaceTempView(view)
+        self._views[name] = view
+        try:
+            self.spark.catalog.cacheTable(view)
+            self._rows[name] = int(self.spark.table(f"`{view}`").count())
+        except BaseException:
+            self.drop(name)
+            raise
+
+    def drop(self, name: str) -> bool:
+        """Uncache and drop the view of `name`; False when `name` has none."""
+        view = self._views.pop(name, None)
+        self._rows.pop(name, None)
+        if view is None:
+            return False
+        self.spark.catalog.dropTempView(view)  # uncaches it too
+        return True
+
+    def drop_all(self) -> None:
+        for name in list(self._views):
+            self.drop(name)
+
+    def substitute(self, statement: exp.Expression) -> None:
+        """Point every reference to a staged relation at its view."""
+        for table in list(statement.find_all(exp.Table)):
+            name = self.staged_name(table)
+            if name is not None and name in self._views:
+                table.replace(exp.Table(this=exp.to_identifier(self._views[name], quoted=True),
+                                        alias=table.args.get("alias")))
+
+    def count(self, statement: exp.Expression) -> int | None:
+        """The answer to `SELECT count(*) FROM <staged table> [AS t]`, known since it was cached;
+        None for any other statement."""
+        if not isinstance(statement, exp.Select) or len(statement.expressions) != 1:
+            return None
+        if any(value for key, value in statement.args.items() if key not in ("expressions", "from", "from_")):
+            return None  # a WHERE, a join, a GROUP BY...
+        column = statement.expressions[0]
+        if not (isinstance(column, exp.Count) and isinstance(column.this, exp.Star)):
+            return None
+        source = statement.args.get("from") or statement.args.get("from_")
+        table = source.this if source is not None else None
+        name = self.staged_name(table) if isinstance(table, exp.Table) else None
+        return self._rows.get(name) if name is not None else None
+
+    def schema(self, name: str) -> list[Any]:
+        return list(self.spark.table(f"`{self._views[name]}`").schema.fields)

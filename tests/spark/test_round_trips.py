@@ -1,0 +1,182 @@
+"""What the Spark connection answers without a Spark job or a metastore table, and what it keeps.
+
+Staging-schema tables are cached temporary views, DESCRIBE comes from the analysed plan,
+information_schema queries run in an in-memory DuckDB, and query answers are memoised until the
+next write. Each must give the answers a real table and a real query give, and nothing may
+outlive the connection.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mlmon.warehouse.spark_connection import SparkConnection, SparkQueryError
+from mlmon.warehouse.spark_staged import VIEW_PREFIX
+from mlmon.warehouse.spark_trace import TRACE
+from tests.spark.conftest import LoadTable
+
+STAGED = '"mlmon_staging"."orders__current_t1"'
+
+
+@pytest.fixture(autouse=True)
+def staging_schema(engines: dict) -> None:
+    for con in engines.values():
+        con.execute('CREATE SCHEMA IF NOT EXISTS "mlmon_staging"')
+
+
+@pytest.fixture
+def orders(load_table: LoadTable) -> str:
+    frame = pd.DataFrame({"id": [1, 2, 3, 4, 5], "amount": [10.5, 20.0, 7.25, 3.0, 11.0],
+                          "shop": ["a", "b", "a", "c", "b"]})
+    return load_table("orders", frame)
+
+
+def _leftovers(con: SparkConnection) -> tuple[list[str], bool]:
+    """(temporary views mlmon staged, whether Spark's cache holds anything)."""
+    views = [t.name for t in con.spark.catalog.listTables() if t.isTemporary and t.name.startswith(VIEW_PREFIX)]
+    return views, bool(con.spark._jsparkSession.sharedState().cacheManager().isEmpty()) is False
+
+
+def _jobs(con: SparkConnection) -> int:
+    return int(con.spark.sparkContext._jsc.sc().dagScheduler().numTotalJobs())
+
+
+def test_a_staged_table_reads_as_the_table_would(engines: dict, orders: str) -> None:
+    create = f"CREATE TABLE {STAGED} AS SELECT shop, sum(amount) AS total, count(*) AS n FROM {orders} GROUP BY shop"
+    query = f"SELECT shop, total, n FROM {STAGED} ORDER BY shop"
+    answers = {}
+    for name, con in engines.items():
+        con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+        con.execute(create)
+        answers[name] = (con.execute(query).fetchall(),
+                         con.execute(f"DESCRIBE SELECT * FROM {STAGED}").fetchall(),
+                         con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = "
+                                     "'mlmon_staging' AND table_name = 'orders__current_t1'").fetchall())
+    assert answers["spark"] == answers["duckdb"]
+    assert answers["spark"][0] == [("a", 17.75, 2), ("b", 31.0, 2), ("c", 3.0, 1)]
+    spark = engines["spark"]
+    # No metastore table: other sessions and BI tools never see it.
+    assert "orders__current_t1" not in {t.name for t in spark.spark.catalog.listTables("mlmon_staging")}
+    for con in engines.values():
+        con.execute(f"DROP TABLE {STAGED}")
+    assert spark.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = "
+                         "'orders__current_t1'").fetchone() == (0,)
+    assert _leftovers(spark) == ([], False)
+
+
+def test_a_failing_staged_query_keeps_the_previous_one(engines: dict, orders: str) -> None:
+    for con in engines.values():
+        con.execute(f"CREATE OR REPLACE TABLE {STAGED} AS SELECT id FROM {orders}")
+        with pytest.raises(Exception):
+            con.execute(f"CREATE OR REPLACE TABLE {STAGED} AS SELECT no_such_column FROM {orders}")
+        assert con.execute(f"SELECT count(*) FROM {STAGED}").fetchone() == (5,)
+        con.execute(f"DROP TABLE {STAGED}")
+
+
+def test_a_staged_table_is_read_without_running_its_query_again(spark_con: SparkConnection, orders: str) -> None:
+    spark_con.execute(f"CREATE TABLE {STAGED} AS SELECT * FROM {orders} WHERE amount > 5")
+    try:
+        before = _jobs(spark_con)
+        assert spark_con.execute(f"DESCRIBE SELECT * FROM {STAGED}").fetchall() == [
+            ("id", "BIGINT", "YES", None, None, None), ("amount", "DOUBLE", "YES", None, None, None),
+            ("shop", "VARCHAR", "YES", None, None, None)]
+        assert spark_con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = "
+                                 "'mlmon_staging'").fetchall() == [("orders__current_t1",)]
+        assert spark_con.execute(f"SELECT count(*) FROM {STAGED} AS t").fetchall() == [(4,)]  # counted when cached
+        assert _jobs(spark_con) == before  # schema questions and the row count cost no Spark job
+        assert spark_con.execute(f"SELECT count(*) FROM {STAGED} WHERE amount > 10").fetchall() == [(3,)]
+        plan = spark_con.dataframe(f"SELECT sum(amount) FROM {STAGED}")._jdf.queryExecution().optimizedPlan().toString()
+        assert "InMemoryRelation" in plan
+    finally:
+        spark_con.execute(f"DROP TABLE {STAGED}")
+
+
+def test_answers_are_kept_until_a_statement_writes(spark_con: SparkConnection, orders: str) -> None:
+    count = f"SELECT count(*), sum(amount) FROM {orders}"
+    assert spark_con.execute(count).fetchone() == (5, 51.75)
+    before = _jobs(spark_con)
+    assert spark_con.execute(count).fetchall() == [(5, 51.75)]
+    assert _jobs(spark_con) == before
+    assert spark_con.execute(count).df().iloc[0].tolist() == [5, 51.75]
+    middle = _jobs(spark_con)
+    assert spark_con.execute(count).df().iloc[0].tolist() == [5, 51.75]
+    assert _jobs(spark_con) == middle
+    spark_con.execute(f"INSERT INTO {orders} VALUES (6, 1.0, 'd')")
+    assert spark_con.execute(count).fetchone() == (6, 52.75)
+    spark_con.execute(f"DELETE FROM {orders} WHERE id = 6")
+    assert spark_con.execute(count).fetchone() == (5, 51.75)
+
+
+def test_information_schema_follows_tables_created_and_dropped(spark_con: SparkConnection, orders: str) -> None:
+    listed = ("SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'warehouse' "
+              "AND table_schema = 'main' AND table_name LIKE 'orders%' ORDER BY table_name")
+    assert spark_con.execute(listed).fetchall() == [("orders", "BASE TABLE")]
+    spark_con.execute(f'CREATE OR REPLACE VIEW "main"."orders_view" AS SELECT id FROM {orders}')
+    assert spark_con.execute(listed).fetchall() == [("orders", "BASE TABLE"), ("orders_view", "VIEW")]
+    columns = spark_con.execute("SELECT column_name, data_type FROM information_schema.columns WHERE "
+                                "table_name = 'orders_view'")
+    assert columns.fetchall() == [("id", "BIGINT")] and columns.description[0][0] == "column_name"
+    spark_con.execute('DROP VIEW "main"."orders_view"')
+    assert spark_con.execute(listed).fetchall() == [("orders", "BASE TABLE")]
+
+
+def test_closing_drops_every_staged_view(spark_con: SparkConnection, orders: str) -> None:
+    other = SparkConnection(spark_con.spark, spark_con.root, {"main": "main"})
+    other.execute(f"CREATE TABLE {STAGED} AS SELECT * FROM {orders}")
+    assert _leftovers(other)[0] and _leftovers(other)[1]
+    other.close()
+    assert _leftovers(spark_con) == ([], False)
+
+
+def test_the_trace_counts_statements_and_jobs(spark_con: SparkConnection, orders: str, caplog) -> None:
+    with caplog.at_level("DEBUG", logger=TRACE.name):
+        spark_con.execute(f"SELECT max(amount) FROM {orders} WHERE shop = 'b'").fetchall()
+    records = [(r.phase, r.kind) for r in caplog.records if r.name == TRACE.name]
+    assert records == [("run", "Select"), ("fetch", "rows")]
+    assert caplog.records[-1].jobs >= 1 and caplog.records[-1].seconds > 0
+
+
+def test_a_spark_error_names_the_statement(spark_con: SparkConnection) -> None:
+    with pytest.raises(SparkQueryError, match="while running"):
+        spark_con.execute(f"CREATE TABLE {STAGED} AS SELECT * FROM main.no_such_table").fetchall()
+    assert _leftovers(spark_con) == ([], False)
+
+
+def test_an_older_warehouse_gets_the_new_system_columns(spark_con: SparkConnection, spark_target) -> None:
+    """scenario_runs as an mlmon before `pid` and `host` wrote it: opening the warehouse for
+    writing adds them, and its rows stay."""
+    from mlmon.warehouse.spark import SparkWarehouse
+
+    spark_con.execute('CREATE SCHEMA IF NOT EXISTS "mlmon"')
+    spark_con.execute('DROP TABLE IF EXISTS "mlmon"."scenario_runs"')
+    spark_con.execute('CREATE TABLE "mlmon"."scenario_runs" ("run_id" TEXT, "scenario" TEXT, "trigger" TEXT, '
+                      '"started_at" TIMESTAMP, "ended_at" TIMESTAMP, "outcome" TEXT, "trigger_params" JSON, "message" TEXT)')
+    spark_con.execute("INSERT INTO \"mlmon\".\"scenario_runs\" (run_id, scenario, outcome) VALUES ('r1', 'nightly', 'SUCCESS')")
+    warehouse = SparkWarehouse(spark_target, spark_con.root)
+    try:
+        rows = warehouse.con.execute('SELECT run_id, outcome, pid, host FROM "mlmon"."scenario_runs"').fetchall()
+    finally:
+        warehouse.close()
+    assert rows == [("r1", "SUCCESS", None, None)]
+    columns = [f.name for f in spark_con.spark.table("mlmon.scenario_runs").schema.fields]
+    assert columns[-2:] == ["pid", "host"]
+
+
+def test_a_killed_rewrite_is_finished_or_undone(spark_con: SparkConnection, spark_target) -> None:
+    """DELETE / UPDATE rebuild a table beside it, drop it, rename the rebuild: a command killed
+    after the drop leaves only the rebuild (renamed into place at the next open), one killed
+    before it leaves both (the rebuild is dropped)."""
+    from mlmon.warehouse.spark import SparkWarehouse
+
+    for statement in ('DROP TABLE IF EXISTS "main"."kept"', 'DROP TABLE IF EXISTS "main"."lost"',
+                      'CREATE TABLE "main"."kept" AS SELECT 1 AS x',
+                      'CREATE TABLE "main"."kept__mlmon_rewrite" AS SELECT 2 AS x',
+                      'CREATE TABLE "main"."lost__mlmon_rewrite" AS SELECT 3 AS x'):
+        spark_con.execute(statement)
+    SparkWarehouse(spark_target, spark_con.root).close()
+    spark_con.catalog_changed()
+    names = {t.name for t in spark_con.spark.catalog.listTables("main")}
+    assert {"kept", "lost"} <= names and not {"kept__mlmon_rewrite", "lost__mlmon_rewrite"} & names
+    assert spark_con.execute('SELECT x FROM "main"."kept"').fetchall() == [(1,)]
+    assert spark_con.execute('SELECT x FROM "main"."lost"').fetchall() == [(3,)]
