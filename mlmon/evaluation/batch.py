@@ -34,7 +34,7 @@ from mlmon.evaluation.segments import evaluate_segments, require_segment_columns
 from mlmon.evaluation.sampling import Scratch, count_rows, create_table, sample_into, table_columns
 from mlmon.evaluation.store import KEEP_ROWS, PERIOD_LABEL, EvaluationRecord, append_evaluations
 from mlmon.evaluation.subject import LoggedOutputs, logged_outputs
-from mlmon.evaluation.task import GroupedEstimates
+from mlmon.evaluation.task import GroupedEstimates, GroupedPerformance
 from mlmon.metrics.grouped import GroupedDrift, Groups
 from mlmon.metrics.univariate import classify_columns, drift_and_profile
 from mlmon.ml.registry import ModelVersion
@@ -334,7 +334,9 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
         cache = inner if fixed is not None and fixed.kind == TRAINING and inner is not None else TransientCache(con, inner)
         groups = batch.groups(fixed, todo)
         grouped = GroupedDrift(con, fixed.sql, groups) if fixed is not None and groups is not None else None
-        estimates = GroupedEstimates(groups) if groups is not None and plan.task == "binary" else None
+        binary = groups if groups is not None and plan.task == "binary" else None
+        estimates = GroupedEstimates(binary) if binary is not None else None
+        realised = GroupedPerformance(binary) if binary is not None else None
         stored: list[StoredEvaluation] = []
         appended = []
         for index, period in enumerate(batch.periods):
@@ -349,7 +351,8 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
             reference = fixed or batch.period_reference(index)
             result = evaluate(con, current, reference, plan, cache, load_pipeline=load_pipeline,
                               progress=lambda message, tag=tag: say(tag + message), drift=drift,
-                              estimated=estimates.for_group(todo.index(period)) if estimates is not None else None)
+                              estimated=estimates.for_group(todo.index(period)) if estimates is not None else None,
+                              performance=realised.for_group(todo.index(period)) if realised is not None else None)
             if request.truth is not None or request.predictions is not None:
                 result.metrics += coverage_metrics(n_evaluated, n_labelled)
             if plan.segments:

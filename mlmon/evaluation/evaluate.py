@@ -150,12 +150,14 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
     drift: Callable[..., DriftResult] = drift_and_profile,
     estimated: Callable[[duckdb.DuckDBPyConnection, str, EvaluationPlan, Reference], list[MetricValue]] | None = None,
+    performance: Callable[[duckdb.DuckDBPyConnection, str, EvaluationPlan, Reference], list[MetricValue]] | None = None,
 ) -> EvaluationResult:
     """All metrics of one evaluation of the (sampled, scored) rows `current_sql`.
 
     `drift` computes the univariate drift (`drift_and_profile`'s signature): a period store
     hands in one that computed every period's in grouped scans (mlmon.metrics.grouped), and
-    `estimated` its CBPE likewise, in place of the task's own.
+    `estimated` its CBPE and `performance` its realised performance likewise, in place of the
+    task's own.
 
     Rows without the model's outputs (the model could not score them) get the input drift and
     data-quality metrics only: no performance, prediction drift or estimate.
@@ -184,13 +186,13 @@ def evaluate(
     if plan.features and not numeric and not categorical:
         raise _no_common_feature(con, current_sql, reference, plan)
     task = task_metrics(plan.task)
-    performance: dict[str, float | None] = {}
+    measured: dict[str, float | None] = {}
     if not plan.skip_performance and n_labelled and scored:
         say(f"performance on {n_labelled:,} labelled rows")
         with timed(timings, "performance"):
-            values = task.performance(con, current_sql, plan, reference)
+            values = (performance or task.performance)(con, current_sql, plan, reference)
         metrics += values
-        performance = {m.metric: m.value for m in values if m.feature is None}
+        measured = {m.metric: m.value for m in values if m.feature is None}
 
     with timed(timings, "profile"):
         cached = cache.cached_profile(reference, numeric, categorical)
@@ -239,8 +241,8 @@ def evaluate(
         missing = {m.feature: m.value for m in univariate
                    if m.metric == "missing_share" and m.feature and m.feature not in broken}
         warnings += diagnose(
-            n_cur, shares, missing, compared.absent, performance.get("roc_auc", performance.get("roc_auc_ovr")),
-            performance.get("accuracy"),
+            n_cur, shares, missing, compared.absent, measured.get("roc_auc", measured.get("roc_auc_ovr")),
+            measured.get("accuracy"),
             max(_shares(truth).values()) if truth else None,
         )
     return EvaluationResult(metrics, list(dict.fromkeys(warnings)), n_labelled > 0, n_cur,

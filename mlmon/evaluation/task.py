@@ -26,6 +26,7 @@ from mlmon.metrics.estimation_sql import (
     grouped_estimates,
 )
 from mlmon.metrics.grouped import Groups
+from mlmon.metrics.grouped_performance import grouped_binary_performance
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.performance import classification_metrics, performance_drift, positive_label, regression_metrics
 from mlmon.metrics.prediction import prediction_drift, score_expression
@@ -37,7 +38,7 @@ from mlmon.ml.scoring import PREDICTION_COLUMN, proba_column
 if TYPE_CHECKING:
     from mlmon.evaluation.evaluate import EvaluationPlan
 
-__all__ = ["GroupedEstimates", "TaskMetrics", "task_metrics", "measured_performance", "HEADLINE_METRICS"]
+__all__ = ["GroupedEstimates", "GroupedPerformance", "TaskMetrics", "task_metrics", "measured_performance", "HEADLINE_METRICS"]
 
 # Multiclass CBPE fetches probabilities row by row; beyond this many rows per side it works on
 # a seeded hash sample (the estimate's sampling error there is far below its band).
@@ -93,13 +94,41 @@ def measured_performance(con: Con, relation_sql: str, plan: "EvaluationPlan") ->
 
 
 def _performance(con: Con, current_sql: str, plan: "EvaluationPlan", reference: Reference) -> list[MetricValue]:
-    current = measured_performance(con, current_sql, plan) or []
+    return _with_drift(con, measured_performance(con, current_sql, plan) or [], plan, reference)
+
+
+def _with_drift(con: Con, current: list[MetricValue], plan: "EvaluationPlan", reference: Reference) -> list[MetricValue]:
     # Per-class metrics need the reference's per-class values: measured on its rows. Global
     # metrics come from the reference's record (the version's test metrics, an evaluation's).
     before = measured_performance(con, reference.sql, plan) if plan.task == "multiclass" else None
     if before is None:
         before = [MetricValue(n, reference.performance.get(n)) for n in performance_metric_names(plan.task)]
     return current + performance_drift(current, before)
+
+
+class GroupedPerformance:
+    """Binary performance of every group of rows (a store's periods), computed for all groups
+    in grouped SQL the first time one asks (`for_group(j)`: `TaskMetrics.performance`'s signature)."""
+
+    def __init__(self, groups: Groups):
+        self.groups = groups
+        self._found: list[list[MetricValue]] | None = None
+
+    def for_group(self, j: int) -> Callable[[Con, str, "EvaluationPlan", Reference], list[MetricValue]]:
+        def performance(con: Con, current_sql: str, plan: "EvaluationPlan", reference: Reference) -> list[MetricValue]:
+            if self._found is None:
+                self._found = self._measure(con, plan)
+            return _with_drift(con, self._found[j], plan, reference)
+        return performance
+
+    def _measure(self, con: Con, plan: "EvaluationPlan") -> list[list[MetricValue]]:
+        # As measured_performance: no performance when the rows lack a column it reads.
+        needed = [plan.target, *_probas(plan)] + ([PREDICTION_COLUMN] if plan.logged_prediction else [])
+        if not set(needed) <= {name for name, _ in table_columns(con, self.groups.relation)}:
+            return [[] for _ in self.groups.keys]
+        return grouped_binary_performance(con, self.groups, plan.target, _probas(plan), list(plan.classes or ()),
+                                          plan.threshold, plan.positive_class,
+                                          PREDICTION_COLUMN if plan.logged_prediction else None)
 
 
 # -- prediction drift ----------------------------------------------------------------------------

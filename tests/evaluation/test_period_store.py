@@ -104,7 +104,8 @@ def test_every_period_stores_what_it_stores_alone(project: Path) -> None:
     assert grouped.keys() == alone.keys()
     families = {key[1] for key in grouped}
     assert {"ks_pvalue", "wasserstein", "chi2_pvalue", "new_category_share", "missing_share", "estimated_roc_auc",
-            "roc_auc", "accuracy", "predicted_class_share", "label_coverage"} <= families
+            "roc_auc", "accuracy", "f1", "log_loss", "brier_score", "average_precision", "accuracy_drift",
+            "predicted_class_share", "label_coverage"} <= families
     for key, want in alone.items():
         for got, value in zip(grouped[key], want):
             if value is None:

@@ -1,0 +1,152 @@
+"""Binary classification performance of many groups of rows (a store's periods) in grouped SQL:
+the values `classification_metrics` gives each group's rows alone, for all groups in two
+statements, however many groups there are.
+
+Rows with a missing label or probability, and rows whose label is no class of the model, are
+left out, as the per-group path does. ROC AUC is the rank-sum statistic with tie-averaged ranks
+(equal to sklearn's trapezoids), counted exactly in integers from one aggregate per
+(group, score) and a window per group; average precision is sklearn's step sum over the
+distinct scores; log loss clips the probabilities to [eps, 1 - eps] with eps the float64
+machine epsilon, as sklearn does, and like the Brier score is undefined (None) when a
+probability lies outside [0, 1], where sklearn refuses the input.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from mlmon.metrics.grouped import Groups
+from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.performance import positive_label
+from mlmon.metrics.sqlstats import quote
+from mlmon.metrics.task import BINARY_METRICS
+from mlmon.metrics.types import MetricValue
+
+__all__ = ["grouped_binary_performance"]
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _in(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """`column IN (?, ...)` and its parameters; false for no value."""
+    if not values:
+        return "FALSE", []
+    return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+
+def _labels(con: Any, groups: Groups, target: str, prediction: str | None, classes: Sequence[Any],
+            positive: Any) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    """The stored values spelling the positive and the negative class, in the target and in the
+    logged prediction: matched by `canonical_label`, each distinct value once."""
+    columns = [quote(target)] + ([quote(prediction)] if prediction else [])
+    rows = con.execute(f"SELECT DISTINCT {', '.join(columns)} FROM {groups.relation} AS t "
+                       f"WHERE {groups.wanted()} AND {quote(target)} IS NOT NULL").fetchall()
+    pos = canonical_label(positive)
+    known = {canonical_label(c) for c in classes}
+
+    def split(values: set[Any]) -> tuple[list[Any], list[Any]]:
+        present = [v for v in values if v is not None]
+        return ([v for v in present if canonical_label(v) == pos],
+                [v for v in present if canonical_label(v) != pos and canonical_label(v) in known])
+
+    y_pos, y_neg = split({row[0] for row in rows})
+    p_pos, p_neg = split({row[1] for row in rows}) if prediction else ([], [])
+    return y_pos, y_neg, p_pos, p_neg
+
+
+def _statement(groups: Groups, target: str, probas: Sequence[str], score: str, threshold: float,
+               prediction: str | None, labels: tuple[list[Any], list[Any], list[Any], list[Any]]
+               ) -> tuple[str, list[Any]]:
+    y_pos, y_neg, p_pos, p_neg = labels
+    is_pos, a = _in(quote(target), y_pos)
+    is_neg, b = _in(quote(target), y_neg)
+    params = a + b
+    s = f"CAST({quote(score)} AS DOUBLE)"
+    if prediction is None:
+        pred = f"CAST({s} >= {float(threshold)!r} AS BIGINT)"
+        said = pred
+    else:
+        # A logged label the model does not know predicts no positive, and is never right.
+        said_pos, c = _in(quote(prediction), p_pos)
+        said_neg, d = _in(quote(prediction), p_neg)
+        params += c + c + d  # the positive spellings twice: in `pred` and in `said`
+        pred = f"CASE WHEN {said_pos} THEN 1 ELSE 0 END"
+        said = f"CASE WHEN {said_pos} THEN 1 WHEN {said_neg} THEN 0 ELSE -1 END"
+    present = " AND ".join(f"{quote(p)} IS NOT NULL AND NOT isnan(CAST({quote(p)} AS DOUBLE))" for p in probas)
+    eps, top = repr(_EPS), repr(1.0 - _EPS)
+    sql = f"""
+WITH rows_ AS (
+  SELECT {groups.index_sql()} AS g, CASE WHEN {is_pos} THEN 1 WHEN {is_neg} THEN 0 END AS y, {s} AS s,
+         {pred} AS pred, {said} AS said
+  FROM {groups.relation} AS t
+  WHERE {groups.wanted()} AND {quote(target)} IS NOT NULL AND {present}
+), base AS (
+  SELECT g, y, s, pred, said = y AS hit
+  FROM rows_ WHERE y IS NOT NULL
+), cells AS (
+  SELECT g, s, CAST(COUNT(*) AS HUGEINT) AS n, CAST(SUM(y) AS HUGEINT) AS npos FROM base GROUP BY g, s
+), ranked AS (
+  SELECT g, n, npos,
+         COALESCE(SUM(n) OVER (PARTITION BY g ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+           AS below,
+         SUM(n) OVER (PARTITION BY g ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS n_from,
+         SUM(npos) OVER (PARTITION BY g ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS pos_from
+  FROM cells
+), curves AS (
+  SELECT g, SUM(npos * (2 * below + n + 1)) AS rank2,
+         SUM(CAST(npos AS DOUBLE) * CAST(pos_from AS DOUBLE) / CAST(n_from AS DOUBLE)) AS ap
+  FROM ranked GROUP BY g
+), counts AS (
+  SELECT g, COUNT(*) AS n, SUM(y) AS pos, SUM(pred) AS said_pos, SUM(pred * y) AS tp,
+         SUM(CAST(hit AS BIGINT)) AS hits, MIN(s) AS smin, MAX(s) AS smax,
+         SUM(-LN(LEAST(GREATEST(CASE WHEN y = 1 THEN s ELSE 1.0 - s END, {eps}), {top}))) AS ll,
+         SUM((y - s) * (y - s)) AS brier
+  FROM base GROUP BY g
+)
+SELECT c.g, c.n, c.pos, c.said_pos, c.tp, c.hits, c.smin, c.smax, c.ll, c.brier, k.rank2, k.ap
+FROM counts AS c JOIN curves AS k ON c.g = k.g"""
+    return sql, params
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den else None
+
+
+def _metrics(row: tuple[Any, ...] | None) -> list[MetricValue]:
+    if row is None:
+        return [MetricValue(name, None) for name in BINARY_METRICS]
+    _, n, pos, said_pos, tp, hits, smin, smax, ll, brier, rank2, ap = row
+    n, pos, said_pos, tp, hits, rank2 = int(n), int(pos), int(said_pos), int(tp), int(hits), int(rank2)
+    neg, fp, fn = n - pos, said_pos - tp, pos - tp
+    probabilities = smin >= 0.0 and smax <= 1.0  # sklearn refuses others in log loss and Brier
+    values = {
+        "accuracy": hits / n,
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, pos),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        # Mann-Whitney U over P·N, from twice the positives' tie-averaged rank sum (integers).
+        "roc_auc": (rank2 - pos * (pos + 1)) / (2 * pos * neg) if pos and neg else None,
+        "log_loss": float(ll) / n if probabilities else None,
+        "brier_score": float(brier) / n if probabilities else None,
+        "average_precision": float(ap) / pos if pos else None,
+    }
+    return [MetricValue(name, values[name]) for name in BINARY_METRICS]
+
+
+def grouped_binary_performance(con: Any, groups: Groups, target: str, probas: Sequence[str], classes: Sequence[Any],
+                               threshold: float = 0.5, positive_class: Any = None,
+                               prediction: str | None = None) -> list[list[MetricValue]]:
+    """Per group (in `groups.keys` order), `classification_metrics` of its labelled rows of a
+    known class: `probas` are the model's two probability columns in `classes` order; threshold
+    metrics read the logged `prediction` column when given, else `score >= threshold`."""
+    classes = list(classes)
+    positive = positive_label(classes, positive_class)
+    score = probas[[canonical_label(c) for c in classes].index(canonical_label(positive))]
+    labels = _labels(con, groups, target, prediction, classes, positive)
+    if not groups.keys or not (labels[0] or labels[1]):
+        return [_metrics(None) for _ in groups.keys]
+    sql, params = _statement(groups, target, probas, score, threshold, prediction, labels)
+    found = {int(row[0]): row for row in con.execute(sql, params).fetchall()}
+    return [_metrics(found.get(j)) for j in range(len(groups.keys))]
