@@ -209,7 +209,7 @@ _FAMILY_NOTE = (
     "numeric column into cells, a second reads the few cells that hold the reference's deciles, windows sort the "
     "rows of the cells whose KS or Wasserstein share the counts cannot settle (mostly undrifted columns, where "
     "S crosses zero all along), and two small scans count the categories. `data_drift`: two seeded hash samples "
-    "of 10,000 rows and the random forest SPEC §4 fixes. `estimation`: CBPE calibrated on at most 100,000 "
+    "of 10,000 rows and the random forest SPEC §4 fixes. `estimation`: CBPE calibrated on at most 1,000,000 "
     "reference rows, the current rows counted per calibrated probability in SQL, the band simulated on 20,000."
 )
 

@@ -16,7 +16,7 @@ definitions differ, the largest difference is reported, not hidden:
   freedom to compare the two tools.
 - realised ROC AUC and accuracy: the same definitions in both tools.
 - CBPE: both calibrate the reference's probabilities and sum expected confusion counts, with
-  different calibrators (mlmon: isotonic on at most 100,000 reference rows; NannyML: its own
+  different calibrators (mlmon: isotonic on at most 1,000,000 reference rows; NannyML: its own
   calibration choice), so estimates differ between the tools; each is also compared with the
   month's realised value (the estimate's own error).
 """

@@ -412,7 +412,8 @@ def run_node(node: "Node", ctx: "RunContext") -> "NodeOutcome":
         version = require_active(models, config["model"], node.name)
         load = (lambda: models.load(version))
     reference = config.get("reference") or TRAINING
-    base = EvaluationRequest.from_config(node.name, config, ctx.relation_sql(config["data"]), ctx.invocation_id)
+    base = EvaluationRequest.from_config(node.name, config, ctx.relation_sql(config["data"]), ctx.invocation_id,
+                                         segments_location=node.location("segments"))
     request = BatchRequest(
         base=base, predictions=config.get("predictions"), task=config.get("task"), target=config.get("target"),
         reference_node=None if reference in KEYWORDS else reference,

@@ -57,17 +57,19 @@ def test_unusable_reference_or_empty_current_gives_none():
 
 def test_calibration_rows_are_bounded_and_reproducible():
     rng = np.random.default_rng(4)
-    n = MAX_CALIBRATION_ROWS + 5_000
+    bound = 20_000
+    n = bound + 5_000
     p = rng.random(n)
     con = duckdb.connect()
     ref = table(con, "ref", target=(rng.random(n) < p).astype(int), proba_1=p)
-    first = calibration_rows(con, ref, "target", "proba_1")
-    assert len(first) == MAX_CALIBRATION_ROWS
-    again = calibration_rows(con, f"(SELECT * FROM {ref} ORDER BY proba_1 DESC)", "target", "proba_1")
+    first = calibration_rows(con, ref, "target", "proba_1", max_rows=bound)
+    assert len(first) == bound
+    again = calibration_rows(con, f"(SELECT * FROM {ref} ORDER BY proba_1 DESC)", "target", "proba_1", max_rows=bound)
     key = ["proba_1", "target"]
     assert first.sort_values(key).reset_index(drop=True).equals(again.sort_values(key).reset_index(drop=True))
-    small = calibration_rows(con, ref, "target", "proba_1", max_rows=n)
-    assert len(small) == n
+    small = calibration_rows(con, ref, "target", "proba_1")
+    assert len(small) == n  # under MAX_CALIBRATION_ROWS: every labelled row
+    assert MAX_CALIBRATION_ROWS == 1_000_000
 
 
 def test_calibration_rows_are_the_hash_sample_of_the_whole_rows():

@@ -95,3 +95,12 @@ def test_columns_the_files_hold_compile(make_project, mlmon, segments):
     root = _logged_store(make_project, "logged", "train", *segments)
     result = mlmon("compile", project=root)
     assert result.exit_code == 0, result.output
+
+
+def test_a_reference_only_a_build_knows_is_checked_at_the_segments_entry(make_project, mlmon):
+    root = _logged_store(make_project, "logged", "logged_without_region", "region")
+    assert mlmon("compile", project=root).exit_code == 0
+    result = mlmon("build", "-s", "+by_region", project=root)
+    assert result.exit_code == 1, result.output
+    assert "monitors/e.yml:8: segment column region not in the reference rows" in " ".join(result.output.split())
+    assert query_rows(root, "SELECT count(*) FROM mlmon.evaluations") == [(0,)]
