@@ -71,12 +71,14 @@ def portable_sample_sql(relation: str, select: Sequence[str], ordered: Sequence[
     rows numbered in the order of the `ordered` columns ((name, DuckDB type)), the smallest
     scrambled ordinals. `where`, if given, is a condition on the relation's columns (alias
     `t`) applied first."""
-    order = [f"{quote(n)} ASC NULLS FIRST" for n, t in ordered if _base_type(t) in _ORDERABLE]
-    window = f"ORDER BY {', '.join(order)}" if order else ""
+    sorted_on = [n for n, t in ordered if _base_type(t) in _ORDERABLE]
+    window = f"ORDER BY {', '.join(f'{quote(n)} ASC NULLS FIRST' for n in sorted_on)}" if sorted_on else ""
     filtered = f" WHERE {where}" if where else ""
     columns = ", ".join(quote(c) for c in select)
+    # Only the columns read or ordered on go through the window, which holds every row it numbers.
+    carried = ", ".join(f"t.{quote(c)}" for c in dict.fromkeys([*select, *sorted_on]))
     return (
-        f"WITH __mlmon_numbered AS (SELECT t.*, ROW_NUMBER() OVER ({window}) AS __mlmon_ordinal "
+        f"WITH __mlmon_numbered AS (SELECT {carried}, ROW_NUMBER() OVER ({window}) AS __mlmon_ordinal "
         f"FROM {relation} AS t{filtered}) "
         f"SELECT {columns} FROM __mlmon_numbered "
         f"ORDER BY {scramble_sql('__mlmon_ordinal', seed)}, __mlmon_ordinal LIMIT {int(size)}"
@@ -86,11 +88,18 @@ def portable_sample_sql(relation: str, select: Sequence[str], ordered: Sequence[
 def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
                  where: str | None = None) -> exp.Select:
     """`portable_sample_sql` as an expression: rows numbered in the order of the `hashed`
-    columns (a key, or the whole row), then of the relation's other columns."""
+    columns (a key, or the whole row), then of the relation's other columns.
+
+    When every selected column is an orderable `hashed` one, the rows are sorted on the hashed
+    columns alone: the other columns only break ties between rows whose selected values are
+    equal, so the rows read are the same and the sort is far cheaper (a kept or bounded sample
+    reads a few columns of wide rows)."""
     types = dict(_column_types(con, relation))
     first = [(name, types.get(name, "VARCHAR")) for name in hashed]
     rest = [(name, dtype) for name, dtype in types.items() if name not in set(hashed)]
-    return sqlglot.parse_one(portable_sample_sql(relation, select, [*first, *rest], size, seed, where), read="duckdb")
+    orderable = {name for name, dtype in first if _base_type(dtype) in _ORDERABLE}
+    ordered = first if set(select) <= orderable else [*first, *rest]
+    return sqlglot.parse_one(portable_sample_sql(relation, select, ordered, size, seed, where), read="duckdb")
 
 
 def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,

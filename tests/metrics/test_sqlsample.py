@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from scipy import stats
+from sqlglot import exp
 
 from mlmon.metrics.sqlsample import (canonical_order, draw_hash_sample, portable_sample_sql, sample_query, scramble,
                                     scramble_sql)
@@ -215,3 +216,21 @@ def test_a_key_column_of_a_type_engines_order_differently_is_left_out_of_the_ord
     sql = sample_query(con, "l", ["i"], ["l"], 5, 1).sql("duckdb")
     assert 'OVER (ORDER BY "i" ASC NULLS FIRST)' in sql and '"l" ASC' not in sql
     assert len(draw_hash_sample(con, "l", ["i"], ["l"], 5, 1)) == 5
+
+
+def test_a_sample_read_on_some_columns_sorts_on_them_only_and_draws_the_whole_row_sample():
+    """Rows tied on the columns read differ elsewhere: sorting on the read columns alone takes
+    the same rows as the order of the whole row, and the other columns stay out of the sort."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE w AS SELECT i % 13 AS g, (i % 5) * 0.5 AS x, 'note ' || (i * 7919 % 1000) AS note "
+                "FROM range(3000) AS r(i)")
+    whole_row = [("g", "BIGINT"), ("x", "DOUBLE"), ("note", "VARCHAR")]
+    for seed in (0, 5):
+        expected = canonical_order(con.execute(portable_sample_sql("w", ["g", "x"], whole_row, 700, seed)).df())
+        assert draw_hash_sample(con, "w", ["g", "x"], ["g", "x"], 700, seed).equals(expected)
+        assert draw_hash_sample(con, "w", ["g"], ["g", "x", "note"], 700, seed).equals(expected[["g"]].pipe(canonical_order))
+    window = sample_query(con, "w", ["g", "x"], ["g", "x"], 700, 0).find(exp.Window)
+    assert {c.name for c in window.find_all(exp.Column)} == {"g", "x"}
+    # A column read but not hashed still needs the whole row's order.
+    window = sample_query(con, "w", ["g", "note"], ["g"], 700, 0).find(exp.Window)
+    assert {c.name for c in window.find_all(exp.Column)} == {"g", "x", "note"}

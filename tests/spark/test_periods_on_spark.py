@@ -28,12 +28,23 @@ METRICS = (
     "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
     "WHERE e.store IN ('monthly', 'by_category')"  # the Spark warehouse is shared with the other Spark tests
 )
+# The kept rows of each period: a seeded sample of KEPT_ROWS of its 600 rows.
+KEPT_ROWS = 250
+KEPT = ("SELECT e.labels, r.x1, r.x2, r.cat, r.is_fraud FROM mlmon.rows_monthly AS r "
+        "JOIN mlmon.evaluations AS e ON e.evaluation_id = r.evaluation_id")
 
 
 def _build(root: Path, target: str) -> None:
     result = CliRunner().invoke(cli, ["build", "-s", "monthly", "by_category", "--target", target,
                                       "--project-dir", str(root)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+
+
+def _kept(rows: list[tuple]) -> dict[str, list[tuple]]:
+    out: dict[str, list[tuple]] = {}
+    for labels, *values in rows:
+        out.setdefault(json.loads(labels)["period"], []).append(tuple(values))
+    return {period: sorted(values) for period, values in out.items()}
 
 
 def _metrics(rows: list[tuple]) -> dict[tuple, tuple]:
@@ -45,27 +56,35 @@ def _metrics(rows: list[tuple]) -> dict[tuple, tuple]:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory: pytest.TempPathFactory, spark_home: Path) -> tuple[dict, dict]:
+def builds(tmp_path_factory: pytest.TempPathFactory, spark_home: Path) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
     root = tmp_path_factory.mktemp("periods_on_spark") / "project"
     write_standalone_project(root)
     settings = root / "mlmon_project.yml"
     settings.write_text(settings.read_text() + (
         "targets:\n  local: {type: duckdb, path: target/warehouse.duckdb}\n"
-        f'  lake: {{type: spark, master: "local[2]", warehouse_dir: "{spark_home}"}}\n'))
+        f'  lake: {{type: spark, master: "local[2]", warehouse_dir: "{spark_home}"}}\n'
+        f"settings:\n  evaluation_keep_rows: {KEPT_ROWS}\n"))
     add_segmented_store(root)
     _build(root, "local")
     _build(root, "lake")
-    duck = _metrics(query_rows(root, METRICS))
+    duck = _metrics(query_rows(root, METRICS)), _kept(query_rows(root, KEPT))
     with compile_project(RunConfig(project_dir=root, target="lake")).open_warehouse(read_only=True) as warehouse:
-        spark = _metrics(warehouse.con.execute(METRICS).fetchall())
+        spark = _metrics(warehouse.con.execute(METRICS).fetchall()), _kept(warehouse.con.execute(KEPT).fetchall())
     return duck, spark
 
 
 def test_every_period_and_segment_metric_equals_duckdb(builds) -> None:
-    duck, spark = builds
+    (duck, _), (spark, _) = builds
     assert {k[1] for k in duck} == {"2019-04-01", "2019-05-01", "2019-06-01"}
     assert any(k[4] == "cat=a" for k in duck) and any(k[2] == "chi2_pvalue" for k in duck)
     assert any(k[2] == "label_coverage" for k in duck) and any(k[2] == "out_of_range_share" for k in duck)
     assert set(spark) == set(duck)
     differ = [(k, duck[k], spark[k]) for k in duck if not all(_close(a, b) for a, b in zip(duck[k], spark[k]))]
     assert differ == []
+
+
+def test_every_period_keeps_the_same_rows_as_on_duckdb(builds) -> None:
+    (_, duck), (_, spark) = builds
+    assert set(duck) == {"2019-04-01", "2019-05-01", "2019-06-01"}
+    assert all(len(rows) == KEPT_ROWS for rows in duck.values())
+    assert spark == duck
