@@ -24,17 +24,26 @@ def _per_feature(page: TilePage, latest: Evaluation, metrics: tuple[str, ...]) -
     return table
 
 
+def _latest_per_feature(page: TilePage, tile: Tile, metrics: tuple[str, ...],
+                        empty: str) -> tuple[View, dict[str, dict[str, float | None]]]:
+    """The tile's view and the per-feature `metrics` of its store's latest evaluation; an empty
+    table when there is none (the view then says why)."""
+    view, latest = latest_of_store(page, tile)
+    if latest is None:
+        return view, {}
+    table = _per_feature(page, latest, metrics)
+    return (view if table else {**view, "empty": empty}), table
+
+
 _FEATURE_METRICS = ("psi", "ks_pvalue", "chi2_pvalue", "wasserstein", "missing_share", "drifted",
                     "drift_importance", "model_importance", "new_category_share")
 
 
 def feature_drift_tile(page: TilePage, tile: Tile) -> View:
-    view, latest = latest_of_store(page, tile)
-    if latest is None:
-        return view
-    table = _per_feature(page, latest, _FEATURE_METRICS)
+    view, table = _latest_per_feature(page, tile, _FEATURE_METRICS,
+                                      "The latest evaluation has no per-feature drift metrics.")
     if not table:
-        return {**view, "empty": "The latest evaluation has no per-feature drift metrics."}
+        return view
     rows = [{"feature": f, **m, "is_drifted": bool(m.get("drifted")),
              "pvalue": m.get("ks_pvalue", m.get("chi2_pvalue")),
              "test": "KS" if "ks_pvalue" in m else ("χ²" if "chi2_pvalue" in m else "")}
@@ -68,12 +77,10 @@ _QUALITY_METRICS = ("missing_share", "missing_share_reference", "out_of_range_sh
 def data_quality_tile(page: TilePage, tile: Tile) -> View:
     """Per feature of the latest evaluation: missing share beside the reference's, values out of
     the reference's range, unseen categories, and a column gone or retyped."""
-    view, latest = latest_of_store(page, tile)
-    if latest is None:
-        return view
-    table = _per_feature(page, latest, _QUALITY_METRICS)
+    view, table = _latest_per_feature(page, tile, _QUALITY_METRICS,
+                                      "The latest evaluation has no data-quality metrics.")
     if not table:
-        return {**view, "empty": "The latest evaluation has no data-quality metrics."}
+        return view
     rows = []
     for feature, m in table.items():
         problem = ("column missing" if m.get("feature_missing") else "type changed" if m.get("type_changed") else None)
