@@ -86,7 +86,7 @@ WITH rows_ AS (
   SELECT g, y, s, pred, said = y AS hit
   FROM rows_ WHERE y IS NOT NULL
 ), cells AS (
-  SELECT g, s, CAST(COUNT(*) AS HUGEINT) AS n, CAST(SUM(y) AS HUGEINT) AS npos FROM base GROUP BY g, s
+  SELECT g, s, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(y) AS BIGINT) AS npos FROM base GROUP BY g, s
 ), ranked AS (
   SELECT g, n, npos,
          COALESCE(SUM(n) OVER (PARTITION BY g ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)

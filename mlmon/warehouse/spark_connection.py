@@ -297,9 +297,9 @@ class SparkConnection:
         return SparkResult(frame)
 
     def _staged_statement(self, statement: exp.Expression) -> SparkResult | None:
-        """CREATE TABLE AS / DROP TABLE of the staging schema, done with cached temporary views
+        """CREATE TABLE / VIEW AS and DROP TABLE / VIEW of the staging schema, done with temporary views
         (`mlmon.warehouse.spark_staged`); None for any other statement."""
-        if isinstance(statement, exp.Create) and statement.kind == "TABLE" and statement.expression is not None:
+        if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW") and statement.expression is not None:
             name = StagedViews.staged_name(statement.this)
             if name is None:
                 return None
@@ -307,9 +307,9 @@ class SparkConnection:
                 return SparkResult(None)
             query = statement.expression
             self._replace_sources(query)
-            self._staged.create(name, spark_sql(to_spark(query, self.schema_map)))
+            self._staged.create(name, spark_sql(to_spark(query, self.schema_map)), cache=statement.kind == "TABLE")
             return SparkResult(None)
-        if isinstance(statement, exp.Drop) and statement.kind == "TABLE":
+        if isinstance(statement, exp.Drop) and statement.kind in ("TABLE", "VIEW"):
             names = [StagedViews.staged_name(t) for t in statement.args.get("tables") or []]
             if names and all(n is not None and n in self._staged for n in names):
                 for name in names:

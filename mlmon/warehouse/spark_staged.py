@@ -9,7 +9,9 @@ failed, before anything visible changes; later reads hit the cache, and DROP fre
 
 A temporary view is invisible to every other session and dies with this one: no reader ever
 sees a staged relation, a killed build leaves nothing behind, and `close` drops what is left.
-Statements name the relation as before (`"mlmon_staging"."x"`); `StagedViews.substitute`
+A `CREATE VIEW` of the staging schema (a period's rows read in place from a staged table)
+becomes an uncached temporary view the same way: Spark refuses a metastore view over a
+temporary one. Statements name the relation as before (`"mlmon_staging"."x"`); `StagedViews.substitute`
 points them at the view. Relations of the staging schema written by other means (scoring's
 `saveAsTable`) stay metastore tables.
 """
@@ -47,8 +49,9 @@ class StagedViews:
     def names(self) -> Iterator[str]:
         return iter(list(self._views))
 
-    def create(self, name: str, query_sql: str) -> None:
-        """Run `query_sql` (Spark SQL) once into the cache under `name`, replacing any earlier one.
+    def create(self, name: str, query_sql: str, cache: bool = True) -> None:
+        """Run `query_sql` (Spark SQL) once into the cache under `name`, replacing any earlier one;
+        with `cache=False` (a staged VIEW: rows of a staged table read in place) only name it.
 
         The view is built from a DataFrame, so it keeps its analysed plan: dropping a view it
         reads from later does not change it. Caching counts the rows (as `CACHE TABLE` does), and
@@ -59,6 +62,8 @@ class StagedViews:
         self.drop(name)
         frame.createOrReplaceTempView(view)
         self._views[name] = view
+        if not cache:
+            return
         try:
             self.spark.catalog.cacheTable(view)
             self._rows[name] = int(self.spark.table(f"`{view}`").count())
