@@ -25,6 +25,7 @@ __all__ = [
     "cbpe_from_calibrated",
     "estimate_performance",
     "fit_calibrator",
+    "ratio",
 ]
 
 ESTIMATED_METRICS: tuple[str, ...] = (
@@ -68,7 +69,8 @@ def _estimated_roc_auc(p: np.ndarray, scores: np.ndarray) -> float | None:
     return float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
 
 
-def _ratio(num: float, den: float) -> float | None:
+def ratio(num: float, den: float) -> float | None:
+    """num / den, None when den is 0 (a metric with no case to count)."""
     return float(num / den) if den > 0.0 else None
 
 
@@ -97,9 +99,9 @@ def cbpe_from_calibrated(
     tn = float((1.0 - p[~pred]).sum())
     return {
         "estimated_accuracy": (tp + tn) / p.size,
-        "estimated_precision": _ratio(tp, tp + fp),
-        "estimated_recall": _ratio(tp, tp + fn),
-        "estimated_f1": _ratio(2.0 * tp, 2.0 * tp + fp + fn),
+        "estimated_precision": ratio(tp, tp + fp),
+        "estimated_recall": ratio(tp, tp + fn),
+        "estimated_f1": ratio(2.0 * tp, 2.0 * tp + fp + fn),
         "estimated_roc_auc": _estimated_roc_auc(p, s),
     }
 

@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.isotonic import IsotonicRegression
 
-from mlmon.metrics.estimation import ESTIMATED_METRICS, MAX_BAND_ROWS, band, fit_calibrator
+from mlmon.metrics.estimation import ESTIMATED_METRICS, MAX_BAND_ROWS, band, fit_calibrator, ratio
 from mlmon.metrics.grouped import Groups
 from mlmon.metrics.sqlsample import canonical_order, draw_hash_sample, portable_sample_sql, scramble
 from mlmon.metrics.sqlstats import double_literal, quote
@@ -146,10 +146,6 @@ def _current_groups(con: Any, current_sql: str, proba_column: str, calibrator: I
     return [{k: v[a:b] for k, v in found.items()} for a, b in zip(*bounds)]
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return float(num / den) if den > 0.0 else None
-
-
 def estimates_from_groups(n: np.ndarray, p: np.ndarray, s: np.ndarray, pred: np.ndarray) -> dict[str, float | None]:
     """Point estimates from groups of rows: `n` rows each with calibrated probability `p`, the
     groups' raw scores `s` (any score of the group: groups are disjoint runs of scores) and
@@ -171,9 +167,9 @@ def estimates_from_groups(n: np.ndarray, p: np.ndarray, s: np.ndarray, pred: np.
         auc = float(np.trapezoid(tps / tps[-1], fps / fps[-1]))
     return {
         "estimated_accuracy": (tp + tn) / total,
-        "estimated_precision": _ratio(tp, tp + fp),
-        "estimated_recall": _ratio(tp, tp + fn),
-        "estimated_f1": _ratio(2.0 * tp, 2.0 * tp + fp + fn),
+        "estimated_precision": ratio(tp, tp + fp),
+        "estimated_recall": ratio(tp, tp + fn),
+        "estimated_f1": ratio(2.0 * tp, 2.0 * tp + fp + fn),
         "estimated_roc_auc": auc,
     }
 

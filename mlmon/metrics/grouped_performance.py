@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from mlmon.metrics.estimation import ratio
 from mlmon.metrics.grouped import Groups
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.performance import positive_label
@@ -110,10 +111,6 @@ FROM counts AS c JOIN curves AS k ON c.g = k.g"""
     return sql, params
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return num / den if den else None
-
-
 def _metrics(row: tuple[Any, ...] | None) -> list[MetricValue]:
     if row is None:
         return [MetricValue(name, None) for name in BINARY_METRICS]
@@ -123,9 +120,9 @@ def _metrics(row: tuple[Any, ...] | None) -> list[MetricValue]:
     probabilities = smin >= 0.0 and smax <= 1.0  # sklearn refuses others in log loss and Brier
     values = {
         "accuracy": hits / n,
-        "precision": _ratio(tp, tp + fp),
-        "recall": _ratio(tp, pos),
-        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "precision": ratio(tp, tp + fp),
+        "recall": ratio(tp, pos),
+        "f1": ratio(2 * tp, 2 * tp + fp + fn),
         # Mann-Whitney U over P·N, from twice the positives' tie-averaged rank sum (integers).
         "roc_auc": (rank2 - pos * (pos + 1)) / (2 * pos * neg) if pos and neg else None,
         "log_loss": float(ll) / n if probabilities else None,
