@@ -183,26 +183,32 @@ class _Batch:
         con, request = self.con, self.request
         target = request.target or (self.version.target if self.version else "")
         self.say(f"reading {self.base.dataset}" + (f" with outcomes of {request.truth.name}" if request.truth else ""))
+        # Logged outputs read in place are renamed in the one copy of the rows: the joined rows
+        # are then only a view, not a second copy.
+        renaming = request.predictions is not None and self._in_place()
         self.joined = joined_rows(con, self.base.source_sql, self.base.dataset, target, request.truth, request.period,
-                                  self.scratch.table("joined"), self.where)
-        self.periods = period_counts(con, self.joined, target, request.period is not None)
-        if request.period is not None:
-            undated = count_rows(con, self.joined) - sum(p.n_rows for p in self.periods)
-            if undated:
-                self.warnings.append(f"{undated:,} rows have no {request.period['column']}: they are in no period")
-        if not self.periods or not sum(p.n_rows for p in self.periods):
-            raise NodeError(f"data '{self.base.dataset}' has no rows: evaluation '{self.base.store}' needs at least one")
+                                  self.scratch.view("joined") if renaming else self.scratch.table("joined"), self.where,
+                                  kind="VIEW" if renaming else "TABLE")
+        if not renaming:
+            self._count_periods(target)
         if request.predictions is not None:
-            self.outputs = logged_outputs(con, {"predictions": request.predictions, "task": request.task,
-                                                "target": target}, self.joined, request.reference_sql or self.joined,
-                                          request.reference_node or self.base.reference, self.where)
+            try:
+                self.outputs = logged_outputs(con, {"predictions": request.predictions, "task": request.task,
+                                                    "target": target}, self.joined,
+                                              request.reference_sql or self.joined,
+                                              request.reference_node or self.base.reference, self.where)
+            except NodeError:
+                if renaming:  # data without rows says so first, as when the rows are counted first
+                    self._count_periods(target)
+                raise
             self.plan = _standalone_plan(con, request, self.outputs, self.joined)
-            if self._in_place():
+            if renaming:
                 # Outputs renamed once for every period, the rows ordered by period: each
                 # period's view then reads only its own row groups.
                 renamed = self.scratch.table("renamed")
                 create_table(con, renamed, self.outputs.canonical(con, self.joined).order_by(_q(PERIOD_COLUMN)))
                 self.joined, self.renamed = renamed, True
+                self._count_periods(target)
         else:
             assert self.version is not None
             plan = plan_for(con, self.base, self.version, self.joined)
@@ -210,6 +216,16 @@ class _Batch:
             if self._in_place():
                 # every row is evaluated: score them all at once rather than period by period
                 self.joined, self.scored = self._outputs(self.joined, "scored", count_rows(con, self.joined))
+
+    def _count_periods(self, target: str) -> None:
+        con, request = self.con, self.request
+        self.periods = period_counts(con, self.joined, target, request.period is not None)
+        if request.period is not None:
+            undated = count_rows(con, self.joined) - sum(p.n_rows for p in self.periods)
+            if undated:
+                self.warnings.append(f"{undated:,} rows have no {request.period['column']}: they are in no period")
+        if not self.periods or not sum(p.n_rows for p in self.periods):
+            raise NodeError(f"data '{self.base.dataset}' has no rows: evaluation '{self.base.store}' needs at least one")
 
     def _in_place(self) -> bool:
         """Whether every period evaluates all its rows, read in place from the one table."""

@@ -21,7 +21,7 @@ from mlmon.errors import NodeError
 from mlmon.evaluation.quality import compare_features, unknown_labels
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import draw_sample, table_columns
-from mlmon.evaluation.task import measured_performance, task_metrics
+from mlmon.evaluation.task import measured_performance, task_metrics, whole_binary_performance
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
@@ -250,8 +250,10 @@ def evaluate(
 
 
 def reference_performance(con: duckdb.DuckDBPyConnection, relation_sql: str, plan: EvaluationPlan) -> dict[str, float | None]:
-    """The global performance metrics of a reference's labelled rows (for `<metric>_drift`)."""
-    return {m.metric: m.value for m in measured_performance(con, relation_sql, plan) or [] if m.feature is None}
+    """The global performance metrics of a reference's labelled rows (for `<metric>_drift`);
+    a binary task's counted in SQL, as the periods' own (equal to scikit-learn's)."""
+    measure = whole_binary_performance if plan.task == "binary" else measured_performance
+    return {m.metric: m.value for m in measure(con, relation_sql, plan) or [] if m.feature is None}
 
 
 def _no_common_feature(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference,

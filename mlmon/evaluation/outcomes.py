@@ -85,16 +85,18 @@ def _aliased(relation_sql: str, alias: str) -> exp.Subquery:
 
 
 def joined_rows(con: duckdb.DuckDBPyConnection, data_sql: str, dataset: str, target: str,
-                truth: GroundTruth | None, period: Mapping[str, str] | None, table: str, where: Where) -> str:
+                truth: GroundTruth | None, period: Mapping[str, str] | None, table: str, where: Where,
+                kind: str = "TABLE") -> str:
     """Create `table`: the data's rows, each with its outcome when `truth` is given (its own
-    target column replaced) and its period's first day when `period` is given. Returns `table`."""
+    target column replaced) and its period's first day when `period` is given. Returns `table`.
+    `kind` VIEW defines the rows without copying them, for a caller that copies them once itself."""
     columns = [name for name, _ in table_columns(con, data_sql)]
     extra: list[exp.Expression] = []
     if period:
         extra.append(_period_start(con, data_sql, period, where))
     if truth is None:
         query = exp.select(*[_q(c, "d") for c in columns], *extra).from_(_aliased(data_sql, "d"))
-        create_table(con, table, query)
+        _create(con, table, query, kind)
         return table
     _check_key(con, truth, data_sql, dataset, target, where)
     outcomes = (exp.select(*map(_q, truth.key), _q(target)).from_(truth.relation_sql, dialect="duckdb")
@@ -104,8 +106,15 @@ def joined_rows(con: duckdb.DuckDBPyConnection, data_sql: str, dataset: str, tar
     query = (exp.select(*kept, _q(target, "o"), *extra)
              .from_(_aliased(data_sql, "d"))
              .join(outcomes, on=on, join_type="left"))
-    create_table(con, table, query)
+    _create(con, table, query, kind)
     return table
+
+
+def _create(con: duckdb.DuckDBPyConnection, name: str, query: exp.Expression, kind: str) -> None:
+    if kind == "TABLE":
+        create_table(con, name, query)
+    else:
+        con.execute(exp.Create(this=exp.to_table(name, dialect="duckdb"), kind="VIEW", expression=query).sql("duckdb"))
 
 
 def coverage_metrics(n_evaluated: int, n_labelled: int) -> list[MetricValue]:

@@ -38,7 +38,7 @@ from mlmon.ml.scoring import PREDICTION_COLUMN, proba_column
 if TYPE_CHECKING:
     from mlmon.evaluation.evaluate import EvaluationPlan
 
-__all__ = ["GroupedEstimates", "GroupedPerformance", "TaskMetrics", "task_metrics", "measured_performance", "HEADLINE_METRICS"]
+__all__ = ["GroupedEstimates", "GroupedPerformance", "whole_binary_performance", "TaskMetrics", "task_metrics", "measured_performance", "HEADLINE_METRICS"]
 
 # Multiclass CBPE fetches probabilities row by row; beyond this many rows per side it works on
 # a seeded hash sample (the estimate's sampling error there is far below its band).
@@ -129,6 +129,14 @@ class GroupedPerformance:
         return grouped_binary_performance(con, self.groups, plan.target, _probas(plan), list(plan.classes or ()),
                                           plan.threshold, plan.positive_class,
                                           PREDICTION_COLUMN if plan.logged_prediction else None)
+
+
+def whole_binary_performance(con: Con, relation_sql: str, plan: "EvaluationPlan") -> list[MetricValue] | None:
+    """`measured_performance` of a binary task in SQL (the relation as the only group of the
+    grouped statements): nothing fetched, however many rows; None when it lacks the columns."""
+    group = "__mlmon_whole"
+    whole = Groups(f"(SELECT r.*, CAST(0 AS BIGINT) AS {group} FROM {relation_sql} AS r)", group, (0,), (0,))
+    return GroupedPerformance(whole)._measure(con, plan)[0] or None
 
 
 # -- prediction drift ----------------------------------------------------------------------------
