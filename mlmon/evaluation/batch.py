@@ -27,6 +27,7 @@ from mlmon.evaluation.evaluate import (
     reference_performance,
     require_ground_truth,
 )
+from mlmon.evaluation.kept_groups import KeptGroups
 from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, coverage_metrics, joined_rows
 from mlmon.evaluation.reference import TRAINING, Reference, ReferenceCache, kept_reference, resolve_reference
 from mlmon.evaluation.run import EvaluationRequest, StoredEvaluation, plan_for, score_into
@@ -355,6 +356,7 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
         realised = GroupedPerformance(binary) if binary is not None else None
         stored: list[StoredEvaluation] = []
         appended = []
+        kept_keys: dict[str, str] = {}  # evaluation_id -> its period in `groups.relation`, as SQL
         for index, period in enumerate(batch.periods):
             if period not in todo:
                 continue
@@ -387,9 +389,12 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
             present = {name for name, _ in table_columns(con, current)}
             keep = [c for c in dict.fromkeys([*plan.features, *plan.segments, plan.target, *plan.outputs]) if c in present]
             appended.append((record, result.metrics, current, keep))
+            if groups is not None:
+                kept_keys[record.evaluation_id] = groups.literal(period.start)
             stored.append(StoredEvaluation(record, result, scored))
         say(f"appending {len(appended)} evaluation(s)")
-        append_evaluations(warehouse, appended, cache.pending, keep_rows)
+        append_evaluations(warehouse, appended, cache.pending, keep_rows,
+                           KeptGroups(groups.relation, PERIOD_COLUMN, kept_keys) if groups is not None else None)
     return BatchOutcome(stored, len(batch.periods), batch.warnings)
 
 

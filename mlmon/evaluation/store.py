@@ -21,9 +21,11 @@ from typing import Any, Sequence
 
 import duckdb
 import pandas as pd
+import sqlglot
 from sqlglot import exp
 
 from mlmon.chaos import pause_point
+from mlmon.evaluation.kept_groups import KeptGroups, kept_groups_query, orderable
 from mlmon.evaluation.reference import rows_table
 from mlmon.evaluation.sampling import table_columns
 from mlmon.metrics.sqlsample import sample_query
@@ -120,9 +122,11 @@ def append_evaluations(
     evaluations: Sequence[tuple[EvaluationRecord, Sequence[MetricValue], str | None, Sequence[str]]],
     cache_rows: Sequence[dict[str, Any]] = (),
     keep_rows: int = KEEP_ROWS,
+    grouped: KeptGroups | None = None,
 ) -> None:
     """Append several evaluations of one store (one per period) in a single transaction: each
-    is (record, metrics, its rows, the columns to keep)."""
+    is (record, metrics, its rows, the columns to keep). `grouped`, when given, holds every
+    evaluation's rows as groups of one relation: their kept rows are then drawn in one statement."""
     if not evaluations:
         return
     metric_rows = [
@@ -134,9 +138,10 @@ def append_evaluations(
         warehouse.insert_rows("evaluations", [record.row() for record, _, _, _ in evaluations])
         _insert_frame(con, "metrics", metric_rows)
         pause_point("evaluation_transaction")
-        for record, _, rows_sql, keep_columns in evaluations:
-            if rows_sql is not None and keep_columns and keep_rows > 0:
-                _keep_rows(con, record, rows_sql, list(keep_columns), keep_rows)
+        if not (keep_rows > 0 and grouped is not None and _keep_grouped(con, evaluations, grouped, keep_rows)):
+            for record, _, rows_sql, keep_columns in evaluations:
+                if rows_sql is not None and keep_columns and keep_rows > 0:
+                    _keep_rows(con, record, rows_sql, list(keep_columns), keep_rows)
         warehouse.insert_rows("reference_profiles", list(cache_rows))
         for store in dict.fromkeys(record.store for record, _, _, _ in evaluations):
             refresh_views(warehouse, store)
@@ -175,18 +180,45 @@ def _widened(old: str, new: str) -> str | None:
 
 def _keep_rows(con: duckdb.DuckDBPyConnection, record: EvaluationRecord, rows_sql: str,
                columns: list[str], keep_rows: int) -> None:
-    table = rows_table(record.store)
     tag = exp.alias_(exp.Literal.string(record.evaluation_id), "evaluation_id", quoted=True)
     if record.n_evaluated > keep_rows:
         source: exp.Expression = sample_query(con, rows_sql, columns, columns, keep_rows, _KEEP_SEED).subquery("s")
     else:
         source = exp.to_table(rows_sql, dialect="duckdb")
     query = exp.select(tag, *[exp.column(c, quoted=True) for c in columns]).from_(source)
+    _insert_kept(con, record.store, query, columns, dict(table_columns(con, rows_sql)))
+
+
+def _keep_grouped(con: duckdb.DuckDBPyConnection,
+                  evaluations: Sequence[tuple[EvaluationRecord, Sequence[MetricValue], str | None, Sequence[str]]],
+                  grouped: KeptGroups, keep_rows: int) -> bool:
+    """Every evaluation's kept rows in one statement (mlmon.evaluation.kept_groups); False,
+    having done nothing, when they cannot be: other kept columns per evaluation, or a kept
+    column no engine orders alike."""
+    columns = {tuple(keep) for _, _, _, keep in evaluations}
+    if len(columns) != 1 or not all(record.evaluation_id in grouped.keys for record, _, _, _ in evaluations):
+        return False
+    kept = list(next(iter(columns)))
+    incoming = dict(table_columns(con, grouped.relation))
+    if not kept or not orderable(incoming, kept):
+        return False
+    groups = KeptGroups(grouped.relation, grouped.column,
+                        {record.evaluation_id: grouped.keys[record.evaluation_id] for record, _, _, _ in evaluations})
+    counts = {record.evaluation_id: record.n_evaluated for record, _, _, _ in evaluations}
+    query = sqlglot.parse_one(kept_groups_query(groups, counts, kept, keep_rows, _KEEP_SEED), read="duckdb")
+    _insert_kept(con, evaluations[0][0].store, query, kept, incoming)
+    return True
+
+
+def _insert_kept(con: duckdb.DuckDBPyConnection, store: str, query: exp.Expression, columns: Sequence[str],
+                 incoming: dict[str, str]) -> None:
+    """Append `query`'s rows (evaluation_id and `columns`) to the store's kept rows, making or
+    widening the table first."""
+    table = rows_table(store)
     existing = dict(table_columns(con, sql.table(table, SYSTEM_SCHEMA).sql("duckdb"))) if _exists(con, table) else None
     if existing is None:
         con.execute(sql.create_table_as(table, query, SYSTEM_SCHEMA).sql("duckdb"))
         return
-    incoming = dict(table_columns(con, rows_sql))
     for column in columns:
         if column not in existing:
             con.execute(sql.add_column(table, column, incoming[column], SYSTEM_SCHEMA).sql("duckdb"))

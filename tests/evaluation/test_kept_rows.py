@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from mlmon.evaluation.kept_groups import KeptGroups
 from mlmon.evaluation.store import EvaluationRecord, append_evaluations
 from mlmon.metrics.sqlsample import portable_sample_sql
 from mlmon.warehouse.duckdb import Warehouse
@@ -50,3 +51,28 @@ def test_kept_rows_are_bounded_reproducible_and_the_whole_row_sample(tmp_path: P
                                    "ORDER BY ALL").fetchall()
             assert kept == expected
         assert _kept(con, first[0]) != _kept(con, first[1])
+
+
+def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_path: Path) -> None:
+    """Periods of one table kept in one grouped statement: the same rows as each period's view
+    sampled alone, ties, NULLs and a period under the bound included."""
+    with Warehouse(tmp_path / "w.duckdb") as warehouse:
+        con = warehouse.con
+        con.execute("CREATE TABLE rows_ AS SELECT CASE WHEN i < 1500 THEN 0 WHEN i < 3700 THEN 1 ELSE 2 END AS period, "
+                    "i AS id, CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 13) * 0.25 END AS x, 'g' || (i % 3) AS g, "
+                    "i % 2 AS target FROM range(3900) AS r(i) ORDER BY (i * 7919) % 3900")
+        views = []
+        for p in range(3):
+            con.execute(f"CREATE VIEW rows_{p} AS SELECT * EXCLUDE (period) FROM rows_ WHERE period = {p}")
+            views.append(f"rows_{p}")
+        sizes = [1500, 2200, 200]
+        for tag, grouped in (("one", False), ("all", True)):
+            records = [EvaluationRecord(f"{tag}{p}", "daily", None, None, "data", "first", datetime(2024, 1, 1 + p),
+                                        "inv", sizes[p], sizes[p], True, {"period": f"2024-01-0{1 + p}"})
+                       for p in range(3)]
+            kept_groups = KeptGroups("rows_", "period", {f"{tag}{p}": str(p) for p in range(3)}) if grouped else None
+            append_evaluations(warehouse, [(r, [], v, KEPT) for r, v in zip(records, views)], keep_rows=300,
+                               grouped=kept_groups)
+        for p in range(3):
+            assert len(_kept(con, f"one{p}")) == min(300, sizes[p])
+            assert _kept(con, f"all{p}") == _kept(con, f"one{p}")

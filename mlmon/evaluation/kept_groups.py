@@ -1,0 +1,83 @@
+"""Kept rows of many periods in one statement: the same rows as each period's own seeded sample.
+
+A period's kept rows are its rows numbered in the order of the kept columns, and the `size`
+ordinals with the smallest scrambled values (mlmon.metrics.sqlsample). Which ordinals win
+depends only on the period's row count and the seed, so it is found here in numpy: the
+`size`-th smallest (scrambled, ordinal) pair is a cut, and a row is kept when its pair is at
+most the cut. One window numbers the rows of every period (partitioned by period) and one
+filter keeps them: no sort per period, and no second sort by the scrambled values.
+
+Rows that tie on every kept column are the same kept row whichever ordinal each gets, so the
+kept rows equal the per-period sample's exactly; a kept column no engine orders alike
+(a list, a struct) would make the tie order matter, and such rows take the per-period path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from mlmon.metrics.sqlsample import scramble, scramble_sql
+from mlmon.metrics.sqlstats import quote
+
+__all__ = ["KeptGroups", "orderable", "kept_groups_query"]
+
+# Types both engines order alike (as the per-period sample's canonical order).
+_ORDERABLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+              "UBIGINT", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC", "VARCHAR", "JSON", "DATE", "UUID",
+              "BOOLEAN", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S",
+              "TIME"}
+
+
+@dataclass(frozen=True)
+class KeptGroups:
+    """The evaluated rows of several evaluations in one relation: `column` holds each row's
+    group, `keys` maps an evaluation_id to its group's key as SQL (a literal)."""
+
+    relation: str
+    column: str
+    keys: Mapping[str, str]
+
+
+def orderable(types: Mapping[str, str], columns: Sequence[str]) -> bool:
+    """Whether every kept column has a type both engines order alike."""
+    return all(types.get(c, "").split("(")[0].strip().upper() in _ORDERABLE for c in columns)
+
+
+def cut(n_rows: int, size: int, seed: int) -> tuple[int, int] | None:
+    """The largest (scrambled, ordinal) pair among the `size` kept of ordinals 1..n_rows;
+    None when every row is kept."""
+    if n_rows <= size:
+        return None
+    ordinals = np.arange(1, n_rows + 1, dtype=np.int64)
+    drawn = scramble(ordinals, seed)
+    order = np.lexsort((ordinals, drawn))  # by draw, then ordinal: the sample's own order
+    last = order[size - 1]
+    return int(drawn[last]), int(ordinals[last])
+
+
+def kept_groups_query(groups: KeptGroups, counts: Mapping[str, int], columns: Sequence[str], size: int,
+                      seed: int) -> str:
+    """SQL (DuckDB dialect, portable through sqlglot) of every group's kept rows: its
+    evaluation_id and the kept `columns`. `counts` holds each evaluation's row count."""
+    group = quote(groups.column)
+    tag = " ".join(f"WHEN {key} THEN '{evaluation_id}'" for evaluation_id, key in groups.keys.items())
+    kept = ", ".join(quote(c) for c in columns)
+    order = ", ".join(f"{quote(c)} ASC NULLS FIRST" for c in columns)
+    whens = []
+    for evaluation_id, key in groups.keys.items():
+        found = cut(counts[evaluation_id], size, seed)
+        condition = "TRUE" if found is None else (
+            f"(__mlmon_draw < {found[0]} OR (__mlmon_draw = {found[0]} AND __mlmon_ordinal <= {found[1]}))")
+        whens.append(f"WHEN {key} THEN {condition}")
+    return (
+        f"WITH __mlmon_numbered AS (SELECT {group}, {kept}, "
+        f"ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {order}) AS __mlmon_ordinal "
+        f"FROM {groups.relation} AS t WHERE {group} IN ({', '.join(groups.keys.values())})), "
+        f"__mlmon_drawn AS (SELECT {group}, {kept}, __mlmon_ordinal, "
+        f"{scramble_sql('__mlmon_ordinal', seed)} AS __mlmon_draw FROM __mlmon_numbered) "
+        f"SELECT CASE {group} {tag} END AS evaluation_id, {kept} FROM __mlmon_drawn "
+        f"WHERE CASE {group} {' '.join(whens)} ELSE FALSE END"
+    )
