@@ -53,7 +53,7 @@ from mlmon.metrics.univariate import (
 )
 from mlmon.metrics.types import MetricValue
 
-__all__ = ["Groups", "GroupedDrift", "grouped_column_statistics"]
+__all__ = ["Groups", "GroupedDrift", "grouped_column_statistics", "reference_cells"]
 
 
 @dataclass(frozen=True)
@@ -92,19 +92,22 @@ class Groups:
         return f"CAST(CASE {quote(self.column)} {whens} END AS BIGINT)"
 
 
-def _first_round_sql(ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],
+def _first_round_sql(ref_sql: str | None, groups: Groups | None, specs: Sequence[ColumnSpec], keys: Sequence[str],
                      dialect: str) -> str:
     """Per (group, cell): rows, min, max and the sum of (v - clo); the reference's rows are
-    group -1. One scan of the reference and one of the groups per column, in one statement."""
+    group -1. One scan of the reference (unless None) and one of the groups (unless None) per
+    column, in one statement."""
     branches = []
     for index, (spec, key) in enumerate(zip(specs, keys)):
         v = f"CAST(({spec.expr}) AS DOUBLE)"
         clo = double_literal(_origin(spec.layout), dialect)
         k = f"CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {key}"
-        branches.append(f"SELECT CAST(-1 AS BIGINT) AS g, {k} AS k, {v} - {clo} AS d, {v} AS v "
-                        f"FROM {ref_sql} AS t WHERE {present(v, dialect)}")
-        branches.append(f"SELECT {groups.index_sql()} AS g, {k} AS k, {v} - {clo} AS d, {v} AS v "
-                        f"FROM {groups.relation} AS t WHERE {present(v, dialect)} AND {groups.wanted()}")
+        if ref_sql is not None:
+            branches.append(f"SELECT CAST(-1 AS BIGINT) AS g, {k} AS k, {v} - {clo} AS d, {v} AS v "
+                            f"FROM {ref_sql} AS t WHERE {present(v, dialect)}")
+        if groups is not None:
+            branches.append(f"SELECT {groups.index_sql()} AS g, {k} AS k, {v} - {clo} AS d, {v} AS v "
+                            f"FROM {groups.relation} AS t WHERE {present(v, dialect)} AND {groups.wanted()}")
     return ("SELECT x.g AS g, x.k AS k, COUNT(*) AS c, MIN(x.v) AS vmin, MAX(x.v) AS vmax, SUM(x.d) AS a "
             f"FROM ({' UNION ALL '.join(branches)}) AS x GROUP BY x.g, x.k")
 
@@ -130,9 +133,15 @@ def _merged(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray], index: int, 
 
 
 def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],
-                 dialect: str) -> dict[int, Cells]:
-    """The first round's cells of every (group j, column i) pair, by index j * len(specs) + i."""
-    res = _fetch(con, _first_round_sql(ref_sql, groups, specs, keys, dialect))
+                 dialect: str, reference: dict[str, np.ndarray] | None = None) -> dict[int, Cells]:
+    """The first round's cells of every (group j, column i) pair, by index j * len(specs) + i.
+    `reference`, if given, holds the reference's cells (`reference_cells`), which are then not
+    counted again."""
+    if reference is None:
+        res = _fetch(con, _first_round_sql(ref_sql, groups, specs, keys, dialect))
+    else:
+        found = _fetch(con, _first_round_sql(None, groups, specs, keys, dialect))
+        res = {name: np.concatenate([reference[name], found[name]]) for name in reference}
     # Sorted by (column, group, key): each pair's cells are one slice (the reference is group -1).
     n_groups = len(groups.keys)
     pair = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64) * (n_groups + 1) + res["g"].astype(np.int64) + 1
@@ -166,16 +175,29 @@ def _chunk_size(specs: Sequence[ColumnSpec], rows_per_cell: int = 32, max_split:
     return max(1, int(MAX_CELLS // max(per_group, 1.0)))
 
 
+def _keys(specs: Sequence[ColumnSpec], rows_per_cell: int, max_split: int, dialect: str) -> list[str]:
+    return [_first_key(s.layout, f"CAST(({s.expr}) AS DOUBLE)", rows_per_cell, max_split, dialect) for s in specs]
+
+
+def reference_cells(con: Any, ref_sql: str, specs: Sequence[ColumnSpec], *, dialect: str = "duckdb",
+                    rows_per_cell: int = 32, max_split: int = 4096) -> dict[str, np.ndarray]:
+    """The reference's first-round cells, counted once for every run of groups."""
+    return _fetch(con, _first_round_sql(ref_sql, None, specs, _keys(specs, rows_per_cell, max_split, dialect),
+                                        dialect))
+
+
 def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], *,
                               dialect: str = "duckdb", rows_per_cell: int = 32, max_split: int = 4096,
+                              reference: dict[str, np.ndarray] | None = None,
                               **settings: Any) -> list[dict[str, ColumnStats]]:
     """Per group (in `groups.keys` order), the two-sample statistics of every column against the
     reference: as `column_statistics` of the group's rows alone. Every spec has known PSI edges
-    (the reference's profile)."""
+    (the reference's profile). `reference`: the reference's cells (`reference_cells`, with the
+    same settings), when several runs of groups share them."""
     if not specs or not groups.keys:
         return [{} for _ in groups.keys]
-    keys = [_first_key(s.layout, f"CAST(({s.expr}) AS DOUBLE)", rows_per_cell, max_split, dialect) for s in specs]
-    states = _first_round(con, ref_sql, groups, specs, keys, dialect)
+    keys = _keys(specs, rows_per_cell, max_split, dialect)
+    states = _first_round(con, ref_sql, groups, specs, keys, dialect, reference)
     width = len(specs)
     current = {index: groups.rows(groups.keys[index // width]) for index in states}
     both = [st for st in states.values() if st.n1 > 0 and st.n2 > 0]
@@ -282,8 +304,12 @@ class GroupedDrift:
             specs.append(ColumnSpec(c, as_double(c, dialect), known_layout(p.edges, p.bins, n_cur, p.min, p.max),
                                     tuple(p.edges)))
         stats = []
-        for part in groups.chunks(_chunk_size(specs)):
-            stats += grouped_column_statistics(con, self.reference_sql, part, specs, dialect=dialect)
+        runs = groups.chunks(_chunk_size(specs))
+        # Several runs share the reference's cells: counted once, not once per run.
+        reference = reference_cells(con, self.reference_sql, specs, dialect=dialect) if len(runs) > 1 else None
+        for part in runs:
+            stats += grouped_column_statistics(con, self.reference_sql, part, specs, dialect=dialect,
+                                               reference=reference)
         floats = [c for c in categorical if profile.categorical[c].is_float]
         cats = _category_counts(con, groups, categorical, floats, dialect)
         outside = _outside_counts(con, groups, profile, numeric, dialect)

@@ -5,7 +5,7 @@ statements, however many groups there are.
 Rows with a missing label or probability, and rows whose label is no class of the model, are
 left out, as the per-group path does. ROC AUC is the rank-sum statistic with tie-averaged ranks
 (equal to sklearn's trapezoids), counted exactly in integers from one aggregate per
-(group, score) and a window per group; average precision is sklearn's step sum over the
+(group, score) and one running sum per group; average precision is sklearn's step sum over the
 distinct scores; log loss clips the probabilities to [eps, 1 - eps] with eps the float64
 machine epsilon, as sklearn does, and like the Brier score is undefined (None) when a
 probability lies outside [0, 1], where sklearn refuses the input.
@@ -77,6 +77,9 @@ def _statement(groups: Groups, target: str, probas: Sequence[str], score: str, t
         said = f"CASE WHEN {said_pos} THEN 1 WHEN {said_neg} THEN 0 ELSE -1 END"
     present = " AND ".join(f"{quote(p)} IS NOT NULL AND NOT isnan(CAST({quote(p)} AS DOUBLE))" for p in probas)
     eps, top = repr(_EPS), repr(1.0 - _EPS)
+    # One ascending running sum per group gives the rows below a score (ranks) and those from
+    # it up (average precision): one sort, not one per direction.
+    over = "PARTITION BY g ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
     sql = f"""
 WITH rows_ AS (
   SELECT {groups.index_sql()} AS g, CASE WHEN {is_pos} THEN 1 WHEN {is_neg} THEN 0 END AS y, {s} AS s,
@@ -89,22 +92,19 @@ WITH rows_ AS (
 ), cells AS (
   SELECT g, s, CAST(COUNT(*) AS BIGINT) AS n, CAST(SUM(y) AS BIGINT) AS npos FROM base GROUP BY g, s
 ), ranked AS (
-  SELECT g, n, npos,
-         COALESCE(SUM(n) OVER (PARTITION BY g ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-           AS below,
-         SUM(n) OVER (PARTITION BY g ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS n_from,
-         SUM(npos) OVER (PARTITION BY g ORDER BY s DESC ROWS UNBOUNDED PRECEDING) AS pos_from
+  SELECT g, n, npos, SUM(n) OVER ({over}) AS upto, SUM(npos) OVER ({over}) AS pos_upto
   FROM cells
-), curves AS (
-  SELECT g, SUM(npos * (2 * below + n + 1)) AS rank2,
-         SUM(CAST(npos AS DOUBLE) * CAST(pos_from AS DOUBLE) / CAST(n_from AS DOUBLE)) AS ap
-  FROM ranked GROUP BY g
 ), counts AS (
   SELECT g, COUNT(*) AS n, SUM(y) AS pos, SUM(pred) AS said_pos, SUM(pred * y) AS tp,
          SUM(CAST(hit AS BIGINT)) AS hits, MIN(s) AS smin, MAX(s) AS smax,
          SUM(-LN(LEAST(GREATEST(CASE WHEN y = 1 THEN s ELSE 1.0 - s END, {eps}), {top}))) AS ll,
          SUM((y - s) * (y - s)) AS brier
   FROM base GROUP BY g
+), curves AS (
+  SELECT r.g AS g, SUM(r.npos * (2 * (r.upto - r.n) + r.n + 1)) AS rank2,
+         SUM(CAST(r.npos AS DOUBLE) * CAST(c.pos - r.pos_upto + r.npos AS DOUBLE) / CAST(c.n - r.upto + r.n AS DOUBLE))
+           AS ap
+  FROM ranked AS r JOIN counts AS c ON r.g = c.g GROUP BY r.g
 )
 SELECT c.g, c.n, c.pos, c.said_pos, c.tp, c.hits, c.smin, c.smax, c.ll, c.brier, k.rank2, k.ap
 FROM counts AS c JOIN curves AS k ON c.g = k.g"""
