@@ -51,6 +51,9 @@ __all__ = [
 ]
 
 KEEP_ROWS = 100_000
+# Rows one grouped kept-rows statement numbers at most: its window holds them all, so this
+# bounds its memory whatever the number of periods.
+GROUPED_KEPT_ROWS = 1_000_000
 _KEEP_SEED = 0
 # Per-class metrics carry a class label in `feature`; they are not feature drift.
 _CLASS_METRICS = ("predicted_class_share", "predicted_class_share_reference", *MULTICLASS_CLASS_METRICS,
@@ -202,12 +205,26 @@ def _keep_grouped(con: duckdb.DuckDBPyConnection,
     incoming = dict(table_columns(con, grouped.relation))
     if not kept or not orderable(incoming, kept):
         return False
-    groups = KeptGroups(grouped.relation, grouped.column,
-                        {record.evaluation_id: grouped.keys[record.evaluation_id] for record, _, _, _ in evaluations})
     counts = {record.evaluation_id: record.n_evaluated for record, _, _, _ in evaluations}
-    query = sqlglot.parse_one(kept_groups_query(groups, counts, kept, keep_rows, _KEEP_SEED), read="duckdb")
-    _insert_kept(con, evaluations[0][0].store, query, kept, incoming)
+    for batch in _batches(list(counts.items()), GROUPED_KEPT_ROWS):
+        groups = KeptGroups(grouped.relation, grouped.column, {evaluation_id: grouped.keys[evaluation_id]
+                                                               for evaluation_id in batch})
+        query = sqlglot.parse_one(kept_groups_query(groups, counts, kept, keep_rows, _KEEP_SEED), read="duckdb")
+        _insert_kept(con, evaluations[0][0].store, query, kept, incoming)
     return True
+
+
+def _batches(counts: list[tuple[str, int]], limit: int) -> list[list[str]]:
+    """Evaluation ids in runs of at most `limit` rows (a bigger one alone), in order."""
+    out: list[list[str]] = []
+    rows = 0
+    for evaluation_id, n in counts:
+        if not out or rows + n > limit:
+            out.append([])
+            rows = 0
+        out[-1].append(evaluation_id)
+        rows += n
+    return out
 
 
 def _insert_kept(con: duckdb.DuckDBPyConnection, store: str, query: exp.Expression, columns: Sequence[str],

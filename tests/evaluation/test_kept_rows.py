@@ -6,6 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+import mlmon.evaluation.store as store_module
 from mlmon.evaluation.kept_groups import KeptGroups
 from mlmon.evaluation.store import EvaluationRecord, append_evaluations
 from mlmon.metrics.sqlsample import portable_sample_sql
@@ -53,9 +56,12 @@ def test_kept_rows_are_bounded_reproducible_and_the_whole_row_sample(tmp_path: P
         assert _kept(con, first[0]) != _kept(con, first[1])
 
 
-def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_path: Path) -> None:
-    """Periods of one table kept in one grouped statement: the same rows as each period's view
-    sampled alone, ties, NULLs and a period under the bound included."""
+@pytest.mark.parametrize("batch_rows", [1_000_000, 2_500])
+def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_path: Path, monkeypatch,
+                                                                           batch_rows: int) -> None:
+    """Periods of one table kept in grouped statements (one, or runs of periods): the same rows
+    as each period's view sampled alone, ties, NULLs and a period under the bound included."""
+    monkeypatch.setattr(store_module, "GROUPED_KEPT_ROWS", batch_rows)
     with Warehouse(tmp_path / "w.duckdb") as warehouse:
         con = warehouse.con
         con.execute("CREATE TABLE rows_ AS SELECT CASE WHEN i < 1500 THEN 0 WHEN i < 3700 THEN 1 ELSE 2 END AS period, "
