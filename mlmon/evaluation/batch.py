@@ -204,10 +204,12 @@ class _Batch:
                 raise
             self.plan = _standalone_plan(con, request, self.outputs, self.joined)
             if renaming:
-                # Outputs renamed once for every period, the rows ordered by period: each
-                # period's view then reads only its own row groups.
+                # Outputs renamed once for every period. Not sorted by period: the grouped scans
+                # read every period at once, and logged rows arrive about in time order, which
+                # keeps a period's row groups together for its own reads without a sort holding
+                # every row in memory.
                 renamed = self.scratch.table("renamed")
-                create_table(con, renamed, self.outputs.canonical(con, self.joined).order_by(_q(PERIOD_COLUMN)))
+                create_table(con, renamed, self.outputs.canonical(con, self.joined))
                 self.joined, self.renamed = renamed, True
                 self._count_periods(target)
         else:

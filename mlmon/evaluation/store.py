@@ -53,7 +53,7 @@ __all__ = [
 KEEP_ROWS = 100_000
 # Rows one grouped kept-rows statement numbers at most: its window holds them all, so this
 # bounds its memory whatever the number of periods.
-GROUPED_KEPT_ROWS = 1_000_000
+GROUPED_KEPT_ROWS = 500_000
 _KEEP_SEED = 0
 # Per-class metrics carry a class label in `feature`; they are not feature drift.
 _CLASS_METRICS = ("predicted_class_share", "predicted_class_share_reference", *MULTICLASS_CLASS_METRICS,

@@ -162,10 +162,11 @@ def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnS
     return states
 
 
-# The first-round cells held at once (about 80 bytes each, with what the rounds keep of them):
-# groups beyond it are compared in further runs, so memory stays flat in the number of groups;
-# a year of months of a few columns takes one run.
-MAX_CELLS = 3_000_000
+# The first-round cells held at once (about 250 bytes each at their peak: the fetched columns,
+# their sorted copies and what the rounds keep of them): groups beyond it are compared in
+# further runs, which share the reference's cells, so memory stays flat in the number of
+# groups; a year of small months takes one run, of 250,000-row months of a dozen columns six.
+MAX_CELLS = 1_000_000
 
 
 def _chunk_size(specs: Sequence[ColumnSpec], rows_per_cell: int = 32, max_split: int = 4096) -> int:
