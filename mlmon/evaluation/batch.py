@@ -359,20 +359,24 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
         stored: list[StoredEvaluation] = []
         appended = []
         kept_keys: dict[str, str] = {}  # evaluation_id -> its period in `groups.relation`, as SQL
+        present: set[str] | None = None
         for index, period in enumerate(batch.periods):
             if period not in todo:
                 continue
             drift = grouped.for_group(todo.index(period)) if grouped is not None else drift_and_profile
             tag = f"period {period.start}: " if period.start is not None else ""
             n_rows, n_evaluated, current, scored = batch.rows(index)
-            n_labelled = labelled_rows(con, current, plan.target)
+            # A period read in place holds the rows its grouped count saw: counted already.
+            in_place = groups is not None
+            n_labelled = period.n_labelled if in_place else labelled_rows(con, current, plan.target)
             if request.truth is None:
                 require_ground_truth(plan, base.dataset, n_labelled)
             reference = fixed or batch.period_reference(index)
             result = evaluate(con, current, reference, plan, cache, load_pipeline=load_pipeline,
                               progress=lambda message, tag=tag: say(tag + message), drift=drift,
                               estimated=estimates.for_group(todo.index(period)) if estimates is not None else None,
-                              performance=realised.for_group(todo.index(period)) if realised is not None else None)
+                              performance=realised.for_group(todo.index(period)) if realised is not None else None,
+                              counts=(n_evaluated, n_labelled) if in_place else None)
             if request.truth is not None or request.predictions is not None:
                 result.metrics += coverage_metrics(n_evaluated, n_labelled)
             if plan.segments:
@@ -388,7 +392,8 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
                 has_ground_truth=result.has_ground_truth, labels=period_labels(base.labels, period.start),
                 reference_evaluation_id=reference.evaluation_id, warnings=result.warnings,
             )
-            present = {name for name, _ in table_columns(con, current)}
+            if present is None or not in_place:  # every period's view has the same columns
+                present = {name for name, _ in table_columns(con, current)}
             keep = [c for c in dict.fromkeys([*plan.features, *plan.segments, plan.target, *plan.outputs]) if c in present]
             appended.append((record, result.metrics, current, keep))
             if groups is not None:

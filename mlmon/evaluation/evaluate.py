@@ -119,11 +119,20 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
     features = [*numeric, *categorical]
     n = max(0, min(plan.drift_sample, n_ref, n_cur))
     # One seed per side: two sides holding the same rows must not be cut at the same rows.
-    ref = draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key)
+    # The reference's side is the same for every period of a store (same size): drawn once.
+    ref = _memo(reference, ("drift_sample", tuple(features), n, plan.sample_key),
+                lambda: draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key))
     cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED + 1, key=plan.sample_key)
     result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
     reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
     return result.metrics(), reason
+
+
+def _memo(reference: Reference, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """`compute()` once per reference (and build) for `key`."""
+    if key not in reference.memo:
+        reference.memo[key] = compute()
+    return reference.memo[key]
 
 
 def _class_counts(con: duckdb.DuckDBPyConnection, current_sql: str, column: str) -> dict[str, int]:
@@ -151,26 +160,27 @@ def evaluate(
     drift: Callable[..., DriftResult] = drift_and_profile,
     estimated: Callable[[duckdb.DuckDBPyConnection, str, EvaluationPlan, Reference], list[MetricValue]] | None = None,
     performance: Callable[[duckdb.DuckDBPyConnection, str, EvaluationPlan, Reference], list[MetricValue]] | None = None,
+    counts: tuple[int, int] | None = None,
 ) -> EvaluationResult:
     """All metrics of one evaluation of the (sampled, scored) rows `current_sql`.
 
     `drift` computes the univariate drift (`drift_and_profile`'s signature): a period store
     hands in one that computed every period's in grouped scans (mlmon.metrics.grouped), and
     `estimated` its CBPE and `performance` its realised performance likewise, in place of the
-    task's own.
+    task's own. `counts`, when the caller knows them: (rows, labelled rows) of `current_sql`.
 
     Rows without the model's outputs (the model could not score them) get the input drift and
     data-quality metrics only: no performance, prediction drift or estimate.
     """
     say = progress or (lambda message: None)
     timings: dict[str, float] = {}
-    n_cur = int(con.execute(exp.select(exp.Count(this=exp.Star())).from_(current_sql, dialect="duckdb")
-                            .sql("duckdb")).fetchone()[0])
+    n_cur = counts[0] if counts is not None else int(con.execute(
+        exp.select(exp.Count(this=exp.Star())).from_(current_sql, dialect="duckdb").sql("duckdb")).fetchone()[0])
     if n_cur == 0:
         raise NodeError(f"evaluation '{plan.store}' has no rows to evaluate: the data (after sampling) is empty")
     warnings = list(reference.warnings)
     metrics: list[MetricValue] = []
-    n_labelled = labelled_rows(con, current_sql, plan.target)
+    n_labelled = counts[1] if counts is not None else labelled_rows(con, current_sql, plan.target)
     scored = set(plan.outputs) <= {name for name, _ in table_columns(con, current_sql)}
     compared = compare_features(con, current_sql, reference.sql, plan)
     numeric, categorical = compared.numeric, compared.categorical
@@ -225,7 +235,7 @@ def evaluate(
             metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
 
     if task.estimated is not None and scored:
-        if labelled_rows(con, reference.labelled_sql, plan.target) == 0:
+        if _memo(reference, ("labelled", plan.target), lambda: labelled_rows(con, reference.labelled_sql, plan.target)) == 0:
             warnings.append(f"estimated performance (CBPE) is skipped: the reference rows hold no value of "
                             f"target '{plan.target}' to calibrate on")
         else:
