@@ -182,7 +182,7 @@ def evaluate(
     metrics: list[MetricValue] = []
     n_labelled = counts[1] if counts is not None else labelled_rows(con, current_sql, plan.target)
     scored = set(plan.outputs) <= {name for name, _ in table_columns(con, current_sql)}
-    compared = compare_features(con, current_sql, reference.sql, plan)
+    compared = compare_features(con, current_sql, reference.sql, plan, reference.memo)
     numeric, categorical = compared.numeric, compared.categorical
     warnings += compared.notes
 

@@ -56,18 +56,25 @@ def present_counts(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: S
 
 
 def compare_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference_sql: str,
-                     plan: FeaturePlan) -> ComparedFeatures:
+                     plan: FeaturePlan, memo: dict[Any, Any] | None = None) -> ComparedFeatures:
     """A feature the data lacks, or whose type class (number, text, boolean, date) differs from
     the reference's, is drifted with `feature_missing` / `type_changed` = 1 and its missing shares;
-    a side holding no value at all (a month with no values read from CSV as text) has no type."""
+    a side holding no value at all (a month with no values read from CSV as text) has no type.
+    `memo`, if given, keeps the reference's side for the next call (a store's next period)."""
     current = dict(table_columns(con, current_sql))
-    ref = dict(table_columns(con, reference_sql))
+    key = ("present_counts", reference_sql, tuple(plan.features))
+    if memo is None or key not in memo:
+        ref_types = dict(table_columns(con, reference_sql))
+        found = (ref_types, *present_counts(con, reference_sql, [f for f in plan.features if f in ref_types], ref_types))
+        if memo is None:
+            memo = {}
+        memo[key] = found
+    ref, n_ref, ref_present = memo[key]
     absent = [f for f in plan.features if f not in current]
     notes = [f"feature {f} is not in the reference rows: its drift is not computed"
              for f in plan.features if f in current and f not in ref]
     both = [f for f in plan.features if f in current and f in ref]
     n_cur, cur_present = present_counts(con, current_sql, both, current)
-    n_ref, ref_present = present_counts(con, reference_sql, [f for f in plan.features if f in ref], ref)
     classes = {f: (column_type_class(ref[f]) if ref_present[f] else None,
                    column_type_class(current[f]) if cur_present[f] else None) for f in both}
     changed = [f for f in both if None not in classes[f] and classes[f][0] != classes[f][1]]
