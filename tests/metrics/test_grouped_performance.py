@@ -133,3 +133,23 @@ def test_statements_do_not_grow_with_periods(data) -> None:
                                    ["proba_no", "proba_yes"], CLASSES, prediction="prediction")
         counts.append(counting.statements)
     assert counts[0] == counts[1] == 2
+
+
+@pytest.mark.parametrize("logged", [False, True])
+def test_a_whole_relations_performance_in_sql_equals_the_scikit_learn_path(data, logged: bool) -> None:
+    """A reference's performance (one relation, no period) counted in SQL: the values of the
+    path that fetches its rows into scikit-learn, on every kind of period above."""
+    from mlmon.evaluation.evaluate import EvaluationPlan
+    from mlmon.evaluation.task import measured_performance, whole_binary_performance
+
+    con, periods = data
+    plan = EvaluationPlan(store="s", task="binary", target="y", classes=tuple(CLASSES), positive_class="yes",
+                          threshold=0.5, numeric=(), categorical=(), logged_prediction=logged)
+    for d in (date(2021, 1, 1), date(2021, 2, 1), date(2021, 3, 1), date(2021, 5, 1)):
+        con.execute(f"CREATE OR REPLACE VIEW whole AS SELECT * EXCLUDE (\"{PERIOD}\") FROM rows "
+                    f"WHERE \"{PERIOD}\" = DATE '{d.isoformat()}'")
+        got = {m.metric: m.value for m in whole_binary_performance(con, "whole", plan) or []}
+        _close(got, {m.metric: m.value for m in measured_performance(con, "whole", plan) or []})
+        assert got
+    con.execute('CREATE OR REPLACE VIEW whole AS SELECT y, proba_yes FROM rows')  # no proba_no: no performance
+    assert whole_binary_performance(con, "whole", plan) is None is measured_performance(con, "whole", plan)
