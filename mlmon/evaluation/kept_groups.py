@@ -4,8 +4,10 @@ A period's kept rows are its rows numbered in the order of the kept columns, and
 ordinals with the smallest scrambled values (mlmon.metrics.sqlsample). Which ordinals win
 depends only on the period's row count and the seed, so it is found here in numpy: the
 `size`-th smallest (scrambled, ordinal) pair is a cut, and a row is kept when its pair is at
-most the cut. One window numbers the rows of every period (partitioned by period) and one
-filter keeps them: no sort per period, and no second sort by the scrambled values.
+most the cut. One window ranks the rows of every period (partitioned by period) on the first
+kept column, the rows tied there are numbered among themselves on the rest, and one filter
+keeps them: no sort per period, no sort on every column of every row, and no second sort by
+the scrambled values.
 
 Rows that tie on every kept column are the same kept row whichever ordinal each gets, so the
 kept rows equal the per-period sample's exactly; a kept column no engine orders alike
@@ -61,10 +63,16 @@ def cut(n_rows: int, size: int, seed: int) -> tuple[int, int] | None:
 def kept_groups_query(groups: KeptGroups, counts: Mapping[str, int], columns: Sequence[str], size: int,
                       seed: int) -> str:
     """SQL (DuckDB dialect, portable through sqlglot) of every group's kept rows: its
-    evaluation_id and the kept `columns`. `counts` holds each evaluation's row count."""
+    evaluation_id and the kept `columns`. `counts` holds each evaluation's row count.
+
+    A row's ordinal in the order of all kept columns is its rank on the first one, plus, for
+    the few rows tied on it, its place among them in the order of the rest: the sort of every
+    row is on one key, and only tied rows are sorted on all (what DuckDB's sort pays for is the
+    width of its keys)."""
     group = quote(groups.column)
     tag = " ".join(f"WHEN {key} THEN '{evaluation_id}'" for evaluation_id, key in groups.keys.items())
     kept = ", ".join(quote(c) for c in columns)
+    first = f"PARTITION BY {group} ORDER BY {quote(columns[0])} ASC NULLS FIRST"
     order = ", ".join(f"{quote(c)} ASC NULLS FIRST" for c in columns)
     whens = []
     for evaluation_id, key in groups.keys.items():
@@ -72,10 +80,21 @@ def kept_groups_query(groups: KeptGroups, counts: Mapping[str, int], columns: Se
         condition = "TRUE" if found is None else (
             f"(__mlmon_draw < {found[0]} OR (__mlmon_draw = {found[0]} AND __mlmon_ordinal <= {found[1]}))")
         whens.append(f"WHEN {key} THEN {condition}")
+    c1 = quote(columns[0])
+    # Tied on the first column: the same value as a neighbour in its order (a false tie is
+    # harmless: the rows tied are numbered within their rank, which holds them alone).
+    tied = (f"((__mlmon_has_before IS NOT NULL AND __mlmon_before IS NOT DISTINCT FROM {c1}) OR "
+            f"(__mlmon_has_after IS NOT NULL AND __mlmon_after IS NOT DISTINCT FROM {c1}))")
     return (
-        f"WITH __mlmon_numbered AS (SELECT {group}, {kept}, "
-        f"ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY {order}) AS __mlmon_ordinal "
+        f"WITH __mlmon_ranked AS (SELECT {group}, {kept}, RANK() OVER ({first}) AS __mlmon_rank, "
+        f"LAG({c1}) OVER ({first}) AS __mlmon_before, LAG(1) OVER ({first}) AS __mlmon_has_before, "
+        f"LEAD({c1}) OVER ({first}) AS __mlmon_after, LEAD(1) OVER ({first}) AS __mlmon_has_after "
         f"FROM {groups.relation} AS t WHERE {group} IN ({', '.join(groups.keys.values())})), "
+        "__mlmon_numbered AS ("
+        f"SELECT {group}, {kept}, __mlmon_rank AS __mlmon_ordinal FROM __mlmon_ranked WHERE NOT {tied} "
+        f"UNION ALL SELECT {group}, {kept}, __mlmon_rank - 1 + ROW_NUMBER() OVER "
+        f"(PARTITION BY {group}, __mlmon_rank ORDER BY {order}) AS __mlmon_ordinal FROM __mlmon_ranked "
+        f"WHERE {tied}), "
         f"__mlmon_drawn AS (SELECT {group}, {kept}, __mlmon_ordinal, "
         f"{scramble_sql('__mlmon_ordinal', seed)} AS __mlmon_draw FROM __mlmon_numbered) "
         f"SELECT CASE {group} {tag} END AS evaluation_id, {kept} FROM __mlmon_drawn "

@@ -56,17 +56,20 @@ def test_kept_rows_are_bounded_reproducible_and_the_whole_row_sample(tmp_path: P
         assert _kept(con, first[0]) != _kept(con, first[1])
 
 
-@pytest.mark.parametrize("batch_rows", [1_000_000, 2_500])
+@pytest.mark.parametrize("batch_rows, first", [(1_000_000, "x"), (2_500, "x"), (1_000_000, "u")])
 def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_path: Path, monkeypatch,
-                                                                           batch_rows: int) -> None:
+                                                                           batch_rows: int, first: str) -> None:
     """Periods of one table kept in grouped statements (one, or runs of periods): the same rows
-    as each period's view sampled alone, ties, NULLs and a period under the bound included."""
+    as each period's view sampled alone, a period under the bound included. The first kept
+    column is tied everywhere (x, with NULLs) or mostly distinct (u, some ties and NULLs)."""
+    kept = [first, *KEPT[1:]]
     monkeypatch.setattr(store_module, "GROUPED_KEPT_ROWS", batch_rows)
     with Warehouse(tmp_path / "w.duckdb") as warehouse:
         con = warehouse.con
         con.execute("CREATE TABLE rows_ AS SELECT CASE WHEN i < 1500 THEN 0 WHEN i < 3700 THEN 1 ELSE 2 END AS period, "
                     "i AS id, CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 13) * 0.25 END AS x, 'g' || (i % 3) AS g, "
-                    "i % 2 AS target FROM range(3900) AS r(i) ORDER BY (i * 7919) % 3900")
+                    "i % 2 AS target, CASE WHEN i % 50 = 0 THEN NULL WHEN i % 7 = 0 THEN 1.5 ELSE i * 0.001 END AS u "
+                    "FROM range(3900) AS r(i) ORDER BY (i * 7919) % 3900")
         views = []
         for p in range(3):
             con.execute(f"CREATE VIEW rows_{p} AS SELECT * EXCLUDE (period) FROM rows_ WHERE period = {p}")
@@ -77,8 +80,13 @@ def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_p
                                         "inv", sizes[p], sizes[p], True, {"period": f"2024-01-0{1 + p}"})
                        for p in range(3)]
             kept_groups = KeptGroups("rows_", "period", {f"{tag}{p}": str(p) for p in range(3)}) if grouped else None
-            append_evaluations(warehouse, [(r, [], v, KEPT) for r, v in zip(records, views)], keep_rows=300,
+            append_evaluations(warehouse, [(r, [], v, kept) for r, v in zip(records, views)], keep_rows=300,
                                grouped=kept_groups)
+
+        def rows(evaluation_id: str) -> list[tuple]:
+            return con.execute(f"SELECT {', '.join(kept)} FROM mlmon.rows_daily WHERE evaluation_id = ? ORDER BY ALL",
+                               [evaluation_id]).fetchall()
+
         for p in range(3):
-            assert len(_kept(con, f"one{p}")) == min(300, sizes[p])
-            assert _kept(con, f"all{p}") == _kept(con, f"one{p}")
+            assert len(rows(f"one{p}")) == min(300, sizes[p])
+            assert rows(f"all{p}") == rows(f"one{p}")
