@@ -22,12 +22,15 @@ from sqlglot import exp
 from mlmon.errors import Location, NodeError
 from mlmon.evaluation.evaluate import (
     EvaluationPlan,
+    KnownCounts,
+    grouped_class_counts,
     evaluate,
     labelled_rows,
     reference_performance,
     require_ground_truth,
 )
 from mlmon.evaluation.kept_groups import KeptGroups
+from mlmon.evaluation.quality import grouped_present_counts
 from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, coverage_metrics, joined_rows
 from mlmon.evaluation.reference import TRAINING, Reference, ReferenceCache, kept_reference, resolve_reference
 from mlmon.evaluation.run import EvaluationRequest, StoredEvaluation, plan_for, score_into
@@ -288,6 +291,20 @@ class _Batch:
             return None
         return Groups(self.joined, PERIOD_COLUMN, tuple(p.start for p in todo), tuple(p.n_rows for p in todo))
 
+    def known_counts(self, groups: Groups | None, todo: Sequence[PeriodCount]) -> list[KnownCounts] | None:
+        """What each period's evaluation would count of its rows, counted for all periods in
+        grouped scans (rows and labels in `period_counts`'s, present values and classes here)."""
+        if groups is None:
+            return None
+        assert self.plan is not None
+        types = dict(table_columns(self.con, groups.relation))
+        features = [f for f in self.plan.features if f in types]
+        present = grouped_present_counts(self.con, groups, features, types)
+        classes = (grouped_class_counts(self.con, groups, self.plan.target)
+                   if self.plan.task != "regression" and self.plan.target in types else None)
+        return [KnownCounts(p.n_rows, p.n_labelled, present[j], classes[j] if classes is not None else None)
+                for j, p in enumerate(todo)]
+
     # -- references ------------------------------------------------------------------------------
 
     def fixed_reference(self) -> Reference | None:
@@ -360,6 +377,7 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
         appended = []
         kept_keys: dict[str, str] = {}  # evaluation_id -> its period in `groups.relation`, as SQL
         present: set[str] | None = None
+        known = batch.known_counts(groups, todo)
         for index, period in enumerate(batch.periods):
             if period not in todo:
                 continue
@@ -376,7 +394,7 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
                               progress=lambda message, tag=tag: say(tag + message), drift=drift,
                               estimated=estimates.for_group(todo.index(period)) if estimates is not None else None,
                               performance=realised.for_group(todo.index(period)) if realised is not None else None,
-                              counts=(n_evaluated, n_labelled) if in_place else None)
+                              known=known[todo.index(period)] if known is not None else None)
             if request.truth is not None or request.predictions is not None:
                 result.metrics += coverage_metrics(n_evaluated, n_labelled)
             if plan.segments:

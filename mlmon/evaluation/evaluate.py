@@ -25,12 +25,14 @@ from mlmon.evaluation.task import measured_performance, task_metrics, whole_bina
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
+from mlmon.metrics.grouped import Groups
 from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import DriftResult, drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns
 
-__all__ = ["EvaluationPlan", "EvaluationResult", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
+__all__ = ["EvaluationPlan", "EvaluationResult", "KnownCounts", "grouped_class_counts", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
 
 _DRIFT_SEED = 1337  # the domain classifier's seed (SPEC §4); its samples are drawn with it too
 _SCORE = "__mlmon_score"  # the prediction drift's score, compared beside the features
@@ -144,6 +146,31 @@ def _class_counts(con: duckdb.DuckDBPyConnection, current_sql: str, column: str)
     return out
 
 
+def grouped_class_counts(con: duckdb.DuckDBPyConnection, groups: Groups, column: str) -> list[dict[str, int]]:
+    """`_class_counts` of every group (in `groups.keys` order), in one grouped scan."""
+    # Through pandas as `_class_counts`: the labels reach canonical_label as the same values.
+    counts = con.execute(f"SELECT {groups.index_sql()} AS g, {quote(column)} AS label, COUNT(*) AS n "
+                         f"FROM {groups.relation} AS t WHERE {groups.wanted()} AND {quote(column)} IS NOT NULL "
+                         "GROUP BY 1, 2").df()
+    out: list[dict[str, int]] = [{} for _ in groups.keys]
+    for j, label, n in zip(counts["g"], counts["label"], counts["n"]):
+        found = out[int(j)]
+        found[canonical_label(label)] = found.get(canonical_label(label), 0) + int(n)
+    return out
+
+
+@dataclass(frozen=True)
+class KnownCounts:
+    """What the caller counted of the current rows already (a period store, for all its
+    periods in grouped scans): rows, labelled rows, and optionally the features' present
+    values (`present_counts`) and the target's rows per class (`_class_counts`)."""
+
+    n_rows: int
+    n_labelled: int
+    present: tuple[int, dict[str, int]] | None = None
+    classes: dict[str, int] | None = None
+
+
 def _shares(counts: dict[str, int]) -> dict[str, float]:
     total = float(sum(counts.values()))
     return {k: n / total for k, n in counts.items()} if total else {}
@@ -160,36 +187,38 @@ def evaluate(
     drift: Callable[..., DriftResult] = drift_and_profile,
     estimated: Callable[[duckdb.DuckDBPyConnection, str, EvaluationPlan, Reference], list[MetricValue]] | None = None,
     performance: Callable[[duckdb.DuckDBPyConnection, str, EvaluationPlan, Reference], list[MetricValue]] | None = None,
-    counts: tuple[int, int] | None = None,
+    known: KnownCounts | None = None,
 ) -> EvaluationResult:
     """All metrics of one evaluation of the (sampled, scored) rows `current_sql`.
 
     `drift` computes the univariate drift (`drift_and_profile`'s signature): a period store
     hands in one that computed every period's in grouped scans (mlmon.metrics.grouped), and
     `estimated` its CBPE and `performance` its realised performance likewise, in place of the
-    task's own. `counts`, when the caller knows them: (rows, labelled rows) of `current_sql`.
+    task's own. `known`: what the caller counted of `current_sql` already.
 
     Rows without the model's outputs (the model could not score them) get the input drift and
     data-quality metrics only: no performance, prediction drift or estimate.
     """
     say = progress or (lambda message: None)
     timings: dict[str, float] = {}
-    n_cur = counts[0] if counts is not None else int(con.execute(
+    n_cur = known.n_rows if known is not None else int(con.execute(
         exp.select(exp.Count(this=exp.Star())).from_(current_sql, dialect="duckdb").sql("duckdb")).fetchone()[0])
     if n_cur == 0:
         raise NodeError(f"evaluation '{plan.store}' has no rows to evaluate: the data (after sampling) is empty")
     warnings = list(reference.warnings)
     metrics: list[MetricValue] = []
-    n_labelled = counts[1] if counts is not None else labelled_rows(con, current_sql, plan.target)
+    n_labelled = known.n_labelled if known is not None else labelled_rows(con, current_sql, plan.target)
     scored = set(plan.outputs) <= {name for name, _ in table_columns(con, current_sql)}
-    compared = compare_features(con, current_sql, reference.sql, plan, reference.memo)
+    compared = compare_features(con, current_sql, reference.sql, plan, reference.memo,
+                                known.present if known is not None else None)
     numeric, categorical = compared.numeric, compared.categorical
     warnings += compared.notes
 
     truth: dict[str, int] = {}
     if n_labelled and plan.task != "regression":
         # Outcomes of a class the reference does not know are left out of performance (task.py).
-        truth = _class_counts(con, current_sql, plan.target)
+        truth = known.classes if known is not None and known.classes is not None else _class_counts(
+            con, current_sql, plan.target)
         values, notes = unknown_labels(plan.target, plan.classes or (), truth)
         metrics += values
         warnings += notes

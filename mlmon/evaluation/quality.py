@@ -14,13 +14,15 @@ from typing import Any, Protocol, Sequence
 import duckdb
 
 from mlmon.evaluation.sampling import table_columns
+from mlmon.metrics.grouped import Groups
 from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.sqlstats import as_double, present, quote
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import broken_feature_metrics, column_type_class
 
-__all__ = ["FeaturePlan", "ComparedFeatures", "present_counts", "compare_features", "unknown_labels"]
+__all__ = ["FeaturePlan", "ComparedFeatures", "present_counts", "grouped_present_counts", "compare_features",
+           "unknown_labels"]
 
 
 class FeaturePlan(Protocol):
@@ -44,23 +46,41 @@ class ComparedFeatures:
     notes: list[str]
 
 
-def present_counts(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str],
-                   types: dict[str, str]) -> tuple[int, dict[str, int]]:
-    """Rows, and per column its present values (NULL, and NaN in a number column, are missing)."""
+def _present_items(columns: Sequence[str], types: dict[str, str]) -> list[str]:
     items = []
     for c in columns:
         kept = present(as_double(c), "duckdb") if column_type_class(types[c]) == "number" else f"{quote(c)} IS NOT NULL"
         items.append(f"SUM(CASE WHEN {kept} THEN 1 ELSE 0 END)")
-    (row,) = con.execute(f"SELECT {', '.join(['COUNT(*)', *items])} FROM {relation_sql} AS t").fetchall()
+    return items
+
+
+def present_counts(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str],
+                   types: dict[str, str]) -> tuple[int, dict[str, int]]:
+    """Rows, and per column its present values (NULL, and NaN in a number column, are missing)."""
+    (row,) = con.execute(f"SELECT {', '.join(['COUNT(*)', *_present_items(columns, types)])} "
+                         f"FROM {relation_sql} AS t").fetchall()
     return int(row[0]), {c: int(n or 0) for c, n in zip(columns, row[1:])}
 
 
+def grouped_present_counts(con: duckdb.DuckDBPyConnection, groups: Groups, columns: Sequence[str],
+                           types: dict[str, str]) -> list[tuple[int, dict[str, int]]]:
+    """`present_counts` of every group (in `groups.keys` order), in one grouped scan."""
+    rows = con.execute(f"SELECT {groups.index_sql()} AS g, {', '.join(['COUNT(*)', *_present_items(columns, types)])} "
+                       f"FROM {groups.relation} AS t WHERE {groups.wanted()} GROUP BY 1").fetchall()
+    out: list[tuple[int, dict[str, int]]] = [(0, {c: 0 for c in columns}) for _ in groups.keys]
+    for row in rows:
+        out[int(row[0])] = (int(row[1]), {c: int(n or 0) for c, n in zip(columns, row[2:])})
+    return out
+
+
 def compare_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference_sql: str,
-                     plan: FeaturePlan, memo: dict[Any, Any] | None = None) -> ComparedFeatures:
+                     plan: FeaturePlan, memo: dict[Any, Any] | None = None,
+                     current_counts: tuple[int, dict[str, int]] | None = None) -> ComparedFeatures:
     """A feature the data lacks, or whose type class (number, text, boolean, date) differs from
     the reference's, is drifted with `feature_missing` / `type_changed` = 1 and its missing shares;
     a side holding no value at all (a month with no values read from CSV as text) has no type.
-    `memo`, if given, keeps the reference's side for the next call (a store's next period)."""
+    `memo`, if given, keeps the reference's side for the next call (a store's next period);
+    `current_counts`, `present_counts` of the current rows when the caller counted them already."""
     current = dict(table_columns(con, current_sql))
     key = ("present_counts", reference_sql, tuple(plan.features))
     if memo is None or key not in memo:
@@ -74,7 +94,10 @@ def compare_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference
     notes = [f"feature {f} is not in the reference rows: its drift is not computed"
              for f in plan.features if f in current and f not in ref]
     both = [f for f in plan.features if f in current and f in ref]
-    n_cur, cur_present = present_counts(con, current_sql, both, current)
+    if current_counts is not None and set(both) <= set(current_counts[1]):
+        n_cur, cur_present = current_counts[0], {f: current_counts[1][f] for f in both}
+    else:
+        n_cur, cur_present = present_counts(con, current_sql, both, current)
     classes = {f: (column_type_class(ref[f]) if ref_present[f] else None,
                    column_type_class(current[f]) if cur_present[f] else None) for f in both}
     changed = [f for f in both if None not in classes[f] and classes[f][0] != classes[f][1]]
