@@ -62,7 +62,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     months[2]["outcome"] = 1.0
     pd.concat(months, ignore_index=True).to_parquet(root / "data" / "logged.parquet", index=False)
     files = {
-        "mlmon_project.yml": "name: period_store\n",
+        "mlmon_project.yml": "name: period_store\nsettings:\n  evaluation_keep_rows: 300\n",
         "models/datasets.yml": textwrap.dedent("""
             datasets:
               - name: reference_rows
@@ -113,3 +113,15 @@ def test_every_period_stores_what_it_stores_alone(project: Path) -> None:
             else:
                 assert got == pytest.approx(value, rel=1e-9, abs=1e-12), key
     assert grouped[("2020-04-01", "new_category_share", "cat", None)][0] > 0
+
+
+def test_every_period_keeps_the_rows_it_keeps_alone(project: Path) -> None:
+    """The kept rows drawn for all periods in grouped statements (at most 300 a period here) are each
+    period's own sample."""
+    kept = {}
+    for store in ("in_place", "copied"):
+        rows = query_frame(project, f"SELECT e.labels, r.* EXCLUDE (evaluation_id) FROM mlmon.rows_{store} AS r "
+                                    "JOIN mlmon.evaluations AS e USING (evaluation_id)")
+        kept[store] = sorted(map(str, rows.astype(str).itertuples(index=False)))
+    assert len(kept["in_place"]) == 300 + 300 + 1 + 3  # at most 300 a period
+    assert kept["in_place"] == kept["copied"]
