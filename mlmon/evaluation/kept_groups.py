@@ -66,37 +66,42 @@ def kept_groups_query(groups: KeptGroups, counts: Mapping[str, int], columns: Se
     evaluation_id and the kept `columns`. `counts` holds each evaluation's row count.
 
     A row's ordinal in the order of all kept columns is its rank on the first one, plus, for
-    the few rows tied on it, its place among them in the order of the rest: the sort of every
-    row is on one key, and only tied rows are sorted on all (what DuckDB's sort pays for is the
-    width of its keys)."""
-    group = quote(groups.column)
+    the few rows tied on it, its place among them in the order of the rest. The ranks are
+    found on (group, first column) alone, a narrow sort; an untied row is the only one of its
+    group with its first value, so the kept ones are found again by a join on that pair. Only
+    tied rows are sorted whole (what a sort costs is the width of what it carries)."""
+    group, c1 = quote(groups.column), quote(columns[0])
+    wanted = f"{group} IN ({', '.join(groups.keys.values())})"
     tag = " ".join(f"WHEN {key} THEN '{evaluation_id}'" for evaluation_id, key in groups.keys.items())
-    kept = ", ".join(quote(c) for c in columns)
-    first = f"PARTITION BY {group} ORDER BY {quote(columns[0])} ASC NULLS FIRST"
-    order = ", ".join(f"{quote(c)} ASC NULLS FIRST" for c in columns)
+    kept = ", ".join(f"t.{quote(c)}" for c in columns)
+    first = f"PARTITION BY {group} ORDER BY {c1} ASC NULLS FIRST"
+    order = ", ".join(f"t.{quote(c)} ASC NULLS FIRST" for c in columns)
     whens = []
     for evaluation_id, key in groups.keys.items():
         found = cut(counts[evaluation_id], size, seed)
         condition = "TRUE" if found is None else (
-            f"(__mlmon_draw < {found[0]} OR (__mlmon_draw = {found[0]} AND __mlmon_ordinal <= {found[1]}))")
+            f"(x.__mlmon_draw < {found[0]} OR (x.__mlmon_draw = {found[0]} AND x.__mlmon_ordinal <= {found[1]}))")
         whens.append(f"WHEN {key} THEN {condition}")
-    c1 = quote(columns[0])
+    chosen = f"CASE x.{group} {' '.join(whens)} ELSE FALSE END"
+    draw = scramble_sql("__mlmon_ordinal", seed)
     # Tied on the first column: the same value as a neighbour in its order (a false tie is
-    # harmless: the rows tied are numbered within their rank, which holds them alone).
-    tied = (f"((__mlmon_has_before IS NOT NULL AND __mlmon_before IS NOT DISTINCT FROM {c1}) OR "
-            f"(__mlmon_has_after IS NOT NULL AND __mlmon_after IS NOT DISTINCT FROM {c1}))")
+    # harmless: tied rows are numbered within their rank, which holds them alone).
+    tied = ("((__mlmon_has_before IS NOT NULL AND __mlmon_before IS NOT DISTINCT FROM __mlmon_first) OR "
+            "(__mlmon_has_after IS NOT NULL AND __mlmon_after IS NOT DISTINCT FROM __mlmon_first))")
+    same = f"t.{group} = k.{group} AND t.{c1} IS NOT DISTINCT FROM k.__mlmon_first"
     return (
-        f"WITH __mlmon_ranked AS (SELECT {group}, {kept}, RANK() OVER ({first}) AS __mlmon_rank, "
+        f"WITH __mlmon_ranked AS (SELECT {group}, {c1} AS __mlmon_first, RANK() OVER ({first}) AS __mlmon_rank, "
         f"LAG({c1}) OVER ({first}) AS __mlmon_before, LAG(1) OVER ({first}) AS __mlmon_has_before, "
         f"LEAD({c1}) OVER ({first}) AS __mlmon_after, LEAD(1) OVER ({first}) AS __mlmon_has_after "
-        f"FROM {groups.relation} AS t WHERE {group} IN ({', '.join(groups.keys.values())})), "
-        "__mlmon_numbered AS ("
-        f"SELECT {group}, {kept}, __mlmon_rank AS __mlmon_ordinal FROM __mlmon_ranked WHERE NOT {tied} "
-        f"UNION ALL SELECT {group}, {kept}, __mlmon_rank - 1 + ROW_NUMBER() OVER "
-        f"(PARTITION BY {group}, __mlmon_rank ORDER BY {order}) AS __mlmon_ordinal FROM __mlmon_ranked "
-        f"WHERE {tied}), "
-        f"__mlmon_drawn AS (SELECT {group}, {kept}, __mlmon_ordinal, "
-        f"{scramble_sql('__mlmon_ordinal', seed)} AS __mlmon_draw FROM __mlmon_numbered) "
-        f"SELECT CASE {group} {tag} END AS evaluation_id, {kept} FROM __mlmon_drawn "
-        f"WHERE CASE {group} {' '.join(whens)} ELSE FALSE END"
+        f"FROM {groups.relation} AS t WHERE {wanted}), "
+        f"__mlmon_untied AS (SELECT x.* FROM (SELECT {group}, __mlmon_first, __mlmon_rank AS __mlmon_ordinal, "
+        f"{draw} AS __mlmon_draw FROM __mlmon_ranked WHERE NOT {tied}) AS x WHERE {chosen}), "
+        f"__mlmon_ties AS (SELECT DISTINCT {group}, __mlmon_first, __mlmon_rank FROM __mlmon_ranked WHERE {tied}), "
+        f"__mlmon_tied AS (SELECT y.*, {draw} AS __mlmon_draw FROM (SELECT t.{group}, {kept}, "
+        f"k.__mlmon_rank - 1 + ROW_NUMBER() OVER (PARTITION BY t.{group}, k.__mlmon_rank ORDER BY {order}) "
+        f"AS __mlmon_ordinal FROM {groups.relation} AS t JOIN __mlmon_ties AS k ON {same}) AS y) "
+        f"SELECT CASE t.{group} {tag} END AS evaluation_id, {kept} FROM {groups.relation} AS t "
+        f"JOIN __mlmon_untied AS k ON {same} WHERE t.{wanted} "
+        f"UNION ALL SELECT CASE x.{group} {tag} END AS evaluation_id, "
+        f"{', '.join(f'x.{quote(c)}' for c in columns)} FROM __mlmon_tied AS x WHERE {chosen}"
     )
