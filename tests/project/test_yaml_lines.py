@@ -10,7 +10,7 @@ import yaml
 
 from mlmon.project import yaml_lines
 from mlmon.errors import ConfigError, Location
-from mlmon.project.yaml_lines import load_yaml, parse_yaml_value
+from mlmon.project.yaml_lines import load_yaml, parse_error, parse_yaml_value
 
 TEXT = (
     "retrains:\n"
@@ -122,3 +122,15 @@ def test_command_line_values(monkeypatch: pytest.MonkeyPatch) -> None:
         parse_yaml_value("{a: &a [1, 2, 3], b: *a, c: *a}", "--vars")
     assert str(caught.value) == ("--vars: YAML aliases expand this file to 16 values "
                                  "(at most 3 more than the 8 written are allowed)")
+
+
+def test_parse_errors_take_the_best_place_and_text_they_have() -> None:
+    at = yaml.Mark("a.yml", 0, 4, 2, None, None)  # line 5, column 3 once counted from 1
+    problem = yaml.MarkedYAMLError(context="while parsing", context_mark=None, problem="bad value", problem_mark=at)
+    assert str(parse_error(problem, "a.yml")) == "a.yml:5:3: invalid YAML: bad value — check the indentation and quoting"
+    context_only = yaml.MarkedYAMLError(context="while parsing a block", context_mark=at)
+    error = parse_error(context_only, "a.yml")
+    assert error.location == Location("a.yml", 5, 3)
+    assert error.message == f"invalid YAML: {context_only}"
+    unplaced = parse_error(yaml.YAMLError("no document"), "a.yml")
+    assert unplaced.location == Location("a.yml") and unplaced.message == "invalid YAML: no document"
