@@ -30,8 +30,8 @@ from mlmon.evaluation.evaluate import (
     require_ground_truth,
 )
 from mlmon.evaluation.kept_groups import KeptGroups
-from mlmon.evaluation.quality import grouped_present_counts
 from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, coverage_metrics, joined_rows
+from mlmon.evaluation.quality import grouped_present_counts
 from mlmon.evaluation.reference import TRAINING, Reference, ReferenceCache, kept_reference, resolve_reference
 from mlmon.evaluation.run import EvaluationRequest, StoredEvaluation, plan_for, score_into
 from mlmon.evaluation.segments import evaluate_segments, require_segment_columns
