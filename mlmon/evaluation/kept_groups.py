@@ -4,9 +4,9 @@ A period's kept rows are its rows numbered in the order of the kept columns, and
 ordinals with the smallest scrambled values (mlmon.metrics.sqlsample). Which ordinals win
 depends only on the period's row count and the seed, so it is found here in numpy: the
 `size`-th smallest (scrambled, ordinal) pair is a cut, and a row is kept when its pair is at
-most the cut. One window ranks the rows of every period (partitioned by period) on the first
-kept column, the rows tied there are numbered among themselves on the rest, and one filter
-keeps them: no sort per period, no sort on every column of every row, and no second sort by
+most the cut. One narrow window ranks the rows of every period on the first kept column, the
+rows tied there are numbered among themselves on the rest, and the kept ones are read again by
+a join: no sort per period, no sort of whole rows (but the tied ones), and no second sort by
 the scrambled values.
 
 Rows that tie on every kept column are the same kept row whichever ordinal each gets, so the
@@ -17,20 +17,15 @@ kept rows equal the per-period sample's exactly; a kept column no engine orders 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from mlmon.metrics.sqlsample import scramble, scramble_sql
+# The per-period sample's own list of the types both engines order alike.
+from mlmon.metrics.sqlsample import _ORDERABLE, scramble, scramble_sql
 from mlmon.metrics.sqlstats import quote
 
 __all__ = ["KeptGroups", "orderable", "kept_groups_query"]
-
-# Types both engines order alike (as the per-period sample's canonical order).
-_ORDERABLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-              "UBIGINT", "DOUBLE", "FLOAT", "REAL", "DECIMAL", "NUMERIC", "VARCHAR", "JSON", "DATE", "UUID",
-              "BOOLEAN", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S",
-              "TIME"}
 
 
 @dataclass(frozen=True)
