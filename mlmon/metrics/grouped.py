@@ -112,26 +112,6 @@ def _first_round_sql(ref_sql: str | None, groups: Groups | None, specs: Sequence
             f"FROM ({' UNION ALL '.join(branches)}) AS x GROUP BY x.g, x.k")
 
 
-def _merged(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray], index: int, layout: Layout,
-            stride_base: float) -> Cells:
-    """The cells of one (group, column) pair: the reference's cells and the group's, by key."""
-    k = np.union1d(ref["k"], cur["k"])
-    n = len(k)
-
-    def spread(part: dict[str, np.ndarray], name: str, fill: float) -> np.ndarray:
-        out = np.full(n, fill)
-        out[np.searchsorted(k, part["k"])] = part[name]
-        return out
-
-    c1, c2 = spread(ref, "c", 0.0).astype(np.int64), spread(cur, "c", 0.0).astype(np.int64)
-    vmin = np.fmin(spread(ref, "vmin", np.nan), spread(cur, "vmin", np.nan))
-    vmax = np.fmax(spread(ref, "vmax", np.nan), spread(cur, "vmax", np.nan))
-    n1, n2 = int(c1.sum()), int(c2.sum())
-    with np.errstate(invalid="ignore", over="ignore"):  # infinite values: m is not used for their cells
-        m = n2 * spread(ref, "a", 0.0) - n1 * spread(cur, "a", 0.0)
-    return Cells(index, n1, n2, c1, c2, vmin, vmax, m, _origin(layout), k - stride_base)
-
-
 def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],
                  dialect: str, reference: dict[str, np.ndarray] | None = None) -> dict[int, Cells]:
     """The first round's cells of every (group j, column i) pair, by index j * len(specs) + i.
@@ -142,23 +122,34 @@ def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnS
     else:
         found = _fetch(con, _first_round_sql(None, groups, specs, keys, dialect))
         res = {name: np.concatenate([reference[name], found[name]]) for name in reference}
-    # Sorted by (column, group, key): each pair's cells are one slice (the reference is group -1).
     n_groups = len(groups.keys)
-    pair = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64) * (n_groups + 1) + res["g"].astype(np.int64) + 1
-    order = np.lexsort((res["k"], pair))
-    res, pair = {name: values[order] for name, values in res.items()}, pair[order]
-    bounds = np.searchsorted(pair, np.arange(len(specs) * (n_groups + 1) + 1))
-
-    def part(i: int, j: int) -> dict[str, np.ndarray]:
-        p = i * (n_groups + 1) + j + 1
-        return {name: values[bounds[p]:bounds[p + 1]] for name, values in res.items()}
-
+    column = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64)
     states = {}
     for i, spec in enumerate(specs):
-        ref = part(i, -1)
+        rows = column == i
+        # Every key of the column, sorted; one slot per (group, key), the reference's row first:
+        # a pair's cells are then the keys where its group or the reference has rows.
+        universe, position = np.unique(res["k"][rows], return_inverse=True)
+        width = len(universe)
+        slot = (res["g"][rows].astype(np.int64) + 1) * width + position.reshape(-1)
+
+        def spread(name: str, fill: float) -> np.ndarray:
+            out = np.full((n_groups + 1) * width, fill)
+            out[slot] = res[name][rows]
+            return out.reshape(n_groups + 1, width)
+
+        c, a = spread("c", 0.0).astype(np.int64), spread("a", 0.0)
+        vmin, vmax = spread("vmin", np.nan), spread("vmax", np.nan)
         for j in range(n_groups):
             index = j * len(specs) + i
-            states[index] = _merged(ref, part(i, j), index, spec.layout, float(i * _COLUMN_STRIDE))
+            held = (c[0] > 0) | (c[j + 1] > 0)
+            c1, c2 = c[0][held], c[j + 1][held]
+            n1, n2 = int(c1.sum()), int(c2.sum())
+            with np.errstate(invalid="ignore", over="ignore"):  # infinite values: m is not used for their cells
+                m = n2 * a[0][held] - n1 * a[j + 1][held]
+            states[index] = Cells(index, n1, n2, c1, c2, np.fmin(vmin[0][held], vmin[j + 1][held]),
+                                  np.fmax(vmax[0][held], vmax[j + 1][held]), m, _origin(spec.layout),
+                                  universe[held] - float(i * _COLUMN_STRIDE))
     return states
 
 
