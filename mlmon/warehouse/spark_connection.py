@@ -33,6 +33,7 @@ from mlmon.warehouse.duckdb import CATALOG
 from mlmon.warehouse.spark_errors import is_spark_error, spark_error_line
 from mlmon.warehouse.spark_staged import StagedViews
 from mlmon.warehouse.spark_trace import traced
+from mlmon.warehouse.spark_unions import merge_union_scans
 from mlmon.warehouse.tables import STAGING_SCHEMA, SYSTEM_SCHEMA
 from mlmon.warehouse.spark_dialect import (
     SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
@@ -161,6 +162,8 @@ class SparkConnection:
         self._memo: dict[tuple[str, str], Any] = {}  # query answers, until the next write
         self._memoise = memoise
         self._local: Any = None  # in-memory DuckDB answering information_schema queries
+        # Rewrites that evaluate expressions on rows a WHERE drops need Spark's NULL-for-errors.
+        self._merge_unions = str(spark.conf.get("spark.sql.ansi.enabled", "false")).lower() != "true"
 
     def _databases(self) -> list[str]:
         mine = {*self.schema_map.values(), SYSTEM_SCHEMA, STAGING_SCHEMA}
@@ -291,10 +294,27 @@ class SparkConnection:
             self._qualify_rename(statement)
         _json_as_text(statement)
         text = spark_sql(statement)
-        frame = self.spark.sql(text)
+        frame = self._merged_query(statement) if reads else None
+        frame = self.spark.sql(text) if frame is None else frame
         if reads and self._memoise and not any(statement.find_all(*_VOLATILE)):
             return SparkResult(frame, memo=self._memo, key=text)
         return SparkResult(frame)
+
+    def _merged_query(self, query: exp.Expression) -> Any | None:
+        """The query with its UNION ALL branches over one relation read in one scan
+        (`mlmon.warehouse.spark_unions`), or None when nothing merges or Spark refuses the
+        merged form (the query is then run as written)."""
+        if not self._merge_unions or not query.find(exp.Union):
+            return None
+        merged = query.copy()
+        if not merge_union_scans(merged):
+            return None
+        try:
+            return self.spark.sql(spark_sql(merged))
+        except Exception as exc:
+            if is_spark_error(exc):
+                return None
+            raise
 
     def _staged_statement(self, statement: exp.Expression) -> SparkResult | None:
         """CREATE TABLE / VIEW AS and DROP TABLE / VIEW of the staging schema, done with temporary views
