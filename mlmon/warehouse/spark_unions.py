@@ -107,11 +107,10 @@ def _merged(relation: exp.Expression, members: list[tuple[exp.Select, list[exp.E
     for branch, conditions in members:
         fields: list[exp.Expression] = []
         for i, projection in enumerate(branch.expressions):
-            fields += [exp.Literal.string(f"c{i}"), projection.unalias().copy()]
-        keep = exp.and_(*[c.copy() for c in conditions]) if conditions else exp.true()
+            fields += [exp.Literal.string(f"c{i}"), projection.unalias()]  # moved: the branch is replaced
+        keep = exp.and_(*conditions, copy=False) if conditions else exp.true()
         fields += [exp.Literal.string(_KEEP), keep]
         structs.append(exp.Anonymous(this="NAMED_STRUCT", expressions=fields))
-    relation = relation.copy()
     rows = exp.Anonymous(this="INLINE", expressions=[exp.Anonymous(this="ARRAY", expressions=structs)])
     scan = exp.select(rows).from_(relation).subquery("__mlmon_rows")
     columns = [exp.alias_(exp.column(f"c{i}", "__mlmon_rows"), name, quoted=True) for i, name in enumerate(names)]
@@ -140,10 +139,12 @@ def _join_shape(branch: exp.Expression) -> tuple[str, list[exp.Expression]] | No
     branches = _chain(inner.this) if isinstance(inner.this, exp.Union) else [inner.this]
     if not branches or not isinstance(branches[0], exp.Select):
         return None
-    shell = branch.copy()
-    _from(shell).set("this", exp.Null())
+    query = inner.this
+    inner.set("this", exp.Null())  # the branch's text without the subquery's query, then put back
+    shell = branch.sql("spark")
+    inner.set("this", query)
     names = ",".join(e.alias_or_name for e in branches[0].expressions)
-    return f"{names}|{shell.sql('spark')}", branches
+    return f"{names}|{shell}", branches
 
 
 def _lift_joins(statement: exp.Expression) -> bool:
@@ -155,11 +156,11 @@ def _lift_joins(statement: exp.Expression) -> bool:
         shapes = [_join_shape(b) for b in branches]
         if any(s is None for s in shapes) or len({s[0] for s in shapes}) != 1:
             continue
-        inner = [b.copy() for s in shapes for b in s[1]]
+        inner = [b for s in shapes for b in s[1]]  # moved, not copied: the chain is replaced
         merged = inner[0]
         for branch in inner[1:]:
-            merged = exp.union(merged, branch, distinct=False)
-        lifted = branches[0].copy()
+            merged = exp.union(merged, branch, distinct=False, copy=False)
+        lifted = branches[0]
         _from(lifted).set("this", merged)
         union.replace(lifted)
         changed = True
@@ -190,10 +191,9 @@ def merge_union_scans(statement: exp.Expression) -> bool:
         parts = [branches[item] if isinstance(item, int) else
                  (_merged(relations[item], groups[item], names) if len(groups[item]) > 1 else groups[item][0][0])
                  for item in order]
-        parts = [p.copy() for p in parts]
         merged = parts[0]
         for part in parts[1:]:
-            merged = exp.union(merged, part, distinct=False)
+            merged = exp.union(merged, part, distinct=False, copy=False)
         union.replace(merged)
         changed = True
     return changed
