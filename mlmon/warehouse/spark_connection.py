@@ -293,27 +293,29 @@ class SparkConnection:
         if isinstance(statement, exp.Alter):
             self._qualify_rename(statement)
         _json_as_text(statement)
-        text = spark_sql(statement)
-        frame = self._merged_query(statement) if reads else None
-        frame = self.spark.sql(text) if frame is None else frame
+        frame, text = self._merged_query(statement) if reads else (None, "")
+        if frame is None:
+            text = spark_sql(statement)
+            frame = self.spark.sql(text)
         if reads and self._memoise and not any(statement.find_all(*_VOLATILE)):
             return SparkResult(frame, memo=self._memo, key=text)
         return SparkResult(frame)
 
-    def _merged_query(self, query: exp.Expression) -> Any | None:
-        """The query with its UNION ALL branches over one relation read in one scan
-        (`mlmon.warehouse.spark_unions`), or None when nothing merges or Spark refuses the
-        merged form (the query is then run as written)."""
+    def _merged_query(self, query: exp.Expression) -> tuple[Any | None, str]:
+        """(DataFrame, Spark SQL) of the query with its UNION ALL branches over one relation
+        read in one scan (`mlmon.warehouse.spark_unions`); (None, "") when nothing merges or
+        Spark refuses the merged form (the query is then run as written)."""
         if not self._merge_unions or not query.find(exp.Union):
-            return None
+            return None, ""
         merged = query.copy()
         if not merge_union_scans(merged):
-            return None
+            return None, ""
+        text = spark_sql(merged)
         try:
-            return self.spark.sql(spark_sql(merged))
+            return self.spark.sql(text), text
         except Exception as exc:
             if is_spark_error(exc):
-                return None
+                return None, ""
             raise
 
     def _staged_statement(self, statement: exp.Expression) -> SparkResult | None:
