@@ -161,8 +161,9 @@ class SparkWarehouse(Warehouse):
             self._release()
 
     def log_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Kept, and written with the command's other log rows in one INSERT by `flush_log`
-        (the build runner's, at the end of every build): an INSERT is a Spark job."""
+        """Kept, and written with the command's other log rows in one INSERT per table by
+        `flush_log` (at the end of every build, and before a read of these tables): an INSERT
+        is a Spark job. A command killed outright loses them; its tables stay as written."""
         self._log.setdefault(table, []).extend(rows)
 
     def flush_log(self) -> None:
