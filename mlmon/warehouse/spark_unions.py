@@ -133,8 +133,12 @@ def _join_shape(branch: exp.Expression) -> tuple[str, list[exp.Expression]] | No
     if not isinstance(branch, exp.Select) or any(v for k, v in branch.args.items()
                                                  if k not in ("expressions", "from", "from_", "joins")):
         return None
-    inner = _from(branch)
-    if not isinstance(inner, exp.Subquery) or not branch.args.get("joins"):
+    inner, joins = _from(branch), branch.args.get("joins") or []
+    if not isinstance(inner, exp.Subquery) or not joins:
+        return None
+    # Joins that keep or drop each row of the left side on its own distribute over its union;
+    # a RIGHT or FULL join would add the right side's unmatched rows once per branch.
+    if any(str(j.side or "").upper() in ("RIGHT", "FULL") or not isinstance(j.this, exp.Table) for j in joins):
         return None
     branches = _chain(inner.this) if isinstance(inner.this, exp.Union) else [inner.this]
     if not branches or not isinstance(branches[0], exp.Select):

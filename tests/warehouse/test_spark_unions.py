@@ -68,3 +68,11 @@ def test_joins_that_differ_are_not_lifted():
 def test_parenthesised_branches_are_branches():
     changed, text = _merge("SELECT * FROM ((SELECT a AS v FROM r) UNION ALL (SELECT b AS v FROM r)) AS x")
     assert changed and text.count("INLINE(") == 1 and "UNION" not in text
+
+
+def test_right_and_full_joins_are_not_lifted():
+    for side in ("RIGHT", "FULL OUTER"):
+        changed, text = _merge(
+            f"SELECT * FROM (SELECT c.id FROM (SELECT a AS v FROM r) AS x {side} JOIN c ON c.v = x.v UNION ALL "
+            f"SELECT c.id FROM (SELECT a AS v FROM s) AS x {side} JOIN c ON c.v = x.v) AS y")
+        assert not changed and text.count("JOIN") == 2, side
