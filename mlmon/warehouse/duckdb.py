@@ -249,9 +249,10 @@ class Warehouse:
         self.con.executemany(statement, [[row.get(c) for c in columns] for row in rows])
 
     def log_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Append rows to a system table of the command's log (`node_results`, `node_builds`):
-        here at once; an engine that pays a job per statement keeps them until `flush_log`,
-        which the build calls when it ends and a reader of those tables before it reads."""
+        """Append rows to a system table of the command's log (`node_results`, `node_builds`,
+        `check_results`): here at once; an engine that pays a job per statement keeps them until
+        `flush_log`, which the build calls when it ends and a reader of those tables before it
+        reads."""
         self.insert_rows(table, rows)
 
     def flush_log(self) -> None:
