@@ -48,6 +48,7 @@ _INFORMATION_SCHEMA = {
                "ordinal_position int, data_type string",
 }
 _DESCRIBE_COLUMNS = ("column_name", "column_type", "null", "key", "default", "extra")  # as DuckDB's DESCRIBE
+_DESCRIBE_RESULT = [(name, "VARCHAR") for name in _DESCRIBE_COLUMNS]
 # Functions whose answer changes between two runs of the same query: never memoised.
 _VOLATILE = (exp.Rand, exp.Randn, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime, exp.Uuid)
 
@@ -180,9 +181,17 @@ class SparkConnection:
     def execute(self, sql: str | exp.Expression, params: Sequence[Any] | None = None) -> SparkResult:
         if isinstance(sql, exp.Expression):
             sql = sql.sql("duckdb")
+        text = bind(sql, params)
+        # A relation is described again and again between two writes (each metric family asks
+        # for its columns): the answer is kept, as query answers are, until the next write.
+        described = ("describe", text) if self._memoise and text[:9].upper() == "DESCRIBE " else None
+        if described is not None and described in self._memo:
+            return SparkResult(None, rows=list(self._memo[described]), columns=_DESCRIBE_RESULT)
         result = SparkResult(None)
-        for statement in parse_duckdb(bind(sql, params)):
+        for statement in parse_duckdb(text):
             result = self._run(statement)
+        if described is not None and result._rows is not None:
+            self._memo[described] = tuple(result._rows)
         return result
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -346,7 +355,7 @@ class SparkConnection:
         """The query's columns from its analysed plan: no Spark job."""
         frame = self.dataframe(query)
         rows = [(f.name, duckdb_type(f.dataType), "YES", None, None, None) for f in frame.schema.fields]
-        return SparkResult(None, rows=rows, columns=[(name, "VARCHAR") for name in _DESCRIBE_COLUMNS])
+        return SparkResult(None, rows=rows, columns=_DESCRIBE_RESULT)
 
     def _answer_locally(self, statement: exp.Expression) -> SparkResult:
         """A query over information_schema alone, run by an in-memory DuckDB over the catalog's
