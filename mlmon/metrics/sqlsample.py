@@ -137,16 +137,18 @@ def portable_sample_sql(relation: str, select: Sequence[str], ordered: Sequence[
     if size <= 0 or rows <= size:
         return f"SELECT {columns} FROM {relation} AS t{filtered}{' LIMIT 0' if size <= 0 else ''}"
     draw, ordinal = last_draw(rows, int(size), seed)
-    kept = f"__mlmon_draw <= {draw}"
+    kept = "__mlmon_draw <= c.__mlmon_cut"
     if draw == 0 or rows >= _PRIME:
         # Every stage of the scramble is one-to-one on [0, 2^31 - 1) but for two inputs the
         # modulo sends to 0: a draw other than 0 is one ordinal's, and the draw alone decides.
-        kept = f"(__mlmon_draw < {draw} OR (__mlmon_draw = {draw} AND __mlmon_ordinal <= {ordinal}))"
+        kept = f"(__mlmon_draw < c.__mlmon_cut OR (__mlmon_draw = c.__mlmon_cut AND __mlmon_ordinal <= {ordinal}))"
 
     def drawn(relation_with_ordinals: str) -> str:
-        """Rows of a relation with `__mlmon_ordinal` whose ordinal the sample draws."""
+        """Rows of a relation with `__mlmon_ordinal` whose ordinal the sample draws. The cut
+        is a joined row, not a constant: DuckDB would push a constant comparison into the
+        projection below and compute the scramble's shared stages once per use."""
         return (f"(SELECT *, {scramble_sql('__mlmon_ordinal', seed)} AS __mlmon_draw FROM {relation_with_ordinals}) "
-                f"AS d WHERE {kept}")
+                f"AS d JOIN (SELECT {draw} AS __mlmon_cut) AS c ON {kept}")
 
     sample = (f"SELECT {columns} FROM {drawn('__mlmon_numbered')} "
               f"ORDER BY __mlmon_draw, __mlmon_ordinal LIMIT {int(size)}")
@@ -170,36 +172,42 @@ def portable_sample_sql(relation: str, select: Sequence[str], ordered: Sequence[
     return f"WITH {ranked}, {hits}, {candidates}, {renumbered} {sample}"
 
 
-def _cheapest_prefix(rows: int, size: int, width: int, distinct: Sequence[int]) -> int:
-    """How many leading sorted columns to rank on first (`width`: all of them, one pass), from
-    `distinct[j - 1]`, an estimate of the distinct values of the first j columns.
-
-    A rough cost in column-rows: one pass sorts `rows` rows on `width` columns; ranking on j
-    columns first sorts `rows` rows on j, reads the rows again, and sorts the rows tied with a
-    drawn ordinal on all `width`. A group of g tied rows holds a drawn ordinal with chance
-    1 - (1 - size/rows)^g."""
-    best, best_cost = width, float(rows) * width
-    if rows <= size:
-        return best
-    miss = math.log1p(-size / rows)
-    for j, count in enumerate(distinct, start=1):
-        group = max(1.0, rows / max(int(count or 0), 1))
-        candidates = -rows * math.expm1(group * miss)
-        cost = rows * (j + 1) + width * candidates
-        if cost < best_cost:
-            best, best_cost = j, cost
-    return best
+def _prefix_cost(rows: int, size: int, width: int, prefix: int, distinct: int) -> float:
+    """A rough cost, in column-rows, of a sample of `size` of `rows` rows sorted on `width`
+    columns, ranked first on `prefix` of them, whose values are about `distinct`: one pass
+    sorts every row on all columns; ranking on a prefix sorts every row on the prefix, reads
+    the rows again and sorts on all columns the rows tied with a drawn ordinal (a group of g
+    tied rows holds one with chance 1 - (1 - size/rows)^g)."""
+    if prefix >= width:
+        return float(rows) * width
+    group = max(1.0, rows / max(distinct, 1))
+    candidates = -rows * math.expm1(group * math.log1p(-size / rows))
+    return rows * (prefix + 1) + width * candidates
 
 
 def _plan(con: Any, relation: str, sorted_on: Sequence[str], size: int, where: str | None) -> tuple[int, int]:
-    """(rows meeting `where`, the prefix to rank on first), from one aggregate query."""
-    # Ranking on j columns first can only pay when j + 1 < the number of sorted columns.
-    probes = range(1, min(len(sorted_on) - 2, _MAX_PREFIX) + 1)
-    estimates = [f"APPROX_COUNT_DISTINCT(HASH({', '.join(quote(c) for c in sorted_on[:j])}))" for j in probes]
+    """(rows meeting `where`, the prefix to rank on first). One aggregate query counts the rows
+    and estimates the distinct values of the leading column; longer prefixes are estimated, by
+    a second query, only when they could cost less."""
+    width = len(sorted_on)
+    longest = min(width - 2, _MAX_PREFIX)  # ranking on j columns first can only pay when j + 1 < width
     filtered = f" WHERE {where}" if where else ""
-    found = con.execute(f"SELECT {', '.join(['COUNT(*)', *estimates])} FROM {relation} AS t{filtered}").fetchone()
-    rows = int(found[0])
-    return rows, _cheapest_prefix(rows, int(size), len(sorted_on), [int(d or 0) for d in found[1:]])
+
+    def distinct_counts(prefixes: Sequence[int], *also: str) -> list[int]:
+        estimates = [f"APPROX_COUNT_DISTINCT(HASH({', '.join(quote(c) for c in sorted_on[:j])}))" for j in prefixes]
+        found = con.execute(f"SELECT {', '.join([*also, *estimates])} FROM {relation} AS t{filtered}").fetchone()
+        return [int(v or 0) for v in found]
+
+    rows, *first = distinct_counts(range(1, min(longest, 1) + 1), "COUNT(*)")
+    if rows <= size or longest < 1:
+        return rows, width
+    costs = {width: _prefix_cost(rows, size, width, width, rows)}
+    costs.update((j, _prefix_cost(rows, size, width, j, d)) for j, d in enumerate(first, start=1))
+    # Ranking on j columns costs at least rows * (j + 1): longer prefixes only when that is less.
+    if longest >= 2 and min(costs.values()) > rows * 3:
+        costs.update((j, _prefix_cost(rows, size, width, j, d))
+                     for j, d in enumerate(distinct_counts(range(2, longest + 1)), start=2))
+    return rows, min(costs, key=lambda j: (costs[j], j))
 
 
 def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,

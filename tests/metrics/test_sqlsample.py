@@ -306,7 +306,13 @@ def test_sample_query_ranks_on_a_leading_column_that_nearly_identifies_rows():
     ranked = query.find(exp.CTE).find(exp.Window)
     assert {c.name for c in ranked.find_all(exp.Column)} == {"lead"}
     assert _rows(con, query.sql("duckdb")) == _rows(con, portable_sample_sql("wide", names, types, 300, 9))
-    # A leading column of few values: one pass on all columns, the same rows.
+    # A leading column of few values: ranked on it and the next, which tell rows apart.
+    reordered = ["tag", *names[:-1]]
+    query = sample_query(con, "wide", reordered, reordered, 300, 9)
+    assert {c.name for c in query.find(exp.CTE).find(exp.Window).find_all(exp.Column)} == {"tag", "lead"}
+    assert _rows(con, query.sql("duckdb")) == _rows(con, portable_sample_sql("wide", reordered, [types[-1], *types[:-1]],
+                                                                             300, 9))
+    # Two columns, the first of few values: one pass on both, the same rows.
     query = sample_query(con, "wide", ["tag", "c0"], ["tag", "c0"], 300, 9)
     assert "__mlmon_ranked" not in query.sql("duckdb")
     assert _rows(con, query.sql("duckdb")) == _rows(con, portable_sample_sql(
@@ -342,5 +348,5 @@ def test_a_cut_at_draw_zero_keeps_ordinals_by_their_ordinal_too():
     con = duckdb.connect()
     con.execute("CREATE TABLE z AS SELECT i AS v FROM range(100) AS r(i)")
     sql = portable_sample_sql("z", ["v"], [("v", "BIGINT")], 1, seed, rows=100)
-    assert "__mlmon_ordinal <= 50" in sql
+    assert "__mlmon_ordinal <= 50" in sql and "__mlmon_draw = c.__mlmon_cut" in sql
     assert con.execute(sql).fetchall() == [(49,)]
