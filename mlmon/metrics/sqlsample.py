@@ -131,22 +131,23 @@ def portable_sample_sql(relation: str, select: Sequence[str], ordered: Sequence[
     carried = ", ".join(f"t.{quote(c)}" for c in dict.fromkeys([*select, *sorted_on]))
     numbered = (f"__mlmon_numbered AS (SELECT {carried}, ROW_NUMBER() OVER ({_order_by(sorted_on)}) AS __mlmon_ordinal "
                 f"FROM {relation} AS t{filtered})")
-    if rows is None:
+    if rows is None or rows >= _PRIME:  # beyond the prime, ordinals wrap and share draws
         return (f"WITH {numbered} SELECT {columns} FROM __mlmon_numbered "
                 f"ORDER BY {scramble_sql('__mlmon_ordinal', seed)}, __mlmon_ordinal LIMIT {int(size)}")
     if size <= 0 or rows <= size:
         return f"SELECT {columns} FROM {relation} AS t{filtered}{' LIMIT 0' if size <= 0 else ''}"
     draw, ordinal = last_draw(rows, int(size), seed)
     kept = "__mlmon_draw <= c.__mlmon_cut"
-    if draw == 0 or rows >= _PRIME:
-        # Every stage of the scramble is one-to-one on [0, 2^31 - 1) but for two inputs the
+    if draw == 0:
+        # Each stage of the scramble is one-to-one on [0, 2^31 - 1) but for two inputs the
         # modulo sends to 0: a draw other than 0 is one ordinal's, and the draw alone decides.
         kept = f"(__mlmon_draw < c.__mlmon_cut OR (__mlmon_draw = c.__mlmon_cut AND __mlmon_ordinal <= {ordinal}))"
 
     def drawn(relation_with_ordinals: str) -> str:
         """Rows of a relation with `__mlmon_ordinal` whose ordinal the sample draws. The cut
-        is a joined row, not a constant: DuckDB would push a constant comparison into the
-        projection below and compute the scramble's shared stages once per use."""
+        is a joined row, not a constant: DuckDB inlines the projected draw into a filter on a
+        constant, and a filter recomputes the scramble's repeated stages where a projection
+        shares them."""
         return (f"(SELECT *, {scramble_sql('__mlmon_ordinal', seed)} AS __mlmon_draw FROM {relation_with_ordinals}) "
                 f"AS d JOIN (SELECT {draw} AS __mlmon_cut) AS c ON {kept}")
 

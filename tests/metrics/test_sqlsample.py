@@ -303,6 +303,13 @@ def test_sample_query_ranks_on_a_leading_column_that_nearly_identifies_rows():
     types = [("lead", "DOUBLE"), *[(f"c{k}", "BIGINT") for k in range(5)], ("tag", "VARCHAR")]
     query = sample_query(con, "wide", names, names, 300, 9)
     assert query.find(exp.CTE).alias == "__mlmon_ranked"
+    # Counted after `where`: the draw is the definition's over the rows that meet it.
+    where = "c0 < 60 AND tag <> 't3'"
+    assert _rows(con, sample_query(con, "wide", names, names, 300, 9, where).sql("duckdb")) == \
+        _rows(con, portable_sample_sql("wide", names, types, 300, 9, where))
+    # No fewer rows than asked for: all of them, read without a sort.
+    everything = sample_query(con, "wide", names, names, 30_000, 9).sql("duckdb")
+    assert "OVER" not in everything and _rows(con, everything) == _rows(con, f"SELECT {', '.join(names)} FROM wide")
     ranked = query.find(exp.CTE).find(exp.Window)
     assert {c.name for c in ranked.find_all(exp.Column)} == {"lead"}
     assert _rows(con, query.sql("duckdb")) == _rows(con, portable_sample_sql("wide", names, types, 300, 9))
@@ -327,7 +334,8 @@ def _brute_force_last(rows: int, size: int, seed: int) -> tuple[int, int]:
 
 
 def test_the_cut_is_the_last_drawn_ordinal(monkeypatch):
-    for rows, size, seed in ((2, 1, 0), (10, 3, 1), (1_000, 999, 2), (5_000, 1, 3), (30_000, 2_000, 5)):
+    for rows, size, seed in ((2, 1, 0), (10, 3, 1), (1_000, 999, 2), (5_000, 1, 3), (30_000, 2_000, 5),
+                             (200_000, 150_000, 6)):
         assert last_draw(rows, size, seed) == _brute_force_last(rows, size, seed)
     # Ordinals scrambled a chunk at a time: the same cut across chunk boundaries.
     monkeypatch.setattr(sqlsample, "_CHUNK", 1_000)
