@@ -221,6 +221,18 @@ def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequenc
     columns alone: the other columns only break ties between rows whose selected values are
     equal, so the rows read are the same and the sort is far cheaper (a kept or bounded sample
     reads a few columns of wide rows)."""
+    return sqlglot.parse_one(_sample_sql(con, relation, select, hashed, size, seed, where), read="duckdb")
+
+
+def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
+                     where: str | None = None) -> pd.DataFrame:
+    """At most `size` rows of `select` as a DataFrame, drawn over the `hashed` columns (a key,
+    or every column of the row), in canonical order."""
+    return canonical_order(con.execute(_sample_sql(con, relation, select, hashed, size, seed, where)).df())
+
+
+def _sample_sql(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
+                where: str | None) -> str:
     types = dict(_column_types(con, relation))
     missing = [name for name in [*hashed, *select] if name not in types]
     if missing:
@@ -230,16 +242,7 @@ def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequenc
     orderable = {name for name, dtype in first if _base_type(dtype) in _ORDERABLE}
     ordered = first if set(select) <= orderable else [*first, *rest]
     rows, prefix = _plan(con, relation, _sorted_on(ordered), size, where)
-    sql = portable_sample_sql(relation, select, ordered, size, seed, where, rows=rows, prefix=prefix)
-    return sqlglot.parse_one(sql, read="duckdb")
-
-
-def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
-                     where: str | None = None) -> pd.DataFrame:
-    """At most `size` rows of `select` as a DataFrame, drawn over the `hashed` columns (a key,
-    or every column of the row), in canonical order."""
-    frame = con.execute(sample_query(con, relation, select, hashed, size, seed, where).sql("duckdb")).df()
-    return canonical_order(frame)
+    return portable_sample_sql(relation, select, ordered, size, seed, where, rows=rows, prefix=prefix)
 
 
 def _column_types(con: Any, relation: str) -> list[tuple[str, str]]:
