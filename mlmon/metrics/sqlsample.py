@@ -234,11 +234,13 @@ def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Seq
 def _sample_sql(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
                 where: str | None) -> str:
     types = dict(_column_types(con, relation))
-    missing = [name for name in [*hashed, *select] if name not in types]
+    # Both engines resolve column names whatever their case.
+    by_name = {name.lower(): dtype for name, dtype in types.items()}
+    missing = [name for name in [*hashed, *select] if name.lower() not in by_name]
     if missing:
         raise ValueError(f"{relation} has no column {missing[0]!r} to sample on")
-    first = [(name, types[name]) for name in hashed]
-    rest = [(name, dtype) for name, dtype in types.items() if name not in set(hashed)]
+    first = [(name, by_name[name.lower()]) for name in hashed]
+    rest = [(name, dtype) for name, dtype in types.items() if name.lower() not in {h.lower() for h in hashed}]
     orderable = {name for name, dtype in first if _base_type(dtype) in _ORDERABLE}
     ordered = first if set(select) <= orderable else [*first, *rest]
     rows, prefix = _plan(con, relation, _sorted_on(ordered), size, where)
