@@ -358,3 +358,11 @@ def test_a_cut_at_draw_zero_keeps_ordinals_by_their_ordinal_too():
     sql = portable_sample_sql("z", ["v"], [("v", "BIGINT")], 1, seed, rows=100)
     assert "__mlmon_ordinal <= 50" in sql and "__mlmon_draw = c.__mlmon_cut" in sql
     assert con.execute(sql).fetchall() == [(49,)]
+    # Ranked on a prefix first: the same tie-break finds the tie group holding ordinal 50.
+    con.execute("CREATE TABLE z3 AS SELECT i % 10 AS a, i % 7 AS b, i AS v FROM range(100) AS r(i)")
+    ordered = [("a", "BIGINT"), ("b", "BIGINT"), ("v", "BIGINT")]
+    for size in (1, 2, 30):
+        ranked = portable_sample_sql("z3", ["a", "b", "v"], ordered, size, seed, rows=100, prefix=1)
+        assert "__mlmon_ranked" in ranked
+        assert con.execute(ranked).fetchall() == con.execute(
+            portable_sample_sql("z3", ["a", "b", "v"], ordered, size, seed)).fetchall()
