@@ -258,14 +258,16 @@ def _metric_names(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
                   per_segment: bool = False) -> list[tuple[str, bool]]:
     """(metric, has a band): by the evaluation that first wrote them, then by name. Not by
     storage order, which only DuckDB keeps."""
-    condition = "IS NOT NULL" if per_feature else "IS NULL"
-    segment = "IS NOT NULL" if per_segment else "IS NULL"
+    # One query for the three views (with or without feature, segment): on Spark, where every
+    # query is a job, the views ask it three times and the connection answers twice from memory.
     rows = con.execute(
-        "SELECT m.metric, bool_or(m.lower IS NOT NULL OR m.upper IS NOT NULL), min(e.created_at) "
+        "SELECT m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL, "
+        "bool_or(m.lower IS NOT NULL OR m.upper IS NOT NULL), min(e.created_at) "
         "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
-        f"WHERE m.store = ? AND m.feature {condition} AND m.segment {segment} GROUP BY m.metric ORDER BY 3, 1", [store]
+        "WHERE m.store = ? GROUP BY m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL ORDER BY 5, 1", [store]
     ).fetchall()
-    return [(r[0], bool(r[1])) for r in rows if not (per_feature and r[0] in _CLASS_METRICS)]
+    return [(r[0], bool(r[3])) for r in rows if bool(r[1]) == per_feature and bool(r[2]) == per_segment
+            and not (per_feature and r[0] in _CLASS_METRICS)]
 
 
 PERIOD_LABEL = "period"  # the label of a `period:` evaluation: the period's first day

@@ -182,25 +182,39 @@ def band(
     return out
 
 
+def _labels(reference_y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, whether each is present). Numbers and booleans stay numeric arrays (a million
+    Python objects cost more than the fit); anything else is compared as Python objects."""
+    values = np.asarray(reference_y)
+    if values.dtype.kind in "biuf":
+        values = values.ravel()
+        return values, ~np.isnan(values) if values.dtype.kind == "f" else np.ones(values.shape, dtype=bool)
+    labels = pd.Series(np.asarray(reference_y, dtype=object).ravel())
+    return labels.to_numpy(), labels.notna().to_numpy()
+
+
 def fit_calibrator(reference_proba: Any, reference_y: Any, positive_label: Any = None) -> IsotonicRegression | None:
     """The isotonic map from raw to calibrated positive-class probability, fitted on the labelled
     reference rows (those with a probability and a label); None when the reference cannot
     calibrate: no rows, a single class, or more than two labels (ValueError)."""
     ref_p = _positive_column(reference_proba)
-    labels = pd.Series(np.asarray(reference_y, dtype=object).ravel())
+    labels, present = _labels(reference_y)
     if len(labels) != len(ref_p):
         raise ValueError(f"reference_proba has {len(ref_p)} rows but reference_y has {len(labels)}")
-    keep = np.isfinite(ref_p) & labels.notna().to_numpy()
+    keep = np.isfinite(ref_p) & present
     ref_p, labels = ref_p[keep], labels[keep]
-    classes = sorted(labels.unique().tolist())
+    classes = sorted(pd.unique(labels).tolist())
     if len(classes) > 2:
         raise ValueError(f"estimated performance is for binary classification; reference has {len(classes)} labels")
     positive = positive_label if positive_label is not None else (classes[-1] if classes else None)
-    is_positive = (labels == positive).to_numpy()
+    is_positive = np.asarray(labels == positive, dtype=bool)
     if is_positive.all() or not is_positive.any():
         return None
+    # The fit depends on the rows, not their order, and sorts them (a stable sort, slow on
+    # shuffled scores, linear on sorted ones): an unstable sort of the scores first costs less.
+    order = np.argsort(ref_p)
     calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-    return calibrator.fit(ref_p, is_positive.astype(np.float64))
+    return calibrator.fit(ref_p[order], is_positive[order].astype(np.float64))
 
 
 def estimate_performance(

@@ -59,10 +59,12 @@ def calibration_rows(con: Any, labelled_sql: str, target: str, proba_column: str
     rows with a target and a finite probability."""
     t = quote(target)
     labelled = f"{t} IS NOT NULL"
-    n = int(con.execute(f"SELECT COUNT(*) FROM {labelled_sql} AS t WHERE {labelled}").fetchone()[0])
-    if n <= max_rows:
+    finite = _finite(f"CAST({quote(proba_column)} AS DOUBLE)")
+    n, usable = con.execute(f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN {finite} THEN 1 ELSE 0 END), 0) "
+                            f"FROM {labelled_sql} AS t WHERE {labelled}").fetchone()
+    if int(n) <= max_rows:
         return con.execute(f"SELECT {t}, {quote(proba_column)} FROM {labelled_sql} AS t WHERE {labelled}").df()
-    where = f"{labelled} AND {_finite(f'CAST({quote(proba_column)} AS DOUBLE)')}"
+    where = f"{labelled} AND {finite}"
     # The hash sample of the whole rows, read on the two columns: which ordinals it takes depends
     # on the number of rows and the seed only, and the rows of an ordinal in the order of
     # (target, probability, the other columns) hold the values of that ordinal in the order of
@@ -70,7 +72,7 @@ def calibration_rows(con: Any, labelled_sql: str, target: str, proba_column: str
     types = dict((r[0], str(r[1])) for r in con.execute(
         f"DESCRIBE SELECT {t}, {quote(proba_column)} FROM {labelled_sql} AS t").fetchall())
     sql = portable_sample_sql(labelled_sql, [target, proba_column], [(c, types[c]) for c in (target, proba_column)],
-                              max_rows, seed, where)
+                              max_rows, seed, where, rows=int(usable))
     return canonical_order(con.execute(sql).df())
 
 

@@ -39,14 +39,16 @@ def predicted_class_counts(con: Any, relation_sql: str, prediction_column: str, 
     return counts
 
 
-def _counts_at_threshold(con: Any, relation_sql: str, proba_column: str, threshold: float,
-                         positive: str, negative: str, dialect: str) -> dict[str, int]:
-    """Binary predicted classes re-derived at `threshold`, so an evaluation's own threshold counts."""
+def _counts_at_threshold(con: Any, relations: Sequence[str], proba_column: str, threshold: float,
+                         positive: str, negative: str, dialect: str) -> list[dict[str, int]]:
+    """Binary predicted classes re-derived at `threshold`, so an evaluation's own threshold
+    counts: per relation, in one statement (on Spark each statement is a job)."""
     column = quote(proba_column, dialect)
-    above, scored = con.execute(
-        f"SELECT COUNT(*) FILTER (WHERE {column} >= {float(threshold)!r}), COUNT({column}) FROM {relation_sql}"
-    ).fetchone()
-    return {positive: int(above), negative: int(scored) - int(above)}
+    parts = [f"SELECT {side} AS side, COUNT(*) FILTER (WHERE {column} >= {float(threshold)!r}) AS above, "
+             f"COUNT({column}) AS scored FROM {relation}" for side, relation in enumerate(relations)]
+    rows = con.execute(" UNION ALL ".join(parts)).fetchall()
+    counts = {int(side): (int(above), int(scored)) for side, above, scored in rows}
+    return [{positive: counts[side][0], negative: counts[side][1] - counts[side][0]} for side in range(len(relations))]
 
 
 def score_expression(classes: Sequence[Any] | None, proba_column: str | None, prediction_column: str = "prediction",
@@ -158,8 +160,8 @@ def prediction_drift(
     if len(classes) == 2 and proba_column and positive_class is not None:
         positive = canonical_label(positive_class)
         negative = next(canonical_label(c) for c in classes if canonical_label(c) != positive)
-        current, reference = (_counts_at_threshold(con, relation, proba_column, threshold, positive, negative, dialect)
-                              for relation in (current_sql, reference_sql))
+        current, reference = _counts_at_threshold(con, (current_sql, reference_sql), proba_column, threshold,
+                                                  positive, negative, dialect)
         return class_share_drift(classes, current, reference) + _distribution_drift(
             con, reference_sql, current_sql, proba_column, dialect, _DISTRIBUTION_METRICS["binary"], distribution)
     current = predicted_class_counts(con, current_sql, prediction_column, dialect)

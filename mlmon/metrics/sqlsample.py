@@ -10,10 +10,22 @@ Identical rows get distinct ordinals, hence distinct draws: a hash of the rows' 
 would send every copy of a row to the same side of the cut, and a domain classifier would then
 "detect" drift between two halves of one data set. The sample depends on the data and the
 seed only: not on file order, threads or engine.
+
+Numbering the rows in the order of all their columns is a wide sort; the same rows are found
+cheaper. Which ordinals are drawn depends on the number of rows and the seed alone, so the
+cut (the last kept draw) is found first, in numpy, and a row is kept when its scrambled
+ordinal is within the cut: no sort by draw. And a row's ordinal in the order of all its
+columns is its rank in the order of the first few (the prefix) plus its place among the rows
+tied with it on the prefix, in the order of the other columns. So the rows are ranked on the
+prefix alone, a narrow sort; only the prefix values whose tied rows hold a drawn ordinal are
+read again and ordered on the remaining columns: about one row per drawn ordinal when the
+prefix nearly identifies a row. Approximate distinct counts choose the prefix; the choice
+changes the cost, never the rows.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -23,7 +35,8 @@ from sqlglot import exp
 
 from mlmon.metrics.sqlstats import quote
 
-__all__ = ["portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "scramble_sql", "scramble"]
+__all__ = ["portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "scramble_sql", "scramble",
+           "last_draw"]
 
 # Types both engines order alike (numbers, text, booleans, dates and times); lists, maps,
 # structs and blobs do not take part in the canonical order.
@@ -34,6 +47,10 @@ _ORDERABLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
 _PRIME = 2_147_483_647  # 2^31 - 1: every product below stays under 2^48, exact in BIGINT
 _MULTIPLIERS = (48_271, 69_621, 40_692)
 _SHIFTS = (15, 13)
+# Ordinals scrambled at a time while looking for the cut: bounded memory whatever the rows.
+_CHUNK = 1 << 20
+# Leading columns tried as the prefix ranked on first.
+_MAX_PREFIX = 3
 
 
 def _base_type(dtype: str) -> str:
@@ -65,49 +82,169 @@ def scramble(ordinals: np.ndarray, seed: int) -> np.ndarray:
     return x
 
 
+def last_draw(rows: int, size: int, seed: int) -> tuple[int, int]:
+    """(scrambled ordinal, ordinal) of the last ordinal a sample of `size` of ordinals 1..`rows`
+    keeps, in the order of (draw, ordinal): ordinal o is drawn when (scramble(o), o) is at most
+    this pair. Needs 0 < size < rows; memory is bounded by `size` plus one chunk of ordinals."""
+    if not 0 < size < rows:
+        raise ValueError(f"a cut needs 0 < size < rows, got size {size} of {rows} rows")
+    if rows >= 1 << 32:
+        raise ValueError(f"a sample draws from fewer than 2^32 rows, got {rows}")
+    # One int64 per ordinal orders by (draw, ordinal): draws are below 2^31, ordinals below 2^32.
+    kept = np.empty(0, dtype=np.int64)
+    for start in range(1, rows + 1, _CHUNK):
+        ordinals = np.arange(start, min(start + _CHUNK, rows + 1), dtype=np.int64)
+        keys = (scramble(ordinals, seed) << 32) | ordinals
+        if len(kept) == size:
+            keys = keys[keys < kept.max()]
+        kept = np.concatenate([kept, keys])
+        if len(kept) > size:
+            kept = np.partition(kept, size - 1)[:size]
+    last = int(kept.max())
+    return last >> 32, last & 0xFFFF_FFFF
+
+
+def _sorted_on(ordered: Sequence[tuple[str, str]]) -> list[str]:
+    return [name for name, dtype in ordered if _base_type(dtype) in _ORDERABLE]
+
+
+def _order_by(columns: Sequence[str]) -> str:
+    return f"ORDER BY {', '.join(f'{quote(n)} ASC NULLS FIRST' for n in columns)}" if columns else ""
+
+
 def portable_sample_sql(relation: str, select: Sequence[str], ordered: Sequence[tuple[str, str]], size: int,
-                        seed: int, where: str | None = None) -> str:
+                        seed: int, where: str | None = None, rows: int | None = None,
+                        prefix: int | None = None) -> str:
     """SQL (DuckDB dialect, portable through sqlglot) of at most `size` rows of `select`: the
     rows numbered in the order of the `ordered` columns ((name, DuckDB type)), the smallest
     scrambled ordinals. `where`, if given, is a condition on the relation's columns (alias
-    `t`) applied first."""
-    sorted_on = [n for n, t in ordered if _base_type(t) in _ORDERABLE]
-    window = f"ORDER BY {', '.join(f'{quote(n)} ASC NULLS FIRST' for n in sorted_on)}" if sorted_on else ""
+    `t`) applied first.
+
+    Without `rows` the query numbers every row and sorts all of them by draw: the definition.
+    Given `rows`, the number of rows meeting `where`, it keeps the same rows by the cut and,
+    when `prefix` is fewer than the sorted columns, ranks on that many leading columns first
+    (module docstring)."""
+    sorted_on = _sorted_on(ordered)
     filtered = f" WHERE {where}" if where else ""
     columns = ", ".join(quote(c) for c in select)
-    # Only the columns read or ordered on go through the window, which holds every row it numbers.
+    # Only the columns read or ordered on go through a window, which holds every row it numbers.
     carried = ", ".join(f"t.{quote(c)}" for c in dict.fromkeys([*select, *sorted_on]))
-    return (
-        f"WITH __mlmon_numbered AS (SELECT {carried}, ROW_NUMBER() OVER ({window}) AS __mlmon_ordinal "
-        f"FROM {relation} AS t{filtered}) "
-        f"SELECT {columns} FROM __mlmon_numbered "
-        f"ORDER BY {scramble_sql('__mlmon_ordinal', seed)}, __mlmon_ordinal LIMIT {int(size)}"
-    )
+    numbered = (f"__mlmon_numbered AS (SELECT {carried}, ROW_NUMBER() OVER ({_order_by(sorted_on)}) AS __mlmon_ordinal "
+                f"FROM {relation} AS t{filtered})")
+    if rows is None or rows >= _PRIME:  # beyond the prime, ordinals wrap and share draws
+        return (f"WITH {numbered} SELECT {columns} FROM __mlmon_numbered "
+                f"ORDER BY {scramble_sql('__mlmon_ordinal', seed)}, __mlmon_ordinal LIMIT {int(size)}")
+    if size <= 0 or rows <= size:
+        return f"SELECT {columns} FROM {relation} AS t{filtered}{' LIMIT 0' if size <= 0 else ''}"
+    draw, ordinal = last_draw(rows, int(size), seed)
+    kept = "__mlmon_draw <= c.__mlmon_cut"
+    if draw == 0:
+        # Each stage of the scramble is one-to-one on [0, 2^31 - 1) but for two inputs the
+        # modulo sends to 0: a draw other than 0 is one ordinal's, and the draw alone decides.
+        kept = f"(__mlmon_draw < c.__mlmon_cut OR (__mlmon_draw = c.__mlmon_cut AND __mlmon_ordinal <= {ordinal}))"
+
+    def drawn(relation_with_ordinals: str) -> str:
+        """Rows of a relation with `__mlmon_ordinal` whose ordinal the sample draws. The cut
+        is a joined row, not a constant: DuckDB inlines the projected draw into a filter on a
+        constant, and a filter recomputes the scramble's repeated stages where a projection
+        shares them."""
+        return (f"(SELECT *, {scramble_sql('__mlmon_ordinal', seed)} AS __mlmon_draw FROM {relation_with_ordinals}) "
+                f"AS d JOIN (SELECT {draw} AS __mlmon_cut) AS c ON {kept}")
+
+    sample = (f"SELECT {columns} FROM {drawn('__mlmon_numbered')} "
+              f"ORDER BY __mlmon_draw, __mlmon_ordinal LIMIT {int(size)}")
+    leading = len(sorted_on) if prefix is None else max(1, min(int(prefix), len(sorted_on)))
+    if leading >= len(sorted_on):
+        return f"WITH {numbered} {sample}"
+    first, rest = sorted_on[:leading], sorted_on[leading:]
+    keys = [f"__mlmon_key_{i}" for i in range(leading)]
+    # A row's ordinal is its rank on the prefix plus its place among the rows tied with it
+    # there: the row numbers of a tie group are that group's ordinals in some order, so the
+    # groups holding a drawn row number are the groups holding a drawn ordinal.
+    ranked = (f"__mlmon_ranked AS (SELECT {', '.join(f't.{quote(c)} AS {k}' for c, k in zip(first, keys))}, "
+              f"ROW_NUMBER() OVER ({_order_by(first)}) AS __mlmon_ordinal, RANK() OVER ({_order_by(first)}) "
+              f"AS __mlmon_first FROM {relation} AS t{filtered})")
+    hits = f"__mlmon_hits AS (SELECT DISTINCT {', '.join(keys)}, __mlmon_first FROM {drawn('__mlmon_ranked')})"
+    same_prefix = " AND ".join(f"t.{quote(c)} IS NOT DISTINCT FROM h.{k}" for c, k in zip(first, keys))
+    candidates = (f"__mlmon_candidates AS (SELECT {carried}, h.__mlmon_first FROM {relation} AS t "
+                  f"JOIN __mlmon_hits AS h ON {same_prefix}{filtered})")
+    renumbered = (f"__mlmon_numbered AS (SELECT *, __mlmon_first - 1 + ROW_NUMBER() OVER (PARTITION BY __mlmon_first "
+                  f"{_order_by(rest)}) AS __mlmon_ordinal FROM __mlmon_candidates)")
+    return f"WITH {ranked}, {hits}, {candidates}, {renumbered} {sample}"
+
+
+def _prefix_cost(rows: int, size: int, width: int, prefix: int, distinct: int) -> float:
+    """A rough cost, in column-rows, of a sample of `size` of `rows` rows sorted on `width`
+    columns, ranked first on `prefix` of them, whose values are about `distinct`: one pass
+    sorts every row on all columns; ranking on a prefix sorts every row on the prefix, reads
+    the rows again and sorts on all columns the rows tied with a drawn ordinal (a group of g
+    tied rows holds one with chance 1 - (1 - size/rows)^g)."""
+    if prefix >= width:
+        return float(rows) * width
+    group = max(1.0, rows / max(distinct, 1))
+    candidates = -rows * math.expm1(group * math.log1p(-size / rows))
+    return rows * (prefix + 1) + width * candidates
+
+
+def _plan(con: Any, relation: str, sorted_on: Sequence[str], size: int, where: str | None) -> tuple[int, int]:
+    """(rows meeting `where`, the prefix to rank on first). One aggregate query counts the rows
+    and estimates the distinct values of the leading column; longer prefixes are estimated, by
+    a second query, only when they could cost less."""
+    width = len(sorted_on)
+    longest = min(width - 2, _MAX_PREFIX)  # ranking on j columns first can only pay when j + 1 < width
+    filtered = f" WHERE {where}" if where else ""
+
+    def distinct_counts(prefixes: Sequence[int], *also: str) -> list[int]:
+        estimates = [f"APPROX_COUNT_DISTINCT(HASH({', '.join(quote(c) for c in sorted_on[:j])}))" for j in prefixes]
+        found = con.execute(f"SELECT {', '.join([*also, *estimates])} FROM {relation} AS t{filtered}").fetchone()
+        return [int(v or 0) for v in found]
+
+    rows, *first = distinct_counts(range(1, min(longest, 1) + 1), "COUNT(*)")
+    if rows <= size or longest < 1:
+        return rows, width
+    costs = {width: _prefix_cost(rows, size, width, width, rows)}
+    costs.update((j, _prefix_cost(rows, size, width, j, d)) for j, d in enumerate(first, start=1))
+    # Ranking on j columns costs at least rows * (j + 1): longer prefixes only when that is less.
+    if longest >= 2 and min(costs.values()) > rows * 3:
+        costs.update((j, _prefix_cost(rows, size, width, j, d))
+                     for j, d in enumerate(distinct_counts(range(2, longest + 1)), start=2))
+    return rows, min(costs, key=lambda j: (costs[j], j))
 
 
 def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
                  where: str | None = None) -> exp.Select:
     """`portable_sample_sql` as an expression: rows numbered in the order of the `hashed`
-    columns (a key, or the whole row), then of the relation's other columns.
+    columns (a key, or the whole row), then of the relation's other columns. One aggregate
+    query first counts the rows and estimates how distinct the leading columns are.
 
     When every selected column is an orderable `hashed` one, the rows are sorted on the hashed
     columns alone: the other columns only break ties between rows whose selected values are
     equal, so the rows read are the same and the sort is far cheaper (a kept or bounded sample
     reads a few columns of wide rows)."""
-    types = dict(_column_types(con, relation))
-    first = [(name, types.get(name, "VARCHAR")) for name in hashed]
-    rest = [(name, dtype) for name, dtype in types.items() if name not in set(hashed)]
-    orderable = {name for name, dtype in first if _base_type(dtype) in _ORDERABLE}
-    ordered = first if set(select) <= orderable else [*first, *rest]
-    return sqlglot.parse_one(portable_sample_sql(relation, select, ordered, size, seed, where), read="duckdb")
+    return sqlglot.parse_one(_sample_sql(con, relation, select, hashed, size, seed, where), read="duckdb")
 
 
 def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
                      where: str | None = None) -> pd.DataFrame:
     """At most `size` rows of `select` as a DataFrame, drawn over the `hashed` columns (a key,
     or every column of the row), in canonical order."""
-    frame = con.execute(sample_query(con, relation, select, hashed, size, seed, where).sql("duckdb")).df()
-    return canonical_order(frame)
+    return canonical_order(con.execute(_sample_sql(con, relation, select, hashed, size, seed, where)).df())
+
+
+def _sample_sql(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
+                where: str | None) -> str:
+    types = dict(_column_types(con, relation))
+    # Both engines resolve column names whatever their case.
+    by_name = {name.lower(): dtype for name, dtype in types.items()}
+    missing = [name for name in [*hashed, *select] if name.lower() not in by_name]
+    if missing:
+        raise ValueError(f"{relation} has no column {missing[0]!r} to sample on")
+    first = [(name, by_name[name.lower()]) for name in hashed]
+    rest = [(name, dtype) for name, dtype in types.items() if name.lower() not in {h.lower() for h in hashed}]
+    orderable = {name for name, dtype in first if _base_type(dtype) in _ORDERABLE}
+    ordered = first if set(select) <= orderable else [*first, *rest]
+    rows, prefix = _plan(con, relation, _sorted_on(ordered), size, where)
+    return portable_sample_sql(relation, select, ordered, size, seed, where, rows=rows, prefix=prefix)
 
 
 def _column_types(con: Any, relation: str) -> list[tuple[str, str]]:

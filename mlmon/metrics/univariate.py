@@ -300,7 +300,9 @@ def drift_and_profile(
     cold = profile is None
     floats = _float_columns(con, reference_sql, categorical) if cold else [
         c for c in categorical if profile.categorical[c].is_float]
-    n_ref_rows, n_rows = _count_rows(con, reference_sql), _count_rows(con, current_sql)
+    # A kept profile knows the reference's rows (here they only size the first round's cells).
+    n_ref_rows = _count_rows(con, reference_sql) if cold else profile.n_rows
+    n_rows = _count_rows(con, current_sql)
     expected = n_ref_rows + n_rows
     sampled = {**({c: as_double(c, dialect) for c in numeric} if cold else {}), **extra}
     layouts = sample_layouts(con, reference_sql, sampled, expected, dialect=dialect)

@@ -122,6 +122,7 @@ class ModelRegistry:
                  training_vars: Mapping[str, Any] | None = None) -> ModelVersion:
         existing = self.versions(model)
         number = max((v.version for v in existing), default=0) + 1
+        first_active = not any(v.active for v in existing)
         path = self.warehouse.artifact_dir / model / f"v{number}.skops"
         digest = save_model(trained, path)
         self.fitted[digest] = trained.pipeline  # what loading these bytes would rebuild
@@ -129,7 +130,9 @@ class ModelRegistry:
         artifact = path.relative_to(self.root) if path.is_relative_to(self.root) else path
         row = {
             "model": model, "version": number, "trained_at": utcnow(), "training_dataset": training_dataset,
-            "n_train": trained.n_train, "n_test": trained.n_test, "active": False,
+            # With no version active, the new one is inserted active: the UPDATE that would
+            # deactivate the others has nothing to do (and on Spark rewrites the whole table).
+            "n_train": trained.n_train, "n_test": trained.n_test, "active": activate and first_active,
             "artifact_path": artifact.as_posix(), "sha256": digest,
             "metrics": dumps(trained.metrics, indent=None), "task": trained.task, "target": trained.target,
             "features": json.dumps(trained.features), "classes": json.dumps(trained.classes),
@@ -151,7 +154,7 @@ class ModelRegistry:
             self.warehouse.insert_rows("model_versions", [row])
             self._insert_training_rows(con, model, number, trained.train_fingerprints)
             pause_point("registry_row_written")
-            if activate:
+            if activate and not first_active:
                 self._set_active(model, number)
         return self.get(model, number)
 

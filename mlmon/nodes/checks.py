@@ -106,7 +106,7 @@ class CheckKind(NodeKind):
         severity = config.get("severity") or "error"
         verdicts = [apply_severity(r.verdict, severity) for r in results]
         checked_at = utcnow()  # one run, one timestamp: its rows are read back together
-        ctx.warehouse.insert_rows("check_results", [
+        ctx.warehouse.log_rows("check_results", [
             {"check": node.name, "invocation_id": ctx.invocation_id, **fields, "evaluation_id": r.evaluation_id,
              "feature": r.feature, "value": r.value, "status": str(v.status), "message": v.message,
              "checked_at": checked_at}

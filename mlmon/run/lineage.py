@@ -126,7 +126,7 @@ def build_inputs(project: "Project", name: str) -> BuildInputs:
 
 def record_build(warehouse: "Warehouse", node: "Node", inputs: BuildInputs, invocation_id: str,
                  built_at: datetime) -> None:
-    warehouse.insert_rows("node_builds", [{
+    warehouse.log_rows("node_builds", [{
         "invocation_id": invocation_id, "node": node.name, "kind": node.type, "built_at": built_at,
         "vars": json.dumps(inputs.vars, default=str), "files": json.dumps(inputs.files),
     }])
@@ -134,6 +134,7 @@ def record_build(warehouse: "Warehouse", node: "Node", inputs: BuildInputs, invo
 
 def latest_build(warehouse: "Warehouse", name: str) -> BuildInputs | None:
     """What the newest recorded build of `name` was built from (None if none is recorded)."""
+    warehouse.flush_log()  # builds of this command not yet written (`Warehouse.log_rows`)
     row = warehouse.con.execute(
         f"SELECT vars, files FROM {SYSTEM_SCHEMA}.node_builds WHERE node = ? ORDER BY built_at DESC LIMIT 1",
         [name]).fetchone()

@@ -64,14 +64,17 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
             selected=frozenset(order), named=named_in_selection(config.select, project.nodes),
         )
         stop = False
-        for index, name in enumerate(order, 1):
-            node = project.nodes[name]
-            with progress.node(index, len(order), node.type, name):
-                result = _skipped(node, "an earlier node failed and --fail-fast is set") if stop else _run_node(node, ctx, debug)
-            ctx.results[name] = result
-            _record(warehouse, config, result)
-            progress.node_done(index, len(order), result, tell=project.kind(node).tells_decision)
-            stop = stop or (config.fail_fast and result.status in ("error", "fail"))
+        try:
+            for index, name in enumerate(order, 1):
+                node = project.nodes[name]
+                with progress.node(index, len(order), node.type, name):
+                    result = _skipped(node, "an earlier node failed and --fail-fast is set") if stop else _run_node(node, ctx, debug)
+                ctx.results[name] = result
+                _record(warehouse, config, result)
+                progress.node_done(index, len(order), result, tell=project.kind(node).tells_decision)
+                stop = stop or (config.fail_fast and result.status in ("error", "fail"))
+        finally:  # the nodes' results, even of a build stopped by Ctrl-C
+            warehouse.flush_log()
         run.results = list(ctx.results.values())
     run.write(project.settings.target_dir)
     progress.summary(run)
@@ -138,7 +141,7 @@ def _require_upstream(node: Node, ctx: RunContext) -> list[str]:
 
 
 def _record(warehouse: Warehouse, config: RunConfig, result: NodeResult) -> None:
-    warehouse.insert_rows("node_results", [{
+    warehouse.log_rows("node_results", [{
         "invocation_id": config.invocation_id, "node": result.node, "kind": result.kind,
         "status": result.status, "started_at": result.started_at, "ended_at": result.ended_at,
         "message": "\n".join(filter(None, [result.message, *result.warnings])) or None,

@@ -223,6 +223,9 @@ class Warehouse:
         A table cannot be renamed into another schema, so the staging table is copied (DuckDB
         copies a table's blocks far faster than any query built it).
         """
+        # Counted before the swap, from the staging table: a cached one on Spark, whose count
+        # is known without a job (on DuckDB, either count is metadata).
+        rows = int(self.con.execute(sql.count_rows(sql.table(name, STAGING_SCHEMA)).sql(self.dialect)).fetchone()[0])
         pause_point("before_swap")
         with self.transaction() as con:
             current = self.relation_type(name)
@@ -231,7 +234,7 @@ class Warehouse:
             pause_point("inside_swap")
             con.execute(sql.create_table_as(name, exp.select("*").from_(sql.table(name, STAGING_SCHEMA))).sql(self.dialect))
             self.drop_staging(name)
-        return int(self.con.execute(sql.count_rows(sql.table(name)).sql(self.dialect)).fetchone()[0])
+        return rows
 
     def drop_staging(self, name: str) -> None:
         self.con.execute(sql.drop_relation(name, "TABLE", STAGING_SCHEMA).sql(self.dialect))
@@ -244,6 +247,16 @@ class Warehouse:
         columns = SYSTEM_TABLES[table].column_names
         statement = sql.insert_values(table, columns, SYSTEM_SCHEMA)
         self.con.executemany(statement, [[row.get(c) for c in columns] for row in rows])
+
+    def log_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Append rows to a system table of the command's log (`node_results`, `node_builds`,
+        `check_results`): here at once; an engine that pays a job per statement keeps them until
+        `flush_log`, which the build calls when it ends and a reader of those tables before it
+        reads."""
+        self.insert_rows(table, rows)
+
+    def flush_log(self) -> None:
+        """Write the rows `log_rows` kept (none here)."""
 
 
 def _locked_by_mlmon(path: Path, holder: Holder) -> WarehouseLockedError:

@@ -20,7 +20,7 @@ import sys
 import warnings
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse.duckdb import Warehouse
@@ -131,6 +131,7 @@ class SparkWarehouse(Warehouse):
         self.read_only = read_only
         self.dialect = "duckdb"  # what the connection reads; it writes Spark SQL itself
         self._lock = None if read_only or target.is_connect else _write_lock(self.path)
+        self._log: dict[str, list[dict[str, Any]]] = {}  # rows of `log_rows`, until `flush_log`
         try:
             spark = spark_session(target)
             # Answers are kept only by the one writer: a reader may run beside a writer, and on
@@ -152,9 +153,23 @@ class SparkWarehouse(Warehouse):
 
     def close(self, publish: bool = True) -> None:  # a Spark catalog has no published copy
         try:
-            self.con.close()
+            try:
+                self.flush_log()
+            finally:
+                self.con.close()
         finally:
             self._release()
+
+    def log_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Kept, and written with the command's other log rows in one INSERT per table by
+        `flush_log` (at the end of every build, and before a read of these tables): an INSERT
+        is a Spark job. A command killed outright loses them; its tables stay as written."""
+        self._log.setdefault(table, []).extend(rows)
+
+    def flush_log(self) -> None:
+        pending, self._log = self._log, {}
+        for table, rows in pending.items():
+            self.insert_rows(table, rows)
 
     def _release(self) -> None:
         if self._lock is not None:

@@ -33,6 +33,7 @@ from mlmon.warehouse.duckdb import CATALOG
 from mlmon.warehouse.spark_errors import is_spark_error, spark_error_line
 from mlmon.warehouse.spark_staged import StagedViews
 from mlmon.warehouse.spark_trace import traced
+from mlmon.warehouse.spark_unions import merge_union_scans
 from mlmon.warehouse.tables import STAGING_SCHEMA, SYSTEM_SCHEMA
 from mlmon.warehouse.spark_dialect import (
     SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
@@ -47,6 +48,7 @@ _INFORMATION_SCHEMA = {
                "ordinal_position int, data_type string",
 }
 _DESCRIBE_COLUMNS = ("column_name", "column_type", "null", "key", "default", "extra")  # as DuckDB's DESCRIBE
+_DESCRIBE_RESULT = [(name, "VARCHAR") for name in _DESCRIBE_COLUMNS]
 # Functions whose answer changes between two runs of the same query: never memoised.
 _VOLATILE = (exp.Rand, exp.Randn, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime, exp.Uuid)
 
@@ -161,6 +163,8 @@ class SparkConnection:
         self._memo: dict[tuple[str, str], Any] = {}  # query answers, until the next write
         self._memoise = memoise
         self._local: Any = None  # in-memory DuckDB answering information_schema queries
+        # Rewrites that evaluate expressions on rows a WHERE drops need Spark's NULL-for-errors.
+        self._merge_unions = str(spark.conf.get("spark.sql.ansi.enabled", "false")).lower() != "true"
 
     def _databases(self) -> list[str]:
         mine = {*self.schema_map.values(), SYSTEM_SCHEMA, STAGING_SCHEMA}
@@ -177,9 +181,17 @@ class SparkConnection:
     def execute(self, sql: str | exp.Expression, params: Sequence[Any] | None = None) -> SparkResult:
         if isinstance(sql, exp.Expression):
             sql = sql.sql("duckdb")
+        text = bind(sql, params)
+        # A relation is described again and again between two writes (each metric family asks
+        # for its columns): the answer is kept, as query answers are, until the next write.
+        described = ("describe", text) if self._memoise and text[:9].upper() == "DESCRIBE " else None
+        if described is not None and described in self._memo:
+            return SparkResult(None, rows=list(self._memo[described]), columns=_DESCRIBE_RESULT)
         result = SparkResult(None)
-        for statement in parse_duckdb(bind(sql, params)):
+        for statement in parse_duckdb(text):
             result = self._run(statement)
+        if described is not None and result._rows is not None:
+            self._memo[described] = tuple(result._rows)
         return result
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -290,11 +302,30 @@ class SparkConnection:
         if isinstance(statement, exp.Alter):
             self._qualify_rename(statement)
         _json_as_text(statement)
-        text = spark_sql(statement)
-        frame = self.spark.sql(text)
+        frame, text = self._merged_query(statement) if reads else (None, "")
+        if frame is None:
+            text = spark_sql(statement)
+            frame = self.spark.sql(text)
         if reads and self._memoise and not any(statement.find_all(*_VOLATILE)):
             return SparkResult(frame, memo=self._memo, key=text)
         return SparkResult(frame)
+
+    def _merged_query(self, query: exp.Expression) -> tuple[Any | None, str]:
+        """(DataFrame, Spark SQL) of the query with its UNION ALL branches over one relation
+        read in one scan (`mlmon.warehouse.spark_unions`); (None, "") when nothing merges or
+        Spark refuses the merged form (the query is then run as written)."""
+        if not self._merge_unions or not query.find(exp.Union):
+            return None, ""
+        merged = query.copy()
+        if not merge_union_scans(merged):
+            return None, ""
+        text = spark_sql(merged)
+        try:
+            return self.spark.sql(text), text
+        except Exception as exc:
+            if is_spark_error(exc):
+                return None, ""
+            raise
 
     def _staged_statement(self, statement: exp.Expression) -> SparkResult | None:
         """CREATE TABLE / VIEW AS and DROP TABLE / VIEW of the staging schema, done with temporary views
@@ -324,7 +355,7 @@ class SparkConnection:
         """The query's columns from its analysed plan: no Spark job."""
         frame = self.dataframe(query)
         rows = [(f.name, duckdb_type(f.dataType), "YES", None, None, None) for f in frame.schema.fields]
-        return SparkResult(None, rows=rows, columns=[(name, "VARCHAR") for name in _DESCRIBE_COLUMNS])
+        return SparkResult(None, rows=rows, columns=_DESCRIBE_RESULT)
 
     def _answer_locally(self, statement: exp.Expression) -> SparkResult:
         """A query over information_schema alone, run by an in-memory DuckDB over the catalog's

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
 from mlmon.metrics.estimation import (
@@ -13,6 +14,7 @@ from mlmon.metrics.estimation import (
     MAX_BAND_ROWS,
     cbpe_from_calibrated,
     estimate_performance,
+    fit_calibrator,
 )
 from mlmon.metrics.types import MetricValue
 
@@ -177,3 +179,29 @@ def test_no_predicted_positive_leaves_precision_undefined() -> None:
     assert got["estimated_accuracy"] == pytest.approx(0.8)
     rows = by_name(estimate_performance([0.1, 0.4, 0.6, 0.9], [0, 0, 1, 1], [0.1, 0.2, 0.3]))
     assert rows["estimated_precision"].value is None and rows["estimated_precision"].lower is None
+
+
+def test_the_calibration_is_scikit_learns_fit_on_the_rows_whatever_their_order_or_label_type() -> None:
+    """Bit for bit: IsotonicRegression fitted on the labelled rows as given, from shuffled rows,
+    from numeric, boolean or object labels, with tied scores and missing values."""
+    rng = np.random.default_rng(21)
+    p = np.round(rng.beta(2.0, 3.0, 30_000), 3)  # ties with both labels
+    y = (rng.random(p.size) < p).astype(np.int64)
+    p[:40] = np.nan
+    usable = np.isfinite(p)
+    reference = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p[usable], y[usable].astype(float))
+    shuffled = rng.permutation(p.size)
+    with_gaps = np.where(np.arange(p.size) < 60, np.nan, y.astype(float))
+    for scores, labels in ((p, y), (p[shuffled], y[shuffled]), (p, y.astype(bool)), (p, y.astype(object)),
+                           (p, y.astype(float))):
+        fitted = fit_calibrator(scores, labels)
+        assert np.array_equal(fitted.X_thresholds_, reference.X_thresholds_)
+        assert np.array_equal(fitted.y_thresholds_, reference.y_thresholds_)
+    gaps = fit_calibrator(p, with_gaps)  # a missing label leaves its row out
+    kept = usable & ~np.isnan(with_gaps)
+    expected = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(p[kept], with_gaps[kept])
+    assert np.array_equal(gaps.y_thresholds_, expected.y_thresholds_)
+    assert fit_calibrator(p, 1 - y, positive_label=0).y_thresholds_.tolist() == reference.y_thresholds_.tolist()
+    assert fit_calibrator(p, np.full(p.size, 3)) is None
+    with pytest.raises(ValueError, match="binary"):
+        fit_calibrator(p[-3:], np.array([1, 2, 3]))

@@ -10,8 +10,9 @@ import pytest
 from scipy import stats
 from sqlglot import exp
 
-from mlmon.metrics.sqlsample import (canonical_order, draw_hash_sample, portable_sample_sql, sample_query, scramble,
-                                    scramble_sql)
+from mlmon.metrics import sqlsample
+from mlmon.metrics.sqlsample import (canonical_order, draw_hash_sample, last_draw, portable_sample_sql, sample_query,
+                                    scramble, scramble_sql)
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def test_rows_tied_on_the_key_are_ordered_by_their_other_columns():
 def test_a_key_column_the_relation_lacks_is_an_error():
     con = duckdb.connect()
     con.execute("CREATE TABLE n AS SELECT 1 AS a")
-    with pytest.raises(duckdb.Error, match="no_such_key"):
+    with pytest.raises(ValueError, match="no column 'no_such_key'"):
         draw_hash_sample(con, "n", ["a"], ["no_such_key"], 1, 0)
 
 
@@ -234,3 +235,134 @@ def test_a_sample_read_on_some_columns_sorts_on_them_only_and_draws_the_whole_ro
     # A column read but not hashed still needs the whole row's order.
     window = sample_query(con, "w", ["g", "note"], ["g"], 700, 0).find(exp.Window)
     assert {c.name for c in window.find_all(exp.Column)} == {"g", "x", "note"}
+
+
+# --- the cheaper query takes the rows of the definition -----------------------------------------
+
+
+def _rows(con, sql: str) -> list[str]:
+    """The rows as text, sorted: NaN and NULL compare equal to themselves."""
+    return sorted(repr(r) for r in con.execute(sql).fetchall())
+
+
+@pytest.fixture
+def awkward():
+    """Ties everywhere: a low-cardinality first column with NULLs, floats with NaN, NULL, -0.0
+    and 0.0, text with NULLs, booleans, whole rows repeated, and a list column (no order)."""
+    c = duckdb.connect()
+    c.execute("""CREATE TABLE awkward AS SELECT
+        CASE WHEN i % 11 = 0 THEN NULL ELSE i % 7 END AS a,
+        CASE WHEN i % 13 = 0 THEN 'nan'::DOUBLE WHEN i % 17 = 0 THEN NULL WHEN i % 5 = 0 THEN -0.0
+             WHEN i % 3 = 0 THEN 0.0 ELSE ((i * 7919) % 601) / 8.0 END AS x,
+        CASE WHEN i % 19 = 0 THEN NULL ELSE 'k' || ((i * 31) % 23) END AS s,
+        i % 4 = 0 AS b,
+        [i % 7, i % 3] AS l
+        FROM range(3000) AS r(i), range(2) AS copies(j)""")
+    yield c
+    c.close()
+
+
+AWKWARD_TYPES = {"a": "BIGINT", "x": "DOUBLE", "s": "VARCHAR", "b": "BOOLEAN", "l": "BIGINT[]"}
+
+
+@pytest.mark.parametrize("order", [["a", "x", "s", "b", "l"], ["x", "s", "l", "a", "b"], ["s", "b", "a", "x"]])
+@pytest.mark.parametrize("where", [None, "x > 0 OR s IS NULL"])
+def test_ranking_on_a_prefix_first_takes_the_rows_of_the_definition(awkward, order, where):
+    ordered = [(c, AWKWARD_TYPES[c]) for c in order]
+    select = [c for c in order if c != "l"]
+    rows = awkward.execute(f"SELECT COUNT(*) FROM awkward AS t{' WHERE ' + where if where else ''}").fetchone()[0]
+    for seed in (0, 3):
+        for size in (1, 37, 800, rows - 1):
+            definition = portable_sample_sql("awkward", select, ordered, size, seed, where)
+            expected = awkward.execute(definition).fetchall()
+            assert len(expected) == size
+            for prefix in (1, 2, 3, None):
+                cheaper = portable_sample_sql("awkward", select, ordered, size, seed, where, rows=rows, prefix=prefix)
+                # the same rows in the same order (by draw): identical rows are interchangeable
+                assert repr(awkward.execute(cheaper).fetchall()) == repr(expected), (seed, size, prefix)
+
+
+def test_a_sample_of_all_rows_or_none_reads_no_order(awkward):
+    ordered = [(c, AWKWARD_TYPES[c]) for c in ("a", "x", "s")]
+    everything = portable_sample_sql("awkward", ["a", "x", "s"], ordered, 6000, 1, rows=6000, prefix=1)
+    assert "OVER" not in everything
+    assert _rows(awkward, everything) == _rows(awkward, "SELECT a, x, s FROM awkward")
+    assert _rows(awkward, portable_sample_sql("awkward", ["a"], ordered, 9000, 1, rows=6000)) == \
+        _rows(awkward, "SELECT a FROM awkward")
+    assert awkward.execute(portable_sample_sql("awkward", ["a"], ordered, 0, 1, rows=6000)).fetchall() == []
+
+
+def test_sample_query_ranks_on_a_leading_column_that_nearly_identifies_rows():
+    """Wide rows whose first column is continuous: ranked on it alone, then the few rows of the
+    drawn ordinals ordered on the rest; the rows are the definition's."""
+    con = duckdb.connect()
+    columns = ", ".join(f"(i * {p}) % 97 AS c{k}" for k, p in enumerate((3, 5, 7, 11, 13)))
+    con.execute(f"CREATE TABLE wide AS SELECT (i * 7919) % 20011 / 3.0 AS lead, {columns}, "
+                "'t' || (i % 9) AS tag FROM range(20000) AS r(i)")
+    names = ["lead", *[f"c{k}" for k in range(5)], "tag"]
+    types = [("lead", "DOUBLE"), *[(f"c{k}", "BIGINT") for k in range(5)], ("tag", "VARCHAR")]
+    query = sample_query(con, "wide", names, names, 300, 9)
+    assert query.find(exp.CTE).alias == "__mlmon_ranked"
+    # Counted after `where`: the draw is the definition's over the rows that meet it.
+    where = "c0 < 60 AND tag <> 't3'"
+    assert _rows(con, sample_query(con, "wide", names, names, 300, 9, where).sql("duckdb")) == \
+        _rows(con, portable_sample_sql("wide", names, types, 300, 9, where))
+    # No fewer rows than asked for: all of them, read without a sort.
+    everything = sample_query(con, "wide", names, names, 30_000, 9).sql("duckdb")
+    assert "OVER" not in everything and _rows(con, everything) == _rows(con, f"SELECT {', '.join(names)} FROM wide")
+    ranked = query.find(exp.CTE).find(exp.Window)
+    assert {c.name for c in ranked.find_all(exp.Column)} == {"lead"}
+    assert _rows(con, query.sql("duckdb")) == _rows(con, portable_sample_sql("wide", names, types, 300, 9))
+    # A leading column of few values: ranked on it and the next, which tell rows apart.
+    reordered = ["tag", *names[:-1]]
+    query = sample_query(con, "wide", reordered, reordered, 300, 9)
+    assert {c.name for c in query.find(exp.CTE).find(exp.Window).find_all(exp.Column)} == {"tag", "lead"}
+    assert _rows(con, query.sql("duckdb")) == _rows(con, portable_sample_sql("wide", reordered, [types[-1], *types[:-1]],
+                                                                             300, 9))
+    # Two columns, the first of few values: one pass on both, the same rows.
+    query = sample_query(con, "wide", ["tag", "c0"], ["tag", "c0"], 300, 9)
+    assert "__mlmon_ranked" not in query.sql("duckdb")
+    assert _rows(con, query.sql("duckdb")) == _rows(con, portable_sample_sql(
+        "wide", ["tag", "c0"], [("tag", "VARCHAR"), ("c0", "BIGINT")], 300, 9))
+
+
+def _brute_force_last(rows: int, size: int, seed: int) -> tuple[int, int]:
+    ordinals = np.arange(1, rows + 1)
+    draws = scramble(ordinals, seed)
+    last = np.lexsort((ordinals, draws))[size - 1]
+    return int(draws[last]), int(ordinals[last])
+
+
+def test_the_cut_is_the_last_drawn_ordinal(monkeypatch):
+    for rows, size, seed in ((2, 1, 0), (10, 3, 1), (1_000, 999, 2), (5_000, 1, 3), (30_000, 2_000, 5),
+                             (200_000, 150_000, 6)):
+        assert last_draw(rows, size, seed) == _brute_force_last(rows, size, seed)
+    # Ordinals scrambled a chunk at a time: the same cut across chunk boundaries.
+    monkeypatch.setattr(sqlsample, "_CHUNK", 1_000)
+    for size in (1, 999, 1_000, 1_001, 4_999):
+        assert last_draw(5_000, size, 7) == _brute_force_last(5_000, size, 7)
+    for size, rows in ((0, 10), (10, 10), (11, 10)):
+        with pytest.raises(ValueError, match="0 < size < rows"):
+            last_draw(rows, size, 1)
+
+
+def test_a_cut_at_draw_zero_keeps_ordinals_by_their_ordinal_too():
+    """Draw 0 is the one value two ordinals can share; there the ordinal decides the tie."""
+    p = 2**31 - 1
+    # The seed whose offset sends ordinal 50 to 0, which every later stage keeps at 0.
+    seed = (p - 50 - 12_345) * pow(1_000_003, -1, p) % p
+    assert scramble(np.array([50]), seed).tolist() == [0]
+    assert last_draw(100, 1, seed) == (0, 50)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE z AS SELECT i AS v FROM range(100) AS r(i)")
+    sql = portable_sample_sql("z", ["v"], [("v", "BIGINT")], 1, seed, rows=100)
+    assert "__mlmon_ordinal <= 50" in sql and "__mlmon_draw = c.__mlmon_cut" in sql
+    assert con.execute(sql).fetchall() == [(49,)]
+    # Ranked on a prefix first: the same tie-break finds the tie group holding ordinal 50.
+    con.execute("CREATE TABLE z3 AS SELECT i % 10 AS a, i % 7 AS b, i AS v FROM range(100) AS r(i)")
+    ordered = [("a", "BIGINT"), ("b", "BIGINT"), ("v", "BIGINT")]
+    for size in (1, 2, 30):
+        ranked = portable_sample_sql("z3", ["a", "b", "v"], ordered, size, seed, rows=100, prefix=1)
+        assert "__mlmon_ranked" in ranked
+        assert con.execute(ranked).fetchall() == con.execute(
+            portable_sample_sql("z3", ["a", "b", "v"], ordered, size, seed)).fetchall()

@@ -146,6 +146,16 @@ def test_nodes_record_the_target_they_ran_on(project: Path, lake) -> None:
     assert {r[0] for r in query_rows(project, "SELECT DISTINCT target FROM mlmon.node_results")} == {"local"}
 
 
+def test_the_builds_log_rows_are_all_written(project: Path, lake) -> None:
+    """Spark writes node results, node builds and check results once per build, not per node:
+    each node, build and check still has its rows, as on DuckDB."""
+    for query in ("SELECT node, count(*) FROM mlmon.node_results GROUP BY node ORDER BY node",
+                  "SELECT node, count(*) FROM mlmon.node_builds GROUP BY node ORDER BY node",
+                  'SELECT "check", count(*) FROM mlmon.check_results GROUP BY "check" ORDER BY 1'):
+        on_spark = [tuple(r) for r in lake.con.execute(query).fetchall()]
+        assert on_spark and on_spark == [tuple(r) for r in query_rows(project, query)], query
+
+
 def test_tables_live_in_the_spark_catalog_for_any_spark_client(lake) -> None:
     spark = lake.con.spark
     user = {t.name for t in spark.catalog.listTables("main")}

@@ -568,3 +568,26 @@ def test_samples_take_the_same_rows(engines: dict[str, Any], rel: dict[str, str]
     spark = draw_hash_sample(engines["spark"], "eq_ref_reordered", columns, keyed, 700, 11)
     assert len(duck) == 700
     pd.testing.assert_frame_equal(duck, spark, check_dtype=False)
+
+
+@pytest.mark.parametrize("order", [["ties", "normal", "cat", "extreme", "ints"],
+                                   ["extreme", "cat_float", "cat", "cat_bool", "normal"],
+                                   ["cat", "cat_bool", "cat_int", "skewed"]])
+def test_samples_ranked_on_a_prefix_first_take_the_rows_of_the_definition(engines: dict[str, Any],
+                                                                          rel: dict[str, str], order: list[str]) -> None:
+    """The cheaper query (ranked on one or two leading columns, then the rows tied with a drawn
+    ordinal on the others) takes on Spark the rows of DuckDB's one-pass definition: ties, NULL,
+    NaN, -0.0 beside 0.0 and text in the prefix; Spark reads the rows in reverse order."""
+    from mlmon.metrics.sqlsample import canonical_order, portable_sample_sql
+
+    types = dict((r[0], str(r[1])) for r in engines["duckdb"].execute(f"DESCRIBE SELECT * FROM {rel['eq_ref']}").fetchall())
+    ordered = [(c, types[c]) for c in order]
+    definition = portable_sample_sql(rel["eq_ref"], order, ordered, 700, 11)
+    expected = canonical_order(engines["duckdb"].execute(definition).df())
+    engines["spark"].dataframe(f"SELECT * FROM {rel['eq_ref']}").orderBy("normal", ascending=False) \
+        .createOrReplaceTempView("eq_ref_reversed")
+    for prefix in (1, 2):
+        cheaper = portable_sample_sql("eq_ref_reversed", order, ordered, 700, 11, rows=N_REF, prefix=prefix)
+        assert "__mlmon_ranked" in cheaper
+        found = canonical_order(engines["spark"].execute(cheaper).df())
+        pd.testing.assert_frame_equal(expected, found, check_dtype=False)

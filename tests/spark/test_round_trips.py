@@ -108,6 +108,26 @@ def test_answers_are_kept_until_a_statement_writes(spark_con: SparkConnection, o
     assert spark_con.execute(count).fetchone() == (5, 51.75)
 
 
+def test_a_description_is_kept_until_a_statement_writes(spark_con: SparkConnection, orders: str) -> None:
+    describe = f"DESCRIBE SELECT * FROM {STAGED}"
+    spark_con.execute(f"CREATE TABLE {STAGED} AS SELECT id, amount FROM {orders}")
+    first = spark_con.execute(describe).fetchall()
+    assert [r[:2] for r in first] == [("id", "BIGINT"), ("amount", "DOUBLE")]
+    assert spark_con.execute(describe).fetchall() == first
+    spark_con.execute(f"CREATE OR REPLACE TABLE {STAGED} AS SELECT shop FROM {orders}")
+    assert [r[:2] for r in spark_con.execute(describe).fetchall()] == [("shop", "VARCHAR")]
+    spark_con.execute(f"DROP TABLE {STAGED}")
+
+
+def test_union_branches_over_one_relation_give_the_rows_duckdb_gives(engines: dict, orders: str) -> None:
+    """Branches merged into one scan on Spark (mlmon.warehouse.spark_unions): same rows."""
+    query = (f"SELECT k, v FROM (SELECT 0 AS k, amount AS v FROM {orders} AS t WHERE amount > 8 UNION ALL "
+             f"SELECT 1 AS k, CAST(id AS DOUBLE) AS v FROM {orders} AS t UNION ALL "
+             f"SELECT 2 AS k, amount AS v FROM (SELECT * FROM {orders} AS g WHERE shop = 'b') AS t) AS x ORDER BY k, v")
+    answers = {name: con.execute(query).fetchall() for name, con in engines.items()}
+    assert answers["spark"] == answers["duckdb"] and len(answers["duckdb"]) == 10
+
+
 def test_information_schema_follows_tables_created_and_dropped(spark_con: SparkConnection, orders: str) -> None:
     listed = ("SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'warehouse' "
               "AND table_schema = 'main' AND table_name LIKE 'orders%' ORDER BY table_name")
