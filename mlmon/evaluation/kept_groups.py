@@ -19,10 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import numpy as np
-
-# The per-period sample's own list of the types both engines order alike.
-from mlmon.metrics.sqlsample import _ORDERABLE, scramble, scramble_sql
+from mlmon.metrics.sqlsample import is_orderable, last_draw, scramble_sql
 from mlmon.metrics.sqlstats import quote
 
 __all__ = ["KeptGroups", "orderable", "kept_groups_query"]
@@ -40,19 +37,13 @@ class KeptGroups:
 
 def orderable(types: Mapping[str, str], columns: Sequence[str]) -> bool:
     """Whether every kept column has a type both engines order alike."""
-    return all(types.get(c, "").split("(")[0].strip().upper() in _ORDERABLE for c in columns)
+    return all(is_orderable(types.get(c, "")) for c in columns)
 
 
 def cut(n_rows: int, size: int, seed: int) -> tuple[int, int] | None:
     """The largest (scrambled, ordinal) pair among the `size` kept of ordinals 1..n_rows;
     None when every row is kept."""
-    if n_rows <= size:
-        return None
-    ordinals = np.arange(1, n_rows + 1, dtype=np.int64)
-    drawn = scramble(ordinals, seed)
-    order = np.lexsort((ordinals, drawn))  # by draw, then ordinal: the sample's own order
-    last = order[size - 1]
-    return int(drawn[last]), int(ordinals[last])
+    return None if n_rows <= size else last_draw(n_rows, size, seed)
 
 
 def kept_groups_query(groups: KeptGroups, counts: Mapping[str, int], columns: Sequence[str], size: int,

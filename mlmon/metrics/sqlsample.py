@@ -35,7 +35,7 @@ from sqlglot import exp
 
 from mlmon.metrics.sqlstats import quote
 
-__all__ = ["portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "scramble_sql", "scramble",
+__all__ = ["is_orderable", "portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "scramble_sql", "scramble",
            "last_draw"]
 
 # Types both engines order alike (numbers, text, booleans, dates and times); lists, maps,
@@ -51,6 +51,12 @@ _SHIFTS = (15, 13)
 _CHUNK = 1 << 20
 # Leading columns tried as the prefix ranked on first.
 _MAX_PREFIX = 3
+
+
+def is_orderable(dtype: str) -> bool:
+    """Whether both engines order values of this DuckDB type alike (it can take part in the
+    canonical order)."""
+    return _base_type(dtype) in _ORDERABLE
 
 
 def _base_type(dtype: str) -> str:
@@ -105,7 +111,7 @@ def last_draw(rows: int, size: int, seed: int) -> tuple[int, int]:
 
 
 def _sorted_on(ordered: Sequence[tuple[str, str]]) -> list[str]:
-    return [name for name, dtype in ordered if _base_type(dtype) in _ORDERABLE]
+    return [name for name, dtype in ordered if is_orderable(dtype)]
 
 
 def _order_by(columns: Sequence[str]) -> str:
@@ -241,7 +247,7 @@ def _sample_sql(con: Any, relation: str, select: Sequence[str], hashed: Sequence
         raise ValueError(f"{relation} has no column {missing[0]!r} to sample on")
     first = [(name, by_name[name.lower()]) for name in hashed]
     rest = [(name, dtype) for name, dtype in types.items() if name.lower() not in {h.lower() for h in hashed}]
-    orderable = {name for name, dtype in first if _base_type(dtype) in _ORDERABLE}
+    orderable = {name for name, dtype in first if is_orderable(dtype)}
     ordered = first if set(select) <= orderable else [*first, *rest]
     rows, prefix = _plan(con, relation, _sorted_on(ordered), size, where)
     return portable_sample_sql(relation, select, ordered, size, seed, where, rows=rows, prefix=prefix)
