@@ -23,14 +23,13 @@ import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlglot import exp
 
-from mlmon.errors import MlmonError
 from mlmon.warehouse.duckdb import CATALOG
-from mlmon.warehouse.spark_errors import is_spark_error, spark_error_line
+from mlmon.warehouse.spark_errors import is_spark_error
+from mlmon.warehouse.spark_result import SparkQueryError, SparkResult, duckdb_type
 from mlmon.warehouse.spark_staged import StagedViews
 from mlmon.warehouse.spark_trace import traced
 from mlmon.warehouse.spark_unions import merge_union_scans
@@ -51,97 +50,6 @@ _DESCRIBE_COLUMNS = ("column_name", "column_type", "null", "key", "default", "ex
 _DESCRIBE_RESULT = [(name, "VARCHAR") for name in _DESCRIBE_COLUMNS]
 # Functions whose answer changes between two runs of the same query: never memoised.
 _VOLATILE = (exp.Rand, exp.Randn, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.CurrentDatetime, exp.Uuid)
-
-
-class SparkQueryError(MlmonError):
-    """Spark refused or failed a statement; the message is Spark's first line, then the SQL."""
-
-    def __init__(self, exc: Exception, statement: exp.Expression):
-        super().__init__(f"Spark: {spark_error_line(exc)}", hint=f"while running: {statement.sql('duckdb')[:300]}")
-
-
-
-def duckdb_type(spark_type: Any) -> str:
-    """A Spark DataType as DuckDB names it, so type checks written for DuckDB hold."""
-    name = spark_type.simpleString().upper()
-    simple = {"STRING": "VARCHAR", "INT": "INTEGER", "TINYINT": "TINYINT", "SMALLINT": "SMALLINT",
-              "BIGINT": "BIGINT", "DOUBLE": "DOUBLE", "FLOAT": "FLOAT", "BOOLEAN": "BOOLEAN", "DATE": "DATE",
-              "TIMESTAMP": "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_NTZ": "TIMESTAMP", "VOID": "NULL", "BINARY": "BLOB"}
-    if name in simple:
-        return simple[name]
-    if name.startswith("ARRAY<"):
-        return duckdb_type(spark_type.elementType) + "[]"
-    return name  # DECIMAL(p,s), STRUCT<...>, MAP<...>
-
-
-class SparkResult:
-    """The answer to one statement, fetched lazily like a DuckDB cursor.
-
-    `rows` with `columns` [(name, DuckDB type)] is an answer known without Spark; `memo`, a dict
-    the connection empties whenever a statement writes, keeps a query's answer under `key`."""
-
-    def __init__(self, frame: Any | None, sql: str = "", rows: list[tuple] | None = None,
-                 columns: list[tuple[str, str]] | None = None, memo: dict | None = None, key: str = ""):
-        self._frame = frame
-        self._sql = sql  # for the trace
-        self._rows = rows
-        self._columns = columns
-        self._memo = memo
-        self._key = key
-
-    @property
-    def description(self) -> list[tuple] | None:
-        if self._columns is not None:
-            return [(name, dtype, None, None, None, None, None) for name, dtype in self._columns]
-        if self._frame is None:
-            return None
-        return [(f.name, duckdb_type(f.dataType), None, None, None, None, None) for f in self._frame.schema.fields]
-
-    def _collect(self) -> list[tuple]:
-        if self._rows is None and self._frame is None:
-            self._rows = []
-        if self._rows is None and self._memo is not None and ("rows", self._key) in self._memo:
-            self._rows = list(self._memo[("rows", self._key)])
-        if self._rows is None:
-            with traced(self._frame.sparkSession, "fetch", "rows", self._sql):
-                self._rows = [tuple(_plain(v) for v in row) for row in self._frame.collect()]
-            if self._memo is not None:
-                self._memo[("rows", self._key)] = tuple(self._rows)
-        return self._rows
-
-    def fetchall(self) -> list[tuple]:
-        rows, self._rows = self._collect(), []
-        return rows
-
-    def fetchone(self) -> tuple | None:
-        rows = self._collect()
-        return rows.pop(0) if rows else None
-
-    def df(self) -> pd.DataFrame:
-        if self._frame is None:
-            if self._columns is None:
-                return pd.DataFrame()
-            return pd.DataFrame.from_records(self._collect(), columns=[name for name, _ in self._columns])
-        if self._memo is not None and ("frame", self._key) in self._memo:
-            return self._memo[("frame", self._key)].copy(deep=True)
-        with traced(self._frame.sparkSession, "fetch", "frame", self._sql):
-            frame = self._frame.toPandas()
-        if self._memo is not None:
-            self._memo[("frame", self._key)] = frame.copy(deep=True)
-        return frame
-
-    def fetchnumpy(self) -> dict[str, np.ndarray]:
-        frame = self.df()
-        return {name: frame[name].to_numpy() for name in frame.columns}
-
-
-
-def _plain(value: Any) -> Any:
-    if hasattr(value, "asDict"):  # a Row (struct)
-        return {k: _plain(v) for k, v in value.asDict().items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class SparkConnection:
