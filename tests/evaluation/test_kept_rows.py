@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 import mlmon.evaluation.store as store_module
-from mlmon.evaluation.kept_groups import KeptGroups
+from mlmon.evaluation.kept_groups import KeptGroups, cut, orderable
 from mlmon.evaluation.store import EvaluationRecord, append_evaluations
-from mlmon.metrics.sqlsample import portable_sample_sql
+from mlmon.metrics.sqlsample import last_draw, portable_sample_sql
 from mlmon.warehouse.duckdb import Warehouse
 
 KEPT = ["x", "g", "target"]
@@ -90,3 +90,15 @@ def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_p
         for p in range(3):
             assert len(rows(f"one{p}")) == min(300, sizes[p])
             assert rows(f"all{p}") == rows(f"one{p}")
+
+
+def test_a_group_with_no_more_rows_than_kept_keeps_them_all() -> None:
+    assert cut(5, 5, 7) is None and cut(4, 5, 7) is None
+    assert cut(6, 5, 7) == last_draw(6, 5, 7)
+
+
+def test_grouped_kept_rows_need_columns_both_engines_order_alike() -> None:
+    types = {"x": "DOUBLE", "g": "VARCHAR", "d": "DECIMAL(10,2)", "tags": "VARCHAR[]"}
+    assert orderable(types, ["x", "g", "d"])
+    assert not orderable(types, ["x", "tags"])
+    assert not orderable(types, ["x", "absent"])
