@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from mlmon.errors import NodeError
 from mlmon.evaluation.quality import compare_features, unknown_labels
-from mlmon.evaluation.reference import Reference, ReferenceCache
+from mlmon.evaluation.reference import Reference, ReferenceCache, once
 from mlmon.evaluation.sampling import draw_sample, table_columns
 from mlmon.evaluation.task import measured_performance, task_metrics, whole_binary_performance
 from mlmon.metrics.diagnostics import diagnose
@@ -122,19 +122,12 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
     n = max(0, min(plan.drift_sample, n_ref, n_cur))
     # One seed per side: two sides holding the same rows must not be cut at the same rows.
     # The reference's side is the same for every period of a store (same size): drawn once.
-    ref = _memo(reference, ("drift_sample", tuple(features), n, plan.sample_key),
-                lambda: draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key))
+    ref = once(reference.memo, ("drift_sample", tuple(features), n, plan.sample_key),
+               lambda: draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key))
     cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED + 1, key=plan.sample_key)
     result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
     reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
     return result.metrics(), reason
-
-
-def _memo(reference: Reference, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
-    """`compute()` once per reference (and build) for `key`."""
-    if key not in reference.memo:
-        reference.memo[key] = compute()
-    return reference.memo[key]
 
 
 def _class_counts(con: duckdb.DuckDBPyConnection, current_sql: str, column: str) -> dict[str, int]:
@@ -264,7 +257,7 @@ def evaluate(
             metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
 
     if task.estimated is not None and scored:
-        if _memo(reference, ("labelled", plan.target), lambda: labelled_rows(con, reference.labelled_sql, plan.target)) == 0:
+        if once(reference.memo, ("labelled", plan.target), lambda: labelled_rows(con, reference.labelled_sql, plan.target)) == 0:
             warnings.append(f"estimated performance (CBPE) is skipped: the reference rows hold no value of "
                             f"target '{plan.target}' to calibrate on")
         else:

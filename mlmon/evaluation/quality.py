@@ -13,6 +13,7 @@ from typing import Any, Protocol, Sequence
 
 import duckdb
 
+from mlmon.evaluation.reference import once
 from mlmon.evaluation.sampling import table_columns
 from mlmon.metrics.grouped import Groups
 from mlmon.metrics.judgement import DriftSettings
@@ -82,14 +83,13 @@ def compare_features(con: duckdb.DuckDBPyConnection, current_sql: str, reference
     `memo`, if given, keeps the reference's side for the next call (a store's next period);
     `current_counts`, `present_counts` of the current rows when the caller counted them already."""
     current = dict(table_columns(con, current_sql))
-    key = ("present_counts", reference_sql, tuple(plan.features))
-    if memo is None or key not in memo:
+
+    def reference_side() -> tuple[dict[str, str], int, dict[str, int]]:
         ref_types = dict(table_columns(con, reference_sql))
-        found = (ref_types, *present_counts(con, reference_sql, [f for f in plan.features if f in ref_types], ref_types))
-        if memo is None:
-            memo = {}
-        memo[key] = found
-    ref, n_ref, ref_present = memo[key]
+        return (ref_types, *present_counts(con, reference_sql, [f for f in plan.features if f in ref_types], ref_types))
+
+    key = ("present_counts", reference_sql, tuple(plan.features))
+    ref, n_ref, ref_present = once({} if memo is None else memo, key, reference_side)
     absent = [f for f in plan.features if f not in current]
     notes = [f"feature {f} is not in the reference rows: its drift is not computed"
              for f in plan.features if f in current and f not in ref]

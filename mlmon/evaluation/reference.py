@@ -43,6 +43,7 @@ __all__ = [
     "resolve_reference",
     "kept_reference",
     "features_key",
+    "once",
     "IMPORTANCE_ROWS",
 ]
 
@@ -73,6 +74,14 @@ class Reference:
     # What is read of these rows once per build whatever the number of periods compared with
     # them (CBPE's calibration rows), by what was read.
     memo: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+def once(memo: dict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
+    """`compute()` the first time `key` is asked of `memo` (a reference's `memo`: once per
+    reference and build, whatever the number of periods compared with it), its answer after."""
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
 
 
 def features_key(numeric: Sequence[str], categorical: Sequence[str]) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlglot import exp
 
-from mlmon.evaluation.reference import Reference
+from mlmon.evaluation.reference import Reference, once
 from mlmon.evaluation.sampling import table_columns
 from mlmon.metrics.estimation_multiclass import estimate_multiclass
 from mlmon.metrics.estimation_sql import (
@@ -176,9 +176,7 @@ def _calibration(con: Con, plan: "EvaluationPlan", reference: Reference) -> tupl
     positive = _positive(plan)
     column = proba_column(positive)
     key = ("calibration", reference.labelled_sql, plan.target, column)
-    if key not in reference.memo:
-        reference.memo[key] = calibration_rows(con, reference.labelled_sql, plan.target, column)
-    ref = reference.memo[key]
+    ref = once(reference.memo, key, lambda: calibration_rows(con, reference.labelled_sql, plan.target, column))
     is_positive = _matches(ref[plan.target], positive).astype(np.int64)
     return column, ref[column].to_numpy(dtype=np.float64, na_value=np.nan), is_positive
 
