@@ -18,8 +18,7 @@ from mlmon.checks.evaluate import Bounds, Verdict, check_bounds, check_values, e
 from mlmon.checks.learnt import History, LearntBounds, check_learnt, history_of
 from mlmon.warehouse.tables import SYSTEM_SCHEMA
 
-__all__ = ["ALL_FEATURES", "CheckedEvaluation", "MetricResult", "checked_evaluations", "metric_history",
-           "metric_results", "metric_rows"]
+__all__ = ["ALL_FEATURES", "CheckedEvaluation", "MetricResult", "metric_history", "metric_results"]
 
 ALL_FEATURES = "*"
 _LARGEST = "1.7976931348623157e308"
@@ -54,17 +53,11 @@ _LATEST = (
 )
 
 
-def checked_evaluations(con: Any, store: str) -> list[CheckedEvaluation]:
-    """The store's latest evaluation and the others appended by the same command, oldest first."""
-    rows = con.execute(_LATEST + "SELECT evaluation_id, created_at, labels FROM checked "
-                       "ORDER BY created_at NULLS FIRST, evaluation_id", [store, store]).fetchall()
-    return [CheckedEvaluation(str(eid), created, _labels(labels)) for eid, created, labels in rows]
-
-
 def _checked_metric_rows(con: Any, store: str, metric: str, feature: str | None, segment: str | None
                          ) -> list[tuple[CheckedEvaluation, list[tuple[str | None, float | None]]]]:
-    """Every checked evaluation (as `checked_evaluations`) with its (feature, value) rows of
-    the metric (as `metric_rows`), read in one statement: on Spark each statement is a job."""
+    """The checked evaluations (the store's latest and the others appended by the same
+    command, oldest first), each with its (feature, value) rows of the metric, one per feature
+    by feature name; read in one statement: on Spark each statement is a job."""
     where, params = _feature_filter(feature, "m.feature")
     rows = con.execute(
         _LATEST + "SELECT c.evaluation_id, c.created_at, c.labels, f.feature, f.value, f.evaluation_id IS NOT NULL "
@@ -95,17 +88,6 @@ def _feature_filter(feature: str | None, column: str = "feature") -> tuple[str, 
     if feature == ALL_FEATURES:
         return f"{column} IS NOT NULL", []
     return f"{column} IS NOT DISTINCT FROM ?", [feature]
-
-
-def metric_rows(con: Any, evaluation_id: str, metric: str, feature: str | None,
-                segment: str | None) -> list[tuple[str | None, float | None]]:
-    """(feature, value) of the metric in one evaluation, one per feature, by feature name."""
-    where, params = _feature_filter(feature)
-    rows = con.execute(
-        f"SELECT feature, max(value) FROM {SYSTEM_SCHEMA}.metrics WHERE evaluation_id = ? AND metric = ? "
-        f"AND segment IS NOT DISTINCT FROM ? AND {where} GROUP BY feature ORDER BY feature",
-        [evaluation_id, metric, segment, *params]).fetchall()
-    return [(None if f is None else str(f), None if v is None else float(v)) for f, v in rows]
 
 
 def metric_history(con: Any, store: str, metric: str, feature: str | None, segment: str | None,
