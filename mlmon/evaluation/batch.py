@@ -214,7 +214,8 @@ class _Batch:
             create_table(self.con, source, exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)]))
                          .from_(self.joined, dialect="duckdb").where(_q(PERIOD_COLUMN).eq(exp.cast(
                              exp.Literal.string(start.isoformat()), "DATE"))))
-        counts = sample_into(self.con, source, self.scratch.table(f"sample_{index}"), self.base.sampling)
+        counts = sample_into(self.con, source, self.scratch.table(f"sample_{index}"), self.base.sampling,
+                             self.base.sampling_location)
         current, scored = self._outputs(counts.relation, f"current_{index}", counts.n_evaluated)
         self.prepared[index] = (counts.n_rows, counts.n_evaluated, current, scored or self.scored)
         return self.prepared[index]
@@ -413,7 +414,8 @@ def run_node(node: "Node", ctx: "RunContext") -> "NodeOutcome":
         load = (lambda: models.load(version))
     reference = config.get("reference") or TRAINING
     base = EvaluationRequest.from_config(node.name, config, ctx.relation_sql(config["data"]), ctx.invocation_id,
-                                         segments_location=node.location("segments"))
+                                         segments_location=node.location("segments"),
+                                         sampling_location=node.location("sampling"))
     request = BatchRequest(
         base=base, predictions=config.get("predictions"), task=config.get("task"), target=config.get("target"),
         reference_node=None if reference in KEYWORDS else reference,

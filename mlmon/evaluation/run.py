@@ -67,10 +67,12 @@ class EvaluationRequest:
     drift: DriftSettings = DriftSettings()
     segments: tuple[str, ...] = ()
     segments_location: Location | None = None  # where `segments:` is written, for errors
+    sampling_location: Location | None = None  # where `sampling:` is written, for errors
 
     @classmethod
     def from_config(cls, store: str, config: Mapping[str, Any], source_sql: str, invocation_id: str,
-                    segments_location: Location | None = None) -> "EvaluationRequest":
+                    segments_location: Location | None = None,
+                    sampling_location: Location | None = None) -> "EvaluationRequest":
         features = config.get("features")
         return cls(
             store=store, dataset=config["data"], source_sql=source_sql, invocation_id=invocation_id,
@@ -81,7 +83,7 @@ class EvaluationRequest:
             positive_class=config.get("positive_class"),
             features=tuple(features) if features else None, categorical=tuple(config.get("categorical") or ()),
             drift=DriftSettings.from_config(config.get("drift")), segments=tuple(config.get("segments") or ()),
-            segments_location=segments_location,
+            segments_location=segments_location, sampling_location=sampling_location,
         )
 
 
@@ -190,7 +192,8 @@ def run_evaluation(
     with Scratch(con, request.store) as scratch:
         say(f"sampling {request.dataset}: {request.sampling.describe()}")
         with timed(timings, "sampling"):
-            counts = sample_into(con, request.source_sql, scratch.table("current"), request.sampling)
+            counts = sample_into(con, request.source_sql, scratch.table("current"), request.sampling,
+                                 request.sampling_location)
         sampled = counts.relation
         if counts.n_evaluated == 0:
             where = "after sampling" if counts.n_rows else "at all"

@@ -21,6 +21,7 @@ from typing import Any, Mapping, Sequence
 import duckdb
 from sqlglot import exp
 
+from mlmon.errors import Location, NodeError, did_you_mean
 from mlmon.metrics.sqlsample import draw_hash_sample, sample_query
 from mlmon.warehouse import sql
 from mlmon.warehouse.tables import SCRATCH_SCHEMA
@@ -140,13 +141,22 @@ def _base_table(con: duckdb.DuckDBPyConnection, relation_sql: str) -> bool:
     return row is not None
 
 
-def sample_into(con: duckdb.DuckDBPyConnection, source_sql: str, target_sql: str, sampling: Sampling) -> SampleCounts:
+def sample_into(con: duckdb.DuckDBPyConnection, source_sql: str, target_sql: str, sampling: Sampling,
+                location: Location | None = None) -> SampleCounts:
     """Copy the sampled rows of `source_sql` into the new table `target_sql`.
 
     `full` over a stored table copies nothing: the counts' `relation` is the table itself, which
     nothing changes while the build holds the warehouse. Files and views are copied, so that
     the many scans of an evaluation do not parse a CSV or run a view's query each time.
     """
+    if sampling.key:
+        # The evaluated data must hold its key (a reference built elsewhere may not: its draws
+        # fall back to the whole row), or a misspelt key would silently sample whole rows.
+        present = [name for name, _ in table_columns(con, source_sql)]
+        missing = [name for name in sampling.key if name not in present]
+        if missing:
+            raise NodeError(f"sampling key column '{missing[0]}' is not a column of the data", location=location,
+                            hint=did_you_mean(missing[0], present) or "name the columns that identify a row in `sampling.key`")
     if sampling.method == "full":
         if _base_table(con, source_sql):
             n = count_rows(con, source_sql)

@@ -147,7 +147,8 @@ class EvaluationKind(NodeKind):
         models = registry(ctx)
         version = require_active(models, node.config["model"], node.name)
         request = EvaluationRequest.from_config(node.name, node.config, ctx.relation_sql(node.config["data"]),
-                                                ctx.invocation_id, segments_location=node.location("segments"))
+                                                ctx.invocation_id, segments_location=node.location("segments"),
+                                                sampling_location=node.location("sampling"))
         stored = run_evaluation(ctx.warehouse, request, version, lambda: models.load(version), ctx.progress.update,
                                 keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)))
         return NodeOutcome(message=summary(stored), rows=stored.record.n_evaluated, warnings=stored.result.warnings)

@@ -78,6 +78,24 @@ def test_sampling_size_must_keep_a_row(mlmon, project):
     assert "monitors/evaluations.yml:" in result.output and "needs an integer `size` of at least 1" in result.output
 
 
+@pytest.mark.parametrize("sampling", ["{method: random, size: 400, seed: 7, key: [idd]}", "{key: idd}"])
+def test_a_sampling_key_the_data_lacks_is_an_error_at_its_line(mlmon, project, q, sampling):
+    """A misspelt key must not fall back to drawing over whole rows unnoticed."""
+    monitors = project / "monitors" / "evaluations.yml"
+    original = monitors.read_text()
+    monitors.write_text(original.replace("sampling: {method: random, size: 400, seed: 7}", f"sampling: {sampling}"))
+    line = next(i for i, text in enumerate(monitors.read_text().splitlines(), 1) if "idd" in text)
+    before = q("SELECT count(*) FROM mlmon.evaluations")[0][0]
+    try:
+        result = build(mlmon, "ev_raw", "01")
+    finally:
+        monitors.write_text(original)
+    assert result.exit_code == 1
+    assert (f"monitors/evaluations.yml:{line}: sampling key column 'idd' is not a column of the data — "
+            "did you mean 'id'?") in result.output
+    assert q("SELECT count(*) FROM mlmon.evaluations")[0][0] == before
+
+
 def test_a_feature_absent_from_scored_data_is_drifted_with_a_warning(project, mlmon, df):
     result = build(mlmon, "ev_strict", "nox2")
     assert result.exit_code == 0, result.output
