@@ -32,7 +32,9 @@ from mlmon.evaluation.kept_groups import KeptGroups
 from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, coverage_metrics, joined_rows
 from mlmon.evaluation.periods import PeriodCount, period_counts, period_labels, stale_periods
 from mlmon.evaluation.quality import grouped_present_counts
-from mlmon.evaluation.reference import TRAINING, Reference, ReferenceCache, kept_reference, resolve_reference
+from mlmon.evaluation.reference import (
+    LABELLED, TRAINING, Reference, ReferenceCache, kept_reference, resolve_reference,
+)
 from mlmon.evaluation.run import EvaluationRequest, StoredEvaluation, plan_for, score_into
 from mlmon.evaluation.segments import evaluate_segments, require_segment_columns
 from mlmon.evaluation.sampling import Scratch, count_rows, create_table, sample_into, table_columns
@@ -273,9 +275,13 @@ class _Batch:
     def _rows_reference(self, kind: str, table: str, source: str, warnings: list[str] | None = None) -> Reference:
         assert self.plan is not None
         labelled = table if self.version is None else self.version.reference_sql
-        performance = reference_performance(self.con, table, self.plan) if labelled_rows(self.con, table, self.plan.target) else {}
-        return Reference(kind=kind, sql=table, source=source, labelled_sql=labelled,
-                         performance=performance, warnings=list(warnings or []))
+        n_labelled = labelled_rows(self.con, table, self.plan.target)
+        performance = reference_performance(self.con, table, self.plan) if n_labelled else {}
+        reference = Reference(kind=kind, sql=table, source=source, labelled_sql=labelled,
+                              performance=performance, warnings=list(warnings or []))
+        if labelled == table:  # what CBPE asks of its calibration rows, counted here already
+            reference.memo[LABELLED, self.plan.target] = n_labelled
+        return reference
 
     def period_reference(self, index: int) -> Reference:
         """`first` / `previous` for period `index`: an earlier period of the data or of the store."""

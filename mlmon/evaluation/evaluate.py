@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from mlmon.errors import NodeError
 from mlmon.evaluation.quality import compare_features, unknown_labels
-from mlmon.evaluation.reference import Reference, ReferenceCache, once
+from mlmon.evaluation.reference import LABELLED, Reference, ReferenceCache, once
 from mlmon.evaluation.sampling import draw_sample, table_columns
 from mlmon.evaluation.task import measured_performance, task_metrics, whole_binary_performance
 from mlmon.metrics.diagnostics import diagnose
@@ -257,7 +257,7 @@ def evaluate(
             metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
 
     if task.estimated is not None and scored:
-        if once(reference.memo, ("labelled", plan.target), lambda: labelled_rows(con, reference.labelled_sql, plan.target)) == 0:
+        if once(reference.memo, (LABELLED, plan.target), lambda: labelled_rows(con, reference.labelled_sql, plan.target)) == 0:
             warnings.append(f"estimated performance (CBPE) is skipped: the reference rows hold no value of "
                             f"target '{plan.target}' to calibrate on")
         else:

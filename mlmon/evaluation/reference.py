@@ -45,6 +45,7 @@ __all__ = [
     "features_key",
     "once",
     "IMPORTANCE_ROWS",
+    "LABELLED",
 ]
 
 TRAINING = "training"
@@ -53,6 +54,8 @@ IMPORTANCE = "model_importance"
 # Permutation importance shuffles at most 2,000 rows (metrics.domain); drawing a few more in SQL
 # leaves it room to drop rows without a target and never pulls a whole reference into pandas.
 IMPORTANCE_ROWS = 4_000
+# A reference memo's key (with the target) for its labelled_sql's rows holding a target value.
+LABELLED = "labelled"
 
 
 def rows_table(store: str) -> str:

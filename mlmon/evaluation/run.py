@@ -16,6 +16,7 @@ from mlmon.errors import Location, NodeError
 from mlmon.evaluation.evaluate import (
     EvaluationPlan,
     EvaluationResult,
+    KnownCounts,
     evaluate,
     labelled_rows,
     require_ground_truth,
@@ -199,7 +200,8 @@ def run_evaluation(
             where = "after sampling" if counts.n_rows else "at all"
             raise NodeError(f"data '{request.dataset}' has no rows {where}: evaluation '{request.store}' needs at least one")
         plan = plan_for(con, request, version, sampled)
-        require_ground_truth(plan, request.dataset, labelled_rows(con, sampled, plan.target))
+        n_labelled = labelled_rows(con, sampled, plan.target)
+        require_ground_truth(plan, request.dataset, n_labelled)
 
         current, scored, unscored = sampled, False, None
         if not set(plan.outputs) <= {name for name, _ in table_columns(con, sampled)}:
@@ -215,7 +217,9 @@ def run_evaluation(
             reference = resolve_reference(con, request.store, request.reference, version, scratch)
         require_segment_columns(con, plan.segments, current, reference.sql, request.segments_location)
         cache = ReferenceCache(con, version)
-        result = evaluate(con, current, reference, plan, cache, load_pipeline=load, progress=say)
+        # Scoring adds the model's outputs to the sampled rows: their rows and labels are counted already.
+        known = KnownCounts(counts.n_evaluated, n_labelled) if plan.target not in plan.outputs else None
+        result = evaluate(con, current, reference, plan, cache, load_pipeline=load, progress=say, known=known)
         if unscored is not None:
             result.warnings.insert(0, unscored)
         if plan.segments:

@@ -254,20 +254,30 @@ def _exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = SYSTEM_SCH
 # -- views ---------------------------------------------------------------------------------------
 
 
-def _metric_names(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
-                  per_segment: bool = False) -> list[tuple[str, bool]]:
-    """(metric, has a band): by the evaluation that first wrote them, then by name. Not by
-    storage order, which only DuckDB keeps."""
-    # One query for the three views (with or without feature, segment): on Spark, where every
-    # query is a job, the views ask it three times and the connection answers twice from memory.
-    rows = con.execute(
-        "SELECT m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL, "
-        "bool_or(m.lower IS NOT NULL OR m.upper IS NOT NULL), min(e.created_at) "
-        "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
-        "WHERE m.store = ? GROUP BY m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL ORDER BY 5, 1", [store]
-    ).fetchall()
-    return [(r[0], bool(r[3])) for r in rows if bool(r[1]) == per_feature and bool(r[2]) == per_segment
-            and not (per_feature and r[0] in _CLASS_METRICS)]
+@dataclass(frozen=True)
+class _StoreColumns:
+    """What the store's three views read of the store to name their columns: its metrics
+    (with or without feature and segment, banded or not) and its label keys. Read once for
+    the three: on Spark every statement costs a plan and a job."""
+
+    metrics: list[tuple[Any, ...]]  # (metric, per feature, per segment, banded, first written)
+    labels: dict[str, str]  # label key -> column type
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection, store: str) -> "_StoreColumns":
+        rows = con.execute(
+            "SELECT m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL, "
+            "bool_or(m.lower IS NOT NULL OR m.upper IS NOT NULL), min(e.created_at) "
+            "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
+            "WHERE m.store = ? GROUP BY m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL ORDER BY 5, 1", [store]
+        ).fetchall()
+        return cls([tuple(r) for r in rows], _label_keys(con, store))
+
+    def metric_names(self, per_feature: bool, per_segment: bool = False) -> list[tuple[str, bool]]:
+        """(metric, has a band): by the evaluation that first wrote them, then by name. Not by
+        storage order, which only DuckDB keeps."""
+        return [(r[0], bool(r[3])) for r in self.metrics if bool(r[1]) == per_feature and bool(r[2]) == per_segment
+                and not (per_feature and r[0] in _CLASS_METRICS)]
 
 
 PERIOD_LABEL = "period"  # the label of a `period:` evaluation: the period's first day
@@ -360,8 +370,9 @@ def _is_latest(taken: set[str]) -> list[exp.Expression]:
 
 
 def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
-                per_segment: bool = False) -> exp.Select:
-    metrics = _metric_names(con, store, per_feature, per_segment)
+                per_segment: bool = False, found: _StoreColumns | None = None) -> exp.Select:
+    found = found if found is not None else _StoreColumns.read(con, store)
+    metrics = found.metric_names(per_feature, per_segment)
     cells, names = _pivot(metrics)
     fixed = _FEATURE_COLUMNS if per_feature or per_segment else _STORE_COLUMNS
     keys = ["evaluation_id", "feature"] if per_feature else ["evaluation_id"]
@@ -378,7 +389,7 @@ def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
         inner = inner.where(exp.column("metric", quoted=True).isin(*wanted))
     inner = inner.group_by(*[exp.column(k, quoted=True) for k in keys])
     taken = set(fixed) | set(names) | set(keys)
-    labels = _label_columns(_label_keys(con, store), taken)
+    labels = _label_columns(found.labels, taken)
     outer = [exp.column(c, table="e", quoted=True) for c in fixed] + labels
     outer += [] if per_feature or per_segment else _is_latest(taken)
     outer += [exp.column(k, table="m", quoted=True) for k in keys if k != "evaluation_id"]
@@ -411,8 +422,10 @@ def refresh_views(warehouse: Warehouse, store: str) -> None:
     """(Re)create `<store>`, `<store>_feature_drift` and `<store>_segments` in schema main, in
     the caller's transaction."""
     con = warehouse.con
-    for name, query in ((store, store_view_query(con, store)), (feature_view(store), feature_view_query(con, store)),
-                        (segment_view(store), segment_view_query(con, store))):
+    found = _StoreColumns.read(con, store)
+    for name, query in ((store, _view_query(con, store, False, found=found)),
+                        (feature_view(store), _view_query(con, store, True, found=found)),
+                        (segment_view(store), _view_query(con, store, False, True, found=found))):
         if warehouse.relation_type(name) == "table":
             con.execute(sql.drop_relation(name, "TABLE").sql("duckdb"))
         con.execute(sql.create_view_as(name, query).sql("duckdb"))

@@ -155,7 +155,8 @@ def _prediction_drift(con: Con, reference: Reference, current_sql: str, plan: "E
         # without a positive class the shares come from the `prediction` column: the logged decisions
         None if plan.logged_prediction else positive, plan.threshold,
         proba_column(positive) if positive is not None else None,
-        prediction_column=PREDICTION_COLUMN, distribution=distribution,
+        # the reference's side is read once per reference and build, whatever the number of periods
+        prediction_column=PREDICTION_COLUMN, distribution=distribution, memo=reference.memo,
     )
 
 

@@ -99,14 +99,17 @@ def prediction_mean(con: Any, relation_sql: str, prediction_column: str = "predi
 
 def regression_prediction_drift(con: Any, reference_sql: str, current_sql: str, prediction_column: str = "prediction",
                                 *, distribution: Sequence[MetricValue] | None = None,
-                                dialect: str = "duckdb") -> list[MetricValue]:
+                                memo: dict[Any, Any] | None = None, dialect: str = "duckdb") -> list[MetricValue]:
     """KS, PSI and Wasserstein of the predicted value (as for a numeric feature), and its mean
-    on both sides."""
+    on both sides (`memo`: as for `prediction_drift`)."""
     out = _distribution_drift(con, reference_sql, current_sql, prediction_column, dialect,
                               _DISTRIBUTION_METRICS["regression"], distribution)
+    memo = {} if memo is None else memo
+    key = ("prediction_mean", reference_sql, prediction_column)
+    if key not in memo:
+        memo[key] = prediction_mean(con, reference_sql, prediction_column, dialect)
     return out + [MetricValue("prediction_mean", prediction_mean(con, current_sql, prediction_column, dialect)),
-                  MetricValue("prediction_mean_reference",
-                              prediction_mean(con, reference_sql, prediction_column, dialect))]
+                  MetricValue("prediction_mean_reference", memo[key])]
 
 
 def classes_chi2_pvalue(reference: dict[str, int], current: dict[str, int]) -> float | None:
@@ -142,6 +145,7 @@ def prediction_drift(
     prediction_column: str = "prediction",
     *,
     distribution: Sequence[MetricValue] | None = None,
+    memo: dict[Any, Any] | None = None,
     dialect: str = "duckdb",
 ) -> list[MetricValue]:
     """Prediction drift of any task (SPEC §4), by its classes: None is a regression (see
@@ -152,18 +156,27 @@ def prediction_drift(
     `prediction_psi` / `prediction_ks_pvalue` on the positive-class probability. Multiclass: the
     class shares of the `prediction` column and `prediction_chi2_pvalue` (no single score
     summarises k probabilities). `distribution`, if given, holds the score's univariate metrics,
-    already computed on `score_expression`.
+    already computed on `score_expression`. `memo`, if given, a dict the caller keeps across
+    calls comparing with the same reference (a store's periods): the reference's class counts
+    (or mean) are read into it once.
     """
+    memo = {} if memo is None else memo
     if classes is None:
         return regression_prediction_drift(con, reference_sql, current_sql, prediction_column,
-                                           distribution=distribution, dialect=dialect)
+                                           distribution=distribution, memo=memo, dialect=dialect)
     if len(classes) == 2 and proba_column and positive_class is not None:
         positive = canonical_label(positive_class)
         negative = next(canonical_label(c) for c in classes if canonical_label(c) != positive)
-        current, reference = _counts_at_threshold(con, (current_sql, reference_sql), proba_column, threshold,
-                                                  positive, negative, dialect)
-        return class_share_drift(classes, current, reference) + _distribution_drift(
+        key = ("predicted_at_threshold", reference_sql, proba_column, float(threshold), positive, negative)
+        # Both sides in one statement, unless the reference's side is known already.
+        sides = (current_sql,) if key in memo else (current_sql, reference_sql)
+        counted = _counts_at_threshold(con, sides, proba_column, threshold, positive, negative, dialect)
+        if key not in memo:
+            memo[key] = counted[1]
+        return class_share_drift(classes, counted[0], memo[key]) + _distribution_drift(
             con, reference_sql, current_sql, proba_column, dialect, _DISTRIBUTION_METRICS["binary"], distribution)
     current = predicted_class_counts(con, current_sql, prediction_column, dialect)
-    reference = predicted_class_counts(con, reference_sql, prediction_column, dialect)
-    return class_share_drift(classes, current, reference)
+    key = ("predicted_classes", reference_sql, prediction_column)
+    if key not in memo:
+        memo[key] = predicted_class_counts(con, reference_sql, prediction_column, dialect)
+    return class_share_drift(classes, current, memo[key])
