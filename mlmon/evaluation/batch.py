@@ -121,8 +121,10 @@ class _Batch:
     """One build of a store: the prepared rows of each period and the references they use."""
 
     def __init__(self, warehouse: Warehouse, request: BatchRequest, version: ModelVersion | None,
-                 load: Callable[[], Any] | None, scratch: Scratch, say: Callable[[str], None], where: Callable[[str], Location]):
+                 load: Callable[[], Any] | None, scratch: Scratch, say: Callable[[str], None], where: Callable[[str], Location],
+                 build: dict[Any, Any] | None = None):
         self.warehouse, self.con, self.request = warehouse, warehouse.con, request
+        self.build = build  # the build's memo of what is read of references that never change
         self.version, self.load, self.scratch, self.say, self.where = version, load, scratch, say, where
         self.base = request.base
         self.prepared: dict[int, tuple[int, int, str, bool]] = {}  # index -> (n_rows, n_evaluated, rows, scored)
@@ -269,7 +271,7 @@ class _Batch:
             table, _ = self._outputs(self.request.reference_sql, "reference", count_rows(self.con, self.request.reference_sql))
             return self._rows_reference(node, table, node)
         if self.base.reference == TRAINING and self.version is not None:
-            return resolve_reference(self.con, self.base.store, TRAINING, self.version, self.scratch)
+            return resolve_reference(self.con, self.base.store, TRAINING, self.version, self.scratch, self.build)
         return None
 
     def _rows_reference(self, kind: str, table: str, source: str, warnings: list[str] | None = None) -> Reference:
@@ -287,7 +289,7 @@ class _Batch:
         """`first` / `previous` for period `index`: an earlier period of the data or of the store."""
         wanted, start = self.base.reference, self.periods[index].start
         if start is None and self.version is not None:
-            return resolve_reference(self.con, self.base.store, wanted, self.version, self.scratch)
+            return resolve_reference(self.con, self.base.store, wanted, self.version, self.scratch, self.build)
         if start is not None and wanted == "previous" and index > 0:
             _, _, rows, _ = self.rows(index - 1)
             return self._rows_reference("previous", rows, f"period:{self.periods[index - 1].start}")
@@ -313,17 +315,19 @@ class BatchOutcome:
 
 def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion | None,
               load_pipeline: Callable[[], Any] | None, where: Callable[[str], Location],
-              progress: Callable[[str], None] | None = None, keep_rows: int = KEEP_ROWS) -> BatchOutcome:
-    """Evaluate every stale period of the data and append the evaluations in one transaction."""
+              progress: Callable[[str], None] | None = None, keep_rows: int = KEEP_ROWS,
+              build: dict[Any, Any] | None = None) -> BatchOutcome:
+    """Evaluate every stale period of the data and append the evaluations in one transaction;
+    `build`: the build's memo of what is read of references that never change."""
     say = progress or (lambda message: None)
     con, base = warehouse.con, request.base
     with Scratch(con, base.store) as scratch:
-        batch = _Batch(warehouse, request, version, load_pipeline, scratch, say, where)
+        batch = _Batch(warehouse, request, version, load_pipeline, scratch, say, where, build)
         batch.load_rows()
         plan = batch.plan
         assert plan is not None
         todo = stale_periods(con, base.store, base.dataset, base.labels, batch.periods, request.full_refresh)
-        inner = ReferenceCache(con, version) if version is not None else None
+        inner = ReferenceCache(con, version, build) if version is not None else None
         fixed = batch.fixed_reference()
         cache = inner if fixed is not None and fixed.kind == TRAINING and inner is not None else TransientCache(con, inner)
         groups = batch.groups(fixed, todo)
@@ -378,6 +382,8 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
         say(f"appending {len(appended)} evaluation(s)")
         append_evaluations(warehouse, appended, cache.pending, keep_rows,
                            KeptGroups(groups.relation, PERIOD_COLUMN, kept_keys) if groups is not None else None)
+        if inner is not None:
+            inner.written()
     return BatchOutcome(stored, len(batch.periods), batch.warnings)
 
 
@@ -432,7 +438,7 @@ def run_node(node: "Node", ctx: "RunContext") -> "NodeOutcome":
     from mlmon.evaluation.run import memo
 
     outcome = run_batch(ctx.warehouse, request, version, memo(load), node.location, ctx.progress.update,
-                        keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)))
+                        keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)), build=ctx.evaluation_memo)
     by_period = request.period is not None
     warnings = outcome.warnings + (_period_warnings(outcome.stored) if by_period
                                    else [w for s in outcome.stored for w in s.result.warnings])

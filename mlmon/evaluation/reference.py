@@ -93,20 +93,41 @@ def features_key(numeric: Sequence[str], categorical: Sequence[str]) -> str:
 
 
 class ReferenceCache:
-    """Cached per-reference statistics of one model version, and the rows still to be written."""
+    """Cached per-reference statistics of one model version, and the rows still to be written.
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, version: ModelVersion):
+    `build`, if given, is the build's memo (`RunContext.evaluation_memo`): the cache rows read,
+    or written by an evaluation whose transaction committed, are kept there by their key, so the
+    next store of the build comparing with the same reference does not look them up again."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, version: ModelVersion, build: dict[Any, Any] | None = None):
         self.con = con
         self.version = version
         self.pending: list[dict[str, Any]] = []
+        self.build: dict[Any, Any] = {} if build is None else build
+
+    def _key(self, source: str, kind: str, key: str) -> tuple[str, ...]:
+        return ("reference_profiles", self.version.model, str(self.version.version), source, kind, key)
 
     def _get(self, source: str, kind: str, key: str) -> Any:
-        row = self.con.execute(
-            "SELECT payload FROM mlmon.reference_profiles WHERE model = ? AND model_version = ? "
-            "AND reference = ? AND kind = ? AND features_key = ? ORDER BY created_at DESC LIMIT 1",
-            [self.version.model, self.version.version, source, kind, key],
-        ).fetchone()
-        return json.loads(row[0]) if row else None
+        def lookup() -> str | None:
+            row = self.con.execute(
+                "SELECT payload FROM mlmon.reference_profiles WHERE model = ? AND model_version = ? "
+                "AND reference = ? AND kind = ? AND features_key = ? ORDER BY created_at DESC LIMIT 1",
+                [self.version.model, self.version.version, source, kind, key],
+            ).fetchone()
+            return row[0] if row else None
+
+        # Kept as text, parsed on every use: no caller shares (or changes) another's payload.
+        text = self.build.get(self._key(source, kind, key)) or lookup()
+        if text is not None:
+            self.build[self._key(source, kind, key)] = text
+        return json.loads(text) if text is not None else None
+
+    def written(self) -> None:
+        """The pending rows are in the warehouse (the evaluation's transaction committed): the
+        build's later evaluations find them in its memo."""
+        for row in self.pending:
+            self.build[self._key(row["reference"], row["kind"], row["features_key"])] = row["payload"]
 
     def _put(self, source: str, kind: str, key: str, payload: Any) -> None:
         self.pending.append({
@@ -160,10 +181,14 @@ class ReferenceCache:
         return importances
 
 
-def _training(version: ModelVersion, kind: str = TRAINING, warnings: list[str] | None = None) -> Reference:
+def _training(version: ModelVersion, kind: str = TRAINING, warnings: list[str] | None = None,
+              build: dict[Any, Any] | None = None) -> Reference:
+    # The version's held-out rows never change: what one store read of them, the next reads from
+    # the build's memo.
+    memo = {} if build is None else build.setdefault(("training", version.model, str(version.version)), {})
     return Reference(
         kind=kind, sql=version.reference_sql, source=TRAINING, labelled_sql=version.reference_sql,
-        performance=dict(version.metrics or {}), warnings=list(warnings or []),
+        performance=dict(version.metrics or {}), warnings=list(warnings or []), memo=memo,
     )
 
 
@@ -217,22 +242,23 @@ def kept_reference(con: duckdb.DuckDBPyConnection, store: str, wanted: str, scra
 
 
 def resolve_reference(con: duckdb.DuckDBPyConnection, store: str, wanted: str, version: ModelVersion,
-                      scratch: Scratch) -> Reference:
-    """The reference `wanted` ('training' | 'first' | 'previous') for a new evaluation of `store`.
+                      scratch: Scratch, build: dict[Any, Any] | None = None) -> Reference:
+    """The reference `wanted` ('training' | 'first' | 'previous') for a new evaluation of `store`;
+    `build`: the build's memo, shared by the evaluations that compare with the training rows.
 
     An earlier evaluation's kept rows are copied into a scratch table: the drift statistics scan
     their reference several times, and a small table beats filtering the store's whole history.
     """
     if wanted == TRAINING:
-        return _training(version)
+        return _training(version, build=build)
     evaluation_id = _earlier_evaluation(con, store, wanted)
     if evaluation_id is None:
-        return _training(version, warnings=[
+        return _training(version, build=build, warnings=[
             f"reference '{wanted}': store '{store}' has no earlier evaluation yet, so this one is compared "
             f"with the training reference (the held-out rows of {version.model} v{version.version})"])
     kept = _kept_rows(con, store, evaluation_id)
     if kept is None:
-        return _training(version, warnings=[
+        return _training(version, build=build, warnings=[
             f"reference '{wanted}': the rows of evaluation {evaluation_id} are no longer kept, so this one is "
             f"compared with the training reference (the held-out rows of {version.model} v{version.version})"])
     table = scratch.table("reference")

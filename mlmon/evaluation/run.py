@@ -180,11 +180,13 @@ def run_evaluation(
     load_pipeline: Callable[[], Any] | None,
     progress: Callable[[str], None] | None = None,
     keep_rows: int = KEEP_ROWS,
+    build: dict[Any, Any] | None = None,
 ) -> StoredEvaluation:
     """Evaluate `request.source_sql` with `version` and append the evaluation to its store.
 
     `load_pipeline` gives the fitted model; it is called only when the data lacks the model's
-    outputs or the model's importance on its reference is not cached yet.
+    outputs or the model's importance on its reference is not cached yet. `build`: the build's
+    memo of what is read of references that never change (`RunContext.evaluation_memo`).
     """
     say = progress or (lambda message: None)
     load = memo(load_pipeline)
@@ -214,9 +216,9 @@ def run_evaluation(
                 current, scored = scratch.table("scored"), True
 
         with timed(timings, "reference"):
-            reference = resolve_reference(con, request.store, request.reference, version, scratch)
+            reference = resolve_reference(con, request.store, request.reference, version, scratch, build)
         require_segment_columns(con, plan.segments, current, reference.sql, request.segments_location)
-        cache = ReferenceCache(con, version)
+        cache = ReferenceCache(con, version, build)
         # Scoring adds the model's outputs to the sampled rows: their rows and labels are counted already.
         known = KnownCounts(counts.n_evaluated, n_labelled) if plan.target not in plan.outputs else None
         result = evaluate(con, current, reference, plan, cache, load_pipeline=load, progress=say, known=known)
@@ -239,6 +241,7 @@ def run_evaluation(
         say("appending the evaluation")
         with timed(timings, "append"):
             append_evaluation(warehouse, record, result.metrics, current, keep, cache.pending, keep_rows)
+        cache.written()
     result.timings = {**timings, **result.timings}
     return StoredEvaluation(record, result, scored, plan.task)
 

@@ -96,7 +96,8 @@ class Scratch:
 
     def _name(self, role: str, kind: str) -> str:
         name = f"{self.owner}__{role}_{self._token}"
-        self._tables.append((name, kind))
+        if (name, kind) not in self._tables:  # a role named twice is one relation, dropped once
+            self._tables.append((name, kind))
         return sql.table(name, SCRATCH_SCHEMA).sql("duckdb")
 
     def _stale(self) -> list[tuple[str, str]]:

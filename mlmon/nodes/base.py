@@ -154,6 +154,7 @@ class BuildContext(Protocol):
     selected: frozenset[str]
     named: frozenset[str]
     results: dict[str, Any]
+    evaluation_memo: dict[Any, Any]
 
     @property
     def invocation_id(self) -> str: ...

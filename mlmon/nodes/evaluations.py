@@ -150,7 +150,7 @@ class EvaluationKind(NodeKind):
                                                 ctx.invocation_id, segments_location=node.location("segments"),
                                                 sampling_location=node.location("sampling"))
         stored = run_evaluation(ctx.warehouse, request, version, lambda: models.load(version), ctx.progress.update,
-                                keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)))
+                                keep_rows=int(ctx.setting("evaluation_keep_rows", KEEP_ROWS)), build=ctx.evaluation_memo)
         return NodeOutcome(message=summary(stored), rows=stored.record.n_evaluated, warnings=stored.result.warnings)
 
 
