@@ -8,7 +8,8 @@ its test metrics. Exactly one version of a model is active.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -81,17 +82,32 @@ class ModelVersion:
 
 
 class ModelRegistry:
-    def __init__(self, warehouse: Warehouse, root: Path, fitted: dict[str, Any] | None = None):
+    def __init__(self, warehouse: Warehouse, root: Path, fitted: dict[str, Any] | None = None,
+                 known: dict[str, list[ModelVersion]] | None = None):
         self.warehouse = warehouse
         self.root = root
         self.fitted = {} if fitted is None else fitted  # pipelines by sha256, see load_model
+        # Versions read, by model, until a registry sharing this dict writes that model's rows:
+        # the nodes of one build that score or evaluate with a model read its row once.
+        self.known: dict[str, list[ModelVersion]] = {} if known is None else known
 
     def versions(self, model: str) -> list[ModelVersion]:
-        columns = SYSTEM_TABLES["model_versions"].column_names
-        rows = self.warehouse.con.execute(
-            f"SELECT {', '.join(sql.ident(c).sql('duckdb') for c in columns)} FROM mlmon.model_versions "
-            "WHERE model = ? ORDER BY version", [model]).fetchall()
-        return [self._version(dict(zip(columns, row))) for row in rows]
+        if model not in self.known:
+            columns = SYSTEM_TABLES["model_versions"].column_names
+            rows = self.warehouse.con.execute(
+                f"SELECT {', '.join(sql.ident(c).sql('duckdb') for c in columns)} FROM mlmon.model_versions "
+                "WHERE model = ? ORDER BY version", [model]).fetchall()
+            self.known[model] = [self._version(dict(zip(columns, row))) for row in rows]
+        return list(self.known[model])
+
+    @contextmanager
+    def _writing(self, model: str) -> Iterator[None]:
+        """Forget the model's versions around a write, whether it commits or not."""
+        self.known.pop(model, None)
+        try:
+            yield
+        finally:
+            self.known.pop(model, None)
 
     @staticmethod
     def _version(row: dict[str, Any]) -> ModelVersion:
@@ -145,7 +161,7 @@ class ModelRegistry:
             "data_fingerprint": trained.data_fingerprint,
         }
         name = reference_table(model, number)
-        with self.warehouse.transaction() as con:
+        with self._writing(model), self.warehouse.transaction() as con:
             con.register("__mlmon_reference", trained.test_frame)
             try:
                 con.execute(sql.create_table_as(name, "SELECT * FROM __mlmon_reference", SYSTEM_SCHEMA).sql("duckdb"))
@@ -179,6 +195,10 @@ class ModelRegistry:
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def record_promotion(self, version: ModelVersion, promotion: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
+        with self._writing(version.model):
+            self._record_promotion(version, promotion, metrics)
+
+    def _record_promotion(self, version: ModelVersion, promotion: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
         self.warehouse.con.execute(
             f"UPDATE {SYSTEM_SCHEMA}.model_versions SET promotion = ?, metrics = ? WHERE model = ? AND version = ?",
             [dumps(dict(promotion), indent=None), dumps(dict(metrics), indent=None),
@@ -187,7 +207,7 @@ class ModelRegistry:
     def activate(self, model: str, version: int) -> ModelVersion:
         chosen = self.get(model, version)
         self.verify(chosen)
-        with self.warehouse.transaction():
+        with self._writing(model), self.warehouse.transaction():
             self._set_active(model, version)
         return self.get(model, version)
 

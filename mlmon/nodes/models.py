@@ -79,7 +79,7 @@ class ModelKind(NodeKind):
 def registry(ctx: "BuildContext") -> "ModelRegistry":
     from mlmon.ml.registry import ModelRegistry
 
-    return ModelRegistry(ctx.warehouse, ctx.project.root, fitted=ctx.fitted_models)
+    return ModelRegistry(ctx.warehouse, ctx.project.root, fitted=ctx.fitted_models, known=ctx.model_versions)
 
 
 def train_version(ctx: "BuildContext", node: Node, data: str | None = None,

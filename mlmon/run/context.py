@@ -26,6 +26,9 @@ class RunContext:
     # Fitted pipelines by artifact sha256, trained or loaded during this command: an artifact's
     # bytes are still hashed on every use, but rebuilt from skops once.
     fitted_models: dict[str, Any] = field(default_factory=dict)
+    # Model versions read from the registry, by model, until this command writes that model's
+    # rows (mlmon.ml.registry.ModelRegistry.known).
+    model_versions: dict[str, Any] = field(default_factory=dict)
     # What evaluations read of references that never change (a model version's held-out rows,
     # their cached profiles) during this command: two stores of one model read it once
     # (mlmon.evaluation.reference.BuildMemo).

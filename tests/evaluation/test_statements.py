@@ -188,3 +188,9 @@ def test_the_second_store_finds_the_profile_the_first_one_wrote(
     # reference quantiles are not in the profile).
     assert sum("FROM mlmon.reference_profiles" in s and "univariate_profile" in s for s in statements) == 1
     assert not any("QUANTILE" in s.upper() and '"ref_clf_v1"' in s and '"x1"' in s for s in statements)
+
+
+def test_the_nodes_of_one_build_read_the_model_row_once(
+        two_stores: Path, recorded: Callable[[Path, str], list[str]]) -> None:
+    statements = recorded(two_stores, "first_store second_store")
+    assert sum("FROM mlmon.model_versions" in s for s in statements) == 1
