@@ -75,13 +75,14 @@ class Reference:
     evaluation_id: str | None = None
     warnings: list[str] = field(default_factory=list)
     # What is read of these rows once per build whatever the number of periods compared with
-    # them (CBPE's calibration rows), by what was read.
+    # them (CBPE's calibration rows, quality counts, predicted classes...), by what was read; a
+    # model version's held-out rows share one memo across the stores of a build.
     memo: dict[tuple[str, ...], Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def once(memo: dict[Any, Any], key: Any, compute: Callable[[], Any]) -> Any:
     """`compute()` the first time `key` is asked of `memo` (a reference's `memo`: once per
-    reference and build, whatever the number of periods compared with it), its answer after."""
+    reference and build, whatever the number of periods or stores compared with it), its answer after."""
     if key not in memo:
         memo[key] = compute()
     return memo[key]

@@ -11,9 +11,10 @@ Spark pays a job, often several, for every statement, and the metastore a round 
 table created or dropped; on small data that is nearly all of a build's time. So what needs no
 Spark job runs none: DESCRIBE comes from the query's analysed schema, a query over
 information_schema alone runs in an in-memory DuckDB over the catalog's listing (kept until
-mlmon changes a table), a query's rows are memoised until the next statement that writes
-(a scratch table is counted and described several times), and the staging schema's tables are
-cached temporary views (`mlmon.warehouse.spark_staged`).
+mlmon changes a table), a query's rows are memoised until the next statement that writes (a
+scratch table is counted several times), a relation's description until a statement may change
+its columns (it is described several times), and the staging schema's tables are cached
+temporary views (`mlmon.warehouse.spark_staged`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,9 @@ class SparkConnection:
         self._columns_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._staged = StagedViews(spark)
         self._memo: dict[tuple[str, str], Any] = {}  # query answers, until the next write
+        # DESCRIBE answers by statement text, until a relation the text names may have changed
+        # (`_forget_described`): rows written or a lookup table registered change no columns.
+        self._described: dict[str, tuple[Any, ...]] = {}
         self._memoise = memoise
         self._local: Any = None  # in-memory DuckDB answering information_schema queries
         # Rewrites that evaluate expressions on rows a WHERE drops need Spark's NULL-for-errors.
@@ -83,6 +87,7 @@ class SparkConnection:
         self._tables = None
         self._columns_cache.clear()
         self._memo.clear()
+        self._described.clear()
 
     # -- the DuckDB connection surface --------------------------------------------------------
 
@@ -90,17 +95,26 @@ class SparkConnection:
         if isinstance(sql, exp.Expression):
             sql = sql.sql("duckdb")
         text = bind(sql, params)
-        # A relation is described again and again between two writes (each metric family asks
-        # for its columns): the answer is kept, as query answers are, until the next write.
-        described = ("describe", text) if self._memoise and text[:9].upper() == "DESCRIBE " else None
-        if described is not None and described in self._memo:
-            return SparkResult(None, rows=list(self._memo[described]), columns=_DESCRIBE_RESULT)
+        # A relation is described again and again (each metric family asks for its columns): the
+        # answer is kept until a statement may change the relation's columns.
+        described = text if self._memoise and text[:9].upper() == "DESCRIBE " else None
+        if described is not None and described in self._described:
+            return SparkResult(None, rows=list(self._described[described]), columns=_DESCRIBE_RESULT)
         result = SparkResult(None)
         for statement in parse_duckdb(text):
             result = self._run(statement)
         if described is not None and result._rows is not None:
-            self._memo[described] = tuple(result._rows)
+            self._described[described] = tuple(result._rows)
         return result
+
+    def _forget_described(self, name: str | None = None) -> None:
+        """Forget the descriptions naming `name` (a staged relation or a registered lookup
+        table created, replaced or dropped), or every description."""
+        if name is None:
+            self._described.clear()
+            return
+        needle = name.lower()
+        self._described = {text: rows for text, rows in self._described.items() if needle not in text.lower()}
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """One INSERT with every row, rather than one Spark job per row."""
@@ -126,10 +140,12 @@ class SparkConnection:
                 table = table.set_column(index, field.name, table.column(index).cast(pa.string()))
         self.spark.createDataFrame(table).createOrReplaceTempView(name)
         self._memo.clear()  # the name may have meant other rows
+        self._forget_described(name)
 
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
         self._memo.clear()
+        self._forget_described(name)
 
     def dataframe(self, sql: str | exp.Expression) -> Any:
         """A Spark DataFrame for one DuckDB-dialect query, not yet computed."""
@@ -150,6 +166,7 @@ class SparkConnection:
             self.spark.catalog.dropTempView(view)
         self._file_views.clear()
         self._memo.clear()
+        self._described.clear()
         if self._local is not None:
             self._local.close()
             self._local = None
@@ -180,6 +197,7 @@ class SparkConnection:
         reads = isinstance(statement, (exp.Query, exp.Describe))
         if not reads:
             self._memo.clear()
+            self._forget_changed(statement)
         staged = self._staged_statement(statement)
         if staged is not None:
             return staged
@@ -234,6 +252,24 @@ class SparkConnection:
             if is_spark_error(exc):
                 return None, ""
             raise
+
+    def _forget_changed(self, statement: exp.Expression) -> None:
+        """Forget the descriptions a write may change: an INSERT changes no columns, a staged
+        relation created or dropped only its own (and any description naming it)."""
+        if isinstance(statement, exp.Insert):
+            return
+        if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW"):
+            targets = [statement.this]
+        elif isinstance(statement, exp.Drop) and statement.kind in ("TABLE", "VIEW"):
+            targets = list(statement.args.get("tables") or [])
+        else:
+            targets = []
+        names = [StagedViews.staged_name(t) for t in targets]
+        if not names or None in names:
+            self._forget_described()
+            return
+        for name in names:
+            self._forget_described(name)
 
     def _staged_statement(self, statement: exp.Expression) -> SparkResult | None:
         """CREATE TABLE / VIEW AS and DROP TABLE / VIEW of the staging schema, done with temporary views

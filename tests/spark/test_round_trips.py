@@ -200,3 +200,22 @@ def test_a_killed_rewrite_is_finished_or_undone(spark_con: SparkConnection, spar
     assert {"kept", "lost"} <= names and not {"kept__mlmon_rewrite", "lost__mlmon_rewrite"} & names
     assert spark_con.execute('SELECT x FROM "main"."kept"').fetchall() == [(1,)]
     assert spark_con.execute('SELECT x FROM "main"."lost"').fetchall() == [(3,)]
+
+
+def test_a_description_outlives_rows_written_but_not_a_change_of_its_relation(
+        spark_con: SparkConnection, orders: str, caplog: pytest.LogCaptureFixture) -> None:
+    describe = f"DESCRIBE SELECT * FROM {STAGED}"
+    spark_con.execute(f"CREATE TABLE {STAGED} AS SELECT id, amount FROM {orders}")
+    first = spark_con.execute(describe).fetchall()
+    with caplog.at_level("DEBUG", logger=TRACE.name):
+        # Rows written, a lookup table registered, another staged table: no column of it changed.
+        spark_con.execute(f"INSERT INTO {orders} VALUES (6, 1.0, 'd')")
+        spark_con.register("__lookup", pd.DataFrame({"k": [1]}))
+        spark_con.execute('CREATE TABLE "mlmon_staging"."orders__other_t1" AS SELECT 1 AS one')
+        assert spark_con.execute(describe).fetchall() == first
+    assert [r.kind for r in caplog.records if r.name == TRACE.name and r.phase == "run"] == ["Insert", "Create"]
+    spark_con.unregister("__lookup")
+    spark_con.execute('DROP TABLE "mlmon_staging"."orders__other_t1"')
+    spark_con.execute(f"CREATE OR REPLACE TABLE {STAGED} AS SELECT shop FROM {orders}")
+    assert [r[:2] for r in spark_con.execute(describe).fetchall()] == [("shop", "VARCHAR")]
+    spark_con.execute(f"DROP TABLE {STAGED}")
