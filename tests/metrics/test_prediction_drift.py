@@ -167,3 +167,40 @@ def test_predicted_classes_null_rate_and_power():
     shifted = [0.5, 0.35, 0.15]
     power = [classes_chi2_pvalue(_class_counts(rng, shares, 2000), _class_counts(rng, shifted, 800)) for _ in range(100)]
     assert np.mean(np.array(power) <= 0.05) >= 0.9
+
+
+class _Recording:
+    """A DuckDB connection that records the statements it runs."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con, self.statements = con, []
+
+    def execute(self, sql, *args):
+        self.statements.append(sql)
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+@pytest.mark.parametrize("classes, positive, proba_column", [
+    ([0, 1], 1, "proba_1"),  # binary: classes cut at the threshold
+    ([0, 1], None, None),  # logged decisions: the prediction column's classes
+    (None, None, None),  # regression: the mean prediction
+])
+def test_a_memo_reads_the_reference_once_for_every_period(classes, positive, proba_column):
+    reference, current = _frames(4, 0.6)
+    con = duckdb.connect()
+    con.register("ref", reference)
+    periods = [current.iloc[:600], current.iloc[600:1000], current.iloc[1000:]]
+    for i, period in enumerate(periods):
+        con.register(f"cur_{i}", period)
+    recording, memo = _Recording(con), {}
+    for i in range(len(periods)):
+        # The score's distribution comes from an evaluation's univariate scans: none here.
+        alone = prediction_drift(con, "ref", f"cur_{i}", classes, positive, 0.4, proba_column, distribution=[])
+        found = prediction_drift(recording, "ref", f"cur_{i}", classes, positive, 0.4, proba_column,
+                                 distribution=[], memo=memo)
+        assert [(m.metric, m.feature, m.value) for m in found] == [(m.metric, m.feature, m.value) for m in alone]
+    reading_the_reference = [s for s in recording.statements if "FROM ref" in s]
+    assert len(reading_the_reference) == 1  # the first period's, not one a period
