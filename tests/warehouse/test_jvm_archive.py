@@ -1,0 +1,147 @@
+"""The local Spark driver's class-data archive (`mlmon.warehouse.jvm_archive`) and mlmon's
+session settings per master; the archive really mapped by a JVM is tested in
+tests/spark/test_jvm_archive_on_spark.py."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlmon.warehouse import jvm_archive
+from mlmon.warehouse.jvm_archive import archive_options, cache_dir, discard
+from mlmon.warehouse.spark import local_cores, session_settings
+from mlmon.warehouse.targets import Target
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The id of a process that has ended."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _archive(cache: Path) -> Path:
+    return jvm_archive._archive_path(cache, "")
+
+
+def _option(options: str, name: str) -> str:
+    return next(o.partition("=")[2] for o in options.split() if o.startswith(f"-XX:{name}="))
+
+
+def test_without_an_archive_the_jvm_writes_one_at_exit_under_this_process_name(tmp_path: Path) -> None:
+    options = archive_options(tmp_path / "cache", None)
+    written = Path(_option(options, "ArchiveClassesAtExit"))
+    assert written.parent == tmp_path / "cache"
+    assert written.name == f"{_archive(tmp_path / 'cache').stem}.{os.getpid()}.part"
+    assert "SharedArchiveFile" not in options
+    assert "-Xlog:cds*=off" in options  # mismatches and signed jars print nothing
+
+
+def test_an_archive_a_finished_process_wrote_is_renamed_into_place_and_mapped(tmp_path: Path, dead_pid: int) -> None:
+    archive = _archive(tmp_path)
+    partial = archive.with_name(f"{archive.stem}.{dead_pid}.part")
+    partial.write_bytes(b"classes")
+    options = archive_options(tmp_path, None)
+    assert _option(options, "SharedArchiveFile") == str(archive)
+    assert archive.read_bytes() == b"classes" and not partial.exists()
+    assert _option(options, "ErrorFile").startswith(str(tmp_path / "jvm-crash-"))  # a crash reports beside it
+
+
+def test_an_archive_being_written_is_left_alone_and_no_second_one_is_written(tmp_path: Path) -> None:
+    archive = _archive(tmp_path)
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        partial = archive.with_name(f"{archive.stem}.{writer.pid}.part")
+        partial.write_bytes(b"half")
+        assert archive_options(tmp_path, None) == ""
+        assert partial.read_bytes() == b"half" and not archive.exists()
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def test_a_left_over_partial_is_deleted_when_an_archive_is_there(tmp_path: Path, dead_pid: int) -> None:
+    archive = _archive(tmp_path)
+    archive.write_bytes(b"mapped")
+    partial = archive.with_name(f"{archive.stem}.{dead_pid}.part")
+    partial.write_bytes(b"other")
+    empty = archive.with_name(f"{archive.stem}.{os.getpid()}.part")  # this process's: not written yet
+    assert _option(archive_options(tmp_path, None), "SharedArchiveFile") == str(archive)
+    assert archive.read_bytes() == b"mapped" and not partial.exists()
+    empty.write_bytes(b"")
+    archive.unlink()
+    assert "ArchiveClassesAtExit" in archive_options(tmp_path, None)
+    assert not empty.exists() and not archive.exists()  # an empty file is no archive
+
+
+@pytest.mark.parametrize("own", ["-Xshare:off", "-XX:SharedArchiveFile=/x.jsa", "-XX:ArchiveClassesAtExit=/x.jsa"])
+def test_a_targets_own_archive_options_decide(tmp_path: Path, own: str) -> None:
+    assert archive_options(tmp_path, f"-Xmx2g {own}") == ""
+    assert not tmp_path.joinpath("nothing").exists()
+
+
+def test_other_java_options_keep_the_archive(tmp_path: Path) -> None:
+    assert "ArchiveClassesAtExit" in archive_options(tmp_path, "-Xmx2g -Xshare:on")
+
+
+def test_a_cache_that_cannot_be_made_gives_no_options(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    assert archive_options(tmp_path / "file" / "cache", None) == ""
+
+
+def test_the_archive_is_per_class_path_and_java_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = jvm_archive._archive_path(tmp_path, "")
+    assert jvm_archive._archive_path(tmp_path, "") == plain
+    assert jvm_archive._archive_path(tmp_path, "/extra.jar") != plain
+    java_home = tmp_path / "jdk"
+    (java_home / "bin").mkdir(parents=True)
+    (java_home / "bin" / "java").write_text("")
+    monkeypatch.setenv("JAVA_HOME", str(java_home))
+    assert jvm_archive._archive_path(tmp_path, "") != plain
+
+
+def test_discard_deletes_the_mapped_archive_only(tmp_path: Path) -> None:
+    archive = tmp_path / "a.jsa"
+    archive.write_bytes(b"x")
+    other = tmp_path / "b.jsa"
+    other.write_bytes(b"y")
+    discard(f"-XX:SharedArchiveFile={archive} -XX:ErrorFile={other} -Xlog:cds*=off")
+    assert not archive.exists() and other.exists()
+    discard("")  # nothing mapped: nothing to do
+
+
+def test_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "mlmon"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "mlmon"
+
+
+@pytest.mark.parametrize("master, cores", [("local", 1), ("local[2]", 2), ("local[3,2]", 3), ("local[0]", 1),
+                                           ("local[*]", os.cpu_count() or 1), ("local[x]", 1)])
+def test_local_cores(master: str, cores: int) -> None:
+    assert local_cores(master) == cores
+
+
+def test_local_masters_run_small_queries_without_spark_big_data_machinery() -> None:
+    settings = session_settings(Target(name="lake", type="spark", master="local[3]"))
+    assert settings["spark.sql.adaptive.enabled"] == "false"
+    assert settings["spark.sql.codegen.wholeStage"] == "false"
+    assert "spark.sql.codegen.factoryMode" not in settings  # interpreted, Spark's catalog API fails
+    assert settings["spark.sql.shuffle.partitions"] == "3"
+    assert settings["spark.sql.session.timeZone"] == "UTC"
+
+
+def test_a_cluster_keeps_sparks_own_execution_settings_and_a_target_overrides_mlmons() -> None:
+    cluster = session_settings(Target(name="c", type="spark", master="sc://spark:15002"))
+    assert "spark.sql.adaptive.enabled" not in cluster and "spark.sql.codegen.wholeStage" not in cluster
+    assert cluster["spark.sql.shuffle.partitions"] == "8"
+    own = session_settings(Target(name="lake", type="spark", master="local[2]",
+                                  conf={"spark.sql.adaptive.enabled": "true", "spark.sql.shuffle.partitions": "16"}))
+    assert own["spark.sql.adaptive.enabled"] == "true" and own["spark.sql.shuffle.partitions"] == "16"
