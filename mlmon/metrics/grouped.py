@@ -41,6 +41,7 @@ from mlmon.metrics.twosample import (
     _first_key,
     _origin,
     dedupe_edges,
+    keyed_by_column,
     known_layout,
 )
 from mlmon.metrics.univariate import (
@@ -100,17 +101,17 @@ def _first_round_sql(ref_sql: str | None, groups: Groups | None, specs: Sequence
     column, in one statement. `keys` are the cell keys of the value `v`, computed once per row
     (`with_value`)."""
     branches = []
-    for index, (spec, key) in enumerate(zip(specs, keys)):
-        row = (f"g AS g, CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {key} AS k, "
-               f"v - {double_literal(_origin(spec.layout), dialect)} AS d, v AS v")
+    for index, spec in enumerate(specs):
+        row = f"g AS g, CAST({index} AS BIGINT) AS c, v - {double_literal(_origin(spec.layout), dialect)} AS d, v AS v"
         if ref_sql is not None:
             branches.append(f"SELECT {row} FROM {with_value(ref_sql, spec.expr, g='CAST(-1 AS BIGINT)')} "
                             f"WHERE {present('v', dialect)}")
         if groups is not None:
             rows = with_value(groups.relation, spec.expr, groups.wanted(), g=groups.index_sql())
             branches.append(f"SELECT {row} FROM {rows} WHERE {present('v', dialect)}")
+    key = keyed_by_column(dict(enumerate(keys)))
     return ("SELECT x.g AS g, x.k AS k, COUNT(*) AS c, MIN(x.v) AS vmin, MAX(x.v) AS vmax, SUM(x.d) AS a "
-            f"FROM ({' UNION ALL '.join(branches)}) AS x GROUP BY x.g, x.k")
+            f"FROM (SELECT g, {key} AS k, d, v FROM ({' UNION ALL '.join(branches)}) AS y) AS x GROUP BY x.g, x.k")
 
 
 def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],

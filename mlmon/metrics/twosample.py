@@ -38,7 +38,7 @@ from mlmon.metrics.sqlstats import (
 )
 
 __all__ = ["Layout", "ColumnSpec", "ColumnStats", "SampleColumn", "TwoSampleResult", "column_statistics",
-           "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges"]
+           "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges", "keyed_by_column"]
 
 _KEY_STRIDE = 1 << 20  # first-round key = bin * stride + cell within the bin
 _COLUMN_STRIDE = 1 << 40  # first-round group key = column * stride + cell key (|cell key| < 2**39)
@@ -126,6 +126,14 @@ def _first_key(layout: Layout, v: str, rows_per_cell: int, max_split: int, diale
     return bin_case_sql(v, layout.knots, leaf, dialect)
 
 
+def keyed_by_column(keys: dict[int, str]) -> str:
+    """The first-round group key of a row `c` (its column's index), `v` (its value): column *
+    2**40 + the column's cell key. One CASE over the rows of both samples, so each column's
+    cell key is written once, not once per sample."""
+    whens = " ".join(f"WHEN {index} THEN CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {key}" for index, key in keys.items())
+    return f"CASE c {whens} END"
+
+
 def _first_round_sql(ref_sql: str, cur_sql: str, specs: Sequence[tuple[int, ColumnSpec]], keys: dict[int, str],
                      dialect: str) -> str:
     """Per cell: rows, reference rows, min, max, and sums of (v - clo) over all and over
@@ -137,14 +145,15 @@ def _first_round_sql(ref_sql: str, cur_sql: str, specs: Sequence[tuple[int, Colu
         clo = _origin(spec.layout)
         for rel, flag in ((ref_sql, "1"), (cur_sql, "NULL")):
             branches.append(
-                f"SELECT CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {keys[index]} AS k, CAST({flag} AS DOUBLE) AS ref, "
+                f"SELECT CAST({index} AS BIGINT) AS c, CAST({flag} AS DOUBLE) AS ref, "
                 f"v - {double_literal(clo, dialect)} AS d, v AS v FROM {with_value(rel, spec.expr)} "
                 f"WHERE {present('v', dialect)}"
             )
     return (
         "SELECT x.k AS k, COUNT(*) AS c, COUNT(x.ref) AS c1, MIN(x.v) AS vmin, MAX(x.v) AS vmax, "
         "SUM(x.d) AS a, SUM(x.ref * x.d) AS a1 "
-        f"FROM ({' UNION ALL '.join(branches)}) AS x GROUP BY x.k"
+        f"FROM (SELECT {keyed_by_column(keys)} AS k, ref, d, v FROM ({' UNION ALL '.join(branches)}) AS y) AS x "
+        "GROUP BY x.k"
     )
 
 
@@ -279,15 +288,16 @@ def _detail_sql(ref_sql: str, cur_sql: str, specs: dict[int, ColumnSpec], ranges
                 dialect: str) -> str:
     """Distinct values, with their reference and total counts, of the rows inside some cells.
     The cells are few and narrow: OR'ed range tests are cheaper here than a join."""
-    branches = []
+    branches, inside = [], []
     for index, spans in ranges.items():
-        inside = " OR ".join(
-            f"(v >= {double_literal(a, dialect)} AND v <= {double_literal(b, dialect)})" for a, b in spans)
+        tests = " OR ".join(f"(v >= {double_literal(a, dialect)} AND v <= {double_literal(b, dialect)})" for a, b in spans)
+        inside.append(f"WHEN {index} THEN {tests}")
         for rel, flag in ((ref_sql, "1"), (cur_sql, "NULL")):
             branches.append(f"SELECT CAST({index} AS BIGINT) AS pcid, v AS v, CAST({flag} AS INTEGER) AS ref "
-                            f"FROM {with_value(rel, specs[index].expr)} WHERE {present('v', dialect)} AND ({inside})")
+                            f"FROM {with_value(rel, specs[index].expr)} WHERE {present('v', dialect)}")
+    # The cells' ranges once per column, over the rows of both samples.
     return (f"SELECT x.pcid AS pcid, x.v AS v, COUNT(*) AS c, COUNT(x.ref) AS c1 FROM ({' UNION ALL '.join(branches)}) "
-            "AS x GROUP BY x.pcid, x.v")
+            f"AS x WHERE CASE x.pcid {' '.join(inside)} END GROUP BY x.pcid, x.v")
 
 
 def _details(con: Any, ref_sql: str, cur_sql: str, specs: dict[int, ColumnSpec], states: dict[int, Cells],
