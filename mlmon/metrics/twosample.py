@@ -288,16 +288,16 @@ def _detail_sql(ref_sql: str, cur_sql: str, specs: dict[int, ColumnSpec], ranges
                 dialect: str) -> str:
     """Distinct values, with their reference and total counts, of the rows inside some cells.
     The cells are few and narrow: OR'ed range tests are cheaper here than a join."""
-    branches, inside = [], []
+    branches = []
     for index, spans in ranges.items():
-        tests = " OR ".join(f"(v >= {double_literal(a, dialect)} AND v <= {double_literal(b, dialect)})" for a, b in spans)
-        inside.append(f"WHEN {index} THEN {tests}")
+        # The ranges in every branch, not once above the union: DuckDB then drops the rows
+        # outside them inside each branch's scan (a CASE over the union's rows took 1.5x as long).
+        inside = " OR ".join(f"(v >= {double_literal(a, dialect)} AND v <= {double_literal(b, dialect)})" for a, b in spans)
         for rel, flag in ((ref_sql, "1"), (cur_sql, "NULL")):
             branches.append(f"SELECT CAST({index} AS BIGINT) AS pcid, v AS v, CAST({flag} AS INTEGER) AS ref "
-                            f"FROM {with_value(rel, specs[index].expr)} WHERE {present('v', dialect)}")
-    # The cells' ranges once per column, over the rows of both samples.
+                            f"FROM {with_value(rel, specs[index].expr)} WHERE {present('v', dialect)} AND ({inside})")
     return (f"SELECT x.pcid AS pcid, x.v AS v, COUNT(*) AS c, COUNT(x.ref) AS c1 FROM ({' UNION ALL '.join(branches)}) "
-            f"AS x WHERE CASE x.pcid {' '.join(inside)} END GROUP BY x.pcid, x.v")
+            "AS x GROUP BY x.pcid, x.v")
 
 
 def _details(con: Any, ref_sql: str, cur_sql: str, specs: dict[int, ColumnSpec], states: dict[int, Cells],
