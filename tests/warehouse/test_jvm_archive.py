@@ -97,6 +97,21 @@ def test_other_java_options_keep_the_archive(tmp_path: Path) -> None:
 def test_a_cache_that_cannot_be_made_gives_no_options(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     assert archive_options(tmp_path / "file" / "cache", None) == ""
+    assert archive_options(None, None) == ""  # a user without a home
+
+
+def test_a_new_archive_keeps_the_two_newest_others(tmp_path: Path, dead_pid: int) -> None:
+    old = []
+    for age in range(4):
+        other = tmp_path / f"spark-jvm-{age:016x}.jsa"
+        other.write_bytes(b"old")
+        os.utime(other, ns=(0, (10 - age) * 10**9))
+        old.append(other)
+    archive = _archive(tmp_path)
+    archive.with_name(f"{archive.stem}.{dead_pid}.part").write_bytes(b"new")
+    assert "SharedArchiveFile" in archive_options(tmp_path, None)
+    assert [p.exists() for p in old] == [True, True, False, False]
+    assert archive.read_bytes() == b"new"
 
 
 def test_the_archive_is_per_class_path_and_java_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -159,6 +174,8 @@ def test_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_dir() == tmp_path / "home" / ".cache" / "mlmon"
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(RuntimeError("no home"))))
+    assert cache_dir() is None
 
 
 @pytest.mark.parametrize("master, cores", [("local", 1), ("local[2]", 2), ("local[3,2]", 3), ("local[0]", 1),
