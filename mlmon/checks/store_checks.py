@@ -57,23 +57,30 @@ def _checked_metric_rows(con: Any, store: str, metric: str, feature: str | None,
                          ) -> list[tuple[CheckedEvaluation, list[tuple[str | None, float | None]]]]:
     """The checked evaluations (the store's latest and the others appended by the same
     command, oldest first), each with its (feature, value) rows of the metric, one per feature
-    by feature name; read in one statement: on Spark each statement is a job."""
-    where, params = _feature_filter(feature, "m.feature")
+    by feature name.
+
+    One statement reads every metric of the checked evaluations, the same text for every check
+    of the store: on Spark each statement is a job or more, and the connection answers the
+    store's next checks from the first one's rows (nothing is written between them)."""
     rows = con.execute(
-        _LATEST + "SELECT c.evaluation_id, c.created_at, c.labels, f.feature, f.value, f.evaluation_id IS NOT NULL "
-        "FROM checked AS c LEFT JOIN (SELECT m.evaluation_id, m.feature, max(m.value) AS value "
-        f"FROM {SYSTEM_SCHEMA}.metrics AS m JOIN checked AS k ON k.evaluation_id = m.evaluation_id "
-        f"WHERE m.metric = ? AND m.segment IS NOT DISTINCT FROM ? AND {where} "
-        "GROUP BY m.evaluation_id, m.feature) AS f ON f.evaluation_id = c.evaluation_id "
-        "ORDER BY c.created_at NULLS FIRST, c.evaluation_id, f.feature",
-        [store, store, metric, segment, *params]).fetchall()
+        _LATEST + "SELECT c.evaluation_id, c.created_at, c.labels, f.metric, f.segment, f.feature, f.value, "
+        "f.evaluation_id IS NOT NULL FROM checked AS c LEFT JOIN (SELECT m.evaluation_id, m.metric, m.segment, "
+        f"m.feature, max(m.value) AS value FROM {SYSTEM_SCHEMA}.metrics AS m JOIN checked AS k "
+        "ON k.evaluation_id = m.evaluation_id GROUP BY m.evaluation_id, m.metric, m.segment, m.feature) AS f "
+        "ON f.evaluation_id = c.evaluation_id "
+        "ORDER BY c.created_at NULLS FIRST, c.evaluation_id, f.metric, f.segment NULLS FIRST, f.feature NULLS FIRST",
+        [store, store]).fetchall()
     out: list[tuple[CheckedEvaluation, list[tuple[str | None, float | None]]]] = []
-    for eid, created, labels, name, value, found in rows:
+    for eid, created, labels, row_metric, row_segment, name, value, found in rows:
         if not out or out[-1][0].evaluation_id != str(eid):
             out.append((CheckedEvaluation(str(eid), created, _labels(labels)), []))
-        if found:
+        if found and row_metric == metric and row_segment == segment and _is_checked_feature(name, feature):
             out[-1][1].append((None if name is None else str(name), None if value is None else float(value)))
     return out
+
+
+def _is_checked_feature(name: str | None, feature: str | None) -> bool:
+    return name is not None if feature == ALL_FEATURES else name == feature
 
 
 def _labels(text: Any) -> dict[str, Any]:

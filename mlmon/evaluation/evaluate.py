@@ -124,7 +124,7 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
     # The reference's side is the same for every period of a store (same size): drawn once.
     ref = once(reference.memo, ("drift_sample", tuple(features), n, plan.sample_key),
                lambda: draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key))
-    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED + 1, key=plan.sample_key)
+    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED + 1, key=plan.sample_key, rows=n_cur)
     result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
     reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
     return result.metrics(), reason

@@ -198,8 +198,10 @@ def hashed_columns(columns: Sequence[str], key: Sequence[str] = ()) -> list[str]
 
 
 def draw_sample(con: duckdb.DuckDBPyConnection, relation_sql: str, columns: Sequence[str], size: int,
-                seed: int, key: Sequence[str] = ()) -> Any:
+                seed: int, key: Sequence[str] = (), rows: int | None = None) -> Any:
     """At most `size` rows of `columns` as a pandas DataFrame, the rows with the smallest seeded
-    draws over `key` (when the relation holds it) or over `columns`."""
+    draws over `key` (when the relation holds it) or over `columns`. `rows`: the relation's row
+    count, when the caller knows it."""
     available = [name for name, _ in table_columns(con, relation_sql)] if key else list(columns)
-    return draw_hash_sample(con, relation_sql, columns, hashed_columns(available, key) if key else columns, size, seed)
+    return draw_hash_sample(con, relation_sql, columns, hashed_columns(available, key) if key else columns, size, seed,
+                            rows=rows)

@@ -231,14 +231,15 @@ def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequenc
 
 
 def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
-                     where: str | None = None) -> pd.DataFrame:
+                     where: str | None = None, rows: int | None = None) -> pd.DataFrame:
     """At most `size` rows of `select` as a DataFrame, drawn over the `hashed` columns (a key,
-    or every column of the row), in canonical order."""
-    return canonical_order(con.execute(_sample_sql(con, relation, select, hashed, size, seed, where)).df())
+    or every column of the row), in canonical order. `rows`, the rows meeting `where` when the
+    caller counted them already, spares the counting query when they are no more than `size`."""
+    return canonical_order(con.execute(_sample_sql(con, relation, select, hashed, size, seed, where, rows)).df())
 
 
 def _sample_sql(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
-                where: str | None) -> str:
+                where: str | None, rows: int | None = None) -> str:
     types = dict(_column_types(con, relation))
     # Both engines resolve column names whatever their case.
     by_name = {name.lower(): dtype for name, dtype in types.items()}
@@ -249,6 +250,8 @@ def _sample_sql(con: Any, relation: str, select: Sequence[str], hashed: Sequence
     rest = [(name, dtype) for name, dtype in types.items() if name.lower() not in {h.lower() for h in hashed}]
     orderable = {name for name, dtype in first if is_orderable(dtype)}
     ordered = first if set(select) <= orderable else [*first, *rest]
+    if rows is not None and rows <= size:
+        return portable_sample_sql(relation, select, ordered, size, seed, where, rows=rows)  # every row: no draw
     rows, prefix = _plan(con, relation, _sorted_on(ordered), size, where)
     return portable_sample_sql(relation, select, ordered, size, seed, where, rows=rows, prefix=prefix)
 

@@ -24,12 +24,13 @@ from typing import Any, Iterator, Sequence
 
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse.duckdb import Warehouse
+from mlmon.warehouse.jvm_archive import archive_options, cache_dir, discard
 from mlmon.warehouse.spark_connection import REWRITE_SUFFIX, SparkConnection
 from mlmon.warehouse.tables import (SYSTEM_SCHEMA, SYSTEM_TABLES, added_column_statements, create_statements,
                                     staging_statements)
 from mlmon.warehouse.targets import Target
 
-__all__ = ["SparkWarehouse", "spark_session", "worker_python"]
+__all__ = ["SparkWarehouse", "is_local", "local_cores", "session_settings", "spark_session", "worker_python"]
 
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 
@@ -51,45 +52,47 @@ _SESSION_DEFAULTS = {
     "spark.sql.legacy.createHiveTableByDefault": "false",
 }
 
+# A local master runs one command's many small queries on a few cores. Spark's machinery for
+# big data costs more there than it saves (bench/spark_latency.py, the example project: 105 s
+# with Spark's defaults, 85 s with these): adaptive execution re-plans every query at each
+# shuffle, and whole-stage code generation compiles each query's Java with Janino before a row
+# is read. A shuffle gets one partition per core. A target's `conf` overrides any of them.
+# (Interpreting expressions too, `spark.sql.codegen.factoryMode: NO_CODEGEN`, saves more but
+# breaks Spark's own catalog API: `spark.catalog.listTables` cannot decode its rows.)
+_LOCAL_DEFAULTS = {
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+}
+
 
 def spark_session(target: Target) -> Any:
     """The process's SparkSession for `target`, created on first use."""
     try:
+        from pyspark.errors import PySparkRuntimeError
         from pyspark.sql import SparkSession
     except ImportError:
         raise MlmonError(f"target '{target.name}' runs on Spark, but pyspark is not installed",
                          hint="pip install 'mlmon[spark]' (needs Java 17 or later)") from None
-    if (target.master or "").startswith("local"):
+    local = is_local(target)
+    if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # a local run must not depend on the host's DNS
     python = worker_python(target)
     if python is not None:
         # pyspark starts its workers with $PYSPARK_PYTHON (default: `python3` from PATH, which,
         # when mlmon runs from a venv that is not activated, lacks mlmon's libraries).
         os.environ["PYSPARK_PYTHON"] = python
-    builder = SparkSession.builder.appName("mlmon")
-    if target.is_connect:
-        builder = builder.remote(target.master)
-    else:
-        home = target.warehouse_dir
-        home.mkdir(parents=True, exist_ok=True)
-        metastore = (home / "metastore_db").as_posix()
-        java_options = " ".join(filter(None, [
-            f"-Dderby.system.home={home.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}",
-            _LOCAL_JAVA_OPTIONS if (target.master or "").startswith("local") else "",
-            target.conf.get("spark.driver.extraJavaOptions")]))
-        builder = (builder.master(target.master)
-                   .config("spark.sql.warehouse.dir", (home / "tables").as_posix())
-                   .config("spark.sql.catalogImplementation", "hive")
-                   .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={metastore};create=true")
-                   .config("spark.driver.extraJavaOptions", java_options))
-    if python is not None and not target.is_connect:
-        builder = builder.config("spark.pyspark.python", python)
-    for key, value in {**_SESSION_DEFAULTS, **target.conf}.items():
-        if key == "spark.driver.extraJavaOptions" and not target.is_connect:
-            continue  # joined to mlmon's own options above
-        builder = builder.config(key, value)
+    archive = ""
+    if local:
+        archive = archive_options(cache_dir(), target.conf.get("spark.driver.extraJavaOptions"),
+                                  target.conf.get("spark.driver.extraClassPath", ""))
     _quiet_python_side()
-    session = builder.getOrCreate()
+    try:
+        session = _builder(SparkSession, target, python, archive).getOrCreate()
+    except PySparkRuntimeError:
+        if not archive:
+            raise
+        discard(archive)  # a JVM that cannot map the archive does not start at all
+        session = _builder(SparkSession, target, python, "").getOrCreate()
     if not target.is_connect:
         session.sparkContext.setLogLevel("ERROR")
         wanted = (target.warehouse_dir / "tables").as_posix()
@@ -100,13 +103,60 @@ def spark_session(target: Target) -> Any:
     return session
 
 
+def is_local(target: Target) -> bool:
+    return (target.master or "").startswith("local")
+
+
+def local_cores(master: str) -> int:
+    """The cores of a local master: `local` 1, `local[4]` (or `local[4,2]`) 4, `local[*]` all."""
+    inside = master.partition("[")[2].partition("]")[0].split(",")[0].strip()
+    if inside == "*":
+        return os.cpu_count() or 1
+    return max(1, int(inside)) if inside.isdigit() else 1
+
+
+def session_settings(target: Target) -> dict[str, str]:
+    """mlmon's Spark settings for `target`, the target's own `conf` over them."""
+    settings = dict(_SESSION_DEFAULTS)
+    if is_local(target):
+        settings.update(_LOCAL_DEFAULTS)
+        settings["spark.sql.shuffle.partitions"] = str(local_cores(target.master or ""))
+    return {**settings, **target.conf}
+
+
+def _builder(session_class: Any, target: Target, python: str | None, archive: str) -> Any:
+    builder = session_class.builder.appName("mlmon")
+    if target.is_connect:
+        builder = builder.remote(target.master)
+    else:
+        home = target.warehouse_dir
+        home.mkdir(parents=True, exist_ok=True)
+        metastore = (home / "metastore_db").as_posix()
+        java_options = " ".join(filter(None, [
+            f"-Dderby.system.home={home.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}",
+            _LOCAL_JAVA_OPTIONS if is_local(target) else "", archive,
+            target.conf.get("spark.driver.extraJavaOptions")]))
+        builder = (builder.master(target.master)
+                   .config("spark.sql.warehouse.dir", (home / "tables").as_posix())
+                   .config("spark.sql.catalogImplementation", "hive")
+                   .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={metastore};create=true")
+                   .config("spark.driver.extraJavaOptions", java_options))
+    if python is not None and not target.is_connect:
+        builder = builder.config("spark.pyspark.python", python)
+    for key, value in session_settings(target).items():
+        if key == "spark.driver.extraJavaOptions" and not target.is_connect:
+            continue  # joined to mlmon's own options above
+        builder = builder.config(key, value)
+    return builder
+
+
 def worker_python(target: Target) -> str | None:
     """The Python the Spark workers run: the target's `python:`, else on a local master the
     interpreter running mlmon (the workers unpickle its functions and import its libraries);
     None leaves a cluster's own setting alone."""
     if target.python:
         return target.python
-    if (target.master or "").startswith("local"):
+    if is_local(target):
         return sys.executable
     return None
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mlmon.checks.store_checks import ALL_FEATURES, _checked_metric_rows
+from mlmon.warehouse.duckdb import Warehouse
 from tests.checks.conftest import hours_ago
 from tests.conftest import query_rows
 
@@ -193,3 +195,42 @@ def test_configuration_errors_of_learnt_bounds_and_segments(check_project, mlmon
     root = check_project(f"checks:\n\n  {yml}\n")
     result = mlmon("compile", project=root)
     assert result.exit_code == 2 and error in result.output, result.output
+
+
+# -- one statement per store ------------------------------------------------------------------
+
+
+class _Recording:
+    """A connection that keeps the text of every statement it runs."""
+
+    def __init__(self, con) -> None:
+        self.con, self.statements = con, []
+
+    def execute(self, sql, params=None):
+        self.statements.append(sql)
+        return self.con.execute(sql, params)
+
+
+def test_every_check_of_a_store_reads_it_with_the_same_statement(check_project, seed):
+    """The text does not depend on the metric, feature or segment checked, so a connection that
+    keeps answers (Spark's) reads the store once for all its checks; the rows are still the
+    checked metric's only."""
+    root = check_project('checks:\n  - {name: c, store: drift, metric: psi, max: 1}\n')
+    older = seed(root, "drift", {"psi": 0.5}, created_at=hours_ago(2))
+    latest = seed(root, "drift", {("psi", "x"): 0.2, ("psi", "amount"): 0.1, "psi": 0.3, "drifted": 1.0},
+                  segments={"region=north": {"psi": 0.7}})
+    with Warehouse(root / "target" / "warehouse.duckdb", read_only=True) as wh:
+        recording = _Recording(wh.con)
+        answers = [_checked_metric_rows(recording, "drift", metric, feature, segment)
+                   for metric, feature, segment in [("psi", None, None), ("psi", ALL_FEATURES, None),
+                                                    ("psi", None, "region=north"), ("drifted", "x", None),
+                                                    ("nothing", None, None)]]
+    assert len(set(recording.statements)) == 1
+    assert [[(e.evaluation_id, values) for e, values in answer] for answer in answers] == [
+        [(latest, [(None, 0.3)])],
+        [(latest, [("amount", 0.1), ("x", 0.2)])],
+        [(latest, [(None, 0.7)])],
+        [(latest, [])],
+        [(latest, [])],
+    ]
+    assert older not in {e.evaluation_id for answer in answers for e, _ in answer}

@@ -292,6 +292,29 @@ def test_a_sample_of_all_rows_or_none_reads_no_order(awkward):
     assert awkward.execute(portable_sample_sql("awkward", ["a"], ordered, 0, 1, rows=6000)).fetchall() == []
 
 
+class _Counting:
+    """A connection that keeps the text of every statement it runs."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.statements = con, []
+
+    def execute(self, sql: str):
+        self.statements.append(sql)
+        return self.con.execute(sql)
+
+
+def test_a_known_row_count_within_the_size_takes_every_row_without_counting_them(con):
+    counting = _Counting(con)
+    everything = draw_hash_sample(counting, "t", ["i", "x"], ["i", "x"], 20_000, 7, rows=20_000)
+    assert everything.equals(draw_hash_sample(con, "t", ["i", "x"], ["i", "x"], 20_000, 7))
+    assert len(everything) == 20_000
+    assert len(counting.statements) == 2 and not any("COUNT" in s for s in counting.statements)  # DESCRIBE, rows
+    counting.statements.clear()
+    drawn = draw_hash_sample(counting, "t", ["i", "x"], ["i", "x"], 1_000, 7, rows=20_000)
+    assert drawn.equals(draw_hash_sample(con, "t", ["i", "x"], ["i", "x"], 1_000, 7))
+    assert any("COUNT(*)" in s for s in counting.statements)  # a draw still counts and plans
+
+
 def test_sample_query_ranks_on_a_leading_column_that_nearly_identifies_rows():
     """Wide rows whose first column is continuous: ranked on it alone, then the few rows of the
     drawn ordinals ordered on the rest; the rows are the definition's."""
