@@ -131,17 +131,19 @@ def test_union_branches_over_one_relation_give_the_rows_duckdb_gives(engines: di
 
 def test_branches_over_values_computed_once_are_merged_and_give_the_rows_duckdb_gives(engines: dict,
                                                                                    orders: str) -> None:
-    """The drift statements' branch form (mlmon.metrics.sqlstats.with_value) is read in one scan
-    per relation, which Spark accepts (no fallback to the statement as written)."""
+    """The drift statements' branch form (mlmon.metrics.sqlstats.with_value), beside a plain
+    branch, is read in one scan per relation, which Spark accepts (no fallback to the statement
+    as written)."""
     shop_b = f"(SELECT * FROM {orders} AS g WHERE shop = 'b')"
     branches = [f"SELECT {k} AS k, CASE WHEN v > 8 THEN v - 8 ELSE v END AS d, v AS v FROM {rows} WHERE {present('v')}"
                 for k, rows in enumerate((with_value(orders, "amount"), with_value(orders, "CAST(id AS DOUBLE) * 2"),
                                           with_value(shop_b, "amount", "id > 2"), with_value(orders, "amount")))]
+    branches.append(f"SELECT 4 AS k, t.amount AS d, CAST(id AS DOUBLE) AS v FROM {orders} AS t WHERE shop = 'a'")
     query = f"SELECT k, d, v FROM ({' UNION ALL '.join(branches)}) AS x ORDER BY k, v"
     answers = {name: con.execute(query) for name, con in engines.items()}
     assert "INLINE(" in answers["spark"]._key and answers["spark"]._key.count(" AS __mlmon_v") == 2
     rows = {name: answer.fetchall() for name, answer in answers.items()}
-    assert rows["spark"] == rows["duckdb"] and len(rows["duckdb"]) == 16
+    assert rows["spark"] == rows["duckdb"] and len(rows["duckdb"]) == 18
 
 
 def test_information_schema_follows_tables_created_and_dropped(spark_con: SparkConnection, orders: str) -> None:

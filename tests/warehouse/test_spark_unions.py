@@ -109,3 +109,11 @@ def test_branches_naming_what_their_values_do_not_hold_are_not_merged_through_th
         "SELECT * FROM (SELECT v AS v FROM (SELECT a AS v FROM r AS t) AS t WHERE w > 0 "
         "UNION ALL SELECT v AS v FROM (SELECT b AS v FROM r AS t) AS t) AS x")
     assert not changed and "INLINE" not in text
+
+
+def test_plain_branches_and_branches_over_computed_values_of_one_relation_share_its_scan():
+    changed, text = _merge("SELECT * FROM (SELECT t.a AS v FROM r AS t WHERE a > 0 UNION ALL "
+                           "SELECT v AS v FROM (SELECT CAST(b AS DOUBLE) AS v FROM r AS t) AS t) AS x")
+    assert changed and text.count("INLINE(") == 1 and "UNION" not in text
+    assert "NAMED_STRUCT('c0', t.a, '__mlmon_keep', a > 0)" in text
+    assert "FROM (SELECT *, CAST(b AS DOUBLE) AS __mlmon_v0 FROM r AS t) AS t" in text
