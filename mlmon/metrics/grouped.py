@@ -28,6 +28,7 @@ from mlmon.metrics.sqlstats import (
     moments_sql,
     present,
     quote,
+    with_value,
 )
 from mlmon.metrics.twosample import (
     _COLUMN_STRIDE,
@@ -40,6 +41,7 @@ from mlmon.metrics.twosample import (
     _first_key,
     _origin,
     dedupe_edges,
+    keyed_by_column,
     known_layout,
 )
 from mlmon.metrics.univariate import (
@@ -48,7 +50,7 @@ from mlmon.metrics.univariate import (
     SampleCounts,
     drift_and_profile,
     drift_result,
-    out_of_range_item,
+    out_of_range_sql,
     profile_reference,
 )
 from mlmon.metrics.types import MetricValue
@@ -96,20 +98,20 @@ def _first_round_sql(ref_sql: str | None, groups: Groups | None, specs: Sequence
                      dialect: str) -> str:
     """Per (group, cell): rows, min, max and the sum of (v - clo); the reference's rows are
     group -1. One scan of the reference (unless None) and one of the groups (unless None) per
-    column, in one statement."""
+    column, in one statement. `keys` are the cell keys of the value `v`, computed once per row
+    (`with_value`)."""
     branches = []
-    for index, (spec, key) in enumerate(zip(specs, keys)):
-        v = f"CAST(({spec.expr}) AS DOUBLE)"
-        clo = double_literal(_origin(spec.layout), dialect)
-        k = f"CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {key}"
+    for index, spec in enumerate(specs):
+        row = f"g AS g, CAST({index} AS BIGINT) AS c, v - {double_literal(_origin(spec.layout), dialect)} AS d, v AS v"
         if ref_sql is not None:
-            branches.append(f"SELECT CAST(-1 AS BIGINT) AS g, {k} AS k, {v} - {clo} AS d, {v} AS v "
-                            f"FROM {ref_sql} AS t WHERE {present(v, dialect)}")
+            branches.append(f"SELECT {row} FROM {with_value(ref_sql, spec.expr, g='CAST(-1 AS BIGINT)')} "
+                            f"WHERE {present('v', dialect)}")
         if groups is not None:
-            branches.append(f"SELECT {groups.index_sql()} AS g, {k} AS k, {v} - {clo} AS d, {v} AS v "
-                            f"FROM {groups.relation} AS t WHERE {present(v, dialect)} AND {groups.wanted()}")
+            rows = with_value(groups.relation, spec.expr, groups.wanted(), g=groups.index_sql())
+            branches.append(f"SELECT {row} FROM {rows} WHERE {present('v', dialect)}")
+    key = keyed_by_column(dict(enumerate(keys)))
     return ("SELECT x.g AS g, x.k AS k, COUNT(*) AS c, MIN(x.v) AS vmin, MAX(x.v) AS vmax, SUM(x.d) AS a "
-            f"FROM ({' UNION ALL '.join(branches)}) AS x GROUP BY x.g, x.k")
+            f"FROM (SELECT g, {key} AS k, d, v FROM ({' UNION ALL '.join(branches)}) AS y) AS x GROUP BY x.g, x.k")
 
 
 def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],
@@ -168,7 +170,7 @@ def _chunk_size(specs: Sequence[ColumnSpec], rows_per_cell: int = 32, max_split:
 
 
 def _keys(specs: Sequence[ColumnSpec], rows_per_cell: int, max_split: int, dialect: str) -> list[str]:
-    return [_first_key(s.layout, f"CAST(({s.expr}) AS DOUBLE)", rows_per_cell, max_split, dialect) for s in specs]
+    return [_first_key(s.layout, "v", rows_per_cell, max_split, dialect) for s in specs]
 
 
 def reference_cells(con: Any, ref_sql: str, specs: Sequence[ColumnSpec], *, dialect: str = "duckdb",
@@ -235,9 +237,9 @@ def _outside_counts(con: Any, groups: Groups, profile: ReferenceProfile, numeric
     out: list[dict[str, int]] = [{} for _ in groups.keys]
     if not known:
         return out
-    items = [out_of_range_item(c, profile.numeric[c].min, profile.numeric[c].max, dialect) for c in known]
-    rows = con.execute(f"SELECT {groups.index_sql()} AS g, {', '.join(items)} FROM {groups.relation} AS t "
-                       f"WHERE {groups.wanted()} GROUP BY 1").fetchall()
+    extents = {c: (profile.numeric[c].min, profile.numeric[c].max) for c in known}
+    rows = con.execute(out_of_range_sql(groups.relation, extents, dialect, groups.index_sql(), groups.wanted())
+                       ).fetchall()
     for row in rows:
         out[int(row[0])] = {c: int(n or 0) for c, n in zip(known, row[1:])}
     return out

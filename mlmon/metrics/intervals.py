@@ -17,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mlmon.metrics.sqlstats import double_literal, present
+from mlmon.metrics.sqlstats import double_literal, present, with_value
 
 __all__ = ["Grid", "interval_table", "rows_in_intervals_sql"]
 
@@ -102,16 +102,15 @@ def rows_in_intervals_sql(ref_sql: str, cur_sql: str, columns: Sequence[tuple[in
     rows outside every interval before the join."""
     branches = []
     for index, expr, w_ref, w_cur in columns:
-        v = f"CAST(({expr}) AS DOUBLE)"
-        bucket = grids[index].sql(v, dialect)
+        bucket = grids[index].sql("v", dialect)
         lo, hi = spans[index]
-        where = f"{present(v, dialect)} AND {v} >= {double_literal(lo, dialect)} AND {v} <= {double_literal(hi, dialect)}"
+        where = f"{present('v', dialect)} AND v >= {double_literal(lo, dialect)} AND v <= {double_literal(hi, dialect)}"
         for rel, w, flag in ((ref_sql, w_ref, "1"), (cur_sql, w_cur, "NULL")):
             # w is a double: sums of these integers stay exact below 2**53 without 128-bit
             # accumulators; `ref` is NULL on current rows so COUNT(ref) counts reference rows.
             branches.append(
                 f"SELECT CAST({index} AS BIGINT) AS pcid, {bucket} AS b, CAST({int(w)} AS DOUBLE) AS w, "
-                f"CAST({flag} AS INTEGER) AS ref, {v} AS v FROM {rel} AS t WHERE {where}"
+                f"CAST({flag} AS INTEGER) AS ref, v AS v FROM {with_value(rel, expr)} WHERE {where}"
             )
     picked = ", ".join(f"c.{name}" for name in select)
     return (

@@ -21,6 +21,8 @@ __all__ = [
     "double_literal",
     "as_double",
     "present",
+    "computed",
+    "with_value",
     "string_type",
     "quantiles_sql",
     "moments_sql",
@@ -49,6 +51,20 @@ def as_double(column: str, dialect: str = "duckdb") -> str:
 def present(expr: str, dialect: str = "duckdb") -> str:
     """True when a double expression is neither NULL nor NaN (both count as missing)."""
     return f"({expr} IS NOT NULL AND NOT ISNAN({expr}))"
+
+
+def computed(relation: str, items: dict[str, str], where: str | None = None) -> str:
+    """`relation` (alias t) as a subquery, also aliased t, of the named expressions `items`
+    (name: SQL) computed once per row, of the rows `where` keeps: a query that tests and
+    buckets a value many times names it instead of repeating its expression, which keeps the
+    statement short to parse, translate and plan."""
+    columns = ", ".join(f"{expr} AS {name}" for name, expr in items.items())
+    return f"(SELECT {columns} FROM {relation} AS t{'' if where is None else f' WHERE {where}'}) AS t"
+
+
+def with_value(relation: str, expr: str, where: str | None = None, **items: str) -> str:
+    """`computed` rows holding the double value of `expr` as `v`, and the further `items`."""
+    return computed(relation, {**items, "v": f"CAST(({expr}) AS DOUBLE)"}, where)
 
 
 def string_type(dialect: str = "duckdb") -> str:

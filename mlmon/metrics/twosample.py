@@ -34,10 +34,11 @@ from mlmon.metrics.sqlstats import (
     bin_case_sql,
     double_literal,
     present,
+    with_value,
 )
 
 __all__ = ["Layout", "ColumnSpec", "ColumnStats", "SampleColumn", "TwoSampleResult", "column_statistics",
-           "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges"]
+           "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges", "keyed_by_column"]
 
 _KEY_STRIDE = 1 << 20  # first-round key = bin * stride + cell within the bin
 _COLUMN_STRIDE = 1 << 40  # first-round group key = column * stride + cell key (|cell key| < 2**39)
@@ -125,24 +126,34 @@ def _first_key(layout: Layout, v: str, rows_per_cell: int, max_split: int, diale
     return bin_case_sql(v, layout.knots, leaf, dialect)
 
 
+def keyed_by_column(keys: dict[int, str]) -> str:
+    """The first-round group key of a row `c` (its column's index), `v` (its value): column *
+    2**40 + the column's cell key. One CASE over the rows of both samples, so each column's
+    cell key is written once, not once per sample."""
+    whens = " ".join(f"WHEN {index} THEN CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {key}" for index, key in keys.items())
+    return f"CASE c {whens} END"
+
+
 def _first_round_sql(ref_sql: str, cur_sql: str, specs: Sequence[tuple[int, ColumnSpec]], keys: dict[int, str],
                      dialect: str) -> str:
     """Per cell: rows, reference rows, min, max, and sums of (v - clo) over all and over
     reference rows (the weights are not known before the sample sizes are). A cell's group key
-    is one double, column * 2**40 + cell key: one key hashes faster than two."""
+    is one double, column * 2**40 + cell key: one key hashes faster than two. `keys` are the
+    cell keys of the value `v`, computed once per row (`with_value`)."""
     branches = []
     for index, spec in specs:
-        v = f"CAST(({spec.expr}) AS DOUBLE)"
         clo = _origin(spec.layout)
         for rel, flag in ((ref_sql, "1"), (cur_sql, "NULL")):
             branches.append(
-                f"SELECT CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {keys[index]} AS k, CAST({flag} AS DOUBLE) AS ref, "
-                f"{v} - {double_literal(clo, dialect)} AS d, {v} AS v FROM {rel} AS t WHERE {present(v, dialect)}"
+                f"SELECT CAST({index} AS BIGINT) AS c, CAST({flag} AS DOUBLE) AS ref, "
+                f"v - {double_literal(clo, dialect)} AS d, v AS v FROM {with_value(rel, spec.expr)} "
+                f"WHERE {present('v', dialect)}"
             )
     return (
         "SELECT x.k AS k, COUNT(*) AS c, COUNT(x.ref) AS c1, MIN(x.v) AS vmin, MAX(x.v) AS vmax, "
         "SUM(x.d) AS a, SUM(x.ref * x.d) AS a1 "
-        f"FROM ({' UNION ALL '.join(branches)}) AS x GROUP BY x.k"
+        f"FROM (SELECT {keyed_by_column(keys)} AS k, ref, d, v FROM ({' UNION ALL '.join(branches)}) AS y) AS x "
+        "GROUP BY x.k"
     )
 
 
@@ -279,12 +290,12 @@ def _detail_sql(ref_sql: str, cur_sql: str, specs: dict[int, ColumnSpec], ranges
     The cells are few and narrow: OR'ed range tests are cheaper here than a join."""
     branches = []
     for index, spans in ranges.items():
-        v = f"CAST(({specs[index].expr}) AS DOUBLE)"
-        inside = " OR ".join(
-            f"({v} >= {double_literal(a, dialect)} AND {v} <= {double_literal(b, dialect)})" for a, b in spans)
+        # The ranges in every branch, not once above the union: DuckDB then drops the rows
+        # outside them inside each branch's scan (a CASE over the union's rows took 1.5x as long).
+        inside = " OR ".join(f"(v >= {double_literal(a, dialect)} AND v <= {double_literal(b, dialect)})" for a, b in spans)
         for rel, flag in ((ref_sql, "1"), (cur_sql, "NULL")):
-            branches.append(f"SELECT CAST({index} AS BIGINT) AS pcid, {v} AS v, CAST({flag} AS INTEGER) AS ref "
-                            f"FROM {rel} AS t WHERE {present(v, dialect)} AND ({inside})")
+            branches.append(f"SELECT CAST({index} AS BIGINT) AS pcid, v AS v, CAST({flag} AS INTEGER) AS ref "
+                            f"FROM {with_value(rel, specs[index].expr)} WHERE {present('v', dialect)} AND ({inside})")
     return (f"SELECT x.pcid AS pcid, x.v AS v, COUNT(*) AS c, COUNT(x.ref) AS c1 FROM ({' UNION ALL '.join(branches)}) "
             "AS x GROUP BY x.pcid, x.v")
 
@@ -335,8 +346,7 @@ def column_statistics(
         return {}
     specs = list(enumerate(columns))
     exprs = {i: spec.expr for i, spec in specs}
-    keys = {i: _first_key(spec.layout, f"CAST(({spec.expr}) AS DOUBLE)", rows_per_cell, max_split, dialect)
-            for i, spec in specs}
+    keys = {i: _first_key(spec.layout, "v", rows_per_cell, max_split, dialect) for i, spec in specs}
     states = _first_round(con, ref_sql, cur_sql, specs, keys, dialect)
     details = _details(con, ref_sql, cur_sql, dict(specs), states, dialect)
     binned = {index: _edges_and_bins(states[index], spec, details[index]) for index, spec in specs}

@@ -32,7 +32,16 @@ from mlmon.metrics.drift_metrics import (  # noqa: F401  (re-exported: the metri
     psi,
 )
 from mlmon.metrics.judgement import DriftSettings
-from mlmon.metrics.sqlstats import as_double, counts_sql, double_literal, moments_sql, present, quantiles_sql, quote
+from mlmon.metrics.sqlstats import (
+    as_double,
+    computed,
+    counts_sql,
+    double_literal,
+    moments_sql,
+    present,
+    quantiles_sql,
+    quote,
+)
 from mlmon.metrics.twosample import ColumnSpec, Layout, column_statistics, dedupe_edges, known_layout
 from mlmon.metrics.types import MetricValue
 
@@ -49,7 +58,7 @@ __all__ = [
     "DriftResult",
     "SampleCounts",
     "drift_result",
-    "out_of_range_item",
+    "out_of_range_sql",
     "sample_layouts",
     "psi",
     "chi2_pvalue",
@@ -257,11 +266,19 @@ def _layout(q: Sequence[float] | None, rows: int) -> Layout:
     return Layout(tuple(knots), tuple(float(x) for x in shares * rows), lo, hi)
 
 
-def out_of_range_item(column: str, lo: float, hi: float, dialect: str = "duckdb") -> str:
-    """An aggregate counting a numeric column's present values outside [lo, hi]."""
-    v = as_double(column, dialect)
-    outside = f"{v} < {double_literal(lo, dialect)} OR {v} > {double_literal(hi, dialect)}"
-    return f"SUM(CASE WHEN {present(v, dialect)} AND ({outside}) THEN 1 ELSE 0 END)"
+def out_of_range_sql(relation_sql: str, extents: dict[str, tuple[float, float]], dialect: str = "duckdb",
+                     group: str | None = None, where: str | None = None) -> str:
+    """One scan counting, per numeric column, its present values outside [lo, hi] (`extents`),
+    in column order; per `group` expression (leading each row as g) of the rows `where` keeps,
+    if given. Each column's value is computed once per row."""
+    values = {f"v{i}": as_double(c, dialect) for i, c in enumerate(extents)}
+    items = []
+    for v, (lo, hi) in zip(values, extents.values()):
+        outside = f"{v} < {double_literal(lo, dialect)} OR {v} > {double_literal(hi, dialect)}"
+        items.append(f"SUM(CASE WHEN {present(v, dialect)} AND ({outside}) THEN 1 ELSE 0 END)")
+    if group is None:
+        return f"SELECT {', '.join(items)} FROM {computed(relation_sql, values, where)}"
+    return f"SELECT g AS g, {', '.join(items)} FROM {computed(relation_sql, {'g': group, **values}, where)} GROUP BY g"
 
 
 def _out_of_range_counts(con: Any, relation_sql: str, extents: dict[str, tuple[float | None, float | None]],
@@ -270,8 +287,7 @@ def _out_of_range_counts(con: Any, relation_sql: str, extents: dict[str, tuple[f
     known = {c: (lo, hi) for c, (lo, hi) in extents.items() if lo is not None and hi is not None}
     if not known:
         return {}
-    items = [out_of_range_item(c, lo, hi, dialect) for c, (lo, hi) in known.items()]
-    (row,) = con.execute(f"SELECT {', '.join(items)} FROM {relation_sql} AS t").fetchall()
+    (row,) = con.execute(out_of_range_sql(relation_sql, known, dialect)).fetchall()
     return {c: int(n or 0) for c, n in zip(known, row)}
 
 

@@ -8,7 +8,7 @@ command's JVM exits holds those classes already parsed; every later JVM maps it
 (`-XX:SharedArchiveFile`) and starts in 2.3 s, its first catalog call in 1.3 s.
 
 The archive lives in the user's cache (`$XDG_CACHE_HOME/mlmon`, else `~/.cache/mlmon`), one
-file per Java runtime and Spark installation (about 190 MB). The JVM writes it at exit, which
+file per Java runtime and Spark installation (about 200 MB; the three newest are kept). The JVM writes it at exit, which
 makes the first command about 8 s longer, once. It is written under a name carrying the writing
 process's id and renamed into place by the next command once that process is gone, so a JVM
 never maps a file another is still writing; a file the JVM cannot map at all (a write cut short
@@ -28,21 +28,28 @@ from pathlib import Path
 __all__ = ["archive_options", "cache_dir", "discard"]
 
 _OWN_OPTIONS = ("SharedArchiveFile", "ArchiveClassesAtExit", "Xshare:off")
+_KEPT_ARCHIVES = 3  # of other runtimes or installations, newest first: each is some 200 MB
 # Mismatches (another JDK build, a changed class path) only disable sharing; without this the
 # JVM would print a warning for each on every start, and one per signed jar while writing.
 _QUIET = "-Xlog:cds*=off -Xlog:class+path=off"
 
 
-def cache_dir() -> Path:
-    """Where mlmon keeps what it can rebuild: `$XDG_CACHE_HOME/mlmon`, else `~/.cache/mlmon`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+def cache_dir() -> Path | None:
+    """Where mlmon keeps what it can rebuild: `$XDG_CACHE_HOME/mlmon`, else `~/.cache/mlmon`;
+    None for a user without a home."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):
+            return None
     return Path(base) / "mlmon"
 
 
-def archive_options(cache: Path, user_options: str | None, class_path: str = "") -> str:
+def archive_options(cache: Path | None, user_options: str | None, class_path: str = "") -> str:
     """The JVM options that map this runtime's archive, or write it at exit when there is none
-    yet; "" when the target's own options decide, or the cache cannot be written."""
-    if user_options and any(option in user_options for option in _OWN_OPTIONS):
+    yet; "" when the target's own options decide, or there is no cache to write."""
+    if cache is None or (user_options and any(option in user_options for option in _OWN_OPTIONS)):
         return ""
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -87,7 +94,16 @@ def _settle_partial_archives(archive: Path) -> bool:
             partial.unlink(missing_ok=True)
         else:
             os.replace(partial, archive)
+            _prune(archive)
     return writing
+
+
+def _prune(archive: Path) -> None:
+    """Delete all but the newest archives: the others served a runtime since replaced."""
+    others = [p for p in archive.parent.glob("spark-jvm-*.jsa") if p != archive]
+    others.sort(key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in others[_KEPT_ARCHIVES - 1:]:
+        old.unlink(missing_ok=True)
 
 
 def _partial_name(archive: Path, pid: int) -> Path:

@@ -37,9 +37,11 @@ _LOG4J = Path(__file__).with_name("log4j2.properties")
 # A local master's driver JVM lives for one command and runs many small queries: its time goes
 # into compiling Spark's own code, not into running hot loops long enough for the C2 compiler to
 # pay off. C1 alone roughly halved the CPU of the example project's evaluations on Spark (bench/
-# spark_latency.py). A target's own `spark.driver.extraJavaOptions` come after, so
-# `-XX:TieredStopAtLevel=4` there restores C2.
-_LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+# spark_latency.py). C1 alone also shrinks the JIT's code cache to 48 MB, which a whole build of
+# Spark's code can fill ("CodeCache is full. Compiler has been disabled": the rest runs
+# interpreted), so the cache keeps its tiered size. A target's own `spark.driver.extraJavaOptions`
+# come after, so `-XX:TieredStopAtLevel=4` there restores C2.
+_LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 
 _SESSION_DEFAULTS = {
     "spark.ui.enabled": "false",

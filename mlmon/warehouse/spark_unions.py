@@ -12,7 +12,15 @@ scan that emits every branch's row with Spark's `inline` generator:
 
 The rows are the same (a branch's row is kept exactly when its WHERE holds), in another order,
 which a UNION ALL never promised. Only plain branches are merged: a projection of named
-expressions over one relation with at most a WHERE, no aggregate, window or generator. The
+expressions over one relation with at most a WHERE, no aggregate, window or generator. A
+branch may also read named values computed from the relation's rows in a plain subquery
+(`SELECT <key of v> AS k FROM (SELECT <value> AS v FROM rel AS t) AS t WHERE <present v>`,
+so that a value used many times is written once): its values then join the scan's own
+projection, once each whatever the branches using them,
+
+    ... FROM (SELECT *, <value1> AS __mlmon_v0, ... FROM rel AS t) AS t
+
+and the branch's expressions name them instead. The
 projections are then evaluated on rows the WHERE drops, which is harmless only while Spark
 returns NULL for bad casts and division by zero: `merge_union_scans` is for sessions with
 ANSI mode off (mlmon's default). The caller falls back to the statement as written if Spark
@@ -21,6 +29,7 @@ refuses the merged one (branch types it cannot unify into one array, say).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from sqlglot import exp
@@ -59,26 +68,74 @@ def _filtered_table(relation: exp.Expression) -> tuple[exp.Table, exp.Expression
     return read, where.this
 
 
-def _source(branch: exp.Expression) -> tuple[exp.Expression, list[exp.Expression]] | None:
-    """The relation a plain branch reads (a table or a subquery) and the conditions its rows
-    must meet, None for any other branch."""
-    if not _plain(branch):
-        return None
-    relation = _from(branch)
+@dataclass
+class _Branch:
+    """A mergeable branch: the relation it reads, the conditions its rows meet over that
+    relation's columns, and, for a branch over computed values, those values (name in the
+    branch: expression over the relation) and the conditions over them."""
+
+    select: exp.Select
+    relation: exp.Expression
+    conditions: list[exp.Expression]
+    values: dict[str, exp.Expression] = field(default_factory=dict)
+    on_values: list[exp.Expression] = field(default_factory=list)
+
+
+def _row_wise(select: exp.Select) -> bool:
+    """Named row-wise projections (no star) and a row-wise WHERE."""
+    if not all(isinstance(e, (exp.Alias, exp.Column)) and not isinstance(e.unalias(), exp.Star)
+               for e in select.expressions):
+        return False
+    parts = [*select.expressions, *([select.args["where"]] if select.args.get("where") else [])]
+    return not any(part.find(*_NOT_ROW_WISE) for part in parts)
+
+
+def _read(select: exp.Select) -> tuple[exp.Expression, list[exp.Expression]] | None:
+    """The table or subquery a plain row-wise select reads and the conditions its rows meet."""
+    relation = _from(select)
     if not isinstance(relation, (exp.Table, exp.Subquery)) or isinstance(relation.this, exp.Func):
         return None
-    if not all(isinstance(e, (exp.Alias, exp.Column)) and not isinstance(e.unalias(), exp.Star)
-               for e in branch.expressions):
+    if not _row_wise(select):
         return None
-    parts = [*branch.expressions, *([branch.args["where"]] if branch.args.get("where") else [])]
-    if any(part.find(*_NOT_ROW_WISE) for part in parts):
-        return None
-    conditions = [branch.args["where"].this] if branch.args.get("where") else []
+    conditions = [select.args["where"].this] if select.args.get("where") else []
     filtered = _filtered_table(relation)
     if filtered is not None:
         relation, condition = filtered
         conditions.insert(0, condition)
     return relation, conditions
+
+
+def _computed(branch: exp.Select, relation: exp.Expression) -> _Branch | None:
+    """A branch over `(SELECT <value> AS v, ... FROM rel AS t [WHERE c]) AS s` whose expressions
+    name only those values; None for any other."""
+    inner = relation.this
+    if not _plain(inner):
+        return None
+    found = _read(inner)
+    if found is None or not isinstance(found[0], exp.Table):
+        return None
+    values = {e.alias_or_name: e.unalias() for e in inner.expressions}
+    alias = relation.alias
+    on_values = [branch.args["where"].this] if branch.args.get("where") else []
+    for part in (*branch.expressions, *on_values):
+        if any(c.name not in values or c.table not in ("", alias) for c in part.find_all(exp.Column)):
+            return None
+    return _Branch(branch, found[0], found[1], values, on_values)
+
+
+def _source(branch: exp.Expression) -> _Branch | None:
+    """What a mergeable branch reads (module docstring); None for any other branch."""
+    if not _plain(branch):
+        return None
+    found = _read(branch)
+    if found is None:
+        return None
+    relation, conditions = found
+    if isinstance(relation, exp.Subquery):
+        computed = _computed(branch, relation)
+        if computed is not None:
+            return computed
+    return _Branch(branch, relation, conditions)
 
 
 def _chain(union: exp.Union) -> list[exp.Expression] | None:
@@ -100,17 +157,32 @@ def _chain(union: exp.Union) -> list[exp.Expression] | None:
     return branches
 
 
-def _merged(relation: exp.Expression, members: list[tuple[exp.Select, list[exp.Expression]]],
-            names: list[str]) -> exp.Select:
+def _merged(relation: exp.Expression, members: list[_Branch], names: list[str]) -> exp.Select:
     """One scan of the members' relation yielding each member's rows (module docstring)."""
+    shared: dict[str, str] = {}  # a computed value's text: its column in the scan
+    values: list[exp.Expression] = []
     structs = []
-    for branch, conditions in members:
+    for member in members:
+        renamed = {}
+        for name, value in member.values.items():
+            text = value.sql("spark")
+            if text not in shared:
+                shared[text] = f"__mlmon_v{len(shared)}"
+                values.append(exp.alias_(value, shared[text]))  # moved: the branch is replaced
+            renamed[name] = shared[text]
+
+        def named(node: exp.Expression) -> exp.Expression:
+            return exp.column(renamed[node.name]) if isinstance(node, exp.Column) and node.name in renamed else node
+
         fields: list[exp.Expression] = []
-        for i, projection in enumerate(branch.expressions):
-            fields += [exp.Literal.string(f"c{i}"), projection.unalias()]  # moved: the branch is replaced
+        for i, projection in enumerate(member.select.expressions):
+            fields += [exp.Literal.string(f"c{i}"), projection.unalias().transform(named, copy=False)]
+        conditions = [*member.conditions, *(c.transform(named, copy=False) for c in member.on_values)]
         keep = exp.and_(*conditions, copy=False) if conditions else exp.true()
         fields += [exp.Literal.string(_KEEP), keep]
         structs.append(exp.Anonymous(this="NAMED_STRUCT", expressions=fields))
+    if values:  # the relation's columns pass through beside the values, under its own name
+        relation = exp.select(exp.Star(), *values).from_(relation).subquery(relation.alias_or_name)
     rows = exp.Anonymous(this="INLINE", expressions=[exp.Anonymous(this="ARRAY", expressions=structs)])
     scan = exp.select(rows).from_(relation).subquery("__mlmon_rows")
     columns = [exp.alias_(exp.column(f"c{i}", "__mlmon_rows"), name, quoted=True) for i, name in enumerate(names)]
@@ -177,23 +249,23 @@ def merge_union_scans(statement: exp.Expression) -> bool:
     changed = _lift_joins(statement)
     for union, branches in _heads(statement):
         names = [e.alias_or_name for e in branches[0].expressions] if isinstance(branches[0], exp.Select) else []
-        groups: dict[str, list[tuple[exp.Select, list[exp.Expression]]]] = {}
-        relations: dict[str, exp.Expression] = {}
+        groups: dict[str, list[_Branch]] = {}
         order: list[str | int] = []
         for position, branch in enumerate(branches):
             found = _source(branch)
             if found is None or len(branch.expressions) != len(names):
                 order.append(position)
                 continue
-            key = found[0].sql("spark")
+            key = found.relation.sql("spark")
             if key not in groups:
-                groups[key], relations[key] = [], found[0]
+                groups[key] = []
                 order.append(key)
-            groups[key].append((branch, found[1]))
+            groups[key].append(found)
         if all(len(members) < 2 for members in groups.values()):
             continue
         parts = [branches[item] if isinstance(item, int) else
-                 (_merged(relations[item], groups[item], names) if len(groups[item]) > 1 else groups[item][0][0])
+                 (_merged(groups[item][0].relation, groups[item], names) if len(groups[item]) > 1
+                  else groups[item][0].select)
                  for item in order]
         merged = parts[0]
         for part in parts[1:]:

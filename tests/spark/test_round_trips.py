@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from mlmon.metrics.sqlstats import present, with_value
 from mlmon.warehouse.spark_connection import SparkConnection, SparkQueryError
 from mlmon.warehouse.spark_staged import VIEW_PREFIX
 from mlmon.warehouse.spark_trace import TRACE
@@ -126,6 +127,23 @@ def test_union_branches_over_one_relation_give_the_rows_duckdb_gives(engines: di
              f"SELECT 2 AS k, amount AS v FROM (SELECT * FROM {orders} AS g WHERE shop = 'b') AS t) AS x ORDER BY k, v")
     answers = {name: con.execute(query).fetchall() for name, con in engines.items()}
     assert answers["spark"] == answers["duckdb"] and len(answers["duckdb"]) == 10
+
+
+def test_branches_over_values_computed_once_are_merged_and_give_the_rows_duckdb_gives(engines: dict,
+                                                                                   orders: str) -> None:
+    """The drift statements' branch form (mlmon.metrics.sqlstats.with_value), beside a plain
+    branch, is read in one scan per relation, which Spark accepts (no fallback to the statement
+    as written)."""
+    shop_b = f"(SELECT * FROM {orders} AS g WHERE shop = 'b')"
+    branches = [f"SELECT {k} AS k, CASE WHEN v > 8 THEN v - 8 ELSE v END AS d, v AS v FROM {rows} WHERE {present('v')}"
+                for k, rows in enumerate((with_value(orders, "amount"), with_value(orders, "CAST(id AS DOUBLE) * 2"),
+                                          with_value(shop_b, "amount", "id > 2"), with_value(orders, "amount")))]
+    branches.append(f"SELECT 4 AS k, t.amount AS d, CAST(id AS DOUBLE) AS v FROM {orders} AS t WHERE shop = 'a'")
+    query = f"SELECT k, d, v FROM ({' UNION ALL '.join(branches)}) AS x ORDER BY k, v"
+    answers = {name: con.execute(query) for name, con in engines.items()}
+    assert "INLINE(" in answers["spark"]._key and answers["spark"]._key.count(" AS __mlmon_v") == 2
+    rows = {name: answer.fetchall() for name, answer in answers.items()}
+    assert rows["spark"] == rows["duckdb"] and len(rows["duckdb"]) == 18
 
 
 def test_information_schema_follows_tables_created_and_dropped(spark_con: SparkConnection, orders: str) -> None:

@@ -5,6 +5,8 @@ tests/spark/test_jvm_archive_on_spark.py."""
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -34,10 +36,11 @@ def _option(options: str, name: str) -> str:
 
 
 def test_without_an_archive_the_jvm_writes_one_at_exit_under_this_process_name(tmp_path: Path) -> None:
-    options = archive_options(tmp_path / "cache", None)
+    cache = tmp_path / "xdg" / "mlmon"  # made, parents and all
+    options = archive_options(cache, None)
     written = Path(_option(options, "ArchiveClassesAtExit"))
-    assert written.parent == tmp_path / "cache"
-    assert written.name == f"{_archive(tmp_path / 'cache').stem}.{os.getpid()}.part"
+    assert written.parent == cache
+    assert written.name == f"{_archive(cache).stem}.{os.getpid()}.part"
     assert "SharedArchiveFile" not in options
     assert "-Xlog:cds*=off" in options  # mismatches and signed jars print nothing
 
@@ -60,6 +63,8 @@ def test_an_archive_being_written_is_left_alone_and_no_second_one_is_written(tmp
         partial.write_bytes(b"half")
         assert archive_options(tmp_path, None) == ""
         assert partial.read_bytes() == b"half" and not archive.exists()
+        with pytest.raises(subprocess.TimeoutExpired):
+            writer.wait(timeout=0.5)  # asked whether it lives, not signalled
     finally:
         writer.kill()
         writer.wait()
@@ -92,27 +97,75 @@ def test_other_java_options_keep_the_archive(tmp_path: Path) -> None:
 def test_a_cache_that_cannot_be_made_gives_no_options(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     assert archive_options(tmp_path / "file" / "cache", None) == ""
+    assert archive_options(None, None) == ""  # a user without a home
+
+
+def test_a_new_archive_keeps_the_two_newest_others(tmp_path: Path, dead_pid: int) -> None:
+    old = []
+    for age in range(4):
+        other = tmp_path / f"spark-jvm-{age:016x}.jsa"
+        other.write_bytes(b"old")
+        os.utime(other, ns=(0, (10 - age) * 10**9))
+        old.append(other)
+    archive = _archive(tmp_path)
+    archive.with_name(f"{archive.stem}.{dead_pid}.part").write_bytes(b"new")
+    assert "SharedArchiveFile" in archive_options(tmp_path, None)
+    assert [p.exists() for p in old] == [True, True, False, False]
+    assert archive.read_bytes() == b"new"
 
 
 def test_the_archive_is_per_class_path_and_java_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
     plain = jvm_archive._archive_path(tmp_path, "")
+    assert re.fullmatch(r"spark-jvm-[0-9a-f]{16}\.jsa", plain.name)
     assert jvm_archive._archive_path(tmp_path, "") == plain
     assert jvm_archive._archive_path(tmp_path, "/extra.jar") != plain
     java_home = tmp_path / "jdk"
     (java_home / "bin").mkdir(parents=True)
-    (java_home / "bin" / "java").write_text("")
+    java = java_home / "bin" / "java"
+    java.write_text("")
     monkeypatch.setenv("JAVA_HOME", str(java_home))
-    assert jvm_archive._archive_path(tmp_path, "") != plain
+    other = jvm_archive._archive_path(tmp_path, "")
+    assert other != plain
+    os.utime(java, ns=(0, 10**9))
+    assert jvm_archive._archive_path(tmp_path, "") != other  # the runtime was replaced in place
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="no java on PATH")
+def test_java_home_naming_the_runtime_on_path_shares_its_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    on_path = jvm_archive._archive_path(tmp_path, "")
+    (tmp_path / "jdk" / "bin").mkdir(parents=True)
+    (tmp_path / "jdk" / "bin" / "java").symlink_to(os.path.realpath(shutil.which("java")))
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+    assert jvm_archive._archive_path(tmp_path, "") == on_path
+
+
+def test_the_archive_is_per_spark_installation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pyspark")
+    assert (Path(jvm_archive._pyspark_home()) / "jars").is_dir()
+    monkeypatch.delenv("SPARK_HOME", raising=False)
+    bundled = jvm_archive._archive_path(tmp_path, "")
+    monkeypatch.setenv("SPARK_HOME", jvm_archive._pyspark_home())
+    assert jvm_archive._archive_path(tmp_path, "") == bundled  # pyspark's own Spark is the default
+    spark_home = tmp_path / "spark"
+    (spark_home / "jars").mkdir(parents=True)
+    monkeypatch.setenv("SPARK_HOME", str(spark_home))
+    installed = jvm_archive._archive_path(tmp_path, "")
+    assert installed != bundled
+    os.utime(spark_home / "jars", ns=(0, 10**9))
+    assert jvm_archive._archive_path(tmp_path, "") != installed  # its jars changed
 
 
 def test_discard_deletes_the_mapped_archive_only(tmp_path: Path) -> None:
-    archive = tmp_path / "a.jsa"
+    archive = tmp_path / "a=1.jsa"
     archive.write_bytes(b"x")
     other = tmp_path / "b.jsa"
     other.write_bytes(b"y")
     discard(f"-XX:SharedArchiveFile={archive} -XX:ErrorFile={other} -Xlog:cds*=off")
     assert not archive.exists() and other.exists()
-    discard("")  # nothing mapped: nothing to do
+    discard(f"-XX:SharedArchiveFile={archive}")  # gone already: nothing to do
+    discard("")
 
 
 def test_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,6 +174,8 @@ def test_cache_dir_follows_xdg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert cache_dir() == tmp_path / "home" / ".cache" / "mlmon"
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: (_ for _ in ()).throw(RuntimeError("no home"))))
+    assert cache_dir() is None
 
 
 @pytest.mark.parametrize("master, cores", [("local", 1), ("local[2]", 2), ("local[3,2]", 3), ("local[0]", 1),

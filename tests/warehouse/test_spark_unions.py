@@ -76,3 +76,44 @@ def test_right_and_full_joins_are_not_lifted():
             f"SELECT * FROM (SELECT c.id FROM (SELECT a AS v FROM r) AS x {side} JOIN c ON c.v = x.v UNION ALL "
             f"SELECT c.id FROM (SELECT a AS v FROM s) AS x {side} JOIN c ON c.v = x.v) AS y")
         assert not changed and text.count("JOIN") == 2, side
+
+
+def test_branches_over_values_computed_from_one_relation_share_its_scan_and_each_value():
+    branch = ("SELECT {i} AS k, CASE WHEN v > 1 THEN v ELSE v - 1 END AS b, v AS v FROM "
+              "(SELECT CAST(({col}) AS DOUBLE) AS v FROM {rel} AS t) AS t WHERE NOT ISNAN(v)")
+    changed, text = _merge("SELECT x.k, COUNT(*) FROM (" + " UNION ALL ".join(
+        branch.format(i=i, col=col, rel=rel) for rel in ("r", "s") for i, col in enumerate(("a", "a", "b")))
+        + ") AS x GROUP BY x.k")
+    assert changed
+    assert text.count("INLINE(") == 2 and text.count("UNION ALL") == 1
+    # Each relation's values once, in its scan, under their own names; the branches name them.
+    assert text.count("FROM (SELECT *, CAST((a) AS DOUBLE) AS __mlmon_v0, CAST((b) AS DOUBLE) AS __mlmon_v1 FROM ") == 2
+    assert "FROM r AS t) AS t" in text and "FROM s AS t) AS t" in text
+    assert ("NAMED_STRUCT('c0', 2, 'c1', CASE WHEN __mlmon_v1 > 1 THEN __mlmon_v1 ELSE __mlmon_v1 - 1 END, "
+            "'c2', __mlmon_v1, '__mlmon_keep', NOT ISNAN(__mlmon_v1))") in text
+    assert text.count("CAST((a) AS DOUBLE)") == 2
+
+
+def test_values_computed_from_filtered_rows_keep_the_filters_and_the_branch_conditions():
+    branch = ("SELECT v AS v, g AS g FROM (SELECT CAST(({col}) AS DOUBLE) AS v, p + 1 AS g "
+              "FROM (SELECT * FROM cur AS q WHERE p = {p}) AS t WHERE a > 0) AS t WHERE v > 2")
+    changed, text = _merge("SELECT * FROM (" + " UNION ALL ".join(
+        branch.format(col=col, p=p) for p in (1, 2) for col in ("a", "b")) + ") AS x")
+    assert changed and text.count("INLINE(") == 1 and "UNION" not in text
+    assert text.count("p + 1 AS __mlmon_v") == 1 and "FROM cur AS t) AS t" in text
+    assert "'__mlmon_keep', p = 2 AND a > 0 AND __mlmon_v2 > 2)" in text
+
+
+def test_branches_naming_what_their_values_do_not_hold_are_not_merged_through_them():
+    changed, text = _merge(
+        "SELECT * FROM (SELECT v AS v FROM (SELECT a AS v FROM r AS t) AS t WHERE w > 0 "
+        "UNION ALL SELECT v AS v FROM (SELECT b AS v FROM r AS t) AS t) AS x")
+    assert not changed and "INLINE" not in text
+
+
+def test_plain_branches_and_branches_over_computed_values_of_one_relation_share_its_scan():
+    changed, text = _merge("SELECT * FROM (SELECT t.a AS v FROM r AS t WHERE a > 0 UNION ALL "
+                           "SELECT v AS v FROM (SELECT CAST(b AS DOUBLE) AS v FROM r AS t) AS t) AS x")
+    assert changed and text.count("INLINE(") == 1 and "UNION" not in text
+    assert "NAMED_STRUCT('c0', t.a, '__mlmon_keep', a > 0)" in text
+    assert "FROM (SELECT *, CAST(b AS DOUBLE) AS __mlmon_v0 FROM r AS t) AS t" in text
