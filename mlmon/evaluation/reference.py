@@ -119,9 +119,10 @@ class ReferenceCache:
             return row[0] if row else None
 
         # Kept as text, parsed on every use: no caller shares (or changes) another's payload.
-        text = self.build.get(self._key(source, kind, key)) or lookup()
+        cached = self._key(source, kind, key)
+        text = self.build.get(cached) or lookup()
         if text is not None:
-            self.build[self._key(source, kind, key)] = text
+            self.build[cached] = text
         return json.loads(text) if text is not None else None
 
     def written(self) -> None:

@@ -45,9 +45,6 @@ __all__ = [
     "feature_view",
     "segment_view",
     "has_evaluations",
-    "store_view_query",
-    "feature_view_query",
-    "segment_view_query",
 ]
 
 KEEP_ROWS = 100_000
@@ -369,9 +366,7 @@ def _is_latest(taken: set[str]) -> list[exp.Expression]:
     return [exp.alias_(exp.EQ(this=rank, expression=exp.Literal.number(1)), "is_latest", quoted=True)]
 
 
-def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
-                per_segment: bool = False, found: _StoreColumns | None = None) -> exp.Select:
-    found = found if found is not None else _StoreColumns.read(con, store)
+def _view_query(store: str, found: _StoreColumns, per_feature: bool, per_segment: bool = False) -> exp.Select:
     metrics = found.metric_names(per_feature, per_segment)
     cells, names = _pivot(metrics)
     fixed = _FEATURE_COLUMNS if per_feature or per_segment else _STORE_COLUMNS
@@ -403,29 +398,16 @@ def _view_query(con: duckdb.DuckDBPyConnection, store: str, per_feature: bool,
     return query.order_by(*order, *[exp.column(k, table="m", quoted=True) for k in keys if k != "evaluation_id"])
 
 
-def store_view_query(con: duckdb.DuckDBPyConnection, store: str) -> exp.Select:
-    """One row per evaluation: its description, label columns and global metrics."""
-    return _view_query(con, store, per_feature=False)
-
-
-def feature_view_query(con: duckdb.DuckDBPyConnection, store: str) -> exp.Select:
-    """One row per (evaluation, feature): the per-feature drift metrics as columns."""
-    return _view_query(con, store, per_feature=True)
-
-
-def segment_view_query(con: duckdb.DuckDBPyConnection, store: str) -> exp.Select:
-    """One row per (evaluation, segment): the segment's global metrics as columns."""
-    return _view_query(con, store, per_feature=False, per_segment=True)
-
-
 def refresh_views(warehouse: Warehouse, store: str) -> None:
-    """(Re)create `<store>`, `<store>_feature_drift` and `<store>_segments` in schema main, in
-    the caller's transaction."""
+    """(Re)create, in schema main and the caller's transaction, `<store>` (one row per
+    evaluation: its description, label columns and global metrics), `<store>_feature_drift`
+    (one row per evaluation and feature: the per-feature metrics as columns) and
+    `<store>_segments` (one row per evaluation and segment: the segment's global metrics)."""
     con = warehouse.con
     found = _StoreColumns.read(con, store)
-    for name, query in ((store, _view_query(con, store, False, found=found)),
-                        (feature_view(store), _view_query(con, store, True, found=found)),
-                        (segment_view(store), _view_query(con, store, False, True, found=found))):
+    for name, query in ((store, _view_query(store, found, per_feature=False)),
+                        (feature_view(store), _view_query(store, found, per_feature=True)),
+                        (segment_view(store), _view_query(store, found, per_feature=False, per_segment=True))):
         if warehouse.relation_type(name) == "table":
             con.execute(sql.drop_relation(name, "TABLE").sql("duckdb"))
         con.execute(sql.create_view_as(name, query).sql("duckdb"))

@@ -196,13 +196,10 @@ class ModelRegistry:
 
     def record_promotion(self, version: ModelVersion, promotion: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
         with self._writing(version.model):
-            self._record_promotion(version, promotion, metrics)
-
-    def _record_promotion(self, version: ModelVersion, promotion: Mapping[str, Any], metrics: Mapping[str, Any]) -> None:
-        self.warehouse.con.execute(
-            f"UPDATE {SYSTEM_SCHEMA}.model_versions SET promotion = ?, metrics = ? WHERE model = ? AND version = ?",
-            [dumps(dict(promotion), indent=None), dumps(dict(metrics), indent=None),
-             version.model, version.version])
+            self.warehouse.con.execute(
+                f"UPDATE {SYSTEM_SCHEMA}.model_versions SET promotion = ?, metrics = ? WHERE model = ? AND version = ?",
+                [dumps(dict(promotion), indent=None), dumps(dict(metrics), indent=None),
+                 version.model, version.version])
 
     def activate(self, model: str, version: int) -> ModelVersion:
         chosen = self.get(model, version)

@@ -31,7 +31,7 @@ class RunContext:
     model_versions: dict[str, Any] = field(default_factory=dict)
     # What evaluations read of references that never change (a model version's held-out rows,
     # their cached profiles) during this command: two stores of one model read it once
-    # (mlmon.evaluation.reference.BuildMemo).
+    # (mlmon.evaluation.reference: `_training`, `ReferenceCache`).
     evaluation_memo: dict[Any, Any] = field(default_factory=dict)
 
     @property
