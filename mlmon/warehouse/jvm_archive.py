@@ -51,12 +51,12 @@ def archive_options(cache: Path | None, user_options: str | None, class_path: st
     yet; "" when the target's own options decide, or there is no cache to write."""
     if cache is None or (user_options and any(option in user_options for option in _OWN_OPTIONS)):
         return ""
+    archive = _archive_path(cache, class_path)
     try:
         cache.mkdir(parents=True, exist_ok=True)
+        writing = _settle_partial_archives(archive)
     except OSError:
-        return ""
-    archive = _archive_path(cache, class_path)
-    writing = _settle_partial_archives(archive)
+        return ""  # a cache that cannot be written to never stops Spark from starting
     if archive.exists():
         # A JVM that maps a damaged archive dies at once; its crash report goes beside the
         # archive rather than into the project's folder.

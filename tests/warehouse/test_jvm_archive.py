@@ -100,6 +100,16 @@ def test_a_cache_that_cannot_be_made_gives_no_options(tmp_path: Path) -> None:
     assert archive_options(None, None) == ""  # a user without a home
 
 
+def test_a_cache_whose_leftovers_cannot_be_removed_gives_no_options(tmp_path: Path, dead_pid: int) -> None:
+    archive = _archive(tmp_path)
+    partial = archive.with_name(f"{archive.stem}.{dead_pid}.part")
+    partial.mkdir()  # unlinking it fails, as it would in a cache the user cannot write to
+    (partial / "inside").write_text("")
+    archive.mkdir()
+    (archive / "inside").write_text("")
+    assert archive_options(tmp_path, None) == ""
+
+
 def test_a_new_archive_keeps_the_two_newest_others(tmp_path: Path, dead_pid: int) -> None:
     old = []
     for age in range(4):
