@@ -10,6 +10,7 @@ evaluations are appended in one transaction: a failure in any period appends non
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date
@@ -256,9 +257,14 @@ class _Batch:
         types = dict(table_columns(self.con, groups.relation))
         features = [f for f in self.plan.features if f in types]
         present = grouped_present_counts(self.con, groups, features, types)
-        classes = (grouped_class_counts(self.con, groups, self.plan.target)
-                   if self.plan.task != "regression" and self.plan.target in types else None)
-        return [KnownCounts(p.n_rows, p.n_labelled, present[j], classes[j] if classes is not None else None)
+        classify = self.plan.task != "regression"
+        classes = grouped_class_counts(self.con, groups, self.plan.target) if classify and self.plan.target in types else None
+        # Asked for by some tasks only (prediction drift over the prediction column, diagnostics
+        # of unlabelled rows): counted for every period at the first ask, or never.
+        predicted = (functools.cache(lambda: grouped_class_counts(self.con, groups, PREDICTION_COLUMN))
+                     if classify and PREDICTION_COLUMN in types else None)
+        return [KnownCounts(p.n_rows, p.n_labelled, present[j], classes[j] if classes is not None else None,
+                            (lambda j=j: predicted()[j]) if predicted is not None else None)
                 for j, p in enumerate(todo)]
 
     # -- references ------------------------------------------------------------------------------

@@ -156,12 +156,14 @@ def grouped_class_counts(con: duckdb.DuckDBPyConnection, groups: Groups, column:
 class KnownCounts:
     """What the caller counted of the current rows already (a period store, for all its
     periods in grouped scans): rows, labelled rows, and optionally the features' present
-    values (`present_counts`) and the target's rows per class (`_class_counts`)."""
+    values (`present_counts`), the target's rows per class (`_class_counts`), and the
+    predicted classes' rows, asked for only if needed (counted for every period at the first ask)."""
 
     n_rows: int
     n_labelled: int
     present: tuple[int, dict[str, int]] | None = None
     classes: dict[str, int] | None = None
+    predicted: Callable[[], dict[str, int]] | None = None
 
 
 def _shares(counts: dict[str, int]) -> dict[str, float]:
@@ -218,6 +220,7 @@ def evaluate(
     if plan.features and not numeric and not categorical:
         raise _no_common_feature(con, current_sql, reference, plan)
     task = task_metrics(plan.task)
+    predicted = known.predicted if known is not None else None
     measured: dict[str, float | None] = {}
     if not plan.skip_performance and n_labelled and scored:
         say(f"performance on {n_labelled:,} labelled rows")
@@ -254,7 +257,7 @@ def evaluate(
     if scored:
         say("prediction drift")
         with timed(timings, "prediction"):
-            metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE))
+            metrics += task.prediction_drift(con, reference, current_sql, plan, found.extra.get(_SCORE), predicted)
 
     if task.estimated is not None and scored:
         if once(reference.memo, (LABELLED, plan.target), lambda: labelled_rows(con, reference.labelled_sql, plan.target)) == 0:
@@ -267,8 +270,8 @@ def evaluate(
 
     with timed(timings, "diagnostics"):
         regression = plan.task == "regression"
-        shares = _shares(truth) or (_shares(_class_counts(con, current_sql, PREDICTION_COLUMN))
-                                    if scored and not regression else None)
+        shares = _shares(truth) or (_shares(predicted() if predicted is not None else _class_counts(
+            con, current_sql, PREDICTION_COLUMN)) if scored and not regression else None)
         broken = {m.feature for m in compared.broken}
         missing = {m.feature: m.value for m in univariate
                    if m.metric == "missing_share" and m.feature and m.feature not in broken}

@@ -148,7 +148,8 @@ def _score(plan: "EvaluationPlan") -> str | None:
 
 
 def _prediction_drift(con: Con, reference: Reference, current_sql: str, plan: "EvaluationPlan",
-                      distribution: Sequence[MetricValue] | None) -> list[MetricValue]:
+                      distribution: Sequence[MetricValue] | None,
+                      predicted: Callable[[], dict[str, int]] | None = None) -> list[MetricValue]:
     positive = _positive(plan) if plan.task == "binary" else None
     return prediction_drift(
         con, reference.sql, current_sql, None if plan.task == "regression" else list(plan.classes or ()),
@@ -156,7 +157,7 @@ def _prediction_drift(con: Con, reference: Reference, current_sql: str, plan: "E
         None if plan.logged_prediction else positive, plan.threshold,
         proba_column(positive) if positive is not None else None,
         # the reference's side is read once per reference and build, whatever the number of periods
-        prediction_column=PREDICTION_COLUMN, distribution=distribution, memo=reference.memo,
+        prediction_column=PREDICTION_COLUMN, distribution=distribution, memo=reference.memo, predicted=predicted,
     )
 
 
@@ -238,8 +239,9 @@ class TaskMetrics:
     """The task-specific families of an evaluation."""
 
     performance: Callable[[Con, str, "EvaluationPlan", Reference], list[MetricValue]]
-    prediction_drift: Callable[[Con, Reference, str, "EvaluationPlan", Sequence[MetricValue] | None],
-                               list[MetricValue]]
+    # the last argument: the current rows' predicted classes, when counted already (`KnownCounts`)
+    prediction_drift: Callable[[Con, Reference, str, "EvaluationPlan", Sequence[MetricValue] | None,
+                                Callable[[], dict[str, int]] | None], list[MetricValue]]
     score: Callable[["EvaluationPlan"], str | None]  # compared in the univariate scans, if any
     estimated: Callable[[Con, str, "EvaluationPlan", Reference], list[MetricValue]] | None  # CBPE
 

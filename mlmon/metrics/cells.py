@@ -12,18 +12,33 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from mlmon.metrics.intervals import interval_table, rows_in_intervals_sql
 
-__all__ = ["Cells", "resolve_cells", "split_factor", "WINDOW_BATCH_ROWS"]
+__all__ = ["Cells", "Pairing", "resolve_cells", "split_factor", "UNGROUPED", "WINDOW_BATCH_ROWS"]
 
 # Rows one window query sorts at most (about 100 MB of DuckDB memory): the bound on memory
 # whatever the number of rows, at the price of one more filtered scan per batch.
 WINDOW_BATCH_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Where each compared pair's current rows are: `of` maps a pair (a `Cells.index`) to its
+    (column, group); a current row's group is `group_sql`, and `where` keeps the rows of the
+    compared groups. The rows of every group are read in one scan per column, and the
+    reference's too: a reference row meets the cells of every group."""
+
+    of: Callable[[int], tuple[int, int]]
+    group_sql: str = "0"
+    where: str | None = None
+
+
+UNGROUPED = Pairing(lambda index: (index, 0))  # one pair per column, every current row
 
 
 class Cells:
@@ -194,29 +209,29 @@ def _plan_round(todo: list[_Open], first_cid: int, window_all: bool, rows_per_ce
     return np.concatenate(flags)
 
 
-def _query_cells(con: Any, ref_sql: str, cur_sql: str | Mapping[int, str], exprs: dict[int, str],
+def _query_cells(con: Any, ref_sql: str, cur_sql: str, pairing: Pairing, exprs: dict[int, str],
                  cells: list[tuple[_Open, np.ndarray]], build: Any, dialect: str) -> dict[str, np.ndarray]:
-    """Run `build(source)` over the rows of some open cells (per column: its _Open and the
-    indices into its `pos`), their cell's id, s0, clo and csc at hand in `source`. `cur_sql`
-    is the current relation, or one per column index."""
-    parts = []
+    """Run `build(source)` over the rows of some open cells (per pair: its _Open and the
+    indices into its `pos`), their cell's id, s0, clo and csc at hand in `source`."""
+    by_column: dict[int, list[tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]]] = {}
+    expr_of: dict[int, str] = {}
     for o, ks in cells:
-        pos = o.pos[ks]
-        parts.append((o.cells.index, o.cells.vmin[pos], o.cells.vmax[pos],
-                      {"cid": (o.first + ks).astype(np.int64), "s0": o.s_before[pos].astype(float),
-                       "clo": o.cells.vmin[pos], "csc": o.scale[ks]}))
+        pos, st = o.pos[ks], o.cells
+        column, group = pairing.of(st.index)
+        expr_of[column] = exprs[st.index]
+        n = len(pos)
+        by_column.setdefault(column, []).append((st.vmin[pos], st.vmax[pos], {
+            "grp": np.full(n, group, dtype=np.int64), "wref": np.full(n, float(st.n2)),
+            "wcur": np.full(n, -float(st.n1)), "cid": (o.first + ks).astype(np.int64),
+            "s0": o.s_before[pos].astype(float), "clo": st.vmin[pos], "csc": o.scale[ks]}))
+    parts = [(column, np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs]),
+              {k: np.concatenate([p[2][k] for p in pairs]) for k in pairs[0][2]}, len(pairs))
+             for column, pairs in by_column.items()]
     table, grids, spans = interval_table(parts)
     name = _register(con, table)
     try:
-        by_relation: dict[str, list[tuple[int, str, int, int]]] = {}
-        for o, _ in cells:
-            relation = cur_sql if isinstance(cur_sql, str) else cur_sql[o.cells.index]
-            by_relation.setdefault(relation, []).append((o.cells.index, exprs[o.cells.index], o.cells.n2, -o.cells.n1))
-        parts = [rows_in_intervals_sql(ref_sql, relation, columns, grids, spans, name, ("cid", "s0", "clo", "csc"),
-                                       dialect) for relation, columns in by_relation.items()]
-        # Each part is "(SELECT ...) AS x": their rows together under the same alias.
-        source = parts[0] if len(parts) == 1 else (
-            "(" + " UNION ALL ".join(p.removesuffix(" AS x") for p in parts) + ") AS x")
+        source = rows_in_intervals_sql(ref_sql, cur_sql, list(expr_of.items()), grids, spans, name,
+                                       ("cid", "s0", "clo", "csc"), dialect, pairing.group_sql, pairing.where)
         return _fetch(con, build(source))
     finally:
         con.unregister(name)
@@ -266,16 +281,15 @@ def resolve_cells(
     crossing_share: float = 0.5,
     max_depth: int = 8,
     window_batch: int = WINDOW_BATCH_ROWS,
-    current: Mapping[int, str] | None = None,
+    pairing: Pairing = UNGROUPED,
 ) -> None:
     """Split or window open cells until every cell of every column is settled.
 
-    `exprs` holds each column's double expression, by index; `current`, if given, each
-    column's current relation instead of `cur_sql` (groups of rows compared with one
-    reference). Windows sort at most about `window_batch` rows per query, which bounds their
+    `exprs` holds each pair's double expression, by index; `pairing` says which column and
+    group of `cur_sql`'s rows each pair compares (by default each pair is a column of all
+    of them). Windows sort at most about `window_batch` rows per query, which bounds their
     memory.
     """
-    relations: str | Mapping[int, str] = cur_sql if current is None else current
     depth = 0
     next_cid = 0
     while True:
@@ -297,7 +311,7 @@ def resolve_cells(
         next_cid += len(win)
         depth += 1
         if win.any():
-            found = [_query_cells(con, ref_sql, relations, exprs, batch, lambda src: _window_sql(_collapsed_sql(src)),
+            found = [_query_cells(con, ref_sql, cur_sql, pairing, exprs, batch, lambda src: _window_sql(_collapsed_sql(src)),
                                   dialect) for batch in _window_batches(todo, win, window_batch)]
             _settle_windowed(todo, win, {k: np.concatenate([f[k] for f in found]) for k in found[0]})
         if not win.all():
@@ -307,4 +321,4 @@ def resolve_cells(
                 offset += len(o.pos)
                 if len(ks):
                     split.append((o, ks))
-            _apply_splits(todo, _query_cells(con, ref_sql, relations, exprs, split, _split_sql, dialect))
+            _apply_splits(todo, _query_cells(con, ref_sql, cur_sql, pairing, exprs, split, _split_sql, dialect))

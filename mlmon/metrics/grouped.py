@@ -6,8 +6,9 @@ known (its deciles cut every column into the same first-round cells for every gr
 aggregate counts the cells of the reference once and those of every group with the group as a
 key; each (group, column) pair then becomes a column of the two-sample engine
 (mlmon.metrics.twosample), and the cells the counts cannot settle are resolved for all pairs
-together (mlmon.metrics.cells), each pair reading the reference's rows and its group's only. Category counts and values out of the reference's range are
-counted per group in one scan each. The statistics are the exact ones of comparing each group
+together (mlmon.metrics.cells), in one scan of the reference and one of the groups per
+column. Category counts and values out of the reference's range are counted per group in one
+scan each. The statistics are the exact ones of comparing each group
 alone with the reference.
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from mlmon.metrics.cells import Cells, resolve_cells, split_factor
+from mlmon.metrics.cells import Cells, Pairing, resolve_cells, split_factor
 from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.sqlstats import (
     as_double,
@@ -83,10 +84,6 @@ class Groups:
         """The groups in runs of at most `size`, in order."""
         return [Groups(self.relation, self.column, self.keys[a:a + size], self.n_rows[a:a + size])
                 for a in range(0, len(self.keys), max(1, size))]
-
-    def rows(self, key: Any) -> str:
-        """The rows of one group, as a relation."""
-        return f"(SELECT * FROM {self.relation} AS g WHERE {quote(self.column)} = {self.literal(key)})"
 
     def index_sql(self) -> str:
         """A row's group, as its position in `keys`."""
@@ -193,10 +190,10 @@ def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Seq
     keys = _keys(specs, rows_per_cell, max_split, dialect)
     states = _first_round(con, ref_sql, groups, specs, keys, dialect, reference)
     width = len(specs)
-    current = {index: groups.rows(groups.keys[index // width]) for index in states}
+    pairing = Pairing(lambda index: (index % width, index // width), groups.index_sql(), groups.wanted())
     both = [st for st in states.values() if st.n1 > 0 and st.n2 > 0]
     resolve_cells(con, ref_sql, groups.relation, both, {index: specs[index % width].expr for index in states},
-                  dialect=dialect, rows_per_cell=rows_per_cell, max_split=max_split, current=current, **settings)
+                  dialect=dialect, rows_per_cell=rows_per_cell, max_split=max_split, pairing=pairing, **settings)
     empty = _Detail(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
     out: list[dict[str, ColumnStats]] = []
     for j in range(len(groups.keys)):

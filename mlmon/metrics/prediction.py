@@ -6,7 +6,7 @@ for a feature.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.sqlstats import quote
@@ -146,6 +146,7 @@ def prediction_drift(
     *,
     distribution: Sequence[MetricValue] | None = None,
     memo: dict[Any, Any] | None = None,
+    predicted: Callable[[], dict[str, int]] | None = None,
     dialect: str = "duckdb",
 ) -> list[MetricValue]:
     """Prediction drift of any task (SPEC §4), by its classes: None is a regression (see
@@ -158,7 +159,8 @@ def prediction_drift(
     summarises k probabilities). `distribution`, if given, holds the score's univariate metrics,
     already computed on `score_expression`. `memo`, if given, a dict the caller keeps across
     calls comparing with the same reference (a store's periods): the reference's class counts
-    (or mean) are read into it once.
+    (or mean) are read into it once. `predicted`, if given, gives the current rows' counts per
+    predicted class (`predicted_class_counts`), counted already.
     """
     memo = {} if memo is None else memo
     if classes is None:
@@ -175,7 +177,8 @@ def prediction_drift(
             memo[key] = counted[1]
         return class_share_drift(classes, counted[0], memo[key]) + _distribution_drift(
             con, reference_sql, current_sql, proba_column, dialect, _DISTRIBUTION_METRICS["binary"], distribution)
-    current = predicted_class_counts(con, current_sql, prediction_column, dialect)
+    current = predicted() if predicted is not None else predicted_class_counts(con, current_sql, prediction_column,
+                                                                                dialect)
     key = ("predicted_classes", reference_sql, prediction_column)
     if key not in memo:
         memo[key] = predicted_class_counts(con, reference_sql, prediction_column, dialect)

@@ -29,6 +29,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from mlmon.warehouse.duckdb import CATALOG
+from mlmon.warehouse.spark_catalog import CatalogListing
 from mlmon.warehouse.spark_errors import is_spark_error
 from mlmon.warehouse.spark_result import SparkQueryError, SparkResult, duckdb_type
 from mlmon.warehouse.spark_staged import StagedViews
@@ -66,8 +67,8 @@ class SparkConnection:
         self.schema_map = dict(schema_map)  # DuckDB schema → Spark database
         self._duckdb_schema = {v: k for k, v in self.schema_map.items()}
         self._file_views: dict[str, str] = {}
-        self._tables: list[tuple[str, str, str]] | None = None  # (database, name, type) until DDL
-        self._columns_cache: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self._catalog = CatalogListing(spark, lambda: {*self.schema_map.values(), SYSTEM_SCHEMA, STAGING_SCHEMA},
+                                       lambda frame: [(f.name, duckdb_type(f.dataType)) for f in frame.schema.fields])
         self._staged = StagedViews(spark)
         self._memo: dict[tuple[str, str], Any] = {}  # query answers, until the next write
         # DESCRIBE answers by statement text, until a relation the text names may have changed
@@ -78,14 +79,9 @@ class SparkConnection:
         # Rewrites that evaluate expressions on rows a WHERE drops need Spark's NULL-for-errors.
         self._merge_unions = str(spark.conf.get("spark.sql.ansi.enabled", "false")).lower() != "true"
 
-    def _databases(self) -> list[str]:
-        mine = {*self.schema_map.values(), SYSTEM_SCHEMA, STAGING_SCHEMA}
-        return sorted(r[0] for r in self.spark.sql("SHOW DATABASES").collect() if r[0] in mine)
-
     def catalog_changed(self) -> None:
         """Forget the cached catalog listing and answers: a table was created, dropped or altered."""
-        self._tables = None
-        self._columns_cache.clear()
+        self._catalog.forget()
         self._memo.clear()
         self._described.clear()
 
@@ -203,8 +199,25 @@ class SparkConnection:
             return staged
         if isinstance(statement, exp.Create) and self._exists_already(statement):
             return SparkResult(None)
+        change = None
         if isinstance(statement, (exp.Create, exp.Drop, exp.Alter, exp.Delete, exp.Update)):
-            self.catalog_changed()
+            # A store's three views refreshed would otherwise list the catalog after each.
+            change = self._catalog.change_of(statement, self.schema_map)
+            if change is None:
+                self.catalog_changed()
+            else:
+                self._catalog.changing(change)
+        try:
+            result = self._run_translated(statement, reads)
+        except BaseException:
+            if change is not None:
+                self.catalog_changed()  # whatever the failed statement left, list again
+            raise
+        if change is not None:
+            self._catalog.changed(change)
+        return result
+
+    def _run_translated(self, statement: exp.Expression, reads: bool) -> SparkResult:
         if isinstance(statement, exp.Describe):
             return self._describe(statement.this)
         if isinstance(statement, exp.Query) and _information_schema_only(statement):
@@ -372,24 +385,14 @@ class SparkConnection:
             if database == STAGING_SCHEMA and name in self._staged:
                 columns = [(f.name, duckdb_type(f.dataType)) for f in self._staged.schema(name)]
             else:
-                if (database, name) not in self._columns_cache:
-                    fields = self.spark.table(f"`{database}`.`{name}`").schema.fields
-                    self._columns_cache[(database, name)] = [(f.name, duckdb_type(f.dataType)) for f in fields]
-                columns = self._columns_cache[(database, name)]
+                columns = self._catalog.columns(database, name)
             schema = self._duckdb_schema.get(database, database)
             rows += [(CATALOG, schema, name, column, i, dtype) for i, (column, dtype) in enumerate(columns, 1)]
         return rows
 
     def catalog_tables(self) -> list[tuple[str, str, str]]:
-        """(database, name, 'BASE TABLE' | 'VIEW') of mlmon's databases, kept until `catalog_changed`."""
-        if self._tables is None:
-            self._tables = []
-            for database in self._databases():
-                views = {r[1] for r in self.spark.sql(f"SHOW VIEWS IN `{database}`").collect() if not r[2]}
-                for row in self.spark.sql(f"SHOW TABLES IN `{database}`").collect():
-                    if not row[2]:  # isTemporary
-                        self._tables.append((database, row[1], "VIEW" if row[1] in views else "BASE TABLE"))
-        return self._tables
+        """(database, name, 'BASE TABLE' | 'VIEW') of mlmon's databases (`CatalogListing`)."""
+        return self._catalog.tables()
 
     def _exists_already(self, create: exp.Create) -> bool:
         """Whether `CREATE TABLE IF NOT EXISTS` has nothing to do: answered from the kept listing
@@ -402,9 +405,7 @@ class SparkConnection:
     def relation_kind(self, name: str, schema: str = "main") -> str | None:
         """'BASE TABLE', 'VIEW' or None for a relation of a DuckDB schema, from the kept listing
         (the metastore stores names in lower case)."""
-        database = self.schema_map.get(schema, schema).lower()
-        return next((kind for db, table, kind in self.catalog_tables()
-                     if db.lower() == database and table.lower() == name.lower()), None)
+        return self._catalog.kind(self.schema_map.get(schema, schema), name)
 
     def _information_schema_table(self, which: str) -> pa.Table:
         names = [column.split()[0] for column in _INFORMATION_SCHEMA[which].split(", ")]

@@ -194,3 +194,18 @@ def test_the_nodes_of_one_build_read_the_model_row_once(
         two_stores: Path, recorded: Callable[[Path, str], list[str]]) -> None:
     statements = recorded(two_stores, "first_store second_store")
     assert sum("FROM mlmon.model_versions" in s for s in statements) == 1
+
+
+def _reading_periods_one_by_one(statements: list[str]) -> list[str]:
+    """Statements reading one period's rows (its view), DDL and column lookups aside."""
+    return [s for s in statements if "monthly__period_" in s and not s.startswith(("DESCRIBE", "CREATE", "DROP"))]
+
+
+def test_a_period_store_counts_its_periods_in_grouped_scans_whatever_their_number(
+        tmp_path: Path, recorded: Callable[[Path, str], list[str]]) -> None:
+    few = recorded(_period_project(tmp_path / "few", months=2), "monthly")
+    many = recorded(_period_project(tmp_path / "many", months=6), "monthly")
+    # The logged decisions' classes (prediction drift) among them: one grouped count, not one a period.
+    assert _reading_periods_one_by_one(many) == _reading_periods_one_by_one(few) == []
+    grouped = [s for s in many if "GROUP BY 1, 2" in s and '"prediction"' in s and "monthly__renamed_" in s]
+    assert len(grouped) == 1

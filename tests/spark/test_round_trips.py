@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from mlmon.metrics.sqlstats import present, with_value
+from mlmon.warehouse.spark_catalog import CatalogListing
 from mlmon.warehouse.spark_connection import SparkConnection, SparkQueryError
 from mlmon.warehouse.spark_staged import VIEW_PREFIX
 from mlmon.warehouse.spark_trace import TRACE
@@ -157,6 +158,41 @@ def test_information_schema_follows_tables_created_and_dropped(spark_con: SparkC
     assert columns.fetchall() == [("id", "BIGINT")] and columns.description[0][0] == "column_name"
     spark_con.execute('DROP VIEW "main"."orders_view"')
     assert spark_con.execute(listed).fetchall() == [("orders", "BASE TABLE")]
+
+
+def test_the_catalog_listing_follows_mlmons_own_ddl_without_listing_again(
+        spark_con: SparkConnection, orders: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    spark_con.catalog_tables()  # listed once
+    listings = []
+    real = CatalogListing.tables
+
+    def tables(self: CatalogListing) -> list:
+        if self._tables is None:
+            listings.append(1)
+        return real(self)
+
+    monkeypatch.setattr(CatalogListing, "tables", tables)
+    spark_con.execute(f'CREATE OR REPLACE VIEW "main"."Orders_Kinds" AS SELECT id FROM {orders}')
+    assert spark_con.relation_kind("orders_kinds") == "VIEW"
+    spark_con.execute('DROP VIEW "main"."orders_kinds"')
+    spark_con.execute(f'CREATE TABLE "main"."orders_kinds" AS SELECT id, shop FROM {orders}')
+    assert spark_con.relation_kind("ORDERS_KINDS") == "BASE TABLE"
+    assert spark_con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = "
+                             "'orders_kinds' ORDER BY ordinal_position").fetchall() == [("id",), ("shop",)]
+    spark_con.execute(f'CREATE OR REPLACE TABLE "main"."orders_kinds" AS SELECT shop FROM {orders}')
+    assert spark_con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = "
+                             "'orders_kinds'").fetchall() == [("shop",)]
+    assert listings == []
+    kept = list(spark_con.catalog_tables())
+    spark_con.catalog_changed()
+    assert sorted(spark_con.catalog_tables()) == sorted(kept)  # what a fresh listing finds
+    # A statement that fails leaves nothing to trust: the next question lists again.
+    with pytest.raises(SparkQueryError):
+        spark_con.execute('CREATE TABLE "main"."orders_kinds" AS SELECT no_such_column FROM "main"."orders"')
+    listings.clear()
+    assert spark_con.relation_kind("orders_kinds") == "BASE TABLE" and listings == [1]
+    spark_con.execute('DROP TABLE "main"."orders_kinds"')
+    assert spark_con.relation_kind("orders_kinds") is None
 
 
 def test_closing_drops_every_staged_view(spark_con: SparkConnection, orders: str) -> None:
