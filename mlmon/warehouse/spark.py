@@ -184,6 +184,7 @@ class SparkWarehouse(Warehouse):
         self.dialect = "duckdb"  # what the connection reads; it writes Spark SQL itself
         self._lock = None if read_only or target.is_connect else _write_lock(self.path)
         self._log: dict[str, list[dict[str, Any]]] = {}  # rows of `log_rows`, until `flush_log`
+        self._workers: Any = None  # the thread starting the Python workers (`prepare_scoring`)
         try:
             spark = spark_session(target)
             # Answers are kept only by the one writer: a reader may run beside a writer, and on
@@ -191,9 +192,10 @@ class SparkWarehouse(Warehouse):
             self.con = SparkConnection(spark, root, {"main": target.schema}, memoise=self._lock is not None)
             if not read_only:
                 self.con.execute("CREATE SCHEMA IF NOT EXISTS \"main\"")
+                older = self._system_tables()  # the tables created below have every column
                 for statement in create_statements("duckdb"):
                     self.con.execute(statement)
-                self._add_new_system_columns()
+                self._add_new_columns(older)
                 if self._lock is not None:  # the only writer: what is staged is a dead command's
                     self.clear_leftovers()
                 else:  # Spark Connect has no lock here: another writer may be staging right now
@@ -202,6 +204,13 @@ class SparkWarehouse(Warehouse):
         except BaseException:
             self._release()
             raise
+
+    def prepare_scoring(self) -> None:
+        """On a local master, start the Python workers a model scores in while the nodes before
+        it build (a cluster's executors are left alone)."""
+        if is_local(self.target) and self._workers is None:
+            from mlmon.ml.spark_scoring import start_workers
+            self._workers = start_workers(self.con.spark, local_cores(self.target.master or "local"))
 
     def close(self, publish: bool = True) -> None:  # a Spark catalog has no published copy
         try:
@@ -232,13 +241,15 @@ class SparkWarehouse(Warehouse):
     def artifact_dir(self) -> Path:
         return self.path / "artifacts"
 
-    def _add_new_system_columns(self) -> None:
+    def _system_tables(self) -> list[str]:
+        return [name for database, name, _ in self.con.catalog_tables()
+                if database == SYSTEM_SCHEMA and name in SYSTEM_TABLES]
+
+    def _add_new_columns(self, older: list[str]) -> None:
         """A warehouse written by an older mlmon gets the system-table columns added since (as
-        on DuckDB); the columns are read from the system tables' schemas, not from every table's."""
+        on DuckDB); the columns are read from the `older` system tables' schemas, not from every table's."""
         spark = self.con.spark
-        existing = {name: {f.name for f in spark.table(f"`{SYSTEM_SCHEMA}`.`{name}`").schema.fields}
-                    for database, name, _ in self.con.catalog_tables()
-                    if database == SYSTEM_SCHEMA and name in SYSTEM_TABLES}
+        existing = {name: {f.name for f in spark.table(f"`{SYSTEM_SCHEMA}`.`{name}`").schema.fields} for name in older}
         for statement in added_column_statements(existing, "duckdb"):
             self.con.execute(statement)
 
