@@ -30,6 +30,7 @@ from sqlglot import exp
 
 from mlmon.warehouse.duckdb import CATALOG
 from mlmon.warehouse.spark_catalog import CatalogListing
+from mlmon.warehouse.spark_codegen import chooses_expression_mode
 from mlmon.warehouse.spark_errors import is_spark_error
 from mlmon.warehouse.spark_result import SparkQueryError, SparkResult, duckdb_type
 from mlmon.warehouse.spark_staged import StagedViews
@@ -78,6 +79,7 @@ class SparkConnection:
         self._local: Any = None  # in-memory DuckDB answering information_schema queries
         # Rewrites that evaluate expressions on rows a WHERE drops need Spark's NULL-for-errors.
         self._merge_unions = str(spark.conf.get("spark.sql.ansi.enabled", "false")).lower() != "true"
+        self._pick_mode = chooses_expression_mode(spark)
 
     def catalog_changed(self) -> None:
         """Forget the cached catalog listing and answers: a table was created, dropped or altered."""
@@ -246,8 +248,8 @@ class SparkConnection:
             text = spark_sql(statement)
             frame = self.spark.sql(text)
         if reads and self._memoise and not any(statement.find_all(*_VOLATILE)):
-            return SparkResult(frame, memo=self._memo, key=text)
-        return SparkResult(frame)
+            return SparkResult(frame, memo=self._memo, key=text, pick_mode=self._pick_mode)
+        return SparkResult(frame, pick_mode=self._pick_mode)
 
     def _merged_query(self, query: exp.Expression) -> tuple[Any | None, str]:
         """(DataFrame, Spark SQL) of the query with its UNION ALL branches over one relation

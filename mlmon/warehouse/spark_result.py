@@ -6,6 +6,7 @@ DuckDB's names, so code written against DuckDB reads either engine's answers ali
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import pandas as pd
 from sqlglot import exp
 
 from mlmon.errors import MlmonError
+from mlmon.warehouse.spark_codegen import expressions_for
 from mlmon.warehouse.spark_errors import spark_error_line
 from mlmon.warehouse.spark_trace import traced
 
@@ -44,11 +46,15 @@ class SparkResult:
     """The answer to one statement, fetched lazily like a DuckDB cursor.
 
     `rows` with `columns` [(name, DuckDB type)] is an answer known without Spark; `memo`, a dict
-    the connection empties whenever a statement writes, keeps a query's answer under `key`."""
+    the connection empties whenever a statement writes, keeps a query's answer under `key`;
+    `pick_mode`: whether the rows are fetched with the expression mode their size calls for
+    (mlmon.warehouse.spark_codegen)."""
 
     def __init__(self, frame: Any | None, sql: str = "", rows: list[tuple] | None = None,
-                 columns: list[tuple[str, str]] | None = None, memo: dict | None = None, key: str = ""):
+                 columns: list[tuple[str, str]] | None = None, memo: dict | None = None, key: str = "",
+                 pick_mode: bool = False):
         self._frame = frame
+        self._pick_mode = pick_mode
         self._sql = sql  # for the trace
         self._rows = rows
         self._columns = columns
@@ -69,11 +75,14 @@ class SparkResult:
         if self._rows is None and self._memo is not None and ("rows", self._key) in self._memo:
             self._rows = list(self._memo[("rows", self._key)])
         if self._rows is None:
-            with traced(self._frame.sparkSession, "fetch", "rows", self._sql):
+            with traced(self._frame.sparkSession, "fetch", "rows", self._sql), self._mode():
                 self._rows = [tuple(_plain(v) for v in row) for row in self._frame.collect()]
             if self._memo is not None:
                 self._memo[("rows", self._key)] = tuple(self._rows)
         return self._rows
+
+    def _mode(self) -> Any:
+        return expressions_for(self._frame) if self._pick_mode else nullcontext()
 
     def fetchall(self) -> list[tuple]:
         rows, self._rows = self._collect(), []
@@ -90,7 +99,7 @@ class SparkResult:
             return pd.DataFrame.from_records(self._collect(), columns=[name for name, _ in self._columns])
         if self._memo is not None and ("frame", self._key) in self._memo:
             return self._memo[("frame", self._key)].copy(deep=True)
-        with traced(self._frame.sparkSession, "fetch", "frame", self._sql):
+        with traced(self._frame.sparkSession, "fetch", "frame", self._sql), self._mode():
             frame = self._frame.toPandas()
         if self._memo is not None:
             self._memo[("frame", self._key)] = frame.copy(deep=True)
