@@ -35,7 +35,6 @@ from mlmon.metrics.twosample import (
     _COLUMN_STRIDE,
     ColumnSpec,
     ColumnStats,
-    Layout,
     _Detail,
     _edges_and_bins,
     _fetch,

@@ -6,7 +6,8 @@ a value in it. A filter of OR'ed ranges costs a comparison per range per row, an
 each row's cell key again costs a CASE per row; instead each row gets an equal-width bucket
 (one subtraction, one product), the bucket is joined to a small table listing the intervals
 that overlap it, and the join keeps the rows inside their interval. The grid is fine enough
-that a bucket overlaps only a few intervals.
+that a bucket overlaps only a few intervals. The cells of many (column, group) pairs share
+their column's grid, so that one scan per column finds the rows of every group's cells.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class Grid:
 
     def sql(self, v: str, dialect: str = "duckdb") -> str:
         b = f"FLOOR(({v} - {double_literal(self.lo, dialect)}) * {double_literal(self.scale, dialect)})"
-        return f"GREATEST(LEAST({b}, {double_literal(self.buckets - 1.0, dialect)}), CAST('0.0' AS DOUBLE))"
+        return f"GREATEST(LEAST({b}, {double_literal(self.buckets - 1.0, dialect)}), {double_literal(0.0, dialect)})"
 
 
 def _grid(vmin: np.ndarray, vmax: np.ndarray, layers: int = 1) -> Grid:
@@ -114,7 +115,7 @@ def rows_in_intervals_sql(ref_sql: str, cur_sql: str, columns: Sequence[tuple[in
             lo, hi = spans[col]
             inside = (f"{present('v', dialect)} AND v >= {double_literal(lo, dialect)} "
                       f"AND v <= {double_literal(hi, dialect)}")
-            group = f", CAST(grp AS BIGINT) AS grp" if grouped else ""
+            group = ", CAST(grp AS BIGINT) AS grp" if grouped else ""
             rows = with_value(rel, expr, where, grp=group_sql) if grouped else with_value(rel, expr)
             branches.append(f"SELECT CAST({col} AS BIGINT) AS col{group}, {grids[col].sql('v', dialect)} AS b, "
                             f"v AS v FROM {rows} WHERE {inside}")

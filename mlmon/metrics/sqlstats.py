@@ -1,7 +1,7 @@
 """SQL that reduces samples to small sufficient statistics inside the warehouse.
 
 Builders return SQL text for a `dialect` (identifiers quoted by sqlglot, doubles written as
-`CAST('<repr>' AS DOUBLE)` so they round-trip exactly, only portable functions except where a
+`<repr>e0` so they round-trip exactly (`double_literal`), only portable functions except where a
 dialect switch is explicit). Relations are SQL text: a table name or a parenthesised subquery.
 Every relation is scanned more than once, so it must be deterministic (a table, a view, or a
 subquery without random sampling). The two-sample engine built on these is
@@ -39,9 +39,15 @@ def quote(name: str, dialect: str = "duckdb") -> str:
 
 
 def double_literal(x: float, dialect: str = "duckdb") -> str:
-    # A bare decimal literal may be typed DECIMAL and rounded; a cast string is exact.
-    text = repr(float(x)) if math.isfinite(x) else ("NaN" if math.isnan(x) else ("Infinity" if x > 0 else "-Infinity"))
-    return f"CAST('{text}' AS DOUBLE)"
+    """`x` as a DOUBLE literal both engines read back bit for bit: the shortest text that
+    round-trips, with an exponent (a bare decimal literal may be typed DECIMAL and rounded; one
+    with an exponent is a DOUBLE on both, and one token, where a cast of a string is six and a
+    conversion: statements full of cell bounds stay quick to parse and plan)."""
+    x = float(x)
+    if not math.isfinite(x):
+        return f"CAST('{'NaN' if math.isnan(x) else ('Infinity' if x > 0 else '-Infinity')}' AS DOUBLE)"
+    text = repr(x)
+    return text if "e" in text else f"{text}e0"
 
 
 def as_double(column: str, dialect: str = "duckdb") -> str:

@@ -106,7 +106,7 @@ def _first_key(layout: Layout, v: str, rows_per_cell: int, max_split: int, diale
     last = len(layout.knots)
 
     def leaf(j: int) -> str:
-        base = f"CAST({j * _KEY_STRIDE} AS DOUBLE)"
+        base = double_literal(j * _KEY_STRIDE, dialect)
         a, b = lower[j], upper[j]
         if a is None or b is None or not (math.isfinite(a) and math.isfinite(b)) or b <= a:
             return base
@@ -118,9 +118,9 @@ def _first_key(layout: Layout, v: str, rows_per_cell: int, max_split: int, diale
         # Values beyond the layout's ends (the current's, or the reference's outside its
         # sample) continue the equal-width cells, a bounded number of them.
         if j == 0:
-            cell = f"GREATEST({cell}, CAST({-_OVERFLOW_CELLS} AS DOUBLE))"
+            cell = f"GREATEST({cell}, {double_literal(-_OVERFLOW_CELLS, dialect)})"
         if j == last:
-            cell = f"LEAST({cell}, CAST({int(cells[j]) + _OVERFLOW_CELLS} AS DOUBLE))"
+            cell = f"LEAST({cell}, {double_literal(int(cells[j]) + _OVERFLOW_CELLS, dialect)})"
         return f"{base} + {cell}"
 
     return bin_case_sql(v, layout.knots, leaf, dialect)
@@ -130,7 +130,7 @@ def keyed_by_column(keys: dict[int, str]) -> str:
     """The first-round group key of a row `c` (its column's index), `v` (its value): column *
     2**40 + the column's cell key. One CASE over the rows of both samples, so each column's
     cell key is written once, not once per sample."""
-    whens = " ".join(f"WHEN {index} THEN CAST({index * _COLUMN_STRIDE} AS DOUBLE) + {key}" for index, key in keys.items())
+    whens = " ".join(f"WHEN {index} THEN {double_literal(index * _COLUMN_STRIDE)} + {key}" for index, key in keys.items())
     return f"CASE c {whens} END"
 
 

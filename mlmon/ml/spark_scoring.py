@@ -34,8 +34,8 @@ def _import_scoring(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
 
 def start_workers(spark: Any, workers: int) -> threading.Thread:
     """Start, in the background, the Python workers `score_on_spark` runs in: `workers` of them,
-    each having imported what scoring imports (a few seconds per worker, paid while other
-    nodes build rather than by the first scoring). Workers are reused from job to job; a
+    each having imported what scoring imports (a few seconds per worker, paid while another
+    node builds rather than by the first scoring). Workers are reused from job to job; a
     failure here is left for the scoring itself to report."""
     def run() -> None:
         try:

@@ -206,7 +206,7 @@ class NodeKind:
 
     def scores_rows(self, node: Node) -> bool:
         """Whether building it may run a model over rows: on Spark the Python workers that do
-        it are then started while the nodes before it build."""
+        it are then started while the node before it builds."""
         return False
 
     def records_build(self, node: Node) -> bool:

@@ -206,8 +206,8 @@ class SparkWarehouse(Warehouse):
             raise
 
     def prepare_scoring(self) -> None:
-        """On a local master, start the Python workers a model scores in while the nodes before
-        it build (a cluster's executors are left alone)."""
+        """On a local master, start the Python workers a model scores in, in the background (a
+        cluster's executors are left alone)."""
         if is_local(self.target) and self._workers is None:
             from mlmon.ml.spark_scoring import start_workers
             self._workers = start_workers(self.con.spark, local_cores(self.target.master or "local"))
