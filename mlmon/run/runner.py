@@ -63,13 +63,12 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
             config=config, project=project, warehouse=warehouse, progress=progress,
             selected=frozenset(order), named=named_in_selection(config.select, project.nodes),
         )
-        prepare_at = _prepare_scoring_at(project, order)
+        if any(project.kind(project.nodes[name]).scores_rows(project.nodes[name]) for name in order):
+            warehouse.prepare_scoring()
         stop = False
         try:
             for index, name in enumerate(order, 1):
                 node = project.nodes[name]
-                if index == prepare_at:
-                    warehouse.prepare_scoring()
                 with progress.node(index, len(order), node.type, name):
                     result = _skipped(node, "an earlier node failed and --fail-fast is set") if stop else _run_node(node, ctx, debug)
                 ctx.results[name] = result
@@ -82,16 +81,6 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
     run.write(project.settings.target_dir)
     progress.summary(run)
     return run
-
-
-def _prepare_scoring_at(project: Project, order: list[str]) -> int | None:
-    """The position (from 1) of the node before which the warehouse gets ready for scoring:
-    one node ahead of the first node that may score rows, so that the preparation overlaps
-    that node's work and not the earlier ones' (on a machine of few cores they compete for
-    them); None when no node scores."""
-    first = next((i for i, name in enumerate(order, 1) if project.kind(project.nodes[name]).scores_rows(project.nodes[name])),
-                 None)
-    return None if first is None else max(1, first - 1)
 
 
 def _skipped(node: Node, reason: str) -> NodeResult:

@@ -146,8 +146,6 @@ def test_unknown_selection_is_a_usage_error(project, mlmon):
 def test_a_build_that_may_score_rows_gets_the_warehouse_ready_for_it(tmp_path, mlmon, monkeypatch):
     from mlmon.config import RunConfig
     from mlmon.project.compiler import compile_project
-    from mlmon.run import runner
-    from mlmon.run.runner import _prepare_scoring_at
     from mlmon.warehouse.duckdb import Warehouse
     from tests.conftest import copy_example_project
 
@@ -157,23 +155,9 @@ def test_a_build_that_may_score_rows_gets_the_warehouse_ready_for_it(tmp_path, m
     # Score nodes and evaluations of a model mlmon trained; not those of logged predictions.
     assert {"test_scored", "mes_for_input_drift", "mes_for_ground_truth"} <= scoring
     assert not scoring & {"transactions_train", "fraud_model", "mes_for_partner_scores", "auc_in_range"}
-    # Ready one node ahead of the first node that scores (never before the first node).
-    order = ["transactions_train", "fraud_model", "test_scored", "mes_for_input_drift"]
-    assert _prepare_scoring_at(project, order) == 2
-    assert _prepare_scoring_at(project, order[2:]) == 1
-    assert _prepare_scoring_at(project, order[:2]) is None
-    built: list[str] = []
-    prepared: list[list[str]] = []
-    monkeypatch.setattr(Warehouse, "prepare_scoring", lambda self: prepared.append(list(built)))
-    real_run_node = runner._run_node
-
-    def run_node(node, ctx, debug):
-        built.append(node.name)
-        return real_run_node(node, ctx, debug)
-
-    monkeypatch.setattr(runner, "_run_node", run_node)
+    prepared = []
+    monkeypatch.setattr(Warehouse, "prepare_scoring", lambda self: prepared.append(True))
     assert mlmon("build", "-s", "transactions_train", project=root).exit_code == 0
     assert prepared == []
-    built.clear()
     assert mlmon("build", "-s", "+test_scored", project=root).exit_code == 0
-    assert len(prepared) == 1 and built[len(prepared[0])] == "fraud_model"  # readied as the model trains
+    assert prepared == [True]
