@@ -8,8 +8,7 @@ columns, in the same order, as DuckDB scoring (`mlmon.ml.scoring.score_relation`
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -19,34 +18,7 @@ from mlmon.ml.source_check import check_source
 if TYPE_CHECKING:
     from mlmon.warehouse.spark_connection import SparkConnection
 
-__all__ = ["score_on_spark", "start_workers", "WORKERS_JOB_GROUP"]
-
-WORKERS_JOB_GROUP = "mlmon-python-workers"
-
-
-def _import_scoring(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-    import sklearn.pipeline  # noqa: F401  (what unpickling a fitted pipeline imports first)
-
-    import mlmon.ml.scoring  # noqa: F401  (the module of the scoring closure)
-
-    yield from batches
-
-
-def start_workers(spark: Any, workers: int) -> threading.Thread:
-    """Start, in the background, the Python workers `score_on_spark` runs in: `workers` of them,
-    each having imported what scoring imports (a few seconds per worker, paid while another
-    node builds rather than by the first scoring). Workers are reused from job to job; a
-    failure here is left for the scoring itself to report."""
-    def run() -> None:
-        try:
-            spark.sparkContext.setJobGroup(WORKERS_JOB_GROUP, "mlmon: starting the Python workers", True)
-            spark.range(workers).repartition(workers).mapInPandas(_import_scoring, "id long").collect()
-        except Exception:  # noqa: BLE001  (a stopped session, workers without scikit-learn...)
-            pass
-
-    thread = threading.Thread(target=run, name=WORKERS_JOB_GROUP, daemon=True)
-    thread.start()
-    return thread
+__all__ = ["score_on_spark"]
 
 
 def score_on_spark(

@@ -204,11 +204,6 @@ class NodeKind:
             return f"table '{node.name}' is not in the warehouse"
         return None
 
-    def scores_rows(self, node: Node) -> bool:
-        """Whether building it may run a model over rows: on Spark the Python workers that do
-        it are then started while the node before it builds."""
-        return False
-
     def records_build(self, node: Node) -> bool:
         """Whether a build leaves a table or view whose inputs (vars, files) are worth recording:
         a reader that skips rebuilding it can then be told it was built for other values."""

@@ -132,9 +132,6 @@ class EvaluationKind(NodeKind):
         # Newest first: `mlmon show` prints a limited number of rows.
         return exp.select("*").from_(self.relation(node, root)).order_by(exp.column("created_at", quoted=True).desc())
 
-    def scores_rows(self, node: Node) -> bool:
-        return node.config.get("model") is not None  # data the model has not scored is scored first
-
     def execute(self, node: Node, ctx: "BuildContext") -> NodeOutcome:
         # The statistics stack (scipy, scikit-learn) loads only when a store is built.
         from mlmon.evaluation.run import EvaluationRequest, run_evaluation, summary

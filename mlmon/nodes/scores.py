@@ -23,9 +23,6 @@ class ScoreKind(NodeKind):
         PUBLISH_FIELD,
     )
 
-    def scores_rows(self, node: Node) -> bool:
-        return True
-
     def validate(self, node: Node, project: "ProjectView") -> list[ConfigError]:
         threshold = node.config.get("threshold")
         if threshold is not None and not 0 <= threshold <= 1:

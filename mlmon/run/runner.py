@@ -63,8 +63,6 @@ def build(project: Project, config: RunConfig, progress: Progress, debug: bool =
             config=config, project=project, warehouse=warehouse, progress=progress,
             selected=frozenset(order), named=named_in_selection(config.select, project.nodes),
         )
-        if any(project.kind(project.nodes[name]).scores_rows(project.nodes[name]) for name in order):
-            warehouse.prepare_scoring()
         stop = False
         try:
             for index, name in enumerate(order, 1):

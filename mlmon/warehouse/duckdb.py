@@ -94,10 +94,6 @@ class Warehouse:
         for statement in added_column_statements(existing, self.dialect):
             self.con.execute(statement)
 
-    def prepare_scoring(self) -> None:
-        """Get ready for a model to score rows later in the command (DuckDB scores in process:
-        nothing to do)."""
-
     def clear_leftovers(self) -> None:
         """Drop the staging and scratch tables and the temporary artifact files a killed command
         left behind. Only a writer calls this, and there is one writer at a time."""

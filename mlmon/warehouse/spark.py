@@ -184,7 +184,6 @@ class SparkWarehouse(Warehouse):
         self.dialect = "duckdb"  # what the connection reads; it writes Spark SQL itself
         self._lock = None if read_only or target.is_connect else _write_lock(self.path)
         self._log: dict[str, list[dict[str, Any]]] = {}  # rows of `log_rows`, until `flush_log`
-        self._workers: Any = None  # the thread starting the Python workers (`prepare_scoring`)
         try:
             spark = spark_session(target)
             # Answers are kept only by the one writer: a reader may run beside a writer, and on
@@ -204,13 +203,6 @@ class SparkWarehouse(Warehouse):
         except BaseException:
             self._release()
             raise
-
-    def prepare_scoring(self) -> None:
-        """On a local master, start the Python workers a model scores in, in the background (a
-        cluster's executors are left alone)."""
-        if is_local(self.target) and self._workers is None:
-            from mlmon.ml.spark_scoring import start_workers
-            self._workers = start_workers(self.con.spark, local_cores(self.target.master or "local"))
 
     def close(self, publish: bool = True) -> None:  # a Spark catalog has no published copy
         try:

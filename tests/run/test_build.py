@@ -141,23 +141,3 @@ def test_unknown_selection_is_a_usage_error(project, mlmon):
     result = mlmon("build", "-s", "totls", project=project)
     assert result.exit_code == 2
     assert "did you mean 'totals'?" in result.output
-
-
-def test_a_build_that_may_score_rows_gets_the_warehouse_ready_for_it(tmp_path, mlmon, monkeypatch):
-    from mlmon.config import RunConfig
-    from mlmon.project.compiler import compile_project
-    from mlmon.warehouse.duckdb import Warehouse
-    from tests.conftest import copy_example_project
-
-    root = copy_example_project(tmp_path)
-    project = compile_project(RunConfig(project_dir=root))
-    scoring = {name for name, node in project.nodes.items() if project.kind(node).scores_rows(node)}
-    # Score nodes and evaluations of a model mlmon trained; not those of logged predictions.
-    assert {"test_scored", "mes_for_input_drift", "mes_for_ground_truth"} <= scoring
-    assert not scoring & {"transactions_train", "fraud_model", "mes_for_partner_scores", "auc_in_range"}
-    prepared = []
-    monkeypatch.setattr(Warehouse, "prepare_scoring", lambda self: prepared.append(True))
-    assert mlmon("build", "-s", "transactions_train", project=root).exit_code == 0
-    assert prepared == []
-    assert mlmon("build", "-s", "+test_scored", project=root).exit_code == 0
-    assert prepared == [True]
