@@ -99,8 +99,7 @@ def interval_table(parts: Sequence[tuple[int, np.ndarray, np.ndarray, dict[str, 
 
 def rows_in_intervals_sql(ref_sql: str, cur_sql: str, columns: Sequence[tuple[int, str]],
                           grids: dict[int, Grid], spans: dict[int, tuple[float, float]], table: str,
-                          select: Sequence[str], dialect: str = "duckdb", group_sql: str = "0",
-                          where: str | None = None) -> str:
+                          select: Sequence[str], dialect: str, group_sql: str, where: str | None) -> str:
     """Rows of both samples inside the intervals of `table` (registered; its columns `col`,
     `grp`, `b`, `vmin`, `vmax`, and the weights `wref` and `wcur` of a reference and a current
     row), as a subquery `x` with the table's columns `select`, the row's weight `w`, `ref` (1
