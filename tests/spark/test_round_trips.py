@@ -273,3 +273,14 @@ def test_a_description_outlives_rows_written_but_not_a_change_of_its_relation(
     spark_con.execute(f"CREATE OR REPLACE TABLE {STAGED} AS SELECT shop FROM {orders}")
     assert [r[:2] for r in spark_con.execute(describe).fetchall()] == [("shop", "VARCHAR")]
     spark_con.execute(f"DROP TABLE {STAGED}")
+
+
+def test_doubles_in_generated_sql_come_back_bit_for_bit(spark_con: SparkConnection) -> None:
+    import numpy as np
+
+    from mlmon.metrics.sqlstats import double_literal
+    from tests.metrics.test_double_literal import doubles
+
+    values = doubles()
+    row = spark_con.execute("SELECT [" + ", ".join(double_literal(x) for x in values) + "] AS a").fetchone()[0]
+    assert np.array_equal(np.array(row, dtype=np.float64).view(np.int64), values.view(np.int64))
