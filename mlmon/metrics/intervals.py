@@ -107,6 +107,7 @@ def rows_in_intervals_sql(ref_sql: str, cur_sql: str, columns: Sequence[tuple[in
     double SQL expression; a current row's group is `group_sql`, and `where` picks the current
     rows compared. A reference row joins the intervals of every group; `spans` (per column, the
     lowest and highest end of its intervals) drops the rows outside every interval first."""
+    picked = ", ".join(f"c.{name}" for name in select)
     sides = []
     for rel, grouped, weight, flag in ((ref_sql, False, "wref", "1"), (cur_sql, True, "wcur", "NULL")):
         branches = []
@@ -119,7 +120,6 @@ def rows_in_intervals_sql(ref_sql: str, cur_sql: str, columns: Sequence[tuple[in
             branches.append(f"SELECT CAST({col} AS BIGINT) AS col{group}, {grids[col].sql('v', dialect)} AS b, "
                             f"v AS v FROM {rows} WHERE {inside}")
         same_group = " AND c.grp = r.grp" if grouped else ""
-        picked = ", ".join(f"c.{name}" for name in select)
         # w is a double: sums of these integers stay exact below 2**53 without 128-bit
         # accumulators; `ref` is NULL on current rows so COUNT(ref) counts reference rows.
         sides.append(f"SELECT {picked}, c.{weight} AS w, CAST({flag} AS INTEGER) AS ref, r.v AS v "

@@ -13,7 +13,17 @@ from typing import Any, Callable, NamedTuple
 
 from sqlglot import exp
 
-__all__ = ["Change", "CatalogListing"]
+__all__ = ["Change", "CatalogListing", "ddl_targets"]
+
+
+def ddl_targets(statement: exp.Expression) -> list[exp.Expression] | None:
+    """The relations a CREATE or DROP of tables or views names (a CREATE's may be a Schema: the
+    table with its columns); None for any other statement."""
+    if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW"):
+        return [statement.this]
+    if isinstance(statement, exp.Drop) and statement.kind in ("TABLE", "VIEW"):
+        return list(statement.args.get("tables") or [])
+    return None
 
 
 class Change(NamedTuple):
@@ -66,18 +76,11 @@ class CatalogListing:
     def change_of(self, statement: exp.Expression, schema_map: dict[str, str]) -> Change | None:
         """What the statement (DuckDB dialect) does to the listing when it creates or drops one
         table or view of mlmon's databases; None for any other change."""
-        if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW"):
-            if statement.find(exp.TemporaryProperty):
-                return None
-            table = statement.this.this if isinstance(statement.this, exp.Schema) else statement.this
-            kind: str | None = "VIEW" if statement.kind == "VIEW" else "BASE TABLE"
-        elif isinstance(statement, exp.Drop) and statement.kind in ("TABLE", "VIEW"):
-            tables = statement.args.get("tables") or [statement.this]
-            if len(tables) != 1:
-                return None
-            table, kind = tables[0], None
-        else:
+        targets = ddl_targets(statement)
+        if targets is None or len(targets) != 1 or statement.find(exp.TemporaryProperty):
             return None
+        table = targets[0].this if isinstance(targets[0], exp.Schema) else targets[0]
+        kind = None if isinstance(statement, exp.Drop) else ("VIEW" if statement.kind == "VIEW" else "BASE TABLE")
         if not isinstance(table, exp.Table) or table.args.get("catalog") is not None:
             return None
         database = schema_map.get(table.db or "main", table.db or "main")

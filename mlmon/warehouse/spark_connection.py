@@ -29,7 +29,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from mlmon.warehouse.duckdb import CATALOG
-from mlmon.warehouse.spark_catalog import CatalogListing
+from mlmon.warehouse.spark_catalog import CatalogListing, ddl_targets
 from mlmon.warehouse.spark_codegen import chooses_expression_mode
 from mlmon.warehouse.spark_errors import is_spark_error
 from mlmon.warehouse.spark_result import SparkQueryError, SparkResult, duckdb_type
@@ -273,13 +273,7 @@ class SparkConnection:
         relation created or dropped only its own (and any description naming it)."""
         if isinstance(statement, exp.Insert):
             return
-        if isinstance(statement, exp.Create) and statement.kind in ("TABLE", "VIEW"):
-            targets = [statement.this]
-        elif isinstance(statement, exp.Drop) and statement.kind in ("TABLE", "VIEW"):
-            targets = list(statement.args.get("tables") or [])
-        else:
-            targets = []
-        names = [StagedViews.staged_name(t) for t in targets]
+        names = [StagedViews.staged_name(t) for t in ddl_targets(statement) or []]
         if not names or None in names:
             self._forget_described()
             return
