@@ -31,6 +31,7 @@ from mlmon.evaluation.evaluate import (
 )
 from mlmon.evaluation.kept_groups import KeptGroups
 from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, coverage_metrics, joined_rows
+from mlmon.evaluation.period_rows import PeriodRows
 from mlmon.evaluation.periods import PeriodCount, period_counts, period_labels, stale_periods
 from mlmon.evaluation.quality import grouped_present_counts
 from mlmon.evaluation.reference import (
@@ -263,8 +264,10 @@ class _Batch:
         # of unlabelled rows): counted for every period at the first ask, or never.
         predicted = (functools.cache(lambda: grouped_class_counts(self.con, groups, PREDICTION_COLUMN))
                      if classify and PREDICTION_COLUMN in types else None)
+        rows = PeriodRows(self.con, groups, features, self.plan.drift_sample) if self.plan.data_drift else None
         return [KnownCounts(p.n_rows, p.n_labelled, present[j], classes[j] if classes is not None else None,
-                            (lambda j=j: predicted()[j]) if predicted is not None else None)
+                            (lambda j=j: predicted()[j]) if predicted is not None else None,
+                            (lambda j=j: rows.rows(j)) if rows is not None and rows.holds(j) else None)
                 for j, p in enumerate(todo)]
 
     # -- references ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.grouped import Groups
 from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.sqlsample import canonical_order
 from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import DriftResult, drift_and_profile
@@ -117,14 +118,20 @@ def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> pd.DataFram
 
 
 def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference, plan: EvaluationPlan,
-                numeric: list[str], categorical: list[str], n_ref: int, n_cur: int) -> tuple[list[MetricValue], str | None]:
+                numeric: list[str], categorical: list[str], n_ref: int, n_cur: int,
+                every_row: Callable[[], pd.DataFrame] | None = None) -> tuple[list[MetricValue], str | None]:
+    """The domain classifier's metrics; `every_row`, if given, reads all of the current rows'
+    features (in any order) without a query of their own."""
     features = [*numeric, *categorical]
     n = max(0, min(plan.drift_sample, n_ref, n_cur))
     # One seed per side: two sides holding the same rows must not be cut at the same rows.
     # The reference's side is the same for every period of a store (same size): drawn once.
     ref = once(reference.memo, ("drift_sample", tuple(features), n, plan.sample_key),
                lambda: draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key))
-    cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED + 1, key=plan.sample_key, rows=n_cur)
+    if every_row is not None and n == n_cur:  # the sample is every row: no draw, nothing to order on
+        cur = canonical_order(every_row()[features])
+    else:
+        cur = draw_sample(con, current_sql, features, n, _DRIFT_SEED + 1, key=plan.sample_key, rows=n_cur)
     result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
     reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
     return result.metrics(), reason
@@ -157,13 +164,16 @@ class KnownCounts:
     """What the caller counted of the current rows already (a period store, for all its
     periods in grouped scans): rows, labelled rows, and optionally the features' present
     values (`present_counts`), the target's rows per class (`_class_counts`), and the
-    predicted classes' rows, asked for only if needed (counted for every period at the first ask)."""
+    predicted classes' rows, asked for only if needed (counted for every period at the first ask),
+    and the features of every current row (`PeriodRows`), read only if the domain classifier
+    takes them all."""
 
     n_rows: int
     n_labelled: int
     present: tuple[int, dict[str, int]] | None = None
     classes: dict[str, int] | None = None
     predicted: Callable[[], dict[str, int]] | None = None
+    rows: Callable[[], pd.DataFrame] | None = None
 
 
 def _shares(counts: dict[str, int]) -> dict[str, float]:
@@ -246,7 +256,8 @@ def evaluate(
     if plan.data_drift:
         say(f"data drift on {len(numeric) + len(categorical)} features")
         with timed(timings, "data_drift"):
-            drift, reason = _data_drift(con, current_sql, reference, plan, numeric, categorical, profile.n_rows, n_cur)
+            drift, reason = _data_drift(con, current_sql, reference, plan, numeric, categorical, profile.n_rows, n_cur,
+                                        known.rows if known is not None else None)
         metrics += drift
         warnings += [reason] if reason else []
     with timed(timings, "model_importance"):

@@ -5,7 +5,9 @@ Two stores evaluate the same logged rows against the same reference: `in_place` 
 rows (`sampling: full`: the periods are read in place from one table, their drift computed in
 grouped scans), `copied` takes the first 100,000 rows of each period (all of them here) into a
 table of its own and evaluates it alone. Every metric of every period (univariate drift, data
-quality, CBPE, realised performance, prediction drift, label coverage) and every warning agree.
+quality, CBPE, realised performance, prediction drift, label coverage, and the domain classifier,
+which samples 600 rows of the first month and takes every row of the others, read together) and
+every warning agree.
 The months cover missing values, an unseen category, a month of one row and one of three.
 """
 
@@ -29,7 +31,7 @@ STORE = """
     predictions: {{proba: score, prediction: decision}}
     target: outcome
     period: {{column: at, every: month}}
-    data_drift: false
+    drift_sample: 600
     skip_performance: false
     sampling: {sampling}
 """
@@ -105,7 +107,7 @@ def test_every_period_stores_what_it_stores_alone(project: Path) -> None:
     families = {key[1] for key in grouped}
     assert {"ks_pvalue", "wasserstein", "chi2_pvalue", "new_category_share", "missing_share", "estimated_roc_auc",
             "roc_auc", "accuracy", "f1", "log_loss", "brier_score", "average_precision", "accuracy_drift",
-            "predicted_class_share", "label_coverage"} <= families
+            "predicted_class_share", "label_coverage", "data_drift"} <= families
     for key, want in alone.items():
         for got, value in zip(grouped[key], want):
             if value is None:

@@ -209,3 +209,18 @@ def test_a_period_store_counts_its_periods_in_grouped_scans_whatever_their_numbe
     assert _reading_periods_one_by_one(many) == _reading_periods_one_by_one(few) == []
     grouped = [s for s in many if "GROUP BY 1, 2" in s and '"prediction"' in s and "monthly__renamed_" in s]
     assert len(grouped) == 1
+
+
+def test_a_period_store_reads_the_domain_classifiers_rows_of_small_periods_together(
+        tmp_path: Path, recorded: Callable[[Path, str], list[str]]) -> None:
+    """Every row of each 200-row period goes to its domain classifier (drift_sample 10,000): the
+    rows of all periods are read in one statement, not one a period."""
+    builds = {}
+    for months in (2, 6):
+        root = _period_project(tmp_path / str(months), months=months)
+        store = root / "monitors" / "evaluations.yml"
+        store.write_text(store.read_text().replace("data_drift: false", "data_drift: true"))
+        builds[months] = recorded(root, "monthly")
+    for statements in builds.values():
+        assert _reading_periods_one_by_one(statements) == []
+        assert sum("__mlmon_group" in s and "monthly__renamed_" in s for s in statements) == 1
