@@ -2,18 +2,23 @@
 
 The driver loads the artifact (its sha256 verified by the registry) once; Spark ships the fitted
 pipeline to the executors with the scoring function, and each task scores its own partitions
-in Arrow batches of `chunk_rows`. No row travels to the driver. The output has the same
-columns, in the same order, as DuckDB scoring (`mlmon.ml.scoring.score_relation`).
+in Arrow batches of `chunk_rows`. No row travels to the driver, except on a local master for
+little data (`_scored_on_the_driver`): there the executors' Python workers would spend seconds
+starting and importing scikit-learn to score what the driver scores in milliseconds. Either
+way the output has the same columns, in the same order, as DuckDB scoring
+(`mlmon.ml.scoring.score_relation`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+import sys
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import pandas as pd
 import pyarrow as pa
 
 from mlmon.ml.source_check import check_source
+from mlmon.warehouse.spark_codegen import SMALL_INPUT_BYTES, input_bytes
 
 if TYPE_CHECKING:
     from mlmon.warehouse.spark_connection import SparkConnection
@@ -55,7 +60,15 @@ def score_on_spark(
     con.catalog_changed()
     con.spark.sql(f"DROP TABLE IF EXISTS {target}")
     try:
-        source.mapInPandas(score_batches, output_schema).write.format("parquet").saveAsTable(target)
+        if _scored_on_the_driver(source):
+            rows = source.toPandas()
+            chunks = [rows.iloc[a:a + chunk_rows] for a in range(0, len(rows), chunk_rows)]
+            scored = (con.spark.createDataFrame(pd.concat(list(score_batches(chunks)), ignore_index=True),
+                                                schema=output_schema)
+                      if chunks else con.spark.createDataFrame([], schema=output_schema))
+        else:
+            scored = source.mapInPandas(score_batches, output_schema)
+        scored.write.format("parquet").saveAsTable(target)
     except BaseException:
         con.spark.sql(f"DROP TABLE IF EXISTS {target}")
         raise
@@ -63,3 +76,21 @@ def score_on_spark(
     if progress is not None:
         progress(written)
     return written
+
+
+def _scored_on_the_driver(source: Any, workers_python: str | None = None) -> bool:
+    """Whether `source` is scored in the driver rather than by the executors: on a local master
+    whose Python workers would run this very interpreter (`workers_python`, by default the
+    session's `spark.pyspark.python`), when the rows are few (at most `SMALL_INPUT_BYTES` as
+    Spark sizes its input). The driver has the pipeline loaded already; each executor would
+    first start a Python worker and import scikit-learn, seconds against milliseconds of scoring."""
+    try:
+        context = source.sparkSession.sparkContext
+        local = str(context.master).startswith("local")
+        python = workers_python or context.getConf().get("spark.pyspark.python")
+    except Exception:  # Spark Connect: no driver in this process
+        return False
+    if not local or python != sys.executable:
+        return False
+    size = input_bytes(source)
+    return size is not None and size <= SMALL_INPUT_BYTES
