@@ -25,7 +25,8 @@ from typing import Any, Iterator, Sequence
 from mlmon.errors import MlmonError, WarehouseLockedError
 from mlmon.warehouse.duckdb import Warehouse
 from mlmon.warehouse.jvm_archive import archive_options, cache_dir, discard
-from mlmon.warehouse.spark_connection import REWRITE_SUFFIX, SparkConnection
+from mlmon.warehouse.spark_connection import SparkConnection
+from mlmon.warehouse.spark_rewrites import REWRITE_SUFFIX
 from mlmon.warehouse.tables import (SYSTEM_SCHEMA, SYSTEM_TABLES, added_column_statements, create_statements,
                                     staging_statements)
 from mlmon.warehouse.targets import Target

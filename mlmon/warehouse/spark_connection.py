@@ -4,7 +4,7 @@ Every statement goes parse (DuckDB) → bind → `spark_dialect.to_spark` → ge
 What Spark's session catalog cannot do in one statement is done here with the catalog at hand:
 file scans become temporary views read by Spark's DataFrame reader, `CREATE OR REPLACE TABLE`
 becomes drop-and-create, and `DELETE` / `UPDATE` rebuild the table under a staging name and
-swap it in. `information_schema.tables` and `DESCRIBE` are answered from the catalog with
+swap it in (`mlmon.warehouse.spark_rewrites`). `information_schema.tables` and `DESCRIBE` are answered from the catalog with
 DuckDB's type names, so callers need not know which engine they talk to.
 
 Spark pays a job, often several, for every statement, and the metastore a round trip for every
@@ -33,6 +33,8 @@ from mlmon.warehouse.spark_catalog import CatalogListing, ddl_targets
 from mlmon.warehouse.spark_codegen import chooses_expression_mode
 from mlmon.warehouse.spark_errors import is_spark_error
 from mlmon.warehouse.spark_result import SparkQueryError, SparkResult, duckdb_type
+from mlmon.warehouse.spark_rewrites import (as_parquet_table, delete_by_rebuild, json_as_text,
+                                            qualify_rename, update_by_rebuild)
 from mlmon.warehouse.spark_staged import StagedViews
 from mlmon.warehouse.spark_trace import traced
 from mlmon.warehouse.spark_unions import merge_union_scans
@@ -41,9 +43,8 @@ from mlmon.warehouse.spark_dialect import (
     SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
 )
 
-__all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "duckdb_type", "REWRITE_SUFFIX"]
+__all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "duckdb_type"]
 
-REWRITE_SUFFIX = "__mlmon_rewrite"
 _INFORMATION_SCHEMA = {
     "tables": "table_catalog string, table_schema string, table_name string, table_type string",
     "columns": "table_catalog string, table_schema string, table_name string, column_name string, "
@@ -230,19 +231,19 @@ class SparkConnection:
         self._replace_sources(statement)
         statement = to_spark(statement, self.schema_map)
         if isinstance(statement, exp.Delete):
-            where = statement.args.get("where")
-            deleted = where.this if where is not None else exp.true()
-            return self._rebuild(statement.this, keep=exp.not_(exp.func("COALESCE", deleted, exp.false())))
+            delete_by_rebuild(self.spark, statement)
+            return SparkResult(None)
         if isinstance(statement, exp.Update):
-            return self._update(statement)
+            update_by_rebuild(self.spark, statement)
+            return SparkResult(None)
         if isinstance(statement, exp.Create) and statement.kind == "SCHEMA" and statement.args.get("exists"):
             if self.spark.catalog.databaseExists(self.schema_map.get(statement.this.db, statement.this.db)):
                 return SparkResult(None)  # the metastore logs an error for IF NOT EXISTS on an existing one
         if isinstance(statement, exp.Create) and statement.kind == "TABLE":
-            statement = self._create_table(statement)
+            statement = as_parquet_table(self.spark, statement)
         if isinstance(statement, exp.Alter):
-            self._qualify_rename(statement)
-        _json_as_text(statement)
+            qualify_rename(statement)
+        json_as_text(statement)
         frame, text = self._merged_query(statement) if reads else (None, "")
         if frame is None:
             text = spark_sql(statement)
@@ -415,61 +416,9 @@ class SparkConnection:
         self.spark.createDataFrame(self._information_schema_rows(which), _INFORMATION_SCHEMA[which]).createOrReplaceTempView(view)
         return view
 
-    def _create_table(self, create: exp.Create) -> exp.Create:
-        if create.args.get("replace"):
-            create.set("replace", False)
-            table = create.this.this if isinstance(create.this, exp.Schema) else create.this
-            self.spark.sql(f"DROP TABLE IF EXISTS {table.sql('spark')}")
-        properties = create.args.get("properties") or exp.Properties(expressions=[])
-        properties.append("expressions", exp.FileFormatProperty(this=exp.Var(this="PARQUET")))
-        create.set("properties", properties)
-        return create
-
-    def _qualify_rename(self, alter: exp.Alter) -> None:
-        for action in alter.args.get("actions") or []:
-            if isinstance(action, exp.AlterRename) and not action.this.db and alter.this.db:
-                action.this.set("db", exp.to_identifier(alter.this.db, quoted=True))
-
-    def _columns(self, table: exp.Table) -> list[tuple[str, str]]:
-        frame = self.spark.table(table.sql("spark"))
-        return [(f.name, f.dataType.simpleString()) for f in frame.schema.fields]
-
-    def _update(self, update: exp.Update) -> SparkResult:
-        table = update.this
-        assigned = {eq.this.name: eq.expression for eq in update.expressions}
-        condition = update.args["where"].this if update.args.get("where") else exp.true()
-        projection = []
-        for name, dtype in self._columns(table):
-            column = exp.column(name, quoted=True)
-            if name in assigned:
-                value = exp.If(this=condition.copy(), true=assigned[name].copy(), false=column)
-                column = exp.cast(value, exp.DataType.build(dtype, dialect="spark"))
-            projection.append(exp.alias_(column, name, quoted=True))
-        return self._rebuild(table, projection=projection)
-
-    def _rebuild(self, table: exp.Table, keep: exp.Expression | None = None,
-                 projection: list[exp.Expression] | None = None) -> SparkResult:
-        """Rewrite `table` as SELECT projection FROM table WHERE keep, swapped in by rename."""
-        staging = exp.table_(table.name + REWRITE_SUFFIX, db=table.db, quoted=True)
-        query = exp.select(*(projection or [exp.Star()])).from_(table.copy())
-        if keep is not None:
-            query = query.where(keep)
-        self.spark.sql(f"DROP TABLE IF EXISTS {staging.sql('spark')}")
-        self.spark.sql(f"CREATE TABLE {staging.sql('spark')} USING PARQUET AS {query.sql('spark')}")
-        self.spark.sql(f"DROP TABLE {table.sql('spark')}")
-        self.spark.sql(f"ALTER TABLE {staging.sql('spark')} RENAME TO {table.sql('spark')}")
-        return SparkResult(None)
-
 
 def _information_schema_only(statement: exp.Expression) -> bool:
     """Whether every relation the query reads is information_schema.tables / .columns."""
     tables = list(statement.find_all(exp.Table))
     return bool(tables) and all(t.db.lower() == "information_schema" and t.name.lower() in _INFORMATION_SCHEMA
                                 and t.catalog in ("", CATALOG) for t in tables)
-
-
-def _json_as_text(statement: exp.Expression) -> None:
-    """Spark tables have no JSON type: JSON documents are stored as STRING."""
-    for dtype in statement.find_all(exp.DataType):
-        if dtype.this == exp.DataType.Type.JSON:
-            dtype.replace(exp.DataType.build("STRING"))

@@ -86,6 +86,16 @@ def test_a_run_stops_where_the_next_group_would_pass_the_budget(con: Counting) -
     for j in range(len(keys)):
         assert len(rows.rows(j)) == SIZES[keys[j]]
     assert len(con.statements) == 2  # 4 + 3 = 7 fits exactly, then 2 + 1
+    first, second = con.statements
+    assert "'2021-01-01'" in first and "'2021-02-01'" in first and "'2021-04-01'" not in first
+    assert "'2021-04-01'" in second and "'2021-05-01'" in second and "'2021-02-01'" not in second
+
+
+def test_a_group_of_exactly_budget_rows_is_read(con: Counting) -> None:
+    rows = PeriodRows(con, _groups([date(2021, 3, 1), date(2021, 5, 1)]), ["x"], budget=9)
+    assert rows.holds(0) and rows.holds(1)
+    assert len(rows.rows(0)) == 9
+    assert len(con.statements) == 1 and "'2021-05-01'" not in con.statements[0]  # 9 + 1 would pass the budget
 
 
 def test_groups_asked_out_of_order_or_again_are_read_again_and_earlier_ones_forgotten(con: Counting) -> None:
