@@ -4,8 +4,9 @@ Every statement goes parse (DuckDB) → bind → `spark_dialect.to_spark` → ge
 What Spark's session catalog cannot do in one statement is done here with the catalog at hand:
 file scans become temporary views read by Spark's DataFrame reader, `CREATE OR REPLACE TABLE`
 becomes drop-and-create, and `DELETE` / `UPDATE` rebuild the table under a staging name and
-swap it in (`mlmon.warehouse.spark_rewrites`). `information_schema.tables` and `DESCRIBE` are answered from the catalog with
-DuckDB's type names, so callers need not know which engine they talk to.
+swap it in (`mlmon.warehouse.spark_rewrites`). `information_schema.tables` and `DESCRIBE` are
+answered from the catalog with DuckDB's type names, so callers need not know which engine
+they talk to.
 
 Spark pays a job, often several, for every statement, and the metastore a round trip for every
 table created or dropped; on small data that is nearly all of a build's time. So what needs no
