@@ -13,7 +13,7 @@ from typing import Any, Callable, NamedTuple
 
 from sqlglot import exp
 
-__all__ = ["Change", "CatalogListing", "ddl_targets"]
+__all__ = ["Change", "CatalogListing", "created_table", "ddl_targets"]
 
 
 def ddl_targets(statement: exp.Expression) -> list[exp.Expression] | None:
@@ -24,6 +24,11 @@ def ddl_targets(statement: exp.Expression) -> list[exp.Expression] | None:
     if isinstance(statement, exp.Drop) and statement.kind in ("TABLE", "VIEW"):
         return list(statement.args.get("tables") or [])
     return None
+
+
+def created_table(create: exp.Create) -> exp.Expression:
+    """The relation a CREATE names, without the column list a `CREATE TABLE t (...)` carries."""
+    return create.this.this if isinstance(create.this, exp.Schema) else create.this
 
 
 class Change(NamedTuple):
@@ -79,7 +84,7 @@ class CatalogListing:
         targets = ddl_targets(statement)
         if targets is None or len(targets) != 1 or statement.find(exp.TemporaryProperty):
             return None
-        table = targets[0].this if isinstance(targets[0], exp.Schema) else targets[0]
+        table = created_table(statement) if isinstance(statement, exp.Create) else targets[0]
         kind = None if isinstance(statement, exp.Drop) else ("VIEW" if statement.kind == "VIEW" else "BASE TABLE")
         if not isinstance(table, exp.Table) or table.args.get("catalog") is not None:
             return None

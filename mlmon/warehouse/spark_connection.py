@@ -30,7 +30,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from mlmon.warehouse.duckdb import CATALOG
-from mlmon.warehouse.spark_catalog import CatalogListing, ddl_targets
+from mlmon.warehouse.spark_catalog import CatalogListing, created_table, ddl_targets
 from mlmon.warehouse.spark_codegen import chooses_expression_mode
 from mlmon.warehouse.spark_errors import is_spark_error
 from mlmon.warehouse.spark_result import SparkQueryError, SparkResult, duckdb_type
@@ -397,7 +397,7 @@ class SparkConnection:
         (opening the warehouse asks it for every system table)."""
         if create.kind != "TABLE" or not create.args.get("exists") or create.args.get("replace"):
             return False
-        table = create.this.this if isinstance(create.this, exp.Schema) else create.this
+        table = created_table(create)
         return self.relation_kind(table.name, table.db or "main") is not None
 
     def relation_kind(self, name: str, schema: str = "main") -> str | None:

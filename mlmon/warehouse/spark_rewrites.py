@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlglot import exp
 
+from mlmon.warehouse.spark_catalog import created_table
+
 __all__ = ["REWRITE_SUFFIX", "as_parquet_table", "delete_by_rebuild", "json_as_text", "qualify_rename",
            "update_by_rebuild"]
 
@@ -23,8 +25,7 @@ def as_parquet_table(spark: Any, create: exp.Create) -> exp.Create:
     """CREATE [OR REPLACE] TABLE as a parquet table; the replaced table is dropped first."""
     if create.args.get("replace"):
         create.set("replace", False)
-        table = create.this.this if isinstance(create.this, exp.Schema) else create.this
-        spark.sql(f"DROP TABLE IF EXISTS {table.sql('spark')}")
+        spark.sql(f"DROP TABLE IF EXISTS {created_table(create).sql('spark')}")
     properties = create.args.get("properties") or exp.Properties(expressions=[])
     properties.append("expressions", exp.FileFormatProperty(this=exp.Var(this="PARQUET")))
     create.set("properties", properties)
