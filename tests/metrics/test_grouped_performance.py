@@ -3,7 +3,8 @@ period's rows, and scikit-learn's, to 1e-9.
 
 The periods cover tied scores, a single class, no label at all, missing probabilities, a label
 the model does not know, scores at 0 and 1 (log loss clipping) and logged predictions with an
-unknown or missing value. The number of statements does not grow with the number of periods.
+unknown or missing value; each is ranked both ways (distinct scores counted first, or rows
+ranked themselves). The number of statements does not grow with the number of periods.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 from sklearn import metrics as skm
 
 from mlmon.metrics.grouped import Groups
-from mlmon.metrics.grouped_performance import grouped_binary_performance
+from mlmon.metrics.grouped_performance import grouped_binary_performance, rank_rows
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.performance import classification_metrics
 from tests.metrics.test_grouped import CountingConnection
@@ -86,11 +87,24 @@ def _close(got: dict[str, float | None], want: dict[str, float | None]) -> None:
             assert got[name] == pytest.approx(value, rel=0, abs=1e-9), name
 
 
+class RecordingConnection(CountingConnection):
+    """Also keeps the text of every statement."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        super().__init__(con)
+        self.sql: list[str] = []
+
+    def execute(self, sql: str, *args: object) -> object:
+        self.sql.append(sql)
+        return super().execute(sql, *args)
+
+
+@pytest.mark.parametrize("by_row", [None, False, True])
 @pytest.mark.parametrize("logged", [False, True])
-def test_grouped_performance_equals_each_period(data, logged: bool) -> None:
+def test_grouped_performance_equals_each_period(data, logged: bool, by_row: bool | None) -> None:
     con, periods = data
     found = grouped_binary_performance(con, _groups(con, periods), "y", ["proba_no", "proba_yes"], CLASSES,
-                                       prediction="prediction" if logged else None)
+                                       prediction="prediction" if logged else None, by_row=by_row)
     for values, frame in zip(found, periods.values()):
         _close({m.metric: m.value for m in values}, _per_period(frame, logged))
     single, unlabelled = ({m.metric: m.value for m in found[i]} for i in (2, 3))
@@ -98,9 +112,11 @@ def test_grouped_performance_equals_each_period(data, logged: bool) -> None:
     assert all(v is None for v in unlabelled.values())
 
 
-def test_grouped_performance_equals_sklearn_directly(data) -> None:
+@pytest.mark.parametrize("by_row", [False, True])
+def test_grouped_performance_equals_sklearn_directly(data, by_row: bool) -> None:
     con, periods = data
-    found = grouped_binary_performance(con, _groups(con, periods), "y", ["proba_no", "proba_yes"], CLASSES)
+    found = grouped_binary_performance(con, _groups(con, periods), "y", ["proba_no", "proba_yes"], CLASSES,
+                                       by_row=by_row)
     frame = periods[date(2021, 5, 1)]  # scores at 0 and 1: log loss clips them
     y, p = (frame["y"] == "yes").to_numpy(int), frame["proba_yes"].to_numpy()
     got = {m.metric: m.value for m in found[4]}
@@ -109,6 +125,41 @@ def test_grouped_performance_equals_sklearn_directly(data) -> None:
     assert got["log_loss"] == pytest.approx(skm.log_loss(y, np.c_[1 - p, p], labels=[0, 1]), abs=1e-9)
     assert got["brier_score"] == pytest.approx(skm.brier_score_loss(y, p), abs=1e-9)
     assert got["f1"] == pytest.approx(skm.f1_score(y, (p >= 0.5).astype(int)), abs=1e-9)
+
+
+@pytest.mark.parametrize("decimals", [None, 2])
+def test_both_ways_of_ranking_agree_on_many_tied_and_distinct_scores(decimals: int | None) -> None:
+    """Two groups of 4,000 rows, scores distinct or rounded to 100 values: ROC AUC and average
+    precision equal sklearn's either way."""
+    rng = np.random.default_rng(3)
+    frames = {date(2022, 1, 1): _frame(rng, 4000, 0.0, decimals), date(2022, 2, 1): _frame(rng, 4000, 0.6, decimals)}
+    con = duckdb.connect()
+    con.register("frame", pd.concat([f.assign(**{PERIOD: d}) for d, f in frames.items()], ignore_index=True))
+    groups = Groups("frame", PERIOD, tuple(frames), (4000, 4000))
+    for by_row in (False, True):
+        found = grouped_binary_performance(con, groups, "y", ["proba_no", "proba_yes"], CLASSES, by_row=by_row)
+        for values, frame in zip(found, frames.values()):
+            got = {m.metric: m.value for m in values}
+            y, p = (frame["y"] == "yes").to_numpy(int), frame["proba_yes"].to_numpy()
+            assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y, p), rel=0, abs=1e-12)
+            assert got["average_precision"] == pytest.approx(skm.average_precision_score(y, p), rel=0, abs=1e-12)
+
+
+def test_the_way_of_ranking_follows_how_many_scores_are_distinct() -> None:
+    assert rank_rows(100, 51) and not rank_rows(100, 50) and not rank_rows(0, 0)
+    rng = np.random.default_rng(4)
+    con = duckdb.connect()
+    for name, decimals, by_row in (("distinct_scores", None, True), ("tied_scores", 2, False)):
+        frame = _frame(rng, 3000, 0.0, decimals).assign(**{PERIOD: date(2022, 1, 1)})
+        con.register(name, frame)
+        recording = RecordingConnection(con)
+        grouped_binary_performance(recording, Groups(name, PERIOD, (date(2022, 1, 1),), (3000,)), "y",
+                                   ["proba_no", "proba_yes"], CLASSES)
+        assert ("RANK() OVER" in recording.sql[-1]) is by_row, name
+        assert ("GROUP BY g, s" in recording.sql[-1]) is not by_row, name
+        grouped_binary_performance(recording, Groups(name, PERIOD, (date(2022, 1, 1),), (3000,)), "y",
+                                   ["proba_no", "proba_yes"], CLASSES, by_row=not by_row)
+        assert ("RANK() OVER" in recording.sql[-1]) is not by_row, name  # a forced way wins over the data's
 
 
 def test_probabilities_outside_unit_interval_leave_losses_undefined(data) -> None:

@@ -78,6 +78,8 @@ def test_every_period_and_segment_metric_equals_duckdb(builds) -> None:
     assert {k[1] for k in duck} == {"2019-04-01", "2019-05-01", "2019-06-01"}
     assert any(k[4] == "cat=a" for k in duck) and any(k[2] == "chi2_pvalue" for k in duck)
     assert any(k[2] == "label_coverage" for k in duck) and any(k[2] == "out_of_range_share" for k in duck)
+    assert any(k[2] == "roc_auc" and duck[k][0] is not None for k in duck)
+    assert any(k[2] == "average_precision" and duck[k][0] is not None for k in duck)
     assert set(spark) == set(duck)
     differ = [(k, duck[k], spark[k]) for k in duck if not all(_close(a, b) for a, b in zip(duck[k], spark[k]))]
     assert differ == []
