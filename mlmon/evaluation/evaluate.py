@@ -26,7 +26,8 @@ from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.grouped import Groups
-from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.labels import add_label_counts
+from mlmon.metrics.prediction import class_counts
 from mlmon.metrics.sqlsample import canonical_order
 from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
@@ -113,10 +114,6 @@ def require_ground_truth(plan: EvaluationPlan, dataset: str, n_labelled: int) ->
     )
 
 
-def _fetch(con: duckdb.DuckDBPyConnection, query: exp.Expression) -> pd.DataFrame:
-    return con.execute(query.sql("duckdb")).df()
-
-
 def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Reference, plan: EvaluationPlan,
                 numeric: list[str], categorical: list[str], n_ref: int, n_cur: int,
                 every_row: Callable[[], pd.DataFrame] | None = None) -> tuple[list[MetricValue], str | None]:
@@ -137,25 +134,15 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
     return result.metrics(), reason
 
 
-def _class_counts(con: duckdb.DuckDBPyConnection, current_sql: str, column: str) -> dict[str, int]:
-    counts = _fetch(con, exp.select(_q(column).as_("label", quoted=True), exp.Count(this=exp.Star()).as_("n", quoted=True))
-                    .from_(current_sql, dialect="duckdb").where(_q(column).is_(exp.null()).not_()).group_by(_q(column)))
-    out: dict[str, int] = {}
-    for k, n in zip(counts["label"], counts["n"]):
-        out[canonical_label(k)] = out.get(canonical_label(k), 0) + int(n)
-    return out
-
-
 def grouped_class_counts(con: duckdb.DuckDBPyConnection, groups: Groups, column: str) -> list[dict[str, int]]:
-    """`_class_counts` of every group (in `groups.keys` order), in one grouped scan."""
-    # Through pandas as `_class_counts`: the labels reach canonical_label as the same values.
+    """`class_counts` of every group (in `groups.keys` order), in one grouped scan."""
+    # Through pandas as `class_counts`: the labels reach canonical_label as the same values.
     counts = con.execute(f"SELECT {groups.index_sql()} AS g, {quote(column)} AS label, COUNT(*) AS n "
                          f"FROM {groups.relation} AS t WHERE {groups.wanted()} AND {quote(column)} IS NOT NULL "
                          "GROUP BY 1, 2").df()
     out: list[dict[str, int]] = [{} for _ in groups.keys]
-    for j, label, n in zip(counts["g"], counts["label"], counts["n"]):
-        found = out[int(j)]
-        found[canonical_label(label)] = found.get(canonical_label(label), 0) + int(n)
+    for j, part in counts.groupby("g", sort=False):
+        add_label_counts(out[int(j)], part["label"], part["n"])
     return out
 
 
@@ -163,7 +150,7 @@ def grouped_class_counts(con: duckdb.DuckDBPyConnection, groups: Groups, column:
 class KnownCounts:
     """What the caller counted of the current rows already (a period store, for all its
     periods in grouped scans): rows, labelled rows, and optionally the features' present
-    values (`present_counts`), the target's rows per class (`_class_counts`), and the
+    values (`present_counts`), the target's rows per class (`class_counts`), and the
     predicted classes' rows, asked for only if needed (counted for every period at the first ask),
     and the features of every current row (`PeriodRows`), read only if the domain classifier
     takes them all."""
@@ -222,7 +209,7 @@ def evaluate(
     truth: dict[str, int] = {}
     if n_labelled and plan.task != "regression":
         # Outcomes of a class the reference does not know are left out of performance (task.py).
-        truth = known.classes if known is not None and known.classes is not None else _class_counts(
+        truth = known.classes if known is not None and known.classes is not None else class_counts(
             con, current_sql, plan.target)
         values, notes = unknown_labels(plan.target, plan.classes or (), truth)
         metrics += values
@@ -281,7 +268,7 @@ def evaluate(
 
     with timed(timings, "diagnostics"):
         regression = plan.task == "regression"
-        shares = _shares(truth) or (_shares(predicted() if predicted is not None else _class_counts(
+        shares = _shares(truth) or (_shares(predicted() if predicted is not None else class_counts(
             con, current_sql, PREDICTION_COLUMN)) if scored and not regression else None)
         broken = {m.feature for m in compared.broken}
         missing = {m.feature: m.value for m in univariate

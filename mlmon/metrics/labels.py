@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import decimal
 import math
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["canonical_label"]
+__all__ = ["canonical_label", "add_label_counts"]
 
 
 def canonical_label(label: Any) -> str:
@@ -29,3 +29,12 @@ def canonical_label(label: Any) -> str:
             return str(int(label))
         return str(label)
     return str(label)
+
+
+def add_label_counts(into: dict[str, int], labels: Iterable[Any], counts: Iterable[Any]) -> dict[str, int]:
+    """Add each (label, count) pair to `into` under its canonical label (values that spell
+    one class, 1 and 1.0, add up); returns `into`."""
+    for label, n in zip(labels, counts):
+        key = canonical_label(label)
+        into[key] = into.get(key, 0) + int(n)
+    return into

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from mlmon.metrics.labels import canonical_label
+from mlmon.metrics.labels import add_label_counts, canonical_label
 from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import chi2_pvalue, univariate_drift
 
 __all__ = [
+    "class_counts",
     "class_share_drift",
     "classes_chi2_pvalue",
     "prediction_drift",
     "prediction_mean",
-    "predicted_class_counts",
     "regression_prediction_drift",
     "score_expression",
 ]
@@ -26,17 +26,15 @@ __all__ = [
 _SCORE = "__mlmon_score"
 
 
-def predicted_class_counts(con: Any, relation_sql: str, prediction_column: str, dialect: str = "duckdb") -> dict[str, int]:
-    """Rows per predicted class, keyed like the model's class labels (`canonical_label`)."""
-    column = quote(prediction_column, dialect)
-    rows = con.execute(
-        f"SELECT {column}, COUNT(*) FROM {relation_sql} WHERE {column} IS NOT NULL GROUP BY {column}"
-    ).fetchall()
-    counts: dict[str, int] = {}
-    for value, count in rows:
-        key = canonical_label(value)
-        counts[key] = counts.get(key, 0) + int(count)
-    return counts
+def class_counts(con: Any, relation_sql: str, column: str, dialect: str = "duckdb") -> dict[str, int]:
+    """Rows per class of `column` (a target or a predicted class; NULLs left out), keyed like the
+    model's class labels (`canonical_label`). The values reach `canonical_label` through pandas,
+    as a model's classes did in training, and as the grouped counts of a store's periods do: a
+    DECIMAL 0.10 is the class `0.1` whichever path counts it."""
+    quoted = quote(column, dialect)
+    counts = con.execute(f"SELECT {quoted} AS label, COUNT(*) AS n FROM {relation_sql} "
+                         f"WHERE {quoted} IS NOT NULL GROUP BY {quoted}").df()
+    return add_label_counts({}, counts["label"], counts["n"])
 
 
 def _counts_at_threshold(con: Any, relations: Sequence[str], proba_column: str, threshold: float,
@@ -160,7 +158,7 @@ def prediction_drift(
     already computed on `score_expression`. `memo`, if given, a dict the caller keeps across
     calls comparing with the same reference (a store's periods): the reference's class counts
     (or mean) are read into it once. `predicted`, if given, gives the current rows' counts per
-    predicted class (`predicted_class_counts`), counted already.
+    predicted class (`class_counts`), counted already.
     """
     memo = {} if memo is None else memo
     if classes is None:
@@ -177,9 +175,8 @@ def prediction_drift(
             memo[key] = counted[1]
         return class_share_drift(classes, counted[0], memo[key]) + _distribution_drift(
             con, reference_sql, current_sql, proba_column, dialect, _DISTRIBUTION_METRICS["binary"], distribution)
-    current = predicted() if predicted is not None else predicted_class_counts(con, current_sql, prediction_column,
-                                                                                dialect)
+    current = predicted() if predicted is not None else class_counts(con, current_sql, prediction_column, dialect)
     key = ("predicted_classes", reference_sql, prediction_column)
     if key not in memo:
-        memo[key] = predicted_class_counts(con, reference_sql, prediction_column, dialect)
+        memo[key] = class_counts(con, reference_sql, prediction_column, dialect)
     return class_share_drift(classes, current, memo[key])

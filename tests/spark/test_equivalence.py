@@ -23,7 +23,7 @@ from scipy import stats
 
 from mlmon.metrics.estimation_sql import calibration_rows, estimate_performance_sql
 from mlmon.metrics.performance import classification_metrics, regression_metrics
-from mlmon.metrics.prediction import predicted_class_counts, prediction_drift
+from mlmon.metrics.prediction import class_counts, prediction_drift
 from mlmon.metrics.sqlstats import bin_index_sql, counts_sql, double_literal, moments_sql
 from mlmon.metrics.twosample import SampleColumn, two_sample_statistics
 from mlmon.metrics.univariate import ReferenceProfile, profile_reference, univariate_drift
@@ -423,8 +423,8 @@ def test_prediction_drift(engines: dict[str, Any], rel: dict[str, str], case: st
 
 
 @pytest.mark.parametrize("column", ["prediction", "pred_mc"])
-def test_predicted_class_counts(engines: dict[str, Any], rel: dict[str, str], column: str) -> None:
-    duck, spark = _both(engines, lambda con: predicted_class_counts(con, rel["eq_scored_cur"], column))
+def test_class_counts(engines: dict[str, Any], rel: dict[str, str], column: str) -> None:
+    duck, spark = _both(engines, lambda con: class_counts(con, rel["eq_scored_cur"], column))
     assert duck == spark
 
 
