@@ -110,30 +110,35 @@ def _first_round_sql(ref_sql: str | None, groups: Groups | None, specs: Sequence
             f"FROM (SELECT g, {key} AS k, d, v FROM ({' UNION ALL '.join(branches)}) AS y) AS x GROUP BY x.g, x.k")
 
 
+def _by_column(res: dict[str, np.ndarray], n_columns: int) -> list[dict[str, np.ndarray]]:
+    """First-round cells split by column (the high part of the key `k`), in the order fetched."""
+    column = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64)
+    order = np.argsort(column, kind="stable")
+    bounds = np.searchsorted(column[order], np.arange(n_columns + 1))
+    return [{name: values[order[a:b]] for name, values in res.items()} for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], keys: Sequence[str],
-                 dialect: str, reference: dict[str, np.ndarray] | None = None) -> dict[int, Cells]:
+                 dialect: str, reference: list[dict[str, np.ndarray]] | None = None) -> dict[int, Cells]:
     """The first round's cells of every (group j, column i) pair, by index j * len(specs) + i.
     `reference`, if given, holds the reference's cells (`reference_cells`), which are then not
     counted again."""
-    if reference is None:
-        res = _fetch(con, _first_round_sql(ref_sql, groups, specs, keys, dialect))
-    else:
-        found = _fetch(con, _first_round_sql(None, groups, specs, keys, dialect))
-        res = {name: np.concatenate([reference[name], found[name]]) for name in reference}
+    found = _by_column(_fetch(con, _first_round_sql(ref_sql if reference is None else None, groups, specs, keys,
+                                                    dialect)), len(specs))
     n_groups = len(groups.keys)
-    column = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64)
     states = {}
     for i, spec in enumerate(specs):
-        rows = column == i
+        cells = found[i] if reference is None else {name: np.concatenate([reference[i][name], values])
+                                                    for name, values in found[i].items()}
         # Every key of the column, sorted; one slot per (group, key), the reference's row first:
         # a pair's cells are then the keys where its group or the reference has rows.
-        universe, position = np.unique(res["k"][rows], return_inverse=True)
+        universe, position = np.unique(cells["k"], return_inverse=True)
         width = len(universe)
-        slot = (res["g"][rows].astype(np.int64) + 1) * width + position.reshape(-1)
+        slot = (cells["g"].astype(np.int64) + 1) * width + position.reshape(-1)
 
         def spread(name: str, fill: float) -> np.ndarray:
             out = np.full((n_groups + 1) * width, fill)
-            out[slot] = res[name][rows]
+            out[slot] = cells[name]
             return out.reshape(n_groups + 1, width)
 
         c, a = spread("c", 0.0).astype(np.int64), spread("a", 0.0)
@@ -170,15 +175,17 @@ def _keys(specs: Sequence[ColumnSpec], rows_per_cell: int, max_split: int, diale
 
 
 def reference_cells(con: Any, ref_sql: str, specs: Sequence[ColumnSpec], *, dialect: str = "duckdb",
-                    rows_per_cell: int = 32, max_split: int = 4096) -> dict[str, np.ndarray]:
-    """The reference's first-round cells, counted once for every run of groups."""
-    return _fetch(con, _first_round_sql(ref_sql, None, specs, _keys(specs, rows_per_cell, max_split, dialect),
-                                        dialect))
+                    rows_per_cell: int = 32, max_split: int = 4096) -> list[dict[str, np.ndarray]]:
+    """The reference's first-round cells, counted once for every run of groups (and split by
+    column once)."""
+    return _by_column(_fetch(con, _first_round_sql(ref_sql, None, specs,
+                                                   _keys(specs, rows_per_cell, max_split, dialect), dialect)),
+                      len(specs))
 
 
 def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], *,
                               dialect: str = "duckdb", rows_per_cell: int = 32, max_split: int = 4096,
-                              reference: dict[str, np.ndarray] | None = None,
+                              reference: list[dict[str, np.ndarray]] | None = None,
                               **settings: Any) -> list[dict[str, ColumnStats]]:
     """Per group (in `groups.keys` order), the two-sample statistics of every column against the
     reference: as `column_statistics` of the group's rows alone. Every spec has known PSI edges
