@@ -58,8 +58,9 @@ def _labels(con: Any, groups: Groups, target: str, prediction: str | None, class
     logged prediction, matched by `canonical_label`, each distinct value once; and whether to
     rank rows (`rank_rows`), from the labelled rows and an estimate of their distinct scores."""
     columns = [quote(target)] + ([quote(prediction)] if prediction else [])
-    # Distinct scores per label pair, summed: a score under two pairs counts twice, which only
-    # matters near the threshold, where either way is fine.
+    # Distinct scores per label pair, summed: a score under several pairs counts once per pair.
+    # The overestimate can only pick the row way for scores repeated a few times, and both ways
+    # give the same values.
     rows = con.execute(f"SELECT {', '.join(columns)}, COUNT(*), APPROX_COUNT_DISTINCT({quote(score)}) "
                        f"FROM {groups.relation} AS t WHERE {groups.wanted()} AND {quote(target)} IS NOT NULL "
                        f"GROUP BY {', '.join(columns)}").fetchall()
@@ -78,6 +79,7 @@ def _labels(con: Any, groups: Groups, target: str, prediction: str | None, class
     return (y_pos, y_neg, p_pos, p_neg), by_row
 
 
+_UP_TO_HERE = "BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"
 # Both give, per group, twice the positives' tie-averaged rank sum (`rank2`) and the sum over
 # positives of the precision at their score (`ap`). Ranked distinct scores: `upto` rows and
 # `pos_upto` positives score at most a cell's `s`, one ascending running sum per group.
@@ -125,9 +127,8 @@ def _statement(groups: Groups, target: str, probas: Sequence[str], score: str, t
         said = f"CASE WHEN {said_pos} THEN 1 WHEN {said_neg} THEN 0 ELSE -1 END"
     present = " AND ".join(f"{quote(p)} IS NOT NULL AND NOT isnan(CAST({quote(p)} AS DOUBLE))" for p in probas)
     eps, top = repr(_EPS), repr(1.0 - _EPS)
-    curves = (_CURVES_OF_ROWS.format(down="PARTITION BY g ORDER BY s DESC RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW")
-              if by_row else
-              _CURVES_OF_SCORES.format(up="PARTITION BY g ORDER BY s ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW"))
+    curves = (_CURVES_OF_ROWS.format(down=f"PARTITION BY g ORDER BY s DESC RANGE {_UP_TO_HERE}") if by_row
+              else _CURVES_OF_SCORES.format(up=f"PARTITION BY g ORDER BY s ROWS {_UP_TO_HERE}"))
     sql = f"""
 WITH rows_ AS (
   SELECT {groups.index_sql()} AS g, CASE WHEN {is_pos} THEN 1 WHEN {is_neg} THEN 0 END AS y, {s} AS s,
