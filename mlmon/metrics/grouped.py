@@ -111,9 +111,10 @@ def _first_round_sql(ref_sql: str | None, groups: Groups | None, specs: Sequence
 
 
 def _by_column(res: dict[str, np.ndarray], n_columns: int) -> list[dict[str, np.ndarray]]:
-    """First-round cells split by column (the high part of the key `k`), in the order fetched."""
-    column = np.round(res["k"] / _COLUMN_STRIDE).astype(np.int64)
-    order = np.argsort(column, kind="stable")
+    """First-round cells split by column (the high part of the key `k`): one dict of arrays per
+    column index below `n_columns`, its rows in no particular order."""
+    column = np.round(res["k"] / _COLUMN_STRIDE)
+    order = np.argsort(column)
     bounds = np.searchsorted(column[order], np.arange(n_columns + 1))
     return [{name: values[order[a:b]] for name, values in res.items()} for a, b in zip(bounds[:-1], bounds[1:])]
 

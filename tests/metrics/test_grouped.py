@@ -66,6 +66,18 @@ class CountingConnection:
         return getattr(self.con, name)
 
 
+class RecordingConnection(CountingConnection):
+    """Also keeps the text of every statement."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        super().__init__(con)
+        self.sql: list[str] = []
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self.sql.append(sql)
+        return super().execute(sql, *args)
+
+
 @pytest.fixture(scope="module")
 def data() -> tuple[duckdb.DuckDBPyConnection, dict[date, pd.DataFrame], pd.DataFrame]:
     rng = np.random.default_rng(5)
@@ -187,15 +199,30 @@ def test_cbpe_of_every_group_equals_its_own_and_statements_do_not_grow() -> None
     assert together[0][0].lower is not None and together[0][0].lower < together[0][0].value
 
 
+def test_first_round_cells_are_split_by_the_column_in_their_key() -> None:
+    stride = grouped_module._COLUMN_STRIDE
+    k = np.array([2 * stride + 5.0, 0 * stride - 3.0, 2 * stride - 1.0, 0 * stride + 7.0])
+    parts = grouped_module._by_column({"k": k, "c": np.array([1, 2, 3, 4])}, 3)
+    assert len(parts) == 3
+    assert sorted(parts[0]["k"]) == [-3.0, 7.0] and sorted(parts[0]["c"]) == [2, 4]
+    assert len(parts[1]["k"]) == 0
+    assert sorted(parts[2]["k"]) == [2 * stride - 1.0, 2 * stride + 5.0] and sorted(parts[2]["c"]) == [1, 3]
+    assert grouped_module._by_column({"k": np.empty(0)}, 2)[1]["k"].size == 0
+
+
 def test_groups_beyond_the_cell_budget_are_compared_in_runs_with_the_same_values(data, monkeypatch) -> None:
     con, periods, _ = data
     keys = list(periods)
     together = GroupedDrift(con, "ref", _groups(periods, keys))
+    expected = [_values(together.for_group(j)(con, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE))
+                for j in range(len(keys))]
+    assert all(expected[j][("ks_statistic", c)] is not None for j in (0, 1) for c in NUMERIC)
     monkeypatch.setattr(grouped_module, "MAX_CELLS", 1)  # one group per run
-    counting = CountingConnection(con)
-    apart = GroupedDrift(counting, "ref", _groups(periods, keys))
+    recording = RecordingConnection(con)
+    apart = GroupedDrift(recording, "ref", _groups(periods, keys))
     for j in range(len(keys)):
-        a = _values(together.for_group(j)(con, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE))
-        b = _values(apart.for_group(j)(counting, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE))
-        assert a == b
-    assert counting.statements > 0
+        got = _values(apart.for_group(j)(recording, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE))
+        assert got == expected[j]
+    first_rounds = [q for q in recording.sql if q.startswith("SELECT x.g AS g, x.k AS k")]
+    assert len(first_rounds) == len(keys) + 1  # one per run, and the reference's cells once for all
+    assert sum("FROM ref AS t" in q for q in first_rounds) == 1

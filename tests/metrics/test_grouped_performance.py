@@ -21,7 +21,7 @@ from mlmon.metrics.grouped import Groups
 from mlmon.metrics.grouped_performance import grouped_binary_performance, rank_rows
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.performance import classification_metrics
-from tests.metrics.test_grouped import CountingConnection
+from tests.metrics.test_grouped import CountingConnection, RecordingConnection
 
 PERIOD = "__period"
 CLASSES = ["no", "yes"]
@@ -85,18 +85,6 @@ def _close(got: dict[str, float | None], want: dict[str, float | None]) -> None:
             assert got[name] is None, name
         else:
             assert got[name] == pytest.approx(value, rel=0, abs=1e-9), name
-
-
-class RecordingConnection(CountingConnection):
-    """Also keeps the text of every statement."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        super().__init__(con)
-        self.sql: list[str] = []
-
-    def execute(self, sql: str, *args: object) -> object:
-        self.sql.append(sql)
-        return super().execute(sql, *args)
 
 
 @pytest.mark.parametrize("by_row", [None, False, True])
