@@ -53,7 +53,7 @@ def _check_key(con: duckdb.DuckDBPyConnection, truth: GroundTruth, data_sql: str
             key = "target" if missing == [target] else "ground_truth"
             raise NodeError(f"the {side} has no column {', '.join(repr(c) for c in missing)} "
                             f"(columns: {', '.join(sorted(present))})", location=where(key),
-                            hint=f"fix `ground_truth.key` / `target:` to name columns both sides hold")
+                            hint="fix `ground_truth.key` / `target:` to name columns both sides hold")
     duplicate = con.execute(
         exp.select(*map(_q, truth.key), exp.Count(this=exp.Star()).as_("n", quoted=True))
         .from_(truth.relation_sql, dialect="duckdb").group_by(*map(_q, truth.key))
