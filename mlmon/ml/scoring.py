@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mlmon.chaos import pause_point
-from mlmon.errors import NodeError, did_you_mean
+from mlmon.errors import NodeError
 from mlmon.metrics.labels import canonical_label
 from mlmon.metrics.performance import positive_label
 from mlmon.ml.estimators import pipeline_columns, prepare_features

@@ -10,7 +10,7 @@ without rendering them (a template stands in for a value that is only known at r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Mapping
+from typing import Any, Final, Mapping
 
 import jinja2
 
