@@ -18,7 +18,6 @@ from mlmon.errors import Location, NodeError
 from mlmon.evaluation.evaluate import (
     EvaluationPlan,
     KnownCounts,
-    grouped_class_counts,
     labelled_rows,
     reference_performance,
 )
@@ -31,6 +30,7 @@ from mlmon.evaluation.run import EvaluationRequest, plan_for, score_into
 from mlmon.evaluation.sampling import Scratch, count_rows, create_table, sample_into, table_columns
 from mlmon.evaluation.subject import LoggedOutputs, logged_outputs
 from mlmon.metrics.grouped import Groups
+from mlmon.metrics.prediction import grouped_class_counts
 from mlmon.metrics.univariate import classify_columns
 from mlmon.ml.registry import ModelVersion
 from mlmon.ml.scoring import PREDICTION_COLUMN, PROBA_PREFIX

@@ -25,16 +25,13 @@ from mlmon.evaluation.task import measured_performance, task_metrics, whole_bina
 from mlmon.metrics.diagnostics import diagnose
 from mlmon.metrics.domain import data_drift, importance_metrics
 from mlmon.metrics.judgement import DriftSettings
-from mlmon.metrics.grouped import Groups
-from mlmon.metrics.labels import add_label_counts
 from mlmon.metrics.prediction import class_counts
 from mlmon.metrics.sqlsample import canonical_order
-from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import DriftResult, drift_and_profile
 from mlmon.ml.scoring import PREDICTION_COLUMN, output_columns
 
-__all__ = ["EvaluationPlan", "EvaluationResult", "KnownCounts", "grouped_class_counts", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
+__all__ = ["EvaluationPlan", "EvaluationResult", "KnownCounts", "labelled_rows", "reference_performance", "require_ground_truth", "evaluate", "timed"]
 
 _DRIFT_SEED = 1337  # the domain classifier's seed (SPEC §4); its samples are drawn with it too
 _SCORE = "__mlmon_score"  # the prediction drift's score, compared beside the features
@@ -132,18 +129,6 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
     result = data_drift(ref, cur, numeric, categorical, plan.drift_sample, seed=_DRIFT_SEED)
     reason = None if result.reason is None else f"data_drift is not computed: {result.reason}"
     return result.metrics(), reason
-
-
-def grouped_class_counts(con: duckdb.DuckDBPyConnection, groups: Groups, column: str) -> list[dict[str, int]]:
-    """`class_counts` of every group (in `groups.keys` order), in one grouped scan."""
-    # Through pandas as `class_counts`: the labels reach canonical_label as the same values.
-    counts = con.execute(f"SELECT {groups.index_sql()} AS g, {quote(column)} AS label, COUNT(*) AS n "
-                         f"FROM {groups.relation} AS t WHERE {groups.wanted()} AND {quote(column)} IS NOT NULL "
-                         "GROUP BY 1, 2").df()
-    out: list[dict[str, int]] = [{} for _ in groups.keys]
-    for j, part in counts.groupby("g", sort=False):
-        add_label_counts(out[int(j)], part["label"], part["n"])
-    return out
 
 
 @dataclass(frozen=True)

@@ -6,16 +6,20 @@ for a feature.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from mlmon.metrics.labels import add_label_counts, canonical_label
 from mlmon.metrics.sqlstats import quote
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.univariate import chi2_pvalue, univariate_drift
 
+if TYPE_CHECKING:
+    from mlmon.metrics.grouped import Groups
+
 __all__ = [
     "class_counts",
     "class_share_drift",
+    "grouped_class_counts",
     "classes_chi2_pvalue",
     "prediction_drift",
     "prediction_mean",
@@ -35,6 +39,17 @@ def class_counts(con: Any, relation_sql: str, column: str, dialect: str = "duckd
     counts = con.execute(f"SELECT {quoted} AS label, COUNT(*) AS n FROM {relation_sql} "
                          f"WHERE {quoted} IS NOT NULL GROUP BY {quoted}").df()
     return add_label_counts({}, counts["label"], counts["n"])
+
+
+def grouped_class_counts(con: Any, groups: Groups, column: str) -> list[dict[str, int]]:
+    """`class_counts` of every group (in `groups.keys` order), in one grouped scan."""
+    counts = con.execute(f"SELECT {groups.index_sql()} AS g, {quote(column)} AS label, COUNT(*) AS n "
+                         f"FROM {groups.relation} AS t WHERE {groups.wanted()} AND {quote(column)} IS NOT NULL "
+                         "GROUP BY 1, 2").df()
+    out: list[dict[str, int]] = [{} for _ in groups.keys]
+    for j, part in counts.groupby("g", sort=False):
+        add_label_counts(out[int(j)], part["label"], part["n"])
+    return out
 
 
 def _counts_at_threshold(con: Any, relations: Sequence[str], proba_column: str, threshold: float,

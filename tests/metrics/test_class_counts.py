@@ -9,10 +9,9 @@ from datetime import date
 import duckdb
 import pytest
 
-from mlmon.evaluation.evaluate import grouped_class_counts
 from mlmon.metrics.grouped import Groups
 from mlmon.metrics.labels import add_label_counts
-from mlmon.metrics.prediction import class_counts
+from mlmon.metrics.prediction import class_counts, grouped_class_counts
 
 PERIOD = "__period"
 
