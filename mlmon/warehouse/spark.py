@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from contextlib import ExitStack, contextmanager
@@ -31,7 +32,7 @@ from mlmon.warehouse.tables import (SYSTEM_SCHEMA, SYSTEM_TABLES, added_column_s
                                     staging_statements)
 from mlmon.warehouse.targets import Target
 
-__all__ = ["SparkWarehouse", "is_local", "local_cores", "session_settings", "spark_session", "worker_python"]
+__all__ = ["SparkWarehouse", "driver_java_options", "is_local", "local_cores", "session_settings", "spark_session", "worker_python"]
 
 _LOG4J = Path(__file__).with_name("log4j2.properties")
 
@@ -43,6 +44,12 @@ _LOG4J = Path(__file__).with_name("log4j2.properties")
 # interpreted), so the cache keeps its tiered size. A target's own `spark.driver.extraJavaOptions`
 # come after, so `-XX:TieredStopAtLevel=4` there restores C2.
 _LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
+# The default collector, G1, starts a concurrent old-generation cycle for every object of half a
+# region or more (Arrow batches, task results): 42 cycles and 7 s of GC threads in one example
+# build on Spark, on a 2-core machine whose other core runs the build. The throughput collector
+# has no concurrent cycles: about 2 s less per example build (bench/spark_latency.py, 7 pairs).
+# Only when the target names no collector of its own: the JVM refuses two.
+_LOCAL_COLLECTOR = "-XX:+UseParallelGC"
 
 _SESSION_DEFAULTS = {
     "spark.ui.enabled": "false",
@@ -135,15 +142,11 @@ def _builder(session_class: Any, target: Target, python: str | None, archive: st
         home = target.warehouse_dir
         home.mkdir(parents=True, exist_ok=True)
         metastore = (home / "metastore_db").as_posix()
-        java_options = " ".join(filter(None, [
-            f"-Dderby.system.home={home.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}",
-            _LOCAL_JAVA_OPTIONS if is_local(target) else "", archive,
-            target.conf.get("spark.driver.extraJavaOptions")]))
         builder = (builder.master(target.master)
                    .config("spark.sql.warehouse.dir", (home / "tables").as_posix())
                    .config("spark.sql.catalogImplementation", "hive")
                    .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={metastore};create=true")
-                   .config("spark.driver.extraJavaOptions", java_options))
+                   .config("spark.driver.extraJavaOptions", driver_java_options(target, archive)))
     if python is not None and not target.is_connect:
         builder = builder.config("spark.pyspark.python", python)
     for key, value in session_settings(target).items():
@@ -151,6 +154,18 @@ def _builder(session_class: Any, target: Target, python: str | None, archive: st
             continue  # joined to mlmon's own options above
         builder = builder.config(key, value)
     return builder
+
+
+def driver_java_options(target: Target, archive: str) -> str:
+    """The driver JVM's options: mlmon's (for a local master), the class-data `archive`'s, then
+    the target's own `spark.driver.extraJavaOptions`, which therefore win."""
+    own = target.conf.get("spark.driver.extraJavaOptions") or ""
+    local = []
+    if is_local(target):
+        local = [_LOCAL_JAVA_OPTIONS, "" if re.search(r"-XX:\+Use\w+GC\b", own) else _LOCAL_COLLECTOR]
+    return " ".join(filter(None, [
+        f"-Dderby.system.home={target.warehouse_dir.as_posix()} -Dlog4j2.configurationFile={_LOG4J.as_uri()}",
+        *local, archive, own]))
 
 
 def worker_python(target: Target) -> str | None:

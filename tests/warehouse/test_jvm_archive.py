@@ -9,13 +9,14 @@ import re
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from mlmon.warehouse import jvm_archive
 from mlmon.warehouse.jvm_archive import archive_options, cache_dir, discard
-from mlmon.warehouse.spark import local_cores, session_settings
+from mlmon.warehouse.spark import driver_java_options, local_cores, session_settings
 from mlmon.warehouse.targets import Target
 
 
@@ -210,3 +211,19 @@ def test_a_cluster_keeps_sparks_own_execution_settings_and_a_target_overrides_ml
     own = session_settings(Target(name="lake", type="spark", master="local[2]",
                                   conf={"spark.sql.adaptive.enabled": "true", "spark.sql.shuffle.partitions": "16"}))
     assert own["spark.sql.adaptive.enabled"] == "true" and own["spark.sql.shuffle.partitions"] == "16"
+
+
+def test_a_local_driver_collects_with_the_throughput_collector_unless_the_target_names_one(tmp_path: Path) -> None:
+    local = Target(name="lake", type="spark", master="local[2]", warehouse_dir=tmp_path)
+    options = driver_java_options(local, "-XX:SharedArchiveFile=/a.jsa")
+    assert options.split()[-3:] == ["-XX:ReservedCodeCacheSize=240m", "-XX:+UseParallelGC", "-XX:SharedArchiveFile=/a.jsa"]
+    assert f"-Dderby.system.home={tmp_path.as_posix()}" in options.split()
+    # The JVM refuses two collectors: a target's own wins, and comes last with its other options.
+    own = Target(name="lake", type="spark", master="local[2]", warehouse_dir=tmp_path,
+                 conf={"spark.driver.extraJavaOptions": "-Xmx2g -XX:+UseG1GC"})
+    options = driver_java_options(own, "")
+    assert "-XX:+UseParallelGC" not in options and options.endswith("-XX:TieredStopAtLevel=1 "
+                                                                     "-XX:ReservedCodeCacheSize=240m -Xmx2g -XX:+UseG1GC")
+    assert "-XX:+UseParallelGC" in driver_java_options(replace(own, conf={"spark.driver.extraJavaOptions": "-Xmx2g"}), "")
+    cluster = Target(name="c", type="spark", master="spark://head:7077", warehouse_dir=tmp_path)
+    assert "UseParallelGC" not in driver_java_options(cluster, "") and "TieredStopAtLevel" not in driver_java_options(cluster, "")
