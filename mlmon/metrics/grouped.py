@@ -35,14 +35,13 @@ from mlmon.metrics.twosample import (
     _COLUMN_STRIDE,
     ColumnSpec,
     ColumnStats,
-    _Detail,
-    _edges_and_bins,
     _fetch,
     _first_key,
     _origin,
     dedupe_edges,
     keyed_by_column,
     known_layout,
+    undetailed_stats,
 )
 from mlmon.metrics.univariate import (
     DriftResult,
@@ -54,6 +53,7 @@ from mlmon.metrics.univariate import (
     profile_reference,
 )
 from mlmon.metrics.types import MetricValue
+from mlmon.metrics.values import fits_in_memory, read_values, value_cells
 
 __all__ = ["Groups", "GroupedDrift", "grouped_column_statistics", "reference_cells"]
 
@@ -186,14 +186,19 @@ def reference_cells(con: Any, ref_sql: str, specs: Sequence[ColumnSpec], *, dial
 
 def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], *,
                               dialect: str = "duckdb", rows_per_cell: int = 32, max_split: int = 4096,
-                              reference: list[dict[str, np.ndarray]] | None = None,
+                              reference: list[dict[str, np.ndarray]] | None = None, in_memory: bool = False,
                               **settings: Any) -> list[dict[str, ColumnStats]]:
     """Per group (in `groups.keys` order), the two-sample statistics of every column against the
     reference: as `column_statistics` of the group's rows alone. Every spec has known PSI edges
     (the reference's profile). `reference`: the reference's cells (`reference_cells`, with the
-    same settings), when several runs of groups share them."""
+    same settings), when several runs of groups share them; `in_memory`: every value read
+    instead (samples that `fits_in_memory`), the same answer."""
     if not specs or not groups.keys:
         return [{} for _ in groups.keys]
+    if in_memory:
+        found = _value_statistics(con, ref_sql, groups, specs)
+        if found is not None:
+            return found
     keys = _keys(specs, rows_per_cell, max_split, dialect)
     states = _first_round(con, ref_sql, groups, specs, keys, dialect, reference)
     width = len(specs)
@@ -201,15 +206,27 @@ def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Seq
     both = [st for st in states.values() if st.n1 > 0 and st.n2 > 0]
     resolve_cells(con, ref_sql, groups.relation, both, {index: specs[index % width].expr for index in states},
                   dialect=dialect, rows_per_cell=rows_per_cell, max_split=max_split, pairing=pairing, **settings)
-    empty = _Detail(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    return [{spec.name: undetailed_stats(states[j * width + i], spec) for i, spec in enumerate(specs)}
+            for j in range(len(groups.keys))]
+
+
+def _value_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec]
+                      ) -> list[dict[str, ColumnStats]] | None:
+    """`grouped_column_statistics` from every value read (mlmon.metrics.values):
+    one query of the reference, one of the groups. None when a value is infinite."""
+    exprs = [spec.expr for spec in specs]
+    ref, _ = read_values(con, ref_sql, exprs)
+    cur, group = read_values(con, groups.relation, exprs, groups.wanted(), groups.index_sql())
+    assert group is not None
     out: list[dict[str, ColumnStats]] = []
     for j in range(len(groups.keys)):
+        mine = group == j
         found = {}
         for i, spec in enumerate(specs):
-            st = states[j * width + i]
-            edges, ref_bins, cur_bins, ref_min, ref_max = _edges_and_bins(st, spec, empty)
-            ks, wass = st.result() if st.n1 > 0 and st.n2 > 0 else (None, None)
-            found[spec.name] = ColumnStats(st.n1, st.n2, ref_min, ref_max, edges, ref_bins, cur_bins, ks, wass)
+            cells = value_cells(i, _origin(spec.layout), ref[i], cur[i][mine])
+            if cells is None:
+                return None
+            found[spec.name] = undetailed_stats(cells, spec)
         out.append(found)
     return out
 
@@ -301,16 +318,25 @@ class GroupedDrift:
             p = profile.numeric[c]
             specs.append(ColumnSpec(c, as_double(c, dialect), known_layout(p.edges, p.bins, n_cur, p.min, p.max),
                                     tuple(p.edges)))
-        stats = []
-        runs = groups.chunks(_chunk_size(specs))
-        # Several runs share the reference's cells: counted once, not once per run.
-        reference = reference_cells(con, self.reference_sql, specs, dialect=dialect) if len(runs) > 1 else None
-        for part in runs:
-            stats += grouped_column_statistics(con, self.reference_sql, part, specs, dialect=dialect,
-                                               reference=reference)
+        if fits_in_memory(profile.n_rows + sum(groups.n_rows), len(specs)):
+            stats = grouped_column_statistics(con, self.reference_sql, groups, specs, dialect=dialect, in_memory=True)
+        else:
+            stats = self._by_runs(specs)
         floats = [c for c in categorical if profile.categorical[c].is_float]
         cats = _category_counts(con, groups, categorical, floats, dialect)
         outside = _outside_counts(con, groups, profile, numeric, dialect)
         samples = [SampleCounts(n, stats[j], cats[j][0], cats[j][1], outside[j]) for j, n in enumerate(groups.n_rows)]
         self._found = _Found(key, profile, samples)
         return self._found
+
+    def _by_runs(self, specs: list[ColumnSpec]) -> list[dict[str, ColumnStats]]:
+        """The groups' statistics through the cells, in runs of groups whose first rounds fit."""
+        con, dialect = self.con, self.dialect
+        runs = self.groups.chunks(_chunk_size(specs))
+        # Several runs share the reference's cells: counted once, not once per run.
+        reference = reference_cells(con, self.reference_sql, specs, dialect=dialect) if len(runs) > 1 else None
+        stats = []
+        for part in runs:
+            stats += grouped_column_statistics(con, self.reference_sql, part, specs, dialect=dialect,
+                                               reference=reference)
+        return stats

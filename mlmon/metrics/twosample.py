@@ -28,6 +28,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from mlmon.metrics.cells import WINDOW_BATCH_ROWS, Cells, resolve_cells, split_factor
+from mlmon.metrics.values import read_values, value_cells
 from mlmon.metrics.sqlstats import (
     DECILES,
     as_double,
@@ -38,7 +39,7 @@ from mlmon.metrics.sqlstats import (
 )
 
 __all__ = ["Layout", "ColumnSpec", "ColumnStats", "SampleColumn", "TwoSampleResult", "column_statistics",
-           "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges", "keyed_by_column"]
+           "settled_stats", "undetailed_stats", "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges", "keyed_by_column"]
 
 _KEY_STRIDE = 1 << 20  # first-round key = bin * stride + cell within the bin
 _COLUMN_STRIDE = 1 << 40  # first-round group key = column * stride + cell key (|cell key| < 2**39)
@@ -236,6 +237,9 @@ class _Detail:
         return n1, n2
 
 
+_NO_DETAIL = _Detail(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))  # cells of single values need none
+
+
 def _needed_cells(cells: Cells, spec: ColumnSpec) -> set[int]:
     n = cells.n1
     if n == 0:
@@ -309,8 +313,7 @@ def _details(con: Any, ref_sql: str, cur_sql: str, specs: dict[int, ColumnSpec],
         pos = sorted(_needed_cells(states[index], spec))
         if pos:
             ranges[index] = [(float(states[index].vmin[i]), float(states[index].vmax[i])) for i in pos]
-    empty = _Detail(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
-    out = {index: empty for index in specs}
+    out = {index: _NO_DETAIL for index in specs}
     if not ranges:
         return out
     res = _fetch(con, _detail_sql(ref_sql, cur_sql, specs, ranges, dialect))
@@ -335,16 +338,23 @@ def column_statistics(
     crossing_share: float = 0.5,
     max_depth: int = 8,
     window_batch: int = WINDOW_BATCH_ROWS,
+    in_memory: bool = False,
 ) -> dict[str, ColumnStats]:
     """Sample sizes, PSI bins (and the reference's deciles and extent when a column's edges are
     None), KS and Wasserstein numerators of every column.
 
     `rows_per_cell`, `max_split` and the settings of `resolve_cells` only trade scans against
-    window work: every setting gives the same exact answer.
+    window work, and `in_memory` (every value read, for samples that
+    `mlmon.metrics.values.fits_in_memory`) scans against memory: every setting gives the same
+    exact answer.
     """
     if not columns:
         return {}
     specs = list(enumerate(columns))
+    if in_memory:
+        states = _value_cells(con, ref_sql, cur_sql, specs)
+        if states is not None:
+            return {spec.name: undetailed_stats(states[index], spec) for index, spec in specs}
     exprs = {i: spec.expr for i, spec in specs}
     keys = {i: _first_key(spec.layout, "v", rows_per_cell, max_split, dialect) for i, spec in specs}
     states = _first_round(con, ref_sql, cur_sql, specs, keys, dialect)
@@ -354,12 +364,34 @@ def column_statistics(
     resolve_cells(con, ref_sql, cur_sql, both, exprs, dialect=dialect,
                   rows_per_cell=rows_per_cell, max_split=max_split, window_rows=window_rows,
                   crossing_share=crossing_share, max_depth=max_depth, window_batch=window_batch)
+    return {spec.name: settled_stats(states[index], binned[index]) for index, spec in specs}
+
+
+def undetailed_stats(cells: Cells, spec: ColumnSpec) -> ColumnStats:
+    """`settled_stats` of cells whose PSI bins need no detail: cells of single values, or cut
+    along known edges."""
+    return settled_stats(cells, _edges_and_bins(cells, spec, _NO_DETAIL))
+
+
+def settled_stats(cells: Cells, binned: tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...], float | None, float | None]
+           ) -> ColumnStats:
+    edges, ref_bins, cur_bins, ref_min, ref_max = binned
+    ks, wass = cells.result() if cells.n1 > 0 and cells.n2 > 0 else (None, None)
+    return ColumnStats(cells.n1, cells.n2, ref_min, ref_max, edges, ref_bins, cur_bins, ks, wass)
+
+
+def _value_cells(con: Any, ref_sql: str, cur_sql: str, specs: Sequence[tuple[int, ColumnSpec]]
+                 ) -> dict[int, Cells] | None:
+    """Cells of single values (mlmon.metrics.values) of every column, from two queries; None
+    when any column has an infinite value."""
+    exprs = [spec.expr for _, spec in specs]
+    (ref, _), (cur, _) = read_values(con, ref_sql, exprs), read_values(con, cur_sql, exprs)
     out = {}
-    for index, spec in specs:
-        st = states[index]
-        edges, ref_bins, cur_bins, ref_min, ref_max = binned[index]
-        ks, wass = st.result() if st.n1 > 0 and st.n2 > 0 else (None, None)
-        out[spec.name] = ColumnStats(st.n1, st.n2, ref_min, ref_max, edges, ref_bins, cur_bins, ks, wass)
+    for position, (index, spec) in enumerate(specs):
+        cells = value_cells(index, _origin(spec.layout), ref[position], cur[position])
+        if cells is None:
+            return None
+        out[index] = cells
     return out
 
 

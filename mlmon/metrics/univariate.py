@@ -44,6 +44,7 @@ from mlmon.metrics.sqlstats import (
 )
 from mlmon.metrics.twosample import ColumnSpec, Layout, column_statistics, dedupe_edges, known_layout
 from mlmon.metrics.types import MetricValue
+from mlmon.metrics.values import fits_in_memory
 
 __all__ = [
     "PSI_FLOOR",
@@ -321,7 +322,10 @@ def drift_and_profile(
     n_rows = _count_rows(con, current_sql)
     expected = n_ref_rows + n_rows
     sampled = {**({c: as_double(c, dialect) for c in numeric} if cold else {}), **extra}
-    layouts = sample_layouts(con, reference_sql, sampled, expected, dialect=dialect)
+    in_memory = fits_in_memory(expected, len(numeric) + len(extra))
+    # Read whole, the values need no first-round layout: one cell per distinct value.
+    layouts = (dict.fromkeys(sampled, Layout((), (float(expected),), None, None)) if in_memory
+               else sample_layouts(con, reference_sql, sampled, expected, dialect=dialect))
     specs = [ColumnSpec(name, expr, layouts[name]) for name, expr in extra.items()]
     for c in numeric:
         if cold:
@@ -330,7 +334,7 @@ def drift_and_profile(
             p = profile.numeric[c]
             specs.append(ColumnSpec(c, as_double(c, dialect), known_layout(p.edges, p.bins, n_rows, p.min, p.max),
                                     tuple(p.edges)))
-    found = column_statistics(con, reference_sql, current_sql, specs, dialect=dialect)
+    found = column_statistics(con, reference_sql, current_sql, specs, dialect=dialect, in_memory=in_memory)
     none = _Counts(0, {}, {}, {})
     cats = _count(con, current_sql, {}, categorical, floats, dialect) if categorical else none
     if cold:

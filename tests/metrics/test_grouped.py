@@ -21,6 +21,7 @@ from scipy import stats
 
 from mlmon.metrics.estimation_sql import estimate_performance_sql, grouped_estimates
 from mlmon.metrics import grouped as grouped_module
+from mlmon.metrics import values as values_module
 from mlmon.metrics.grouped import GroupedDrift, Groups
 from mlmon.metrics.univariate import chi2_pvalue, drift_and_profile
 
@@ -211,6 +212,7 @@ def test_first_round_cells_are_split_by_the_column_in_their_key() -> None:
 
 
 def test_groups_beyond_the_cell_budget_are_compared_in_runs_with_the_same_values(data, monkeypatch) -> None:
+    monkeypatch.setattr(values_module, "IN_MEMORY_VALUES", 0)  # runs are of cells, never of values read whole
     con, periods, _ = data
     keys = list(periods)
     together = GroupedDrift(con, "ref", _groups(periods, keys))

@@ -14,6 +14,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
+from mlmon.metrics import values
 from mlmon.metrics.grouped import GroupedDrift, Groups
 from mlmon.metrics.twosample import ColumnSpec, Layout, column_statistics
 from mlmon.metrics.univariate import drift_and_profile
@@ -83,7 +84,8 @@ def test_every_round_of_the_engine_computes_the_value_once_per_branch(con) -> No
         assert max(_uses_per_select(sql, _is_value)) == 1, sql
 
 
-def test_grouped_statements_and_out_of_range_counts_compute_the_value_once(con) -> None:
+def test_grouped_statements_and_out_of_range_counts_compute_the_value_once(con, monkeypatch) -> None:
+    monkeypatch.setattr(values, "IN_MEMORY_VALUES", 0)  # the cells' statements, not the values read whole
     recorder = Recorder(con)
     groups = Groups("cur", "month", (date(2021, 1, 1), date(2021, 2, 1)), (750, 750))
     drift = GroupedDrift(recorder, "ref", groups).for_group(1)

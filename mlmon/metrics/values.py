@@ -1,0 +1,53 @@
+"""Small samples read whole: the two-sample engine's cells (mlmon.metrics.cells) of one
+distinct value each, from every value of both samples.
+
+On small data each round of the cells' engine costs a query, on Spark a job or three, while
+reading every value costs one query a side and little memory. A cell of a single value is
+settled from the start (its KS and Wasserstein contributions follow from its counts), so the
+engine's answer is the same exact one, without a round.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from mlmon.metrics.cells import Cells
+
+__all__ = ["IN_MEMORY_VALUES", "fits_in_memory", "read_values", "value_cells"]
+
+IN_MEMORY_VALUES = 1_000_000  # values over both samples and all columns read whole: 8 MB of doubles
+
+
+def fits_in_memory(rows: int, columns: int) -> bool:
+    """Whether `rows` over both samples, `columns` values each, are read whole rather than
+    counted in cells."""
+    return rows * max(columns, 1) <= IN_MEMORY_VALUES
+
+
+def read_values(con: Any, relation: str, exprs: Sequence[str], where: str | None = None,
+                group: str | None = None) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Every row's double value of each expression (over alias `t`; NULL read as NaN), in one
+    query; with `group` (SQL), each row's group too."""
+    items = {f"v{index}": f"CAST(({expr}) AS DOUBLE)" for index, expr in enumerate(exprs)}
+    if group is not None:
+        items["g"] = group
+    listed = ", ".join(f"{expr} AS {name}" for name, expr in items.items())
+    frame = con.execute(f"SELECT {listed} FROM {relation} AS t{'' if where is None else f' WHERE {where}'}").df()
+    values = [frame[f"v{index}"].to_numpy(dtype=float, na_value=np.nan) for index in range(len(exprs))]
+    return values, (frame["g"].to_numpy(dtype=np.int64) if group is not None else None)
+
+
+def value_cells(index: int, r: float, ref: np.ndarray, cur: np.ndarray) -> Cells | None:
+    """The cells of column `index` (`r`: the origin of m = sum(w * (v - r))), one per distinct
+    value. None when a value is infinite: those take the engine's rounds, whose arithmetic
+    with them is the reference."""
+    ref, cur = ref[~np.isnan(ref)], cur[~np.isnan(cur)]  # NULL and NaN are missing
+    if np.isinf(ref).any() or np.isinf(cur).any():
+        return None
+    values = np.unique(np.concatenate([ref, cur]))
+    c1 = np.bincount(np.searchsorted(values, ref), minlength=len(values))
+    c2 = np.bincount(np.searchsorted(values, cur), minlength=len(values))
+    m = (c1 * len(cur) - c2 * len(ref)) * (values - r)
+    return Cells(index, len(ref), len(cur), c1, c2, values, values, m, r, np.arange(len(values), dtype=float))
