@@ -15,7 +15,7 @@ from scipy import stats
 
 from mlmon.metrics import twosample, values
 from mlmon.metrics.twosample import ColumnSpec, Layout, column_statistics
-from mlmon.metrics.values import fits_in_memory
+from mlmon.metrics.values import fits_in_memory, read_values, value_cells
 from mlmon.metrics.grouped import GroupedDrift, Groups, grouped_column_statistics
 from mlmon.metrics.univariate import drift_and_profile, profile_reference
 
@@ -184,3 +184,23 @@ def test_grouped_drift_of_small_groups_reads_the_values(months, monkeypatch: pyt
     assert small.keys() == expected.keys()
     for key, value in expected.items():
         assert small[key] == pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True), key
+
+
+def test_value_cells_count_each_distinct_value_of_both_samples() -> None:
+    cells = value_cells(3, 0.5, np.array([2.0, 1.0, np.nan, 1.0]), np.array([3.0, 2.0]))
+    assert cells is not None and cells.index == 3 and (cells.n1, cells.n2) == (3, 2)
+    assert cells.vmin.tolist() == cells.vmax.tolist() == [1.0, 2.0, 3.0]
+    assert cells.c1.tolist() == [2, 1, 0] and cells.c2.tolist() == [0, 1, 1]
+    # m = sum of w * (v - r), w = +n_cur on reference values and -n_ref on current ones
+    assert cells.m.tolist() == [2 * 2 * 0.5, (2 - 3) * 1.5, -3 * 2.5]
+    assert np.all(np.diff(cells.pkey) > 0)
+    for ref, cur in ((np.array([1.0, math.inf]), np.array([1.0])), (np.array([1.0]), np.array([-math.inf, 2.0]))):
+        assert value_cells(0, 0.0, ref, cur) is None  # an infinite value on either side
+
+
+def test_read_values_reads_expressions_over_t_and_groups() -> None:
+    con = _tables({"x": np.array([1.0, 2.0, 3.0]), "g": np.array([0, 1, 1])}, {"x": np.array([4.0]), "g": np.array([1])})
+    (values,), group = read_values(con, "ref", ['t."x" * 2'], where='t."g" = 1', group='t."g" + 10')
+    assert values.tolist() == [4.0, 6.0] and group.tolist() == [11, 11] and group.dtype == np.int64
+    (values,), group = read_values(con, "ref", ['t."x"'])
+    assert values.tolist() == [1.0, 2.0, 3.0] and group is None
