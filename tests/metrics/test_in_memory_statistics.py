@@ -16,22 +16,9 @@ from scipy import stats
 from mlmon.metrics import twosample, values
 from mlmon.metrics.twosample import ColumnSpec, Layout, column_statistics
 from mlmon.metrics.values import fits_in_memory, read_values, value_cells
+from tests.metrics.test_value_once import Recorder
 from mlmon.metrics.grouped import GroupedDrift, Groups, grouped_column_statistics
 from mlmon.metrics.univariate import drift_and_profile, profile_reference
-
-
-class Recorder:
-    """A DuckDB connection that keeps every SQL text it runs."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.con, self.sql = con, []
-
-    def execute(self, sql: str, *args: Any) -> Any:
-        self.sql.append(sql)
-        return self.con.execute(sql, *args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.con, name)
 
 
 def _tables(ref: dict[str, np.ndarray], cur: dict[str, np.ndarray]) -> duckdb.DuckDBPyConnection:
