@@ -35,7 +35,7 @@ def read_values(con: Any, relation: str, exprs: Sequence[str], where: str | None
         items["g"] = group
     listed = ", ".join(f"{expr} AS {name}" for name, expr in items.items())
     frame = con.execute(f"SELECT {listed} FROM {relation} AS t{'' if where is None else f' WHERE {where}'}").df()
-    values = [frame[f"v{index}"].to_numpy(dtype=float, na_value=np.nan) for index in range(len(exprs))]
+    values = [frame[f"v{index}"].to_numpy(dtype=float) for index in range(len(exprs))]
     return values, (frame["g"].to_numpy(dtype=np.int64) if group is not None else None)
 
 

@@ -215,9 +215,12 @@ def test_groups_beyond_the_cell_budget_are_compared_in_runs_with_the_same_values
     monkeypatch.setattr(values_module, "IN_MEMORY_VALUES", 0)  # runs are of cells, never of values read whole
     con, periods, _ = data
     keys = list(periods)
-    together = GroupedDrift(con, "ref", _groups(periods, keys))
-    expected = [_values(together.for_group(j)(con, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE))
+    recording = RecordingConnection(con)
+    together = GroupedDrift(recording, "ref", _groups(periods, keys))
+    expected = [_values(together.for_group(j)(recording, "ref", f"period_{j}", NUMERIC, CATEGORICAL, extra=SCORE))
                 for j in range(len(keys))]
+    # One run: its first round counts the reference's cells with the groups', no scan apart.
+    assert len([q for q in recording.sql if q.startswith("SELECT x.g AS g, x.k AS k")]) == 1
     assert all(expected[j][("ks_statistic", c)] is not None for j in (0, 1) for c in NUMERIC)
     monkeypatch.setattr(grouped_module, "MAX_CELLS", 1)  # one group per run
     recording = RecordingConnection(con)

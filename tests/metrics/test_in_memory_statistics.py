@@ -161,10 +161,12 @@ def test_grouped_drift_of_small_groups_reads_the_values(months, monkeypatch: pyt
         result = drift(con, "ref", "cur", ["gaps", "ints"], [], extra={"score": 'CAST("ties" AS DOUBLE)'})
         return {(m.metric, m.feature): m.value for m in result.metrics}
 
+    # The reference's 1,000 rows and the compared groups' 600, three values each: just fits.
+    monkeypatch.setattr(values, "IN_MEMORY_VALUES", (1000 + 600) * 3)
     recorder = Recorder(months)
     small = metrics(recorder)
     assert not any("GROUP BY x.g, x.k" in sql for sql in recorder.sql)
-    monkeypatch.setattr(values, "IN_MEMORY_VALUES", 0)
+    monkeypatch.setattr(values, "IN_MEMORY_VALUES", (1000 + 600) * 3 - 1)
     recorder = Recorder(months)
     expected = metrics(recorder)
     assert any("GROUP BY x.g, x.k" in sql for sql in recorder.sql)
