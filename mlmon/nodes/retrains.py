@@ -81,7 +81,7 @@ class RetrainKind(NodeKind):
 def latest_check_statuses(ctx: "BuildContext", checks: list[str]) -> dict[str, str | None]:
     """Each check's status in its newest run (None if it never ran): the worst of that run's
     `mlmon.check_results` rows, which share one checked_at (one per feature or period)."""
-    ctx.warehouse.flush_log()  # checks of this build not yet written (`Warehouse.log_rows`)
+    ctx.warehouse.flush_log("check_results")  # checks of this build not yet written (`Warehouse.log_rows`)
     rows = ctx.warehouse.con.execute(
         f'SELECT "check", status FROM {SYSTEM_SCHEMA}.check_results WHERE "check" IN ({", ".join("?" for _ in checks)}) '
         'QUALIFY rank() OVER (PARTITION BY "check" ORDER BY checked_at DESC NULLS LAST) = 1', list(checks)).fetchall()

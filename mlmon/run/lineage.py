@@ -134,7 +134,7 @@ def record_build(warehouse: "Warehouse", node: "Node", inputs: BuildInputs, invo
 
 def latest_build(warehouse: "Warehouse", name: str) -> BuildInputs | None:
     """What the newest recorded build of `name` was built from (None if none is recorded)."""
-    warehouse.flush_log()  # builds of this command not yet written (`Warehouse.log_rows`)
+    warehouse.flush_log("node_builds")  # builds of this command not yet written (`Warehouse.log_rows`)
     row = warehouse.con.execute(
         f"SELECT vars, files FROM {SYSTEM_SCHEMA}.node_builds WHERE node = ? ORDER BY built_at DESC LIMIT 1",
         [name]).fetchone()

@@ -251,12 +251,13 @@ class Warehouse:
     def log_rows(self, table: str, rows: Sequence[dict[str, Any]]) -> None:
         """Append rows to a system table of the command's log (`node_results`, `node_builds`,
         `check_results`): here at once; an engine that pays a job per statement keeps them until
-        `flush_log`, which the build calls when it ends and a reader of those tables before it
-        reads."""
+        `flush_log`, which the build calls when it ends and a reader of one of those tables,
+        for that table, before it reads."""
         self.insert_rows(table, rows)
 
-    def flush_log(self) -> None:
-        """Write the rows `log_rows` kept (none here)."""
+    def flush_log(self, *tables: str) -> None:
+        """Write the rows `log_rows` kept for `tables` (every table when none is named; none is
+        kept here)."""
 
 
 def _locked_by_mlmon(path: Path, holder: Holder) -> WarehouseLockedError:

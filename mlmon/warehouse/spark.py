@@ -235,8 +235,12 @@ class SparkWarehouse(Warehouse):
         is a Spark job. A command killed outright loses them; its tables stay as written."""
         self._log.setdefault(table, []).extend(rows)
 
-    def flush_log(self) -> None:
-        pending, self._log = self._log, {}
+    def flush_log(self, *tables: str) -> None:
+        # A reader of one log table writes that table's rows only: the build's end writes the
+        # rest, one INSERT each, rather than one more per reader.
+        named = set(tables or self._log)
+        pending = {table: rows for table, rows in self._log.items() if table in named}
+        self._log = {table: rows for table, rows in self._log.items() if table not in named}
         for table, rows in pending.items():
             self.insert_rows(table, rows)
 

@@ -237,6 +237,26 @@ def test_an_older_warehouse_gets_the_new_system_columns(spark_con: SparkConnecti
     assert columns[-2:] == ["pid", "host"]
 
 
+def test_a_reader_of_one_log_table_writes_only_that_tables_kept_rows(spark_con: SparkConnection, spark_target) -> None:
+    """`log_rows` keeps a build's log rows; a reader of check_results (a retrain) writes those,
+    and the other tables' rows wait for the build's end: one INSERT per table, not per reader."""
+    from mlmon.warehouse.spark import SparkWarehouse
+
+    warehouse = SparkWarehouse(spark_target, spark_con.root)
+    try:
+        warehouse.log_rows("node_results", [{"invocation_id": "flush-test", "node": "a", "status": "success"}])
+        warehouse.log_rows("check_results", [{"check": "flush_test", "status": "OK", "invocation_id": "flush-test"}])
+        count = ("SELECT (SELECT COUNT(*) FROM mlmon.check_results WHERE invocation_id = 'flush-test'), "
+                 "(SELECT COUNT(*) FROM mlmon.node_results WHERE invocation_id = 'flush-test')")
+        warehouse.flush_log("check_results")
+        assert warehouse.con.execute(count).fetchall() == [(1, 0)]
+        warehouse.flush_log("check_results")  # nothing kept for it any more: no second row
+        assert warehouse.con.execute(count).fetchall() == [(1, 0)]
+    finally:
+        warehouse.close()  # the rest, as at a build's end
+    assert spark_con.execute(count).fetchall() == [(1, 1)]
+
+
 def test_a_killed_rewrite_is_finished_or_undone(spark_con: SparkConnection, spark_target) -> None:
     """DELETE / UPDATE rebuild a table beside it, drop it, rename the rebuild: a command killed
     after the drop leaves only the rebuild (renamed into place at the next open), one killed
