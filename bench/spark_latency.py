@@ -7,7 +7,8 @@ process: `mlmon build` (DuckDB), then `mlmon build --target lake` (Spark, `local
 ratio from the second. The first Spark build runs with the statement trace on (logger
 `mlmon.warehouse.spark_trace`, see mlmon/warehouse/spark_trace.py), so every node gets, besides
 its seconds from target/run_results.json, the statements it sent, the Spark jobs they started
-and the seconds spent inside them. Best of `--repeat` rounds by wall time. Results: bench/results/spark.{json,md}.
+and the seconds spent inside them. The round of the lowest ratio is shown node by node; the
+target is judged on the median ratio of the `--repeat` rounds. Results: bench/results/spark.{json,md}.
 Timings never appear in the tests.
 """
 
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,7 +135,10 @@ def run(repeat: int, select: list[str]) -> dict[str, Any]:
 
 def render_markdown(results: dict[str, Any]) -> str:
     duck, lake = results["duckdb"], results["lake"]
-    verdict = "met" if results["ratio"] <= results["target_ratio"] else "not met"
+    # The machine's speed wanders between rounds: the target is judged on the median round.
+    median = statistics.median(results.get("ratios") or [results["ratio"]])
+    verdict = "met" if median <= results["target_ratio"] else "not met"
+    rounds = ", ".join(f"{r:.2f}×" for r in results.get("ratios") or [results["ratio"]])
     duck_seconds = {c["node"]: c["seconds"] for c in duck["costs"]}
     lines = [
         f"The example project built from an empty target/, each build a fresh process; the machine's "
@@ -145,7 +150,8 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"- `mlmon build --target lake` (Spark `local[2]`): {lake['wall_s']:.1f} s, {lake['statements']} statements, "
         f"{lake['jobs']} Spark jobs (the same build with the statement trace on, whose figures fill the table "
         f"below: {lake.get('traced_wall_s', lake['wall_s']):.1f} s)",
-        f"- ratio {results['ratio']:.1f}× (target ≤ {results['target_ratio']:g}×: {verdict})",
+        f"- ratio {results['ratio']:.2f}× in the round shown; every round: {rounds}; median {median:.2f}× "
+        f"(target ≤ {results['target_ratio']:g}× on the median: {verdict})",
         "",
         "| node | kind | DuckDB s | Spark s | statements | fetches | Spark jobs | s in Spark calls |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
