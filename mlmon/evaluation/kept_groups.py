@@ -60,11 +60,14 @@ def kept_groups_query(groups: KeptGroups, counts: Mapping[str, int], columns: Se
     wanted = f"{group} IN ({', '.join(groups.keys.values())})"
     tag = " ".join(f"WHEN {key} THEN '{evaluation_id}'" for evaluation_id, key in groups.keys.items())
     kept = ", ".join(f"t.{quote(c)}" for c in columns)
+    cuts = {evaluation_id: cut(counts[evaluation_id], size, seed) for evaluation_id in groups.keys}
+    if all(found is None for found in cuts.values()):  # every group keeps all its rows: no order to find
+        return f"SELECT CASE t.{group} {tag} END AS evaluation_id, {kept} FROM {groups.relation} AS t WHERE t.{wanted}"
     first = f"PARTITION BY {group} ORDER BY {c1} ASC NULLS FIRST"
     order = ", ".join(f"t.{quote(c)} ASC NULLS FIRST" for c in columns)
     whens = []
     for evaluation_id, key in groups.keys.items():
-        found = cut(counts[evaluation_id], size, seed)
+        found = cuts[evaluation_id]
         condition = "TRUE" if found is None else (
             f"(x.__mlmon_draw < {found[0]} OR (x.__mlmon_draw = {found[0]} AND x.__mlmon_ordinal <= {found[1]}))")
         whens.append(f"WHEN {key} THEN {condition}")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import mlmon.evaluation.store as store_module
-from mlmon.evaluation.kept_groups import KeptGroups, cut, orderable
+from mlmon.evaluation.kept_groups import KeptGroups, cut, kept_groups_query, orderable
 from mlmon.evaluation.store import EvaluationRecord, append_evaluations
 from mlmon.metrics.sqlsample import last_draw, portable_sample_sql
 from mlmon.warehouse.duckdb import Warehouse
@@ -56,12 +56,15 @@ def test_kept_rows_are_bounded_reproducible_and_the_whole_row_sample(tmp_path: P
         assert _kept(con, first[0]) != _kept(con, first[1])
 
 
-@pytest.mark.parametrize("batch_rows, first", [(1_000_000, "x"), (2_500, "x"), (1_000_000, "u")])
+@pytest.mark.parametrize("batch_rows, first, keep", [(1_000_000, "x", 300), (2_500, "x", 300), (1_000_000, "u", 300),
+                                                     (1_000_000, "x", 5_000)])
 def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_path: Path, monkeypatch,
-                                                                           batch_rows: int, first: str) -> None:
+                                                                           batch_rows: int, first: str,
+                                                                           keep: int) -> None:
     """Periods of one table kept in grouped statements (one, or runs of periods): the same rows
-    as each period's view sampled alone, a period under the bound included. The first kept
-    column is tied everywhere (x, with NULLs) or mostly distinct (u, some ties and NULLs)."""
+    as each period's view sampled alone, a period under the bound included (every period, at
+    `keep` 5,000). The first kept column is tied everywhere (x, with NULLs) or mostly distinct
+    (u, some ties and NULLs)."""
     kept = [first, *KEPT[1:]]
     monkeypatch.setattr(store_module, "GROUPED_KEPT_ROWS", batch_rows)
     with Warehouse(tmp_path / "w.duckdb") as warehouse:
@@ -80,7 +83,7 @@ def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_p
                                         "inv", sizes[p], sizes[p], True, {"period": f"2024-01-0{1 + p}"})
                        for p in range(3)]
             kept_groups = KeptGroups("rows_", "period", {f"{tag}{p}": str(p) for p in range(3)}) if grouped else None
-            append_evaluations(warehouse, [(r, [], v, kept) for r, v in zip(records, views)], keep_rows=300,
+            append_evaluations(warehouse, [(r, [], v, kept) for r, v in zip(records, views)], keep_rows=keep,
                                grouped=kept_groups)
 
         def rows(evaluation_id: str) -> list[tuple]:
@@ -88,13 +91,17 @@ def test_kept_rows_of_periods_in_one_statement_are_each_periods_own_sample(tmp_p
                                [evaluation_id]).fetchall()
 
         for p in range(3):
-            assert len(rows(f"one{p}")) == min(300, sizes[p])
+            assert len(rows(f"one{p}")) == min(keep, sizes[p])
             assert rows(f"all{p}") == rows(f"one{p}")
 
 
 def test_a_group_with_no_more_rows_than_kept_keeps_them_all() -> None:
     assert cut(5, 5, 7) is None and cut(4, 5, 7) is None
     assert cut(6, 5, 7) == last_draw(6, 5, 7)
+    groups = KeptGroups("rows_", "period", {"a": "0", "b": "1"})
+    whole = kept_groups_query(groups, {"a": 5, "b": 4}, ["x", "g"], 5, 7)
+    assert " OVER " not in whole and "JOIN" not in whole  # all kept: nothing to rank
+    assert " OVER " in kept_groups_query(groups, {"a": 6, "b": 4}, ["x", "g"], 5, 7)
 
 
 def test_grouped_kept_rows_need_columns_both_engines_order_alike() -> None:
