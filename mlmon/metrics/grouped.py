@@ -55,7 +55,7 @@ from mlmon.metrics.univariate import (
 from mlmon.metrics.types import MetricValue
 from mlmon.metrics.values import fits_in_memory, read_values, value_cells
 
-__all__ = ["Groups", "GroupedDrift", "grouped_column_statistics", "reference_cells"]
+__all__ = ["Groups", "GroupedDrift", "grouped_column_statistics", "grouped_value_statistics", "reference_cells"]
 
 
 @dataclass(frozen=True)
@@ -186,19 +186,14 @@ def reference_cells(con: Any, ref_sql: str, specs: Sequence[ColumnSpec], *, dial
 
 def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec], *,
                               dialect: str = "duckdb", rows_per_cell: int = 32, max_split: int = 4096,
-                              reference: list[dict[str, np.ndarray]] | None = None, in_memory: bool = False,
+                              reference: list[dict[str, np.ndarray]] | None = None,
                               **settings: Any) -> list[dict[str, ColumnStats]]:
     """Per group (in `groups.keys` order), the two-sample statistics of every column against the
     reference: as `column_statistics` of the group's rows alone. Every spec has known PSI edges
     (the reference's profile). `reference`: the reference's cells (`reference_cells`, with the
-    same settings), when several runs of groups share them; `in_memory`: every value read
-    instead (samples that `fits_in_memory`), the same answer."""
+    same settings), when several runs of groups share them."""
     if not specs or not groups.keys:
         return [{} for _ in groups.keys]
-    if in_memory:
-        found = _value_statistics(con, ref_sql, groups, specs)
-        if found is not None:
-            return found
     keys = _keys(specs, rows_per_cell, max_split, dialect)
     states = _first_round(con, ref_sql, groups, specs, keys, dialect, reference)
     width = len(specs)
@@ -210,10 +205,11 @@ def grouped_column_statistics(con: Any, ref_sql: str, groups: Groups, specs: Seq
             for j in range(len(groups.keys))]
 
 
-def _value_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec]
-                      ) -> list[dict[str, ColumnStats]] | None:
-    """`grouped_column_statistics` from every value read (mlmon.metrics.values):
-    one query of the reference, one of the groups. None when a value is infinite."""
+def grouped_value_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnSpec]
+                             ) -> list[dict[str, ColumnStats]] | None:
+    """`grouped_column_statistics`' answer from every value read (mlmon.metrics.values), for
+    samples that `fits_in_memory`: one query of the reference, one of the groups. None when a
+    value is infinite."""
     exprs = [spec.expr for spec in specs]
     ref, _ = read_values(con, ref_sql, exprs)
     cur, group = read_values(con, groups.relation, exprs, groups.wanted(), groups.index_sql())
@@ -318,9 +314,10 @@ class GroupedDrift:
             p = profile.numeric[c]
             specs.append(ColumnSpec(c, as_double(c, dialect), known_layout(p.edges, p.bins, n_cur, p.min, p.max),
                                     tuple(p.edges)))
+        stats = None
         if fits_in_memory(profile.n_rows + sum(groups.n_rows), len(specs)):
-            stats = grouped_column_statistics(con, self.reference_sql, groups, specs, dialect=dialect, in_memory=True)
-        else:
+            stats = grouped_value_statistics(con, self.reference_sql, groups, specs)
+        if stats is None:
             stats = self._by_runs(specs)
         floats = [c for c in categorical if profile.categorical[c].is_float]
         cats = _category_counts(con, groups, categorical, floats, dialect)

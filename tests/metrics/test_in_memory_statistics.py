@@ -17,7 +17,7 @@ from mlmon.metrics import twosample, values
 from mlmon.metrics.twosample import ColumnSpec, Layout, column_statistics
 from mlmon.metrics.values import fits_in_memory, read_values, value_cells
 from tests.metrics.test_value_once import Recorder
-from mlmon.metrics.grouped import GroupedDrift, Groups, grouped_column_statistics
+from mlmon.metrics.grouped import GroupedDrift, Groups, grouped_column_statistics, grouped_value_statistics
 from mlmon.metrics.univariate import drift_and_profile, profile_reference
 
 
@@ -144,7 +144,7 @@ def test_groups_read_whole_give_the_cells_answer(months) -> None:
                                                profile.numeric[c].min, profile.numeric[c].max),
                         tuple(profile.numeric[c].edges)) for c in names]
     recorder = Recorder(months)
-    whole = grouped_column_statistics(recorder, "ref", MONTHS, specs, in_memory=True)
+    whole = grouped_value_statistics(recorder, "ref", MONTHS, specs)
     assert len(recorder.sql) == 2  # the reference's values, the compared groups' values
     cells = grouped_column_statistics(months, "ref", MONTHS, specs, rows_per_cell=2, max_split=4, window_rows=0)
     assert len(whole) == len(cells) == 2
@@ -193,3 +193,17 @@ def test_read_values_reads_expressions_over_t_and_groups() -> None:
     assert values.tolist() == [4.0, 6.0] and group.tolist() == [11, 11] and group.dtype == np.int64
     (values,), group = read_values(con, "ref", ['t."x"'])
     assert values.tolist() == [1.0, 2.0, 3.0] and group is None
+
+
+def test_groups_with_an_infinite_value_take_the_cells_in_runs() -> None:
+    ref = {"x": np.arange(40, dtype=float)}
+    cur = {"x": np.array([1.0, 2.0, math.inf, 3.0] * 5), "month": np.array([date(2021, 1 + i % 2, 1) for i in range(20)])}
+    con = _tables(ref, cur)
+    groups = Groups("cur", "month", (date(2021, 1, 1), date(2021, 2, 1)), (10, 10))
+    specs = _specs(["x"])
+    assert grouped_value_statistics(con, "ref", groups, specs) is None
+    recorder = Recorder(con)
+    drift = GroupedDrift(recorder, "ref", groups).for_group(0)
+    found = {(m.metric, m.feature): m.value for m in drift(recorder, "ref", "cur", ["x"], []).metrics}
+    assert any("GROUP BY x.g, x.k" in sql for sql in recorder.sql)
+    assert found[("ks_statistic", "x")] is not None
