@@ -182,6 +182,9 @@ def test_the_catalog_listing_follows_mlmons_own_ddl_without_listing_again(
     spark_con.execute(f'CREATE OR REPLACE TABLE "main"."orders_kinds" AS SELECT shop FROM {orders}')
     assert spark_con.execute("SELECT column_name FROM information_schema.columns WHERE table_name = "
                              "'orders_kinds'").fetchall() == [("shop",)]
+    # A database created (an evaluation's scratch asks for its schema each time) holds no table.
+    spark_con.execute('CREATE SCHEMA IF NOT EXISTS "mlmon_staging"')
+    assert spark_con.relation_kind("orders_kinds") == "BASE TABLE"
     assert listings == []
     kept = list(spark_con.catalog_tables())
     spark_con.catalog_changed()
