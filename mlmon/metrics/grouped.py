@@ -53,7 +53,7 @@ from mlmon.metrics.univariate import (
     profile_reference,
 )
 from mlmon.metrics.types import MetricValue
-from mlmon.metrics.values import fits_in_memory, read_values, value_cells
+from mlmon.metrics.values import columns_cells, fits_in_memory, read_values
 
 __all__ = ["Groups", "GroupedDrift", "grouped_column_statistics", "grouped_value_statistics", "reference_cells"]
 
@@ -214,16 +214,14 @@ def grouped_value_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequ
     ref, _ = read_values(con, ref_sql, exprs)
     cur, group = read_values(con, groups.relation, exprs, groups.wanted(), groups.index_sql())
     assert group is not None
+    origins = [_origin(spec.layout) for spec in specs]
     out: list[dict[str, ColumnStats]] = []
     for j in range(len(groups.keys)):
         mine = group == j
-        found = {}
-        for i, spec in enumerate(specs):
-            cells = value_cells(i, _origin(spec.layout), ref[i], cur[i][mine])
-            if cells is None:
-                return None
-            found[spec.name] = undetailed_stats(cells, spec)
-        out.append(found)
+        cells = columns_cells(origins, ref, [values[mine] for values in cur])
+        if cells is None:
+            return None
+        out.append({spec.name: undetailed_stats(found, spec) for found, spec in zip(cells, specs)})
     return out
 
 

@@ -28,7 +28,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from mlmon.metrics.cells import WINDOW_BATCH_ROWS, Cells, resolve_cells, split_factor
-from mlmon.metrics.values import read_values, value_cells
 from mlmon.metrics.sqlstats import (
     DECILES,
     as_double,
@@ -37,9 +36,11 @@ from mlmon.metrics.sqlstats import (
     present,
     with_value,
 )
+from mlmon.metrics.values import columns_cells, read_values
 
 __all__ = ["Layout", "ColumnSpec", "ColumnStats", "SampleColumn", "TwoSampleResult", "column_statistics",
-           "settled_stats", "undetailed_stats", "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges", "keyed_by_column"]
+           "undetailed_stats", "two_sample_statistics", "quantile_ranks", "interpolate", "known_layout", "dedupe_edges",
+           "keyed_by_column"]
 
 _KEY_STRIDE = 1 << 20  # first-round key = bin * stride + cell within the bin
 _COLUMN_STRIDE = 1 << 40  # first-round group key = column * stride + cell key (|cell key| < 2**39)
@@ -237,7 +238,8 @@ class _Detail:
         return n1, n2
 
 
-_NO_DETAIL = _Detail(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))  # cells of single values need none
+# What cells of single values, or cut along known edges, need of the rows inside them: nothing.
+_NO_DETAIL = _Detail(np.empty(0), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
 
 
 def _needed_cells(cells: Cells, spec: ColumnSpec) -> set[int]:
@@ -352,9 +354,9 @@ def column_statistics(
         return {}
     specs = list(enumerate(columns))
     if in_memory:
-        states = _value_cells(con, ref_sql, cur_sql, specs)
-        if states is not None:
-            return {spec.name: undetailed_stats(states[index], spec) for index, spec in specs}
+        cells = _value_cells(con, ref_sql, cur_sql, columns)
+        if cells is not None:
+            return {spec.name: undetailed_stats(found, spec) for found, spec in zip(cells, columns)}
     exprs = {i: spec.expr for i, spec in specs}
     keys = {i: _first_key(spec.layout, "v", rows_per_cell, max_split, dialect) for i, spec in specs}
     states = _first_round(con, ref_sql, cur_sql, specs, keys, dialect)
@@ -364,35 +366,29 @@ def column_statistics(
     resolve_cells(con, ref_sql, cur_sql, both, exprs, dialect=dialect,
                   rows_per_cell=rows_per_cell, max_split=max_split, window_rows=window_rows,
                   crossing_share=crossing_share, max_depth=max_depth, window_batch=window_batch)
-    return {spec.name: settled_stats(states[index], binned[index]) for index, spec in specs}
+    return {spec.name: _settled_stats(states[index], binned[index]) for index, spec in specs}
 
 
 def undetailed_stats(cells: Cells, spec: ColumnSpec) -> ColumnStats:
-    """`settled_stats` of cells whose PSI bins need no detail: cells of single values, or cut
-    along known edges."""
-    return settled_stats(cells, _edges_and_bins(cells, spec, _NO_DETAIL))
+    """The statistics of settled cells whose PSI bins need no detail: cells of single values,
+    or cut along known edges."""
+    return _settled_stats(cells, _edges_and_bins(cells, spec, _NO_DETAIL))
 
 
-def settled_stats(cells: Cells, binned: tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...], float | None, float | None]
-           ) -> ColumnStats:
+def _settled_stats(cells: Cells, binned: tuple[tuple[float, ...], tuple[int, ...], tuple[int, ...],
+                                               float | None, float | None]) -> ColumnStats:
+    """A column's statistics once every cell is settled; `binned` from `_edges_and_bins`."""
     edges, ref_bins, cur_bins, ref_min, ref_max = binned
     ks, wass = cells.result() if cells.n1 > 0 and cells.n2 > 0 else (None, None)
     return ColumnStats(cells.n1, cells.n2, ref_min, ref_max, edges, ref_bins, cur_bins, ks, wass)
 
 
-def _value_cells(con: Any, ref_sql: str, cur_sql: str, specs: Sequence[tuple[int, ColumnSpec]]
-                 ) -> dict[int, Cells] | None:
+def _value_cells(con: Any, ref_sql: str, cur_sql: str, columns: Sequence[ColumnSpec]) -> list[Cells] | None:
     """Cells of single values (mlmon.metrics.values) of every column, from two queries; None
     when any column has an infinite value."""
-    exprs = [spec.expr for _, spec in specs]
+    exprs = [spec.expr for spec in columns]
     (ref, _), (cur, _) = read_values(con, ref_sql, exprs), read_values(con, cur_sql, exprs)
-    out = {}
-    for position, (index, spec) in enumerate(specs):
-        cells = value_cells(index, _origin(spec.layout), ref[position], cur[position])
-        if cells is None:
-            return None
-        out[index] = cells
-    return out
+    return columns_cells([_origin(spec.layout) for spec in columns], ref, cur)
 
 
 # --- the interface of a known profile --------------------------------------------------------

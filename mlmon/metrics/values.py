@@ -14,8 +14,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from mlmon.metrics.cells import Cells
+from mlmon.metrics.sqlstats import computed
 
-__all__ = ["IN_MEMORY_VALUES", "fits_in_memory", "read_values", "value_cells"]
+__all__ = ["IN_MEMORY_VALUES", "columns_cells", "fits_in_memory", "read_values", "value_cells"]
 
 IN_MEMORY_VALUES = 1_000_000  # values over both samples and all columns read whole: 8 MB of doubles
 
@@ -33,8 +34,7 @@ def read_values(con: Any, relation: str, exprs: Sequence[str], where: str | None
     items = {f"v{index}": f"CAST(({expr}) AS DOUBLE)" for index, expr in enumerate(exprs)}
     if group is not None:
         items["g"] = group
-    listed = ", ".join(f"{expr} AS {name}" for name, expr in items.items())
-    frame = con.execute(f"SELECT {listed} FROM {relation} AS t{'' if where is None else f' WHERE {where}'}").df()
+    frame = con.execute(f"SELECT * FROM {computed(relation, items, where)}").df()
     values = [frame[f"v{index}"].to_numpy(dtype=float) for index in range(len(exprs))]
     return values, (frame["g"].to_numpy(dtype=np.int64) if group is not None else None)
 
@@ -51,3 +51,15 @@ def value_cells(index: int, r: float, ref: np.ndarray, cur: np.ndarray) -> Cells
     c2 = np.bincount(np.searchsorted(values, cur), minlength=len(values))
     m = (c1 * len(cur) - c2 * len(ref)) * (values - r)
     return Cells(index, len(ref), len(cur), c1, c2, values, values, m, r, np.arange(len(values), dtype=float))
+
+
+def columns_cells(origins: Sequence[float], ref: Sequence[np.ndarray], cur: Sequence[np.ndarray]) -> list[Cells] | None:
+    """`value_cells` of every column (its index: its position), or None when any column has
+    an infinite value."""
+    out = []
+    for index, (r, ref_values, cur_values) in enumerate(zip(origins, ref, cur)):
+        cells = value_cells(index, r, ref_values, cur_values)
+        if cells is None:
+            return None
+        out.append(cells)
+    return out

@@ -13,7 +13,7 @@ from typing import Any, Callable, NamedTuple
 
 from sqlglot import exp
 
-__all__ = ["Change", "CatalogListing", "created_table", "ddl_targets"]
+__all__ = ["Change", "CatalogListing", "created_table", "ddl_targets", "keeps_listing"]
 
 
 def ddl_targets(statement: exp.Expression) -> list[exp.Expression] | None:
@@ -24,6 +24,12 @@ def ddl_targets(statement: exp.Expression) -> list[exp.Expression] | None:
     if isinstance(statement, exp.Drop) and statement.kind in ("TABLE", "VIEW"):
         return list(statement.args.get("tables") or [])
     return None
+
+
+def keeps_listing(statement: exp.Expression) -> bool:
+    """Whether a DDL statement leaves every database's tables and views as they were: a
+    database it creates holds none (every evaluation's scratch asks for its schema)."""
+    return isinstance(statement, exp.Create) and statement.kind == "SCHEMA"
 
 
 def created_table(create: exp.Create) -> exp.Expression:

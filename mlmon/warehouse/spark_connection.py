@@ -30,7 +30,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from mlmon.warehouse.duckdb import CATALOG
-from mlmon.warehouse.spark_catalog import CatalogListing, created_table, ddl_targets
+from mlmon.warehouse.spark_catalog import CatalogListing, created_table, ddl_targets, keeps_listing
 from mlmon.warehouse.spark_codegen import chooses_expression_mode
 from mlmon.warehouse.spark_errors import is_spark_error
 from mlmon.warehouse.spark_result import SparkQueryError, SparkResult, duckdb_type
@@ -204,9 +204,8 @@ class SparkConnection:
         if isinstance(statement, exp.Create) and self._exists_already(statement):
             return SparkResult(None)
         change = None
-        if isinstance(statement, exp.Create) and statement.kind == "SCHEMA":
-            pass  # a database it creates holds no table: the kept listing stands (every evaluation's scratch asks)
-        elif isinstance(statement, (exp.Create, exp.Drop, exp.Alter, exp.Delete, exp.Update)):
+        ddl = isinstance(statement, (exp.Create, exp.Drop, exp.Alter, exp.Delete, exp.Update))
+        if ddl and not keeps_listing(statement):
             # A store's three views refreshed would otherwise list the catalog after each.
             change = self._catalog.change_of(statement, self.schema_map)
             if change is None:

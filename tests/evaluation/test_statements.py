@@ -176,7 +176,7 @@ def test_two_stores_of_one_model_read_its_training_rows_once_per_build(
     # different draws: each plans its sort with the same count of rows and distinct values.
     # Held-out rows this few are compared by reading their values whole (mlmon.metrics.values),
     # once per store: the same one scan a store's first round of cells makes of them.
-    values_read = [s for s in repeated if s.startswith("SELECT CAST((") and " AS v0" in s]
+    values_read = [s for s in repeated if s.startswith("SELECT * FROM (SELECT CAST((") and " AS v0" in s]
     assert len(values_read) == 1 and repeated[values_read[0]] == 2
     assert {s for s in repeated if "APPROX_COUNT_DISTINCT" not in s} == set(values_read)
     lookups = [s for s in statements if "FROM mlmon.reference_profiles" in s]
