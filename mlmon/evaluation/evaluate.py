@@ -121,7 +121,7 @@ def _data_drift(con: duckdb.DuckDBPyConnection, current_sql: str, reference: Ref
     # One seed per side: two sides holding the same rows must not be cut at the same rows.
     # The reference's side is the same for every period of a store (same size): drawn once.
     ref = once(reference.memo, ("drift_sample", tuple(features), n, plan.sample_key),
-               lambda: draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key))
+               lambda: draw_sample(con, reference.sql, features, n, _DRIFT_SEED, key=plan.sample_key, rows=n_ref))
     if every_row is not None and n == n_cur:  # the sample is every row: no draw, nothing to order on
         cur = canonical_order(every_row()[features])
     else:

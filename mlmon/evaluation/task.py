@@ -216,7 +216,7 @@ def _bounded(con: Con, relation_sql: str, columns: Sequence[str], max_rows: int,
     if rows <= max_rows:
         return _fetch(con, relation_sql, columns, where)
     return draw_hash_sample(con, relation_sql, list(columns), list(columns), max_rows, _ESTIMATION_SEED,
-                            where=None if where is None else where.sql("duckdb"))
+                            where=None if where is None else where.sql("duckdb"), rows=rows)
 
 
 def _estimated_multiclass(con: Con, current_sql: str, plan: "EvaluationPlan",

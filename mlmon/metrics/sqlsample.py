@@ -33,7 +33,9 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
+from mlmon.metrics.row_order import null_flag, row_ordinals
 from mlmon.metrics.sqlstats import quote
+from mlmon.metrics import values
 
 __all__ = ["is_orderable", "portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "scramble_sql", "scramble",
            "last_draw"]
@@ -227,19 +229,27 @@ def sample_query(con: Any, relation: str, select: Sequence[str], hashed: Sequenc
     columns alone: the other columns only break ties between rows whose selected values are
     equal, so the rows read are the same and the sort is far cheaper (a kept or bounded sample
     reads a few columns of wide rows)."""
-    return sqlglot.parse_one(_sample_sql(con, relation, select, hashed, size, seed, where), read="duckdb")
+    ordered = _ordered(con, relation, select, hashed)
+    return sqlglot.parse_one(_sample_sql(con, relation, select, ordered, size, seed, where), read="duckdb")
 
 
 def draw_hash_sample(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
                      where: str | None = None, rows: int | None = None) -> pd.DataFrame:
     """At most `size` rows of `select` as a DataFrame, drawn over the `hashed` columns (a key,
     or every column of the row), in canonical order. `rows`, the rows meeting `where` when the
-    caller counted them already, spares the counting query when they are no more than `size`."""
-    return canonical_order(con.execute(_sample_sql(con, relation, select, hashed, size, seed, where, rows)).df())
+    caller counted them already, spares the counting query when they are no more than `size`.
+    Rows that fit in memory are read whole and drawn in numpy: the same rows, one query."""
+    ordered = _ordered(con, relation, select, hashed)
+    if size > 0 and (rows is None or rows > size):
+        drawn = _drawn_in_memory(con, relation, select, ordered, size, seed, where, rows)
+        if drawn is not None:
+            return canonical_order(drawn)
+    return canonical_order(con.execute(_sample_sql(con, relation, select, ordered, size, seed, where, rows)).df())
 
 
-def _sample_sql(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str], size: int, seed: int,
-                where: str | None, rows: int | None = None) -> str:
+def _ordered(con: Any, relation: str, select: Sequence[str], hashed: Sequence[str]) -> list[tuple[str, str]]:
+    """The columns ((name, DuckDB type)) whose order numbers the rows: the hashed ones, then,
+    unless they cover every selected column, the relation's others."""
     types = dict(_column_types(con, relation))
     # Both engines resolve column names whatever their case.
     by_name = {name.lower(): dtype for name, dtype in types.items()}
@@ -249,7 +259,38 @@ def _sample_sql(con: Any, relation: str, select: Sequence[str], hashed: Sequence
     first = [(name, by_name[name.lower()]) for name in hashed]
     rest = [(name, dtype) for name, dtype in types.items() if name.lower() not in {h.lower() for h in hashed}]
     orderable = {name for name, dtype in first if is_orderable(dtype)}
-    ordered = first if set(select) <= orderable else [*first, *rest]
+    return first if set(select) <= orderable else [*first, *rest]
+
+
+def _drawn_in_memory(con: Any, relation: str, select: Sequence[str], ordered: Sequence[tuple[str, str]], size: int,
+                     seed: int, where: str | None, rows: int | None) -> pd.DataFrame | None:
+    """The sample's rows (the definition's), from every row read in one query and numbered in
+    numpy (mlmon.metrics.row_order): no window, no planning query. None, having read nothing
+    or at most the rows that fit, when they do not fit in memory (`fits_in_memory`) or pandas
+    may not order them as the engine does."""
+    sorted_on = _sorted_on(ordered)
+    read = list(dict.fromkeys([*select, *sorted_on]))
+    fitting = values.IN_MEMORY_VALUES // (len(read) + len(sorted_on) or 1)
+    if rows is not None and rows > fitting:
+        return None
+    items = [*(f"t.{quote(c)}" for c in read),
+             *(f"t.{quote(c)} IS NULL AS {null_flag(i)}" for i, c in enumerate(sorted_on))]
+    frame = con.execute(f"SELECT {', '.join(items)} FROM {relation} AS t{f' WHERE {where}' if where else ''} "
+                        f"LIMIT {fitting + 1}").df()
+    if len(frame) > fitting:
+        return None
+    ordinals = row_ordinals(frame, sorted_on, dict(ordered))
+    if ordinals is None:
+        return None
+    if size < len(frame):
+        draw, ordinal = last_draw(len(frame), size, seed)
+        draws = scramble(ordinals, seed)
+        frame = frame[(draws < draw) | ((draws == draw) & (ordinals <= ordinal))]
+    return frame[list(select)].reset_index(drop=True)
+
+
+def _sample_sql(con: Any, relation: str, select: Sequence[str], ordered: Sequence[tuple[str, str]], size: int,
+                seed: int, where: str | None, rows: int | None = None) -> str:
     if rows is not None and rows <= size:
         return portable_sample_sql(relation, select, ordered, size, seed, where, rows=rows)  # every row: no draw
     rows, prefix = _plan(con, relation, _sorted_on(ordered), size, where)

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from sqlglot import exp
 
-from mlmon.metrics import sqlsample
+from mlmon.metrics import sqlsample, values
 from mlmon.metrics.sqlsample import (canonical_order, draw_hash_sample, last_draw, portable_sample_sql, sample_query,
                                     scramble, scramble_sql)
 
@@ -309,10 +309,34 @@ def test_a_known_row_count_within_the_size_takes_every_row_without_counting_them
     assert everything.equals(draw_hash_sample(con, "t", ["i", "x"], ["i", "x"], 20_000, 7))
     assert len(everything) == 20_000
     assert len(counting.statements) == 2 and not any("COUNT" in s for s in counting.statements)  # DESCRIBE, rows
-    counting.statements.clear()
+
+
+def test_rows_that_fit_in_memory_are_read_once_and_drawn_without_a_window(con, monkeypatch):
+    counting = _Counting(con)
     drawn = draw_hash_sample(counting, "t", ["i", "x"], ["i", "x"], 1_000, 7, rows=20_000)
-    assert drawn.equals(draw_hash_sample(con, "t", ["i", "x"], ["i", "x"], 1_000, 7))
-    assert any("COUNT(*)" in s for s in counting.statements)  # a draw still counts and plans
+    assert len(drawn) == 1_000
+    assert len(counting.statements) == 2  # DESCRIBE, the rows
+    assert not any("COUNT(" in s or "OVER" in s for s in counting.statements)
+    counting.statements.clear()
+    monkeypatch.setattr(values, "IN_MEMORY_VALUES", 0)  # the engine's draw: counts, plans, numbers rows
+    assert drawn.equals(draw_hash_sample(counting, "t", ["i", "x"], ["i", "x"], 1_000, 7))
+    assert any("COUNT(*)" in s for s in counting.statements) and any("OVER" in s for s in counting.statements)
+
+
+def test_rows_beyond_memory_are_not_read_whole(con, monkeypatch):
+    """`fits_in_memory` counts the read columns and their NULL flags: 20,000 rows of 2 + 2 fit
+    in 80,000 values and not in one less. Without a row count, at most one row more than fits
+    is read before the engine's draw takes over."""
+    expected = draw_hash_sample(con, "t", ["i", "x"], ["i", "x"], 1_000, 7)
+    for limit, whole in ((80_000, True), (79_999, False)):
+        monkeypatch.setattr(values, "IN_MEMORY_VALUES", limit)
+        for rows in (20_000, None):
+            counting = _Counting(con)
+            assert draw_hash_sample(counting, "t", ["i", "x"], ["i", "x"], 1_000, 7, rows=rows).equals(expected)
+            assert any("OVER" in s for s in counting.statements) is not whole
+            read_whole = [s for s in counting.statements if "__mlmon_null_" in s]
+            assert bool(read_whole) is (whole or rows is None)
+            assert all(s.endswith(f"LIMIT {limit // 4 + 1}") for s in read_whole)
 
 
 def test_sample_query_ranks_on_a_leading_column_that_nearly_identifies_rows():
@@ -389,3 +413,80 @@ def test_a_cut_at_draw_zero_keeps_ordinals_by_their_ordinal_too():
         assert "__mlmon_ranked" in ranked
         assert con.execute(ranked).fetchall() == con.execute(
             portable_sample_sql("z3", ["a", "b", "v"], ordered, size, seed)).fetchall()
+
+
+# --- small data drawn in numpy takes the rows of the definition ---------------------------------
+
+
+def _assert_same_rows(found: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Equal values, missing ones alike (a text column of NULLs only is read as str or object)."""
+    def plain(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.astype(object).where(frame.notna(), None)
+    pd.testing.assert_frame_equal(plain(found), plain(expected))
+
+
+def _both_ways(con, monkeypatch, *args, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    """(drawn in memory, drawn by the engine, whether the first was read whole)."""
+    counting = _Counting(con)
+    whole = draw_hash_sample(counting, *args, **kwargs)
+    read_whole = any("__mlmon_null_" in s for s in counting.statements)
+    with monkeypatch.context() as patch:
+        patch.setattr(values, "IN_MEMORY_VALUES", 0)
+        by_engine = draw_hash_sample(con, *args, **kwargs)
+    return whole, by_engine, read_whole
+
+
+@pytest.mark.parametrize("hashed", [["a", "x", "s", "b", "l"], ["x", "s"], ["s", "b", "a", "x"], ["b"], ["l"]])
+@pytest.mark.parametrize("where", [None, "x > 0 OR s IS NULL"])
+def test_rows_read_whole_are_drawn_as_the_engine_draws_them(awkward, monkeypatch, hashed, where):
+    """Ties everywhere, NULL first, NaN after every number, -0.0 beside 0.0, text, booleans, whole
+    rows repeated, a list column outside the order: the same rows as the engine's numbering."""
+    rows = awkward.execute(f"SELECT COUNT(*) FROM awkward AS t{' WHERE ' + where if where else ''}").fetchone()[0]
+    for seed in (0, 3):
+        for size in (1, 37, 800, rows - 1):
+            for select in (["a", "x", "s", "b"], ["x"]):
+                for known in (None, rows):
+                    whole, by_engine, read_whole = _both_ways(awkward, monkeypatch, "awkward", select, hashed, size,
+                                                              seed, where=where, rows=known)
+                    assert read_whole
+                    assert len(whole) == size
+                    _assert_same_rows(whole, by_engine)
+
+
+@pytest.fixture
+def typed():
+    """Dates, timestamps (with and without a time zone), text beyond ASCII, decimals and
+    integers beyond 2^53, each with NULLs and ties."""
+    c = duckdb.connect()
+    c.execute("SET TimeZone = 'UTC'")
+    c.execute("""CREATE TABLE typed AS SELECT
+        CASE WHEN i % 9 = 0 THEN NULL ELSE DATE '2024-01-01' + CAST(i % 40 AS INTEGER) END AS d,
+        CASE WHEN i % 10 = 0 THEN NULL ELSE TIMESTAMP '2024-01-01' + INTERVAL (i % 50) MINUTE END AS ts,
+        CASE WHEN i % 11 = 0 THEN NULL ELSE TIMESTAMPTZ '2024-01-01 00:00:00+00' + INTERVAL (i % 30) HOUR END AS tz,
+        CASE WHEN i % 12 = 0 THEN NULL ELSE ['é', 'e', 'Z', 'z', 'ß', '日本', 'ä', ''][1 + i % 8] END AS u,
+        CASE WHEN i % 13 = 0 THEN NULL ELSE CAST((i % 17) / 4 AS DECIMAL(9, 2)) END AS small_decimal,
+        CASE WHEN i % 14 = 0 THEN NULL ELSE CAST((i % 19) / 8 AS DECIMAL(20, 3)) END AS wide_decimal,
+        CASE WHEN i % 15 = 0 THEN NULL ELSE 9007199254740993 + (i % 5) END AS huge,
+        CASE WHEN i % 16 = 0 THEN NULL ELSE i % 21 END AS n
+        FROM range(2500) AS r(i)""")
+    yield c
+    c.close()
+
+
+@pytest.mark.parametrize("hashed, exact", [(["d", "n"], True), (["ts", "u"], True), (["tz", "n", "u"], True),
+                                           (["small_decimal", "d"], True), (["u"], True),
+                                           (["wide_decimal", "n"], False), (["huge", "n"], False)])
+def test_values_pandas_orders_differently_fall_back_to_the_engine(typed, monkeypatch, hashed, exact):
+    """Dates, timestamps, text beyond ASCII and short decimals are numbered in memory; decimals
+    beyond 15 digits and integers beyond 2^53, which doubles may not tell apart, are drawn by
+    the engine. Either way, the rows of the definition."""
+    for size in (3, 400):
+        whole, by_engine, read_whole = _both_ways(typed, monkeypatch, "typed", hashed, hashed, size, 5, rows=2500)
+        assert len(whole) == size
+        _assert_same_rows(whole, by_engine)
+        assert read_whole  # the rows are read whole before their values are judged
+    from mlmon.metrics.row_order import null_flag, row_ordinals
+    frame = typed.execute(f"SELECT {', '.join(hashed)}, {', '.join(f'{c} IS NULL AS {null_flag(i)}' for i, c in enumerate(hashed))} "
+                          "FROM typed").df()
+    types = {r[0]: str(r[1]) for r in typed.execute("DESCRIBE typed").fetchall()}
+    assert (row_ordinals(frame, hashed, types) is not None) is exact
