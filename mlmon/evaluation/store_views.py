@@ -51,13 +51,18 @@ class _StoreColumns:
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection, store: str) -> "_StoreColumns":
+        # One statement for both: the metrics' kinds (part 0) and each distinct label set
+        # (part 1), each by the evaluation that first wrote it, so that keys keep that order.
         rows = con.execute(
-            "SELECT m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL, "
-            "bool_or(m.lower IS NOT NULL OR m.upper IS NOT NULL), min(e.created_at) "
+            "SELECT 0 AS part, m.metric AS name, m.feature IS NOT NULL, m.segment IS NOT NULL, "
+            "bool_or(m.lower IS NOT NULL OR m.upper IS NOT NULL), min(e.created_at) AS first "
             "FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e ON e.evaluation_id = m.evaluation_id "
-            "WHERE m.store = ? GROUP BY m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL ORDER BY 5, 1", [store]
+            "WHERE m.store = ? GROUP BY m.metric, m.feature IS NOT NULL, m.segment IS NOT NULL "
+            "UNION ALL SELECT 1, CAST(labels AS VARCHAR), NULL, NULL, NULL, min(created_at) "
+            "FROM mlmon.evaluations WHERE store = ? GROUP BY CAST(labels AS VARCHAR) ORDER BY 1, 6, 2", [store, store]
         ).fetchall()
-        return cls([tuple(r) for r in rows], _label_keys(con, store))
+        labels = [json.loads(r[1]) if r[1] else {} for r in rows if r[0] == 1]
+        return cls([tuple(r[1:]) for r in rows if r[0] == 0], label_types([v for v in labels if isinstance(v, dict)]))
 
     def metric_names(self, per_feature: bool, per_segment: bool = False) -> list[tuple[str, bool]]:
         """(metric, has a band): by the evaluation that first wrote them, then by name. Not by
@@ -100,12 +105,6 @@ def label_types(labels: Sequence[dict[str, Any]]) -> dict[str, str]:
         else:
             types[key] = "VARCHAR"
     return types
-
-
-def _label_keys(con: duckdb.DuckDBPyConnection, store: str) -> dict[str, str]:
-    rows = con.execute("SELECT labels FROM mlmon.evaluations WHERE store = ? ORDER BY created_at", [store]).fetchall()
-    values = [json.loads(text) if text else {} for (text,) in rows]
-    return label_types([v for v in values if isinstance(v, dict)])
 
 
 def _pivot(metrics: list[tuple[str, bool]]) -> tuple[list[exp.Expression], list[str]]:

@@ -70,6 +70,9 @@ class SparkConnection:
         self.schema_map = dict(schema_map)  # DuckDB schema → Spark database
         self._duckdb_schema = {v: k for k, v in self.schema_map.items()}
         self._file_views: dict[str, str] = {}
+        # One reader per file, shared by every scan naming it: a CSV's schema is inferred by a
+        # pass over it (a Spark job or two), once per command rather than once per file list.
+        self._file_frames: dict[tuple[str, str, str], Any] = {}
         self._catalog = CatalogListing(spark, lambda: {*self.schema_map.values(), SYSTEM_SCHEMA, STAGING_SCHEMA},
                                        lambda frame: [(f.name, duckdb_type(f.dataType)) for f in frame.schema.fields])
         self._staged = StagedViews(spark)
@@ -165,6 +168,7 @@ class SparkConnection:
         for view in self._file_views.values():
             self.spark.catalog.dropTempView(view)
         self._file_views.clear()
+        self._file_frames.clear()
         self._memo.clear()
         self._described.clear()
         if self._local is not None:
@@ -360,7 +364,12 @@ class SparkConnection:
             delimiter = options.get("delim") or options.get("sep") or ","
             reader = reader.option("header", str(options.get("header", True)).lower()).option("inferSchema", "true").option("sep", delimiter)
         # One reader per file, unioned in the order given: rows keep file order as in DuckDB.
-        frames = [getattr(reader, fmt)(path) for path in resolved]
+        settings = repr(sorted(options.items()))
+        frames = []
+        for path in resolved:
+            if (fmt, path, settings) not in self._file_frames:
+                self._file_frames[fmt, path, settings] = getattr(reader, fmt)(path)
+            frames.append(self._file_frames[fmt, path, settings])
         frame = frames[0]
         for other in frames[1:]:
             frame = frame.unionByName(other, allowMissingColumns=True)

@@ -69,6 +69,20 @@ def test_views_pivot_metrics_and_labels_with_awkward_names(warehouse):
     assert json.loads(stored[0]) == labels
 
 
+def test_label_columns_follow_the_first_evaluation_of_each_key_and_type_every_value(warehouse):
+    """Keys become columns in the order the store first saw them (a label set seen again later
+    changes nothing); a key whose values mix integers and text is text, integers and numbers
+    a DOUBLE."""
+    for minutes, labels in enumerate([{"b": 1, "a": 1.5}, {"c": "x", "b": 2}, {"b": 1, "a": 1.5}, {"d": 1, "b": "two"},
+                                      {"a": 2}]):
+        append_evaluation(warehouse, record("keys", labels, minutes=minutes), [MetricValue("accuracy", 0.5)], None, [])
+    view = warehouse.query_df('SELECT * FROM "keys" ORDER BY created_at')
+    assert [c for c in view.columns if c in "abcd"] == ["b", "a", "c", "d"]
+    types = {r[0]: r[1] for r in warehouse.con.execute('DESCRIBE "keys"').fetchall()}
+    assert (types["a"], types["b"], types["c"], types["d"]) == ("DOUBLE", "VARCHAR", "VARCHAR", "BIGINT")
+    assert view["b"].tolist()[:4] == ["1", "2", "1", "two"] and pd.isna(view["b"].tolist()[4])
+
+
 def test_kept_rows_widen_when_types_change(warehouse):
     con = warehouse.con
     con.execute("CREATE TABLE m1 AS SELECT i::BIGINT AS x, 'a' AS c FROM range(5) r(i)")

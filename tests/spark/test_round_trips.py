@@ -307,3 +307,28 @@ def test_doubles_in_generated_sql_come_back_bit_for_bit(spark_con: SparkConnecti
     values = doubles()
     row = spark_con.execute("SELECT [" + ", ".join(double_literal(x) for x in values) + "] AS a").fetchone()[0]
     assert np.array_equal(np.array(row, dtype=np.float64).view(np.int64), values.view(np.int64))
+
+
+def test_a_csv_file_named_by_several_scans_has_its_schema_inferred_once(engines: dict, tmp_path) -> None:
+    """File lists sharing CSV files: each file's reader, whose schema inference is a pass over
+    the file (a Spark job or two), is made once per connection; every scan answers as DuckDB's."""
+    for month, rows in (("a", [(1, 2.5), (2, 3.5)]), ("b", [(3, 4.5)]), ("c", [(4, 5.5), (5, 6.5)])):
+        (tmp_path / f"{month}.csv").write_text("id,x\n" + "".join(f"{i},{x}\n" for i, x in rows))
+    a, b, c = (str(tmp_path / f"{m}.csv") for m in "abc")
+    scans = [f"SELECT sum(id), sum(x), count(*) FROM read_csv([{', '.join(repr(p) for p in files)}], union_by_name = true)"
+             for files in ([a, b], [b, c], [c])]
+    spark = engines["spark"]
+    answers = [spark.execute(scan).fetchall() for scan in scans]
+    assert answers == [engines["duckdb"].execute(scan).fetchall() for scan in scans]
+    assert answers[1] == [(12, 16.5, 3)]
+
+    def jobs_of(query: str) -> int:
+        before = _jobs(spark)
+        spark.execute(query).fetchall()
+        return _jobs(spark) - before
+
+    # A new list of files already read costs what a query of a list already viewed does: no inference.
+    viewed = jobs_of(f"SELECT max(x) FROM read_csv([{c!r}], union_by_name = true)")
+    assert jobs_of(f"SELECT max(x) FROM read_csv([{c!r}, {a!r}], union_by_name = true)") == viewed
+    spark.close()  # forgets the readers
+    assert jobs_of(f"SELECT min(x) FROM read_csv([{c!r}, {a!r}], union_by_name = true)") > viewed
