@@ -56,26 +56,34 @@ def score_on_spark(
             yield pd.concat([frame[kept], score(frame[columns])], axis=1)
 
     con.spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
+    if _scored_on_the_driver(source):
+        rows = source.toPandas()
+        chunks = [rows.iloc[a:a + chunk_rows] for a in range(0, len(rows), chunk_rows)]
+        scored = (con.spark.createDataFrame(pd.concat(list(score_batches(chunks)), ignore_index=True),
+                                            schema=output_schema)
+                  if chunks else con.spark.createDataFrame([], schema=output_schema))
+    else:
+        scored = source.mapInPandas(score_batches, output_schema)
+    # Scratch rows (an evaluation's) stay in this session's cache: no parquet, no metastore.
+    written = con.stage_frame(output_table, scored)
+    if written is None:
+        written = _save(con, scored, output_table)
+    if progress is not None:
+        progress(written)
+    return written
+
+
+def _save(con: "SparkConnection", scored: Any, output_table: str) -> int:
+    """Write the scored rows as the metastore table `output_table`: their count."""
     target = con.table_name(output_table)
     con.catalog_changed()
     con.spark.sql(f"DROP TABLE IF EXISTS {target}")
     try:
-        if _scored_on_the_driver(source):
-            rows = source.toPandas()
-            chunks = [rows.iloc[a:a + chunk_rows] for a in range(0, len(rows), chunk_rows)]
-            scored = (con.spark.createDataFrame(pd.concat(list(score_batches(chunks)), ignore_index=True),
-                                                schema=output_schema)
-                      if chunks else con.spark.createDataFrame([], schema=output_schema))
-        else:
-            scored = source.mapInPandas(score_batches, output_schema)
         scored.write.format("parquet").saveAsTable(target)
     except BaseException:
         con.spark.sql(f"DROP TABLE IF EXISTS {target}")
         raise
-    written = int(con.spark.table(target).count())
-    if progress is not None:
-        progress(written)
-    return written
+    return int(con.spark.table(target).count())
 
 
 def _scored_on_the_driver(source: Any, workers_python: str | None = None) -> bool:

@@ -92,6 +92,16 @@ class SparkConnection:
         self._memo.clear()
         self._described.clear()
 
+    def stage_frame(self, table: str, frame: Any) -> int | None:
+        """Keep a DataFrame as the staging-schema table `table` (DuckDB SQL names it), cached
+        (`mlmon.warehouse.spark_staged`): its row count. None, having done nothing, when `table`
+        is not in the staging schema."""
+        name = StagedViews.staged_name(exp.to_table(table, dialect="duckdb"))
+        if name is None:
+            return None
+        self._forget_described(name)
+        return self._staged.create_from(name, frame)
+
     # -- the DuckDB connection surface --------------------------------------------------------
 
     def execute(self, sql: str | exp.Expression, params: Sequence[Any] | None = None) -> SparkResult:

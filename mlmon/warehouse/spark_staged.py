@@ -7,13 +7,15 @@ Here it becomes a temporary view of this session, cached in memory (spilling to 
 eager `CACHE TABLE`: the query runs once, at the CREATE, so it fails where the CTAS would have
 failed, before anything visible changes; later reads hit the cache, and DROP frees it.
 
+Scoring's output in the staging schema (an evaluation's scored rows) is cached the same way,
+from the scoring's DataFrame (`SparkConnection.stage_frame`).
+
 A temporary view is invisible to every other session and dies with this one: no reader ever
 sees a staged relation, a killed build leaves nothing behind, and `close` drops what is left.
 A `CREATE VIEW` of the staging schema (a period's rows read in place from a staged table)
 becomes an uncached temporary view the same way: Spark refuses a metastore view over a
 temporary one. Statements name the relation as before (`"mlmon_staging"."x"`); `StagedViews.substitute`
-points them at the view. Relations of the staging schema written by other means (scoring's
-`saveAsTable`) stay metastore tables.
+points them at the view.
 """
 
 from __future__ import annotations
@@ -56,20 +58,24 @@ class StagedViews:
         The view is built from a DataFrame, so it keeps its analysed plan: dropping a view it
         reads from later does not change it. Caching counts the rows (as `CACHE TABLE` does), and
         the count is kept: `SELECT count(*)` of a staged table needs no job."""
+        self.create_from(name, self.spark.sql(query_sql), cache)
+
+    def create_from(self, name: str, frame: Any, cache: bool = True) -> int | None:
+        """`create` of a DataFrame (rows computed outside SQL: scoring's); its row count when cached."""
         self._created += 1
         view = f"{VIEW_PREFIX}{self._created}_{name}"[:200]
-        frame = self.spark.sql(query_sql)
         self.drop(name)
         frame.createOrReplaceTempView(view)
         self._views[name] = view
         if not cache:
-            return
+            return None
         try:
             self.spark.catalog.cacheTable(view)
             self._rows[name] = int(self.spark.table(f"`{view}`").count())
         except BaseException:
             self.drop(name)
             raise
+        return self._rows[name]
 
     def drop(self, name: str) -> bool:
         """Uncache and drop the view of `name`; False when `name` has none."""

@@ -13,6 +13,7 @@ import sqlglot
 from scipy import stats
 
 from mlmon.metrics import univariate as uv
+from mlmon.metrics import values
 from mlmon.metrics.sqlstats import counts_sql, moments_sql
 from mlmon.metrics.twosample import SampleColumn, two_sample_statistics
 from mlmon.metrics.types import MetricValue
@@ -514,3 +515,37 @@ def test_engine_sql_transpiles_to_spark(con):
     for sql in recorder.sql:
         for statement in sqlglot.parse(sql, read="duckdb"):
             statement.sql("spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+class _Statements:
+    """A connection that keeps the text of every statement it runs."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con, self.texts = con, []
+
+    def execute(self, text: str, *args):
+        self.texts.append(text)
+        return self.con.execute(text, *args)
+
+
+def test_a_small_reference_finds_its_deciles_in_two_scans_a_large_one_in_one_per_column(con, monkeypatch):
+    """The first scan counts the rows; the columns left whose values fit in memory together
+    share the next. Beyond memory, one column per scan. The profile is the same either way."""
+    rng = np.random.default_rng(3)
+    load(con, "ref", {name: rng.normal(size=400).round(2) for name in ("a", "b", "c", "d")})
+    names = ["a", "b", "c", "d"]
+
+    def deciles_scans(limit: int):
+        monkeypatch.setattr(values, "IN_MEMORY_VALUES", limit)
+        counting = _Statements(con)
+        profile = profile_reference(counting, "ref", names, [])
+        return profile, sum("quantile" in text.lower() for text in counting.texts)
+
+    together, scans = deciles_scans(1_200)  # 400 rows x 3 columns left after the first
+    assert scans == 2
+    assert deciles_scans(1_199)[1] == 3  # then 2 columns left: 800 values
+    apart, scans = deciles_scans(799)
+    assert scans == 4
+    assert together == apart
+    assert together.numeric["c"].edges == pytest.approx(
+        np.quantile(con.execute("SELECT c FROM ref").fetchnumpy()["c"], np.arange(1, 10) / 10), rel=1e-12)

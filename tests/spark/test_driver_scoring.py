@@ -87,3 +87,26 @@ def test_workers_of_another_python_score_in_the_executors(spark_con: SparkConnec
     assert conf.get("spark.pyspark.python") == sys.executable
     assert spark_scoring._scored_on_the_driver(frame)
     assert not spark_scoring._scored_on_the_driver(frame, workers_python="/opt/other/python3")
+
+
+@pytest.mark.parametrize("limit", [16 << 20, -1], ids=["driver", "executors"])
+def test_scratch_scores_stay_in_the_session_cache(spark_con: SparkConnection, model: TrainedModel, rows: str,
+                                                  monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """Scored rows of the staging schema (an evaluation's scratch) are a cached view of this
+    session, not a metastore table: the same rows as a written table, counted without a job,
+    gone at the DROP."""
+    spark_con.execute('CREATE SCHEMA IF NOT EXISTS "mlmon_staging"')
+    scratch = '"mlmon_staging"."ev__scored_t1"'
+    with monkeypatch.context() as patched:
+        patched.setattr(spark_scoring, "SMALL_INPUT_BYTES", limit)
+        written = score_relation(spark_con, model.pipeline, rows, scratch, model.features, model.classes, model.task)
+    table, _ = _score(spark_con, model, rows, "scored_written", monkeypatch, limit=limit)
+    assert written == 300
+    assert "ev__scored_t1" not in {t.name for t in spark_con.spark.catalog.listTables("mlmon_staging")}
+    staged = spark_con.dataframe(f"SELECT * FROM {scratch}").orderBy("id").toArrow()
+    assert staged.equals(table)
+    jobs = spark_con.spark.sparkContext._jsc.sc().dagScheduler().numTotalJobs()
+    assert spark_con.execute(f"SELECT count(*) FROM {scratch}").fetchone() == (300,)
+    assert spark_con.spark.sparkContext._jsc.sc().dagScheduler().numTotalJobs() == jobs
+    spark_con.execute(f"DROP TABLE {scratch}")
+    assert not any(t.name.endswith("ev__scored_t1") for t in spark_con.spark.catalog.listTables() if t.isTemporary)
