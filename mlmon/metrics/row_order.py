@@ -41,7 +41,7 @@ def row_ordinals(frame: pd.DataFrame, columns: Sequence[str], types: Mapping[str
     for index, name in enumerate(columns):
         missing = frame[null_flag(index)].to_numpy(dtype=bool)
         values = frame[name].to_numpy()[~missing]
-        if not _exact(values, types.get(name, "")):
+        if not _exact(values, types[name]):
             return None
         rank = np.zeros(len(frame), dtype=np.int64)
         if len(values):
@@ -49,7 +49,7 @@ def row_ordinals(frame: pd.DataFrame, columns: Sequence[str], types: Mapping[str
                 _, inverse = np.unique(values, return_inverse=True)
             except TypeError:  # values Python cannot compare with each other
                 return None
-            rank[~missing] = inverse.reshape(-1) + 1
+            rank[~missing] = inverse + 1
         keys.append(rank)
     ordinals = np.empty(len(frame), dtype=np.int64)
     order = np.lexsort(keys[::-1]) if keys else np.arange(len(frame))  # lexsort's last key sorts first
@@ -67,7 +67,7 @@ def _exact(values: np.ndarray, dtype: str) -> bool:
     base = dtype.split("(")[0].strip().upper()
     if _INTEGER.match(base):
         return not len(values) or float(np.nanmax(np.abs(values))) <= _EXACT_DOUBLE
-    if base in ("DECIMAL", "NUMERIC"):
+    if base == "DECIMAL":
         digits = re.search(r"\((\d+)", dtype)
         return digits is not None and int(digits.group(1)) <= _EXACT_DIGITS
     return True

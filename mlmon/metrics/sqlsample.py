@@ -33,9 +33,9 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
+from mlmon.metrics import values
 from mlmon.metrics.row_order import null_flag, row_ordinals
 from mlmon.metrics.sqlstats import quote
-from mlmon.metrics import values
 
 __all__ = ["is_orderable", "portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "scramble_sql", "scramble",
            "last_draw"]
@@ -266,11 +266,11 @@ def _drawn_in_memory(con: Any, relation: str, select: Sequence[str], ordered: Se
                      seed: int, where: str | None, rows: int | None) -> pd.DataFrame | None:
     """The sample's rows (the definition's), from every row read in one query and numbered in
     numpy (mlmon.metrics.row_order): no window, no planning query. None, having read nothing
-    or at most the rows that fit, when they do not fit in memory (`fits_in_memory`) or pandas
-    may not order them as the engine does."""
+    or at most one row more than fits, when the read columns and their NULL flags hold more
+    than `values.IN_MEMORY_VALUES` values, or when pandas may not order them as the engine does."""
     sorted_on = _sorted_on(ordered)
     read = list(dict.fromkeys([*select, *sorted_on]))
-    fitting = values.IN_MEMORY_VALUES // (len(read) + len(sorted_on) or 1)
+    fitting = values.IN_MEMORY_VALUES // (len(read) + len(sorted_on))  # `select` names a column at least
     if rows is not None and rows > fitting:
         return None
     items = [*(f"t.{quote(c)}" for c in read),
@@ -311,7 +311,7 @@ def canonical_order(frame: pd.DataFrame) -> pd.DataFrame:
     columns = list(frame.columns)
     try:
         order = frame.sort_values(columns, kind="mergesort", na_position="last").index
-    except TypeError:  # an object column mixing types: compare the text of its values
+    except (TypeError, ValueError):  # mixed types, or lists (arrays): compare the text of the values
         order = frame.astype(str).sort_values(columns, kind="mergesort").index
     return frame.loc[order].reset_index(drop=True)
 

@@ -405,6 +405,7 @@ def test_a_cut_at_draw_zero_keeps_ordinals_by_their_ordinal_too():
     sql = portable_sample_sql("z", ["v"], [("v", "BIGINT")], 1, seed, rows=100)
     assert "__mlmon_ordinal <= 50" in sql and "__mlmon_draw = c.__mlmon_cut" in sql
     assert con.execute(sql).fetchall() == [(49,)]
+    assert draw_hash_sample(con, "z", ["v"], ["v"], 1, seed)["v"].tolist() == [49]  # read whole, numbered in numpy
     # Ranked on a prefix first: the same tie-break finds the tie group holding ordinal 50.
     con.execute("CREATE TABLE z3 AS SELECT i % 10 AS a, i % 7 AS b, i AS v FROM range(100) AS r(i)")
     ordered = [("a", "BIGINT"), ("b", "BIGINT"), ("v", "BIGINT")]
@@ -426,10 +427,11 @@ def _assert_same_rows(found: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 
 def _both_ways(con, monkeypatch, *args, **kwargs) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
-    """(drawn in memory, drawn by the engine, whether the first was read whole)."""
+    """(drawn in memory when it can be, drawn by the engine, whether the first was drawn in
+    memory: its rows read whole and no window numbered them)."""
     counting = _Counting(con)
     whole = draw_hash_sample(counting, *args, **kwargs)
-    read_whole = any("__mlmon_null_" in s for s in counting.statements)
+    read_whole = not any("OVER" in s for s in counting.statements)  # the engine numbers rows in a window
     with monkeypatch.context() as patch:
         patch.setattr(values, "IN_MEMORY_VALUES", 0)
         by_engine = draw_hash_sample(con, *args, **kwargs)
@@ -484,9 +486,58 @@ def test_values_pandas_orders_differently_fall_back_to_the_engine(typed, monkeyp
         whole, by_engine, read_whole = _both_ways(typed, monkeypatch, "typed", hashed, hashed, size, 5, rows=2500)
         assert len(whole) == size
         _assert_same_rows(whole, by_engine)
-        assert read_whole  # the rows are read whole before their values are judged
+        assert read_whole is exact
     from mlmon.metrics.row_order import null_flag, row_ordinals
     frame = typed.execute(f"SELECT {', '.join(hashed)}, {', '.join(f'{c} IS NULL AS {null_flag(i)}' for i, c in enumerate(hashed))} "
                           "FROM typed").df()
     types = {r[0]: str(r[1]) for r in typed.execute("DESCRIBE typed").fetchall()}
     assert (row_ordinals(frame, hashed, types) is not None) is exact
+
+
+def _frame(**columns) -> tuple[pd.DataFrame, list[str]]:
+    """A frame of `columns` (None: NULL) with their NULL flags, as the rows read whole are."""
+    from mlmon.metrics.row_order import null_flag
+    frame = pd.DataFrame(columns)
+    for index, name in enumerate(columns):
+        frame[null_flag(index)] = [v is None for v in columns[name]]
+    return frame, list(columns)
+
+
+def test_rows_are_numbered_null_first_nan_after_every_number_then_by_the_next_column():
+    from mlmon.metrics.row_order import row_ordinals
+    frame, names = _frame(x=[2.0, float("nan"), None, float("-inf"), 1.0, 2.0, -0.0, 0.0],
+                          s=["b", "a", "z", "a", "a", "a", "y", "x"])
+    ordinals = row_ordinals(frame, names, {"x": "DOUBLE", "s": "VARCHAR"})
+    # NULL, -inf, (-0.0, 0.0 tied: then by s), 1.0, (2.0, 2.0: then by s), NaN
+    assert ordinals.tolist() == [7, 8, 1, 2, 5, 6, 4, 3]
+    assert ordinals.dtype == np.int64
+    assert row_ordinals(frame.iloc[:0], names, {"x": "DOUBLE", "s": "VARCHAR"}).tolist() == []
+
+
+def test_without_orderable_columns_rows_keep_their_order():
+    from mlmon.metrics.row_order import row_ordinals
+    frame = pd.DataFrame({"l": [[3], [1], [2]]})
+    assert row_ordinals(frame, [], {"l": "BIGINT[]"}).tolist() == [1, 2, 3]
+
+
+def test_a_sample_of_lists_only_is_drawn_in_memory_as_the_engine_draws_it(monkeypatch):
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lists AS SELECT [i, i + 1] AS l FROM range(10) AS r(i)")
+    whole, by_engine, read_whole = _both_ways(con, monkeypatch, "lists", ["l"], ["l"], 4, 3)
+    assert read_whole and len(whole) == 4 and len(by_engine) == 4
+
+
+@pytest.mark.parametrize("values, dtype, exact", [
+    ([float(2 ** 53), 1.0], "BIGINT", True), ([float(2 ** 53 + 2), 1.0], "BIGINT", False),
+    ([-float(2 ** 53 + 2), 1.0], "HUGEINT", False), ([float(2 ** 60)], "DOUBLE", True),
+    ([1.25, 2.5], "DECIMAL(15,2)", True), ([1.25, 2.5], "DECIMAL(16,2)", False), ([1.25], "DECIMAL", False),
+    ([1, 2], "BIGINT", True), ([1.5, float("nan"), 2.5], "DECIMAL(38,2)", False),
+    ([1.5, float("nan"), 2.5], "OBJECT", False), ([1.5, 2.5, 3.5], "OBJECT", True), (["a", 1], "OBJECT", False),
+])
+def test_values_a_double_or_python_may_misorder_give_no_numbering(values, dtype, exact):
+    """Numbers as doubles beyond what a double tells apart; among Python objects (a decimal
+    column read by Spark), a NaN, which breaks comparisons, or types that do not compare."""
+    from mlmon.metrics.row_order import row_ordinals
+    frame, names = _frame(v=list(values))
+    frame["v"] = pd.Series(values, dtype=object if dtype == "OBJECT" else None)
+    assert (row_ordinals(frame, names, {"v": dtype}) is not None) is exact
