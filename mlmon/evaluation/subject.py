@@ -55,9 +55,8 @@ class LoggedOutputs:
 
     def canonical(self, con: duckdb.DuckDBPyConnection, relation_sql: str) -> exp.Select:
         """The rows of `relation_sql` with the outputs under the engine's names."""
-        present = {name for name, _ in table_columns(con, relation_sql)}
-        kept = [c for c in present if not (c.startswith(PROBA_PREFIX) or c == PREDICTION_COLUMN)]
-        kept.sort(key=list(present).index)
+        kept = [name for name, _ in table_columns(con, relation_sql)  # in the relation's order
+                if not (name.startswith(PROBA_PREFIX) or name == PREDICTION_COLUMN)]
         outputs: list[exp.Expression] = []
         if self.task != "regression":
             for label in self.classes or ():

@@ -103,3 +103,17 @@ def test_kept_rows_widen_when_types_change(warehouse):
 ])
 def test_widening_rule(old, new, wider):
     assert _widened(old, new) == wider
+
+
+def test_logged_outputs_keep_the_relations_column_order(warehouse):
+    """The copy of logged rows lists the relation's columns in their order (not a set's), the
+    engine's outputs after them; a column named like an engine output is replaced."""
+    from mlmon.evaluation.subject import LoggedOutputs
+    from mlmon.metrics.labels import canonical_label
+
+    con = warehouse.con
+    con.execute("CREATE TABLE logged AS SELECT 1 AS zeta, 0.7 AS score, 2 AS alpha, 0.1 AS proba_9, 'x' AS mid, 1 AS y")
+    outputs = LoggedOutputs(task="binary", target="y", classes=(0, 1), positive_class=1, threshold=0.5,
+                            proba={canonical_label(1): "score"}, prediction=None)
+    names = [e.alias_or_name for e in outputs.canonical(con, '"logged"').expressions]
+    assert names == ["zeta", "score", "alpha", "mid", "y", "proba_0", "proba_1", "prediction"]
