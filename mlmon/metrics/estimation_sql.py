@@ -28,7 +28,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from mlmon.metrics.estimation import ESTIMATED_METRICS, MAX_BAND_ROWS, band, fit_calibrator, ratio
 from mlmon.metrics.grouped import Groups
-from mlmon.metrics.sqlsample import canonical_order, draw_hash_sample, last_draw, portable_sample_sql, scramble
+from mlmon.metrics.sqlsample import canonical_order, draw_hash_sample, drawn, portable_sample_sql
 from mlmon.metrics.sqlstats import double_literal, quote
 from mlmon.metrics.types import MetricValue
 
@@ -203,9 +203,7 @@ def _band_samples(con: Any, relation: str, proba_column: str, by: Groups) -> lis
         mine = np.sort(scores[which == j])
         if len(mine) > MAX_BAND_ROWS:
             ordinals = np.arange(1, len(mine) + 1, dtype=np.int64)  # ROW_NUMBER() in score order
-            draws = scramble(ordinals, _BAND_SEED)
-            cut, last = last_draw(len(mine), MAX_BAND_ROWS, _BAND_SEED)  # no sort of the draws
-            mine = mine[(draws < cut) | ((draws == cut) & (ordinals <= last))]
+            mine = mine[drawn(ordinals, len(mine), MAX_BAND_ROWS, _BAND_SEED)]
         out.append(mine)
     return out
 

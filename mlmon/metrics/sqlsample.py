@@ -38,7 +38,7 @@ from mlmon.metrics.row_order import null_flag, row_ordinals
 from mlmon.metrics.sqlstats import quote
 
 __all__ = ["is_orderable", "portable_sample_sql", "sample_query", "draw_hash_sample", "canonical_order", "scramble_sql", "scramble",
-           "last_draw"]
+           "last_draw", "drawn"]
 
 # Types both engines order alike (numbers, text, booleans, dates and times); lists, maps,
 # structs and blobs do not take part in the canonical order.
@@ -110,6 +110,16 @@ def last_draw(rows: int, size: int, seed: int) -> tuple[int, int]:
             kept = np.partition(kept, size - 1)[:size]
     last = int(kept.max())
     return last >> 32, last & 0xFFFF_FFFF
+
+
+def drawn(ordinals: np.ndarray, rows: int, size: int, seed: int) -> np.ndarray:
+    """Which of `ordinals` (among 1..`rows`) a sample of `size` keeps: those whose (scrambled
+    ordinal, ordinal) is at most `last_draw`'s, found without sorting the draws."""
+    if size >= rows:
+        return np.ones(len(ordinals), dtype=bool)
+    draw, ordinal = last_draw(rows, size, seed)
+    draws = scramble(ordinals, seed)
+    return (draws < draw) | ((draws == draw) & (ordinals <= ordinal))
 
 
 def _sorted_on(ordered: Sequence[tuple[str, str]]) -> list[str]:
@@ -270,7 +280,7 @@ def _drawn_in_memory(con: Any, relation: str, select: Sequence[str], ordered: Se
     than `values.IN_MEMORY_VALUES` values, or when pandas may not order them as the engine does."""
     sorted_on = _sorted_on(ordered)
     read = list(dict.fromkeys([*select, *sorted_on]))
-    fitting = values.IN_MEMORY_VALUES // (len(read) + len(sorted_on))  # `select` names a column at least
+    fitting = values.rows_in_memory(len(read) + len(sorted_on))
     if rows is not None and rows > fitting:
         return None
     items = [*(f"t.{quote(c)}" for c in read),
@@ -282,11 +292,7 @@ def _drawn_in_memory(con: Any, relation: str, select: Sequence[str], ordered: Se
     ordinals = row_ordinals(frame, sorted_on, dict(ordered))
     if ordinals is None:
         return None
-    if size < len(frame):
-        draw, ordinal = last_draw(len(frame), size, seed)
-        draws = scramble(ordinals, seed)
-        frame = frame[(draws < draw) | ((draws == draw) & (ordinals <= ordinal))]
-    return frame[list(select)].reset_index(drop=True)
+    return frame.loc[drawn(ordinals, len(frame), size, seed), list(select)].reset_index(drop=True)
 
 
 def _sample_sql(con: Any, relation: str, select: Sequence[str], ordered: Sequence[tuple[str, str]], size: int,

@@ -16,15 +16,20 @@ import numpy as np
 from mlmon.metrics.cells import Cells
 from mlmon.metrics.sqlstats import computed
 
-__all__ = ["IN_MEMORY_VALUES", "columns_cells", "fits_in_memory", "read_values", "value_cells"]
+__all__ = ["IN_MEMORY_VALUES", "columns_cells", "fits_in_memory", "read_values", "rows_in_memory", "value_cells"]
 
 IN_MEMORY_VALUES = 1_000_000  # values over both samples and all columns read whole: 8 MB of doubles
+
+
+def rows_in_memory(columns: int) -> int:
+    """The most rows of `columns` values each that are read whole."""
+    return IN_MEMORY_VALUES // max(columns, 1)
 
 
 def fits_in_memory(rows: int, columns: int) -> bool:
     """Whether `rows` over both samples, `columns` values each, are read whole rather than
     counted in cells."""
-    return rows * max(columns, 1) <= IN_MEMORY_VALUES
+    return rows <= rows_in_memory(columns)
 
 
 def read_values(con: Any, relation: str, exprs: Sequence[str], where: str | None = None,

@@ -541,3 +541,13 @@ def test_values_a_double_or_python_may_misorder_give_no_numbering(values, dtype,
     frame, names = _frame(v=list(values))
     frame["v"] = pd.Series(values, dtype=object if dtype == "OBJECT" else None)
     assert (row_ordinals(frame, names, {"v": dtype}) is not None) is exact
+
+
+@pytest.mark.parametrize("rows, size", [(1_000, 37), (5_000, 4_999), (30, 30), (30, 31)])
+def test_drawn_keeps_the_ordinals_with_the_smallest_scrambled_values(rows, size):
+    from mlmon.metrics.sqlsample import drawn
+    ordinals = np.arange(1, rows + 1, dtype=np.int64)
+    expected = np.zeros(rows, dtype=bool)
+    expected[np.lexsort((ordinals, scramble(ordinals, 7)))[:size]] = True
+    kept = drawn(ordinals, rows, size, 7)
+    assert kept.tolist() == expected.tolist() and kept.sum() == min(rows, size)
