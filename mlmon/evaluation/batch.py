@@ -22,7 +22,7 @@ from mlmon.evaluation.batch_rows import BatchRequest, BatchRows
 from mlmon.evaluation.evaluate import evaluate, labelled_rows, require_ground_truth
 from mlmon.evaluation.kept_groups import KeptGroups
 from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, coverage_metrics
-from mlmon.evaluation.periods import period_labels, stale_periods
+from mlmon.evaluation.periods import period_labels
 from mlmon.evaluation.reference import TRAINING, Reference, ReferenceCache
 from mlmon.evaluation.run import EvaluationRequest, StoredEvaluation
 from mlmon.evaluation.segments import evaluate_segments, require_segment_columns
@@ -84,7 +84,9 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
         batch.load_rows()
         plan = batch.plan
         assert plan is not None
-        todo = stale_periods(con, base.store, base.dataset, base.labels, batch.periods, request.full_refresh)
+        todo = batch.stale()
+        if not todo:
+            return BatchOutcome([], len(batch.periods), batch.warnings)
         inner = ReferenceCache(con, version, build) if version is not None else None
         fixed = batch.fixed_reference()
         cache = inner if fixed is not None and fixed.kind == TRAINING and inner is not None else TransientCache(con, inner)
@@ -115,7 +117,8 @@ def run_batch(warehouse: Warehouse, request: BatchRequest, version: ModelVersion
                               estimated=estimates.for_group(todo.index(period)) if estimates is not None else None,
                               performance=realised.for_group(todo.index(period)) if realised is not None else None,
                               known=known[todo.index(period)] if known is not None else None)
-            if request.truth is not None or request.predictions is not None:
+            # A period's label count is what tells a later build whether it changed (stale_periods).
+            if request.truth is not None or request.predictions is not None or period.start is not None:
                 result.metrics += coverage_metrics(n_evaluated, n_labelled)
             if plan.segments:
                 require_segment_columns(con, plan.segments, current, reference.sql, base.segments_location)

@@ -23,7 +23,7 @@ from mlmon.evaluation.evaluate import (
 )
 from mlmon.evaluation.outcomes import PERIOD_COLUMN, GroundTruth, joined_rows
 from mlmon.evaluation.period_rows import PeriodRows
-from mlmon.evaluation.periods import PeriodCount, period_counts
+from mlmon.evaluation.periods import PeriodCount, evaluated_before, period_counts, stale_periods
 from mlmon.evaluation.quality import grouped_present_counts
 from mlmon.evaluation.reference import LABELLED, TRAINING, Reference, kept_reference, resolve_reference
 from mlmon.evaluation.run import EvaluationRequest, plan_for, score_into
@@ -56,6 +56,15 @@ class BatchRequest:
 
 def _q(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
+
+
+def _day(start: date) -> exp.Expression:
+    return exp.cast(exp.Literal.string(start.isoformat()), "DATE")
+
+
+def _in_periods(periods: Sequence[PeriodCount]) -> exp.Expression:
+    """Rows of these periods."""
+    return _q(PERIOD_COLUMN).isin(*[_day(p.start) for p in periods if p.start is not None])
 
 
 def _standalone_plan(con: duckdb.DuckDBPyConnection, request: BatchRequest, outputs: LoggedOutputs,
@@ -93,6 +102,7 @@ class BatchRows:
         self.outputs: LoggedOutputs | None = None
         self.plan: EvaluationPlan | None = None
         self.periods: list[PeriodCount] = []
+        self._stale: list[PeriodCount] | None = None
         self.joined = ""
         self.scored = False  # the model scored the rows during this build
         self.renamed = False  # the rows hold the logged outputs under the engine's names
@@ -124,21 +134,59 @@ class BatchRows:
                 raise
             self.plan = _standalone_plan(con, request, self.outputs, self.joined)
             if renaming:
-                # Outputs renamed once for every period. Not sorted by period: the grouped scans
-                # read every period at once, and logged rows arrive about in time order, which
-                # keeps a period's row groups together for its own reads without a sort holding
-                # every row in memory.
-                renamed = self.scratch.table("renamed")
-                create_table(con, renamed, self.outputs.canonical(con, self.joined))
-                self.joined, self.renamed = renamed, True
-                self._count_periods(target)
+                # Outputs renamed once for every period read. Not sorted by period: the grouped
+                # scans read every period at once, and logged rows arrive about in time order,
+                # which keeps a period's row groups together for its own reads without a sort
+                # holding every row in memory.
+                wanted = self._read_before_copy(target)
+                if wanted is None or wanted:
+                    renamed = self.scratch.table("renamed")
+                    query = self.outputs.canonical(con, self.joined)
+                    create_table(con, renamed, query if wanted is None else query.where(_in_periods(wanted)))
+                    self.joined, self.renamed = renamed, True
+                if not self.periods:
+                    self._count_periods(target)
         else:
             assert self.version is not None
             plan = plan_for(con, self.base, self.version, self.joined)
             self.plan = replace(plan, target=target) if request.target else plan
-            if self._in_place():
-                # every row is evaluated: score them all at once rather than period by period
-                self.joined, self.scored = self._outputs(self.joined, "scored", count_rows(con, self.joined))
+            wanted = self.needed() if self._in_place() else []
+            if wanted:
+                # every row read is evaluated: score them all at once rather than period by period
+                rows = self.joined if len(wanted) == len(self.periods) else self._view(
+                    "needed", exp.select("*").from_(self.joined, dialect="duckdb").where(_in_periods(wanted)))
+                self.joined, self.scored = self._outputs(rows, "scored", sum(p.n_rows for p in wanted))
+
+    def stale(self) -> list[PeriodCount]:
+        """The periods to evaluate (`mlmon.evaluation.periods.stale_periods`), once counted."""
+        if self._stale is None:
+            base = self.base
+            self._stale = stale_periods(self.con, base.store, base.dataset, base.labels, self.periods,
+                                        self.request.full_refresh)
+        return self._stale
+
+    def needed(self) -> list[PeriodCount]:
+        """The periods whose rows this build reads, oldest first: the stale ones, and the earlier
+        ones their references read (`previous`: the period before; `first`: the first)."""
+        position = {p.start: i for i, p in enumerate(self.periods)}
+        wanted = {position[p.start] for p in self.stale()}
+        if self.base.reference == "previous":
+            wanted |= {i - 1 for i in wanted if i > 0}
+        elif self.base.reference == "first" and wanted:
+            wanted.add(0)
+        return [self.periods[i] for i in sorted(wanted)]
+
+    def _read_before_copy(self, target: str) -> list[PeriodCount] | None:
+        """The periods the one copy of the rows must hold, counted on the rows in place; None
+        for all of them, uncounted: on the store's first build of this data (or a full
+        refresh, or without periods) every period is read, and the copy is counted faster."""
+        request = self.request
+        if request.period is None or request.full_refresh or not evaluated_before(self.con, self.base.store,
+                                                                                   self.base.dataset):
+            return None
+        self._count_periods(target)
+        wanted = self.needed()
+        return None if len(wanted) == len(self.periods) else wanted
 
     def _count_periods(self, target: str) -> None:
         con, request = self.con, self.request
@@ -156,9 +204,14 @@ class BatchRows:
 
     def _period_rows(self, index: int, start: date) -> str:
         """A view of the period's rows (without the period column): nothing copied."""
-        view = self.scratch.view(f"period_{index}")
-        query = (exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)])).from_(self.joined, dialect="duckdb")
-                 .where(_q(PERIOD_COLUMN).eq(exp.cast(exp.Literal.string(start.isoformat()), "DATE"))))
+        return self._view(f"period_{index}", self._one_period(start))
+
+    def _one_period(self, start: date) -> exp.Select:
+        return (exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)])).from_(self.joined, dialect="duckdb")
+                .where(_q(PERIOD_COLUMN).eq(_day(start))))
+
+    def _view(self, role: str, query: exp.Select) -> str:
+        view = self.scratch.view(role)
         self.con.execute(exp.Create(this=exp.to_table(view, dialect="duckdb"), kind="VIEW", expression=query)
                          .sql("duckdb"))
         return view
@@ -177,9 +230,7 @@ class BatchRows:
             return self.prepared[index]
         if start is not None:
             source = self.scratch.table(f"period_{index}")
-            create_table(self.con, source, exp.select(exp.Star(except_=[_q(PERIOD_COLUMN)]))
-                         .from_(self.joined, dialect="duckdb").where(_q(PERIOD_COLUMN).eq(exp.cast(
-                             exp.Literal.string(start.isoformat()), "DATE"))))
+            create_table(self.con, source, self._one_period(start))
         counts = sample_into(self.con, source, self.scratch.table(f"sample_{index}"), self.base.sampling,
                              self.base.sampling_location)
         current, scored = self._outputs(counts.relation, f"current_{index}", counts.n_evaluated)

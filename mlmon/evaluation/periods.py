@@ -15,7 +15,7 @@ from mlmon.evaluation.outcomes import PERIOD_COLUMN
 from mlmon.evaluation.sampling import table_columns
 from mlmon.evaluation.store import PERIOD_LABEL
 
-__all__ = ["PeriodCount", "period_counts", "period_labels", "stale_periods"]
+__all__ = ["PeriodCount", "evaluated_before", "period_counts", "period_labels", "stale_periods"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,12 @@ def period_counts(con: duckdb.DuckDBPyConnection, joined: str, target: str, by_p
 
 def period_labels(labels: Mapping[str, Any], start: date | None) -> dict[str, Any]:
     return dict(labels) if start is None else {**labels, PERIOD_LABEL: start.isoformat()}
+
+
+def evaluated_before(con: duckdb.DuckDBPyConnection, store: str, dataset: str) -> bool:
+    """Whether the store holds an evaluation of this data (on its first build every period is stale)."""
+    return con.execute("SELECT 1 FROM mlmon.evaluations WHERE store = ? AND dataset = ? LIMIT 1",
+                       [store, dataset]).fetchone() is not None
 
 
 def stale_periods(con: duckdb.DuckDBPyConnection, store: str, dataset: str, labels: Mapping[str, Any],

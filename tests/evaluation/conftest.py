@@ -11,13 +11,15 @@ from __future__ import annotations
 import shutil
 import textwrap
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner, Result
 
+import mlmon.warehouse.duckdb as warehouse_module
 from mlmon.cli import cli
 from tests.conftest import query_frame, query_rows
 
@@ -187,3 +189,52 @@ def q(project: Path) -> Query:
 @pytest.fixture(scope="module")
 def df(project: Path) -> Callable[..., pd.DataFrame]:
     return lambda sql, params=None: frame_of(project, sql, params)
+
+
+# -- statements a build runs ---------------------------------------------------------------------
+
+
+class RecordingConnection:
+    """A DuckDB connection that records the text and parameters of every statement it runs."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, record: list[str]):
+        self.con, self.record = con, record
+
+    def execute(self, sql: str, params: Any = None) -> Any:
+        self.record.append(sql + "".join(f" | {p}" for p in params or ()))
+        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+
+    def executemany(self, sql: str, rows: Any) -> Any:
+        self.record.append(sql)
+        return self.con.executemany(sql, rows)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.con, name)
+
+
+class _RecordingDuckDB:
+    """The duckdb module as the warehouse sees it: its connections record their statements."""
+
+    def __init__(self, record: list[str]):
+        self.record = record
+
+    def connect(self, *args: Any, **kwargs: Any) -> RecordingConnection:
+        return RecordingConnection(duckdb.connect(*args, **kwargs), self.record)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(duckdb, name)
+
+
+@pytest.fixture
+def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path, str], list[str]]]:
+    """`build(root, selection, *options)`: the statements of `mlmon build -s selection *options`
+    on its warehouse."""
+    def build(root: Path, selection: str, *options: str) -> list[str]:
+        record: list[str] = []
+        with monkeypatch.context() as patched:
+            patched.setattr(warehouse_module, "duckdb", _RecordingDuckDB(record))
+            result = run_cli(root, "build", "-s", selection, *options)
+        assert result.exit_code == 0, result.output
+        return record
+
+    yield build

@@ -2,7 +2,7 @@
 or stores comparing with it: on Spark every statement costs a plan and a job.
 
 The builds run on a warehouse whose DuckDB connection records every statement it is handed
-(the real connection runs them); the tests read that record.
+(the real connection runs them, `recorded` in conftest.py); the tests read that record.
 """
 
 from __future__ import annotations
@@ -12,60 +12,11 @@ import shutil
 import textwrap
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Callable
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-
-import mlmon.warehouse.duckdb as warehouse_module
-from tests.evaluation.conftest import run_cli
-
-
-class RecordingConnection:
-    """A DuckDB connection that records the text and parameters of every statement it runs."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, record: list[str]):
-        self.con, self.record = con, record
-
-    def execute(self, sql: str, params: Any = None) -> Any:
-        self.record.append(sql + "".join(f" | {p}" for p in params or ()))
-        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
-
-    def executemany(self, sql: str, rows: Any) -> Any:
-        self.record.append(sql)
-        return self.con.executemany(sql, rows)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.con, name)
-
-
-class _RecordingDuckDB:
-    """The duckdb module as the warehouse sees it: its connections record their statements."""
-
-    def __init__(self, record: list[str]):
-        self.record = record
-
-    def connect(self, *args: Any, **kwargs: Any) -> RecordingConnection:
-        return RecordingConnection(duckdb.connect(*args, **kwargs), self.record)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(duckdb, name)
-
-
-@pytest.fixture
-def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path, str], list[str]]]:
-    """`build(root, selection)`: the statements `mlmon build -s selection` ran on its warehouse."""
-    def build(root: Path, selection: str) -> list[str]:
-        record: list[str] = []
-        with monkeypatch.context() as patched:
-            patched.setattr(warehouse_module, "duckdb", _RecordingDuckDB(record))
-            result = run_cli(root, "build", "-s", selection)
-        assert result.exit_code == 0, result.output
-        return record
-
-    yield build
 
 
 def _repeated(statements: list[str], reading: str) -> dict[str, int]:

@@ -1,0 +1,174 @@
+"""A later build of a period store reads only what it evaluates: the rows of the stale periods,
+and of the earlier periods their references read. Nothing at all when no period changed.
+
+The statistics of a period evaluated from that smaller copy equal scipy's on the period's own
+rows and its reference's. Builds run on a warehouse that records its statements (`recorded`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from tests.conftest import query_frame
+from tests.evaluation.standalone_project import MONTHS, write_standalone_project
+from tests.evaluation.test_standalone import period_metrics
+
+Recorded = Callable[..., list[str]]
+
+# `reference: first` with no kept rows reads the first period's rows from the data itself.
+FIRST_STORE = """
+  - name: vs_first
+    data: logged_scores
+    reference: first
+    predictions: {proba: score, threshold: 0.35}
+    target: is_fraud
+    ground_truth: {data: outcomes, key: [id]}
+    period: {column: scored_at, every: month}
+    skip_performance: true
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
+    """The standalone project with an outcome wave `june` (the early outcomes, plus June's late
+    ones: only June's labelled count changes) and a `vs_first` store keeping no rows."""
+    root = tmp_path / "project"
+    logged = write_standalone_project(root)
+    monitors = root / "monitors" / "evaluations.yml"
+    monitors.write_text(monitors.read_text(encoding="utf-8") + FIRST_STORE.lstrip("\n"), encoding="utf-8")
+    settings = root / "mlmon_project.yml"
+    settings.write_text(settings.read_text(encoding="utf-8") + "settings:\n  evaluation_keep_rows: 0\n",
+                        encoding="utf-8")
+    data = root / "data"
+    june = logged["scored_at"].dt.strftime("%Y-%m") == MONTHS[2]
+    known = logged["known_early"] | (june & logged["known_late"])
+    logged.loc[known, ["id", "is_fraud"]].astype({"is_fraud": "float64"}).to_parquet(
+        data / "outcomes_june.parquet", index=False)
+    return root, logged
+
+
+def _copies(statements: list[str]) -> list[str]:
+    """The statements that copy the logged rows or the reference into scratch tables."""
+    return [s for s in statements if s.startswith("CREATE TABLE") and ("__renamed_" in s or "__reference_" in s)]
+
+
+def _evaluated(root: Path, store: str) -> list[str]:
+    rows = query_frame(root, "SELECT json_extract_string(labels, '$.period') AS period FROM mlmon.evaluations "
+                             "WHERE store = ? ORDER BY created_at, period", [store])
+    return rows["period"].tolist()
+
+
+def _month(logged: pd.DataFrame, month: str) -> pd.DataFrame:
+    return logged[logged["scored_at"].dt.strftime("%Y-%m") == month]
+
+
+def test_an_unchanged_build_copies_nothing(project: tuple[Path, pd.DataFrame], recorded: Recorded) -> None:
+    root, _ = project
+    first = recorded(root, "monthly vs_previous")
+    assert len(_copies(first)) == 3  # the logged rows of each store, the reference of `monthly`
+    again = recorded(root, "monthly vs_previous")
+    assert _copies(again) == []
+    assert _evaluated(root, "monthly") == ["2019-04-01", "2019-05-01", "2019-06-01"]
+
+
+def test_a_fixed_reference_store_copies_only_its_stale_periods(project: tuple[Path, pd.DataFrame],
+                                                               recorded: Recorded) -> None:
+    root, logged = project
+    recorded(root, "monthly")
+    statements = recorded(root, "monthly", "--vars", "{wave: late}")  # May's and June's outcomes change
+    renamed = [s for s in _copies(statements) if "__renamed_" in s]
+    assert len(renamed) == 1
+    assert "'2019-05-01'" in renamed[0] and "'2019-06-01'" in renamed[0] and "'2019-04-01'" not in renamed[0]
+    assert _evaluated(root, "monthly") == ["2019-04-01", "2019-05-01", "2019-06-01", "2019-05-01", "2019-06-01"]
+
+    reference = pd.read_parquet(root / "data" / "reference.parquet")
+    values = period_metrics(lambda sql, params=None: query_frame(root, sql, params), "monthly")
+    for month in MONTHS:
+        rows = _month(logged, month)
+        ks = stats.ks_2samp(reference["x1"], rows["x1"])
+        assert values[f"{month}-01"][("ks_statistic", "x1")] == pytest.approx(ks.statistic, rel=1e-9)
+        assert values[f"{month}-01"][("n_labelled", None)] == rows["known_late"].sum()
+
+
+@pytest.mark.parametrize("store, reference_month", [("vs_previous", MONTHS[1]), ("vs_first", MONTHS[0])])
+def test_a_period_reference_is_copied_with_the_stale_period(project: tuple[Path, pd.DataFrame], recorded: Recorded,
+                                                            store: str, reference_month: str) -> None:
+    root, logged = project
+    recorded(root, store)
+    statements = recorded(root, store, "--vars", "{wave: june}")  # only June's outcomes change
+    (renamed,) = [s for s in _copies(statements) if "__renamed_" in s]
+    skipped = next(m for m in MONTHS if m not in (reference_month, MONTHS[2]))
+    assert f"'{reference_month}-01'" in renamed and f"'{MONTHS[2]}-01'" in renamed
+    assert f"'{skipped}-01'" not in renamed
+    assert _evaluated(root, store) == ["2019-04-01", "2019-05-01", "2019-06-01", "2019-06-01"]
+
+    june = period_metrics(lambda sql, params=None: query_frame(root, sql, params), store)[f"{MONTHS[2]}-01"]
+    for feature in ("x1", "x2"):
+        ks = stats.ks_2samp(_month(logged, reference_month)[feature], _month(logged, MONTHS[2])[feature])
+        assert june[("ks_statistic", feature)] == pytest.approx(ks.statistic, rel=1e-9)
+        assert june[("ks_pvalue", feature)] == pytest.approx(ks.pvalue, rel=1e-9)
+    assert june[("n_labelled", None)] == (_month(logged, MONTHS[2])["known_late"]).sum()
+
+
+# -- a model's store: only the rows of stale periods are scored -------------------------------------
+
+SCORED_STORE = """
+datasets:
+  - name: dated
+    files: data/dated.parquet
+evaluations:
+  - name: by_month
+    model: clf
+    data: dated
+    period: {column: at, every: month}
+    sampling: {method: full}
+"""
+
+
+def _dated(months: int) -> pd.DataFrame:
+    from tests.evaluation.conftest import make_frame
+
+    frames = []
+    for i in range(months):
+        frame = make_frame(400, 20 + i, shift=0.3 * i)
+        frame["at"] = pd.Timestamp(f"2021-0{i + 1}-03") + pd.to_timedelta(frame["id"] * 60, unit="s")
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _stored(root: Path, store: str) -> dict[tuple[str, str, str | None], float]:
+    rows = query_frame(root, "SELECT json_extract_string(e.labels, '$.period') AS period, m.metric, m.feature, "
+                             "m.value FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e USING (evaluation_id) "
+                             f"JOIN {store} AS v USING (evaluation_id) WHERE v.is_latest AND m.segment IS NULL")
+    return {(r.period, r.metric, None if pd.isna(r.feature) else r.feature): r.value for r in rows.itertuples()}
+
+
+def test_a_model_store_scores_only_its_stale_periods(base_project: Path, tmp_path: Path, recorded: Recorded) -> None:
+    root = tmp_path / "project"
+    import shutil
+
+    shutil.copytree(base_project, root)
+    (root / "monitors" / "dated.yml").write_text(SCORED_STORE.lstrip(), encoding="utf-8")
+    _dated(2).to_parquet(root / "data" / "dated.parquet", index=False)
+    recorded(root, "by_month")
+    assert _evaluated(root, "by_month") == ["2021-01-01", "2021-02-01"]
+    _dated(3).to_parquet(root / "data" / "dated.parquet", index=False)  # March arrives
+    statements = recorded(root, "by_month")
+    (needed,) = [s for s in statements if s.startswith("CREATE VIEW") and "__needed_" in s]
+    assert "'2021-03-01'" in needed and "'2021-01-01'" not in needed and "'2021-02-01'" not in needed
+    assert _evaluated(root, "by_month") == ["2021-01-01", "2021-02-01", "2021-03-01"]
+    incremental = _stored(root, "by_month")
+
+    refreshed = recorded(root, "by_month", "--full-refresh")  # every month scored and evaluated again
+    assert not any("__needed_" in s for s in refreshed)
+    again = _stored(root, "by_month")
+    march = {key: value for key, value in again.items() if key[0] == "2021-03-01"}
+    assert len(march) > 20
+    for key, value in march.items():
+        if key[1] != "data_drift":  # its forest's train/test split draws from each period's rows
+            assert incremental[key] == pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True), key
