@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from mlmon.metrics.intervals import interval_table, rows_in_intervals_sql
 
-__all__ = ["Cells", "Pairing", "resolve_cells", "split_factor", "UNGROUPED", "WINDOW_BATCH_ROWS"]
+__all__ = ["Cells", "Pairing", "fetch", "resolve_cells", "split_factor", "UNGROUPED", "WINDOW_BATCH_ROWS"]
 
 # Rows one window query sorts at most (about 100 MB of DuckDB memory): the bound on memory
 # whatever the number of rows, at the price of one more filtered scan per batch.
@@ -171,7 +171,8 @@ def split_factor(count: np.ndarray, rows_per_cell: int, max_split: int) -> np.nd
     return np.clip(2.0 ** np.ceil(np.log2(np.maximum(count / rows_per_cell, 1.0))), 2, max_split)
 
 
-def _fetch(con: Any, sql: str) -> dict[str, np.ndarray]:
+def fetch(con: Any, sql: str) -> dict[str, np.ndarray]:
+    """A query's result as numpy arrays by column name."""
     return {k: np.asarray(v) for k, v in con.execute(sql).fetchnumpy().items()}
 
 
@@ -232,7 +233,7 @@ def _query_cells(con: Any, ref_sql: str, cur_sql: str, pairing: Pairing, exprs: 
     try:
         source = rows_in_intervals_sql(ref_sql, cur_sql, list(expr_of.items()), grids, spans, name,
                                        ("cid", "s0", "clo", "csc"), dialect, pairing.group_sql, pairing.where)
-        return _fetch(con, build(source))
+        return fetch(con, build(source))
     finally:
         con.unregister(name)
 

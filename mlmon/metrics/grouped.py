@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from mlmon.metrics.cells import Cells, Pairing, resolve_cells, split_factor
+from mlmon.metrics.cells import Cells, Pairing, fetch, resolve_cells, split_factor
 from mlmon.metrics.judgement import DriftSettings
 from mlmon.metrics.sqlstats import (
     as_double,
@@ -31,18 +31,8 @@ from mlmon.metrics.sqlstats import (
     quote,
     with_value,
 )
-from mlmon.metrics.twosample import (
-    _COLUMN_STRIDE,
-    ColumnSpec,
-    ColumnStats,
-    _fetch,
-    _first_key,
-    _origin,
-    dedupe_edges,
-    keyed_by_column,
-    known_layout,
-    undetailed_stats,
-)
+from mlmon.metrics.first_round import COLUMN_STRIDE, ColumnSpec, first_key, keyed_by_column, origin
+from mlmon.metrics.twosample import ColumnStats, dedupe_edges, known_layout, undetailed_stats
 from mlmon.metrics.univariate import (
     DriftResult,
     ReferenceProfile,
@@ -98,7 +88,7 @@ def _first_round_sql(ref_sql: str | None, groups: Groups | None, specs: Sequence
     (`with_value`)."""
     branches = []
     for index, spec in enumerate(specs):
-        row = f"g AS g, CAST({index} AS BIGINT) AS c, v - {double_literal(_origin(spec.layout), dialect)} AS d, v AS v"
+        row = f"g AS g, CAST({index} AS BIGINT) AS c, v - {double_literal(origin(spec.layout), dialect)} AS d, v AS v"
         if ref_sql is not None:
             branches.append(f"SELECT {row} FROM {with_value(ref_sql, spec.expr, g='CAST(-1 AS BIGINT)')} "
                             f"WHERE {present('v', dialect)}")
@@ -113,7 +103,7 @@ def _first_round_sql(ref_sql: str | None, groups: Groups | None, specs: Sequence
 def _by_column(res: dict[str, np.ndarray], n_columns: int) -> list[dict[str, np.ndarray]]:
     """First-round cells split by column (the high part of the key `k`): one dict of arrays per
     column index below `n_columns`, its rows in no particular order."""
-    column = np.round(res["k"] / _COLUMN_STRIDE)
+    column = np.round(res["k"] / COLUMN_STRIDE)
     order = np.argsort(column)
     bounds = np.searchsorted(column[order], np.arange(n_columns + 1))
     return [{name: values[order[a:b]] for name, values in res.items()} for a, b in zip(bounds[:-1], bounds[1:])]
@@ -124,7 +114,7 @@ def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnS
     """The first round's cells of every (group j, column i) pair, by index j * len(specs) + i.
     `reference`, if given, holds the reference's cells (`reference_cells`), which are then not
     counted again."""
-    found = _by_column(_fetch(con, _first_round_sql(ref_sql if reference is None else None, groups, specs, keys,
+    found = _by_column(fetch(con, _first_round_sql(ref_sql if reference is None else None, groups, specs, keys,
                                                     dialect)), len(specs))
     n_groups = len(groups.keys)
     states = {}
@@ -152,8 +142,8 @@ def _first_round(con: Any, ref_sql: str, groups: Groups, specs: Sequence[ColumnS
             with np.errstate(invalid="ignore", over="ignore"):  # infinite values: m is not used for their cells
                 m = n2 * a[0][held] - n1 * a[j + 1][held]
             states[index] = Cells(index, n1, n2, c1, c2, np.fmin(vmin[0][held], vmin[j + 1][held]),
-                                  np.fmax(vmax[0][held], vmax[j + 1][held]), m, _origin(spec.layout),
-                                  universe[held] - float(i * _COLUMN_STRIDE))
+                                  np.fmax(vmax[0][held], vmax[j + 1][held]), m, origin(spec.layout),
+                                  universe[held] - float(i * COLUMN_STRIDE))
     return states
 
 
@@ -172,14 +162,14 @@ def _chunk_size(specs: Sequence[ColumnSpec], rows_per_cell: int = 32, max_split:
 
 
 def _keys(specs: Sequence[ColumnSpec], rows_per_cell: int, max_split: int, dialect: str) -> list[str]:
-    return [_first_key(s.layout, "v", rows_per_cell, max_split, dialect) for s in specs]
+    return [first_key(s.layout, "v", rows_per_cell, max_split, dialect) for s in specs]
 
 
 def reference_cells(con: Any, ref_sql: str, specs: Sequence[ColumnSpec], *, dialect: str = "duckdb",
                     rows_per_cell: int = 32, max_split: int = 4096) -> list[dict[str, np.ndarray]]:
     """The reference's first-round cells, counted once for every run of groups (and split by
     column once)."""
-    return _by_column(_fetch(con, _first_round_sql(ref_sql, None, specs,
+    return _by_column(fetch(con, _first_round_sql(ref_sql, None, specs,
                                                    _keys(specs, rows_per_cell, max_split, dialect), dialect)),
                       len(specs))
 
@@ -214,7 +204,7 @@ def grouped_value_statistics(con: Any, ref_sql: str, groups: Groups, specs: Sequ
     ref, _ = read_values(con, ref_sql, exprs)
     cur, group = read_values(con, groups.relation, exprs, groups.wanted(), groups.index_sql())
     assert group is not None
-    origins = [_origin(spec.layout) for spec in specs]
+    origins = [origin(spec.layout) for spec in specs]
     out: list[dict[str, ColumnStats]] = []
     for j in range(len(groups.keys)):
         mine = group == j

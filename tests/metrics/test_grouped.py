@@ -201,7 +201,7 @@ def test_cbpe_of_every_group_equals_its_own_and_statements_do_not_grow() -> None
 
 
 def test_first_round_cells_are_split_by_the_column_in_their_key() -> None:
-    stride = grouped_module._COLUMN_STRIDE
+    stride = grouped_module.COLUMN_STRIDE
     k = np.array([2 * stride + 5.0, 0 * stride - 3.0, 2 * stride - 1.0, 0 * stride + 7.0])
     parts = grouped_module._by_column({"k": k, "c": np.array([1, 2, 3, 4])}, 3)
     assert len(parts) == 3
