@@ -2,7 +2,7 @@
 
 Every statement goes parse (DuckDB) → bind → `spark_dialect.to_spark` → generate (Spark).
 What Spark's session catalog cannot do in one statement is done here with the catalog at hand:
-file scans become temporary views read by Spark's DataFrame reader, `CREATE OR REPLACE TABLE`
+file scans become temporary views read by Spark's DataFrame reader (`spark_files`), `CREATE OR REPLACE TABLE`
 becomes drop-and-create, and `DELETE` / `UPDATE` rebuild the table under a staging name and
 swap it in (`mlmon.warehouse.spark_rewrites`). `information_schema.tables` and `DESCRIBE` are
 answered from the catalog with DuckDB's type names, so callers need not know which engine
@@ -12,7 +12,7 @@ Spark pays a job, often several, for every statement, and the metastore a round 
 table created or dropped; on small data that is nearly all of a build's time. So what needs no
 Spark job runs none: DESCRIBE comes from the query's analysed schema, a query over
 information_schema alone runs in an in-memory DuckDB over the catalog's listing (kept until
-mlmon changes a table), a query's rows are memoised until the next statement that writes (a
+mlmon changes a table; `spark_information_schema`), a query's rows are memoised until the next statement that writes (a
 scratch table is counted several times), a relation's description until a statement may change
 its columns (it is described several times), and the staging schema's tables are cached
 temporary views (`mlmon.warehouse.spark_staged`).
@@ -20,8 +20,6 @@ temporary views (`mlmon.warehouse.spark_staged`).
 
 from __future__ import annotations
 
-import glob
-import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,6 +31,8 @@ from mlmon.warehouse.duckdb import CATALOG
 from mlmon.warehouse.spark_catalog import CatalogListing, created_table, ddl_targets, keeps_listing
 from mlmon.warehouse.spark_codegen import chooses_expression_mode
 from mlmon.warehouse.spark_errors import is_spark_error
+from mlmon.warehouse.spark_files import FileViews
+from mlmon.warehouse.spark_information_schema import COLUMNS, InformationSchema, reads_only_information_schema
 from mlmon.warehouse.spark_result import SparkQueryError, SparkResult, duckdb_type
 from mlmon.warehouse.spark_rewrites import (as_parquet_table, delete_by_rebuild, json_as_text,
                                             qualify_rename, update_by_rebuild)
@@ -41,16 +41,11 @@ from mlmon.warehouse.spark_trace import traced
 from mlmon.warehouse.spark_unions import merge_union_scans
 from mlmon.warehouse.tables import STAGING_SCHEMA, SYSTEM_SCHEMA
 from mlmon.warehouse.spark_dialect import (
-    SparkTranslationError, bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
+    bind, file_reader, is_noop, parse_duckdb, spark_sql, to_spark,
 )
 
 __all__ = ["SparkConnection", "SparkResult", "SparkQueryError", "duckdb_type"]
 
-_INFORMATION_SCHEMA = {
-    "tables": "table_catalog string, table_schema string, table_name string, table_type string",
-    "columns": "table_catalog string, table_schema string, table_name string, column_name string, "
-               "ordinal_position int, data_type string",
-}
 _DESCRIBE_COLUMNS = ("column_name", "column_type", "null", "key", "default", "extra")  # as DuckDB's DESCRIBE
 _DESCRIBE_RESULT = [(name, "VARCHAR") for name in _DESCRIBE_COLUMNS]
 # Functions whose answer changes between two runs of the same query: never memoised.
@@ -69,10 +64,7 @@ class SparkConnection:
         self.root = Path(root)
         self.schema_map = dict(schema_map)  # DuckDB schema → Spark database
         self._duckdb_schema = {v: k for k, v in self.schema_map.items()}
-        self._file_views: dict[str, str] = {}
-        # One reader per file, shared by every scan naming it: a CSV's schema is inferred by a
-        # pass over it (a Spark job or two), once per command rather than once per file list.
-        self._file_frames: dict[tuple[str, str, str], Any] = {}
+        self._files = FileViews(spark, self.root)
         self._catalog = CatalogListing(spark, lambda: {*self.schema_map.values(), SYSTEM_SCHEMA, STAGING_SCHEMA},
                                        lambda frame: [(f.name, duckdb_type(f.dataType)) for f in frame.schema.fields])
         self._staged = StagedViews(spark)
@@ -81,7 +73,7 @@ class SparkConnection:
         # (`_forget_described`): rows written or a lookup table registered change no columns.
         self._described: dict[str, tuple[Any, ...]] = {}
         self._memoise = memoise
-        self._local: Any = None  # in-memory DuckDB answering information_schema queries
+        self._information_schema = InformationSchema(spark, self._information_schema_rows)
         # Rewrites that evaluate expressions on rows a WHERE drops need Spark's NULL-for-errors.
         self._merge_unions = str(spark.conf.get("spark.sql.ansi.enabled", "false")).lower() != "true"
         self._pick_mode = chooses_expression_mode(spark)
@@ -175,15 +167,10 @@ class SparkConnection:
 
     def close(self) -> None:
         self._staged.drop_all()
-        for view in self._file_views.values():
-            self.spark.catalog.dropTempView(view)
-        self._file_views.clear()
-        self._file_frames.clear()
+        self._files.close()
         self._memo.clear()
         self._described.clear()
-        if self._local is not None:
-            self._local.close()
-            self._local = None
+        self._information_schema.close()
 
     # -- statements ---------------------------------------------------------------------------
 
@@ -239,8 +226,8 @@ class SparkConnection:
     def _run_translated(self, statement: exp.Expression, reads: bool) -> SparkResult:
         if isinstance(statement, exp.Describe):
             return self._describe(statement.this)
-        if isinstance(statement, exp.Query) and _information_schema_only(statement):
-            return self._answer_locally(statement)
+        if isinstance(statement, exp.Query) and reads_only_information_schema(statement):
+            return self._information_schema.answer_locally(statement)
         counted = self._staged.count(statement)
         if counted is not None:
             return SparkResult(None, rows=[(counted,)], columns=[("count_star()", "BIGINT")])
@@ -327,66 +314,21 @@ class SparkConnection:
         rows = [(f.name, duckdb_type(f.dataType), "YES", None, None, None) for f in frame.schema.fields]
         return SparkResult(None, rows=rows, columns=_DESCRIBE_RESULT)
 
-    def _answer_locally(self, statement: exp.Expression) -> SparkResult:
-        """A query over information_schema alone, run by an in-memory DuckDB over the catalog's
-        listing: DuckDB's own semantics, and no Spark job for a few dozen rows."""
-        import duckdb
-
-        if self._local is None:
-            self._local = duckdb.connect()
-        for table in list(statement.find_all(exp.Table)):
-            which = table.name.lower()
-            view = f"__mlmon_information_schema_{which}"
-            self._local.register(view, self._information_schema_table(which))
-            table.replace(exp.Table(this=exp.to_identifier(view, quoted=True), alias=table.args.get("alias")))
-        cursor = self._local.execute(statement.sql("duckdb"))
-        columns = [(d[0], str(d[1])) for d in cursor.description]
-        return SparkResult(None, rows=cursor.fetchall(), columns=columns)
-
     def _replace_sources(self, statement: exp.Expression) -> None:
         """File scans → temporary views; information_schema.tables → the catalog's answer."""
         self._staged.substitute(statement)
         for table in list(statement.find_all(exp.Table)):
             scan = file_reader(table)
             if scan is not None:
-                view = self._file_view(*scan)
+                view = self._files.view(*scan)
                 table.replace(exp.Table(this=exp.to_identifier(view, quoted=True), alias=table.args.get("alias")))
-            elif table.db.lower() == "information_schema" and table.name.lower() in _INFORMATION_SCHEMA:
-                view = self._information_schema(table.name.lower())
+            elif table.db.lower() == "information_schema" and table.name.lower() in COLUMNS:
+                view = self._information_schema.view(table.name.lower())
                 table.replace(exp.Table(this=exp.to_identifier(view, quoted=True), alias=table.args.get("alias")))
             elif table.catalog == CATALOG:  # DuckDB's attached file: here, the session catalog
                 table.set("catalog", None)
         for call in list(statement.find_all(exp.CurrentSchema)):
             call.replace(exp.Literal.string("main"))
-
-    def _file_view(self, fmt: str, paths: list[str], options: dict[str, Any]) -> str:
-        # Lake URIs (s3://, abfss://, hdfs://...) are the cluster's to resolve; local paths are
-        # relative to the project, as in DuckDB.
-        resolved = [p if "://" in p or Path(p).is_absolute() else str(self.root / p) for p in paths]
-        key = hashlib.sha256(repr((fmt, resolved, sorted(options.items()))).encode()).hexdigest()[:16]
-        if key in self._file_views:
-            return self._file_views[key]
-        missing = [p for p in resolved if "://" not in p and not glob.glob(p)]
-        if missing:
-            raise SparkTranslationError(f"no file matches {missing[0]}")
-        reader = self.spark.read
-        if fmt == "csv":
-            delimiter = options.get("delim") or options.get("sep") or ","
-            reader = reader.option("header", str(options.get("header", True)).lower()).option("inferSchema", "true").option("sep", delimiter)
-        # One reader per file, unioned in the order given: rows keep file order as in DuckDB.
-        settings = repr(sorted(options.items()))
-        frames = []
-        for path in resolved:
-            if (fmt, path, settings) not in self._file_frames:
-                self._file_frames[fmt, path, settings] = getattr(reader, fmt)(path)
-            frames.append(self._file_frames[fmt, path, settings])
-        frame = frames[0]
-        for other in frames[1:]:
-            frame = frame.unionByName(other, allowMissingColumns=True)
-        view = f"__mlmon_files_{key}"
-        frame.createOrReplaceTempView(view)
-        self._file_views[key] = view
-        return view
 
     def _information_schema_rows(self, which: str) -> list[tuple]:
         """DuckDB's information_schema.tables / .columns over mlmon's databases, from the catalog.
@@ -424,22 +366,3 @@ class SparkConnection:
         """'BASE TABLE', 'VIEW' or None for a relation of a DuckDB schema, from the kept listing
         (the metastore stores names in lower case)."""
         return self._catalog.kind(self.schema_map.get(schema, schema), name)
-
-    def _information_schema_table(self, which: str) -> pa.Table:
-        names = [column.split()[0] for column in _INFORMATION_SCHEMA[which].split(", ")]
-        types = [pa.int32() if column.endswith(" int") else pa.string() for column in _INFORMATION_SCHEMA[which].split(", ")]
-        rows = self._information_schema_rows(which)
-        return pa.table({n: pa.array([r[i] for r in rows], type=t) for i, (n, t) in enumerate(zip(names, types))})
-
-    def _information_schema(self, which: str) -> str:
-        """A temporary view of information_schema.<which>, for a query that joins it with tables."""
-        view = f"__mlmon_information_schema_{which}"
-        self.spark.createDataFrame(self._information_schema_rows(which), _INFORMATION_SCHEMA[which]).createOrReplaceTempView(view)
-        return view
-
-
-def _information_schema_only(statement: exp.Expression) -> bool:
-    """Whether every relation the query reads is information_schema.tables / .columns."""
-    tables = list(statement.find_all(exp.Table))
-    return bool(tables) and all(t.db.lower() == "information_schema" and t.name.lower() in _INFORMATION_SCHEMA
-                                and t.catalog in ("", CATALOG) for t in tables)
