@@ -21,7 +21,7 @@ from data import CATEGORICAL, FEATURES, NUMERIC, PREDICTION, PROBA, TARGET
 from period_data import TIMESTAMP
 
 __all__ = ["STORE", "STATISTICS", "write_project", "build_argv", "clean_target", "read_outputs",
-           "node_seconds"]
+           "node_seconds", "all_but_last_month"]
 
 STORE = "monthly"
 # What is read back: per feature, and global (feature NULL, whole data).
@@ -40,7 +40,9 @@ def write_project(folder: Path, data: Path) -> Path:
         "models/datasets.yml": (
             "datasets:\n"
             f"  - name: reference_rows\n    files: {_quoted(data / 'reference.parquet')}\n"
-            f"  - name: logged_rows\n    files: {_quoted(data / 'analysis.parquet')}\n"),
+            # `--vars '{logged: <file>}'` reads other logged rows (the later-build figures)
+            "  - name: logged_rows\n    files: "
+            + _quoted("{{ var('logged', '" + str(data / "analysis.parquet") + "') }}") + "\n"),
         "monitors/evaluations.yml": (
             "evaluations:\n"
             f"  - name: {STORE}\n"
@@ -60,8 +62,28 @@ def write_project(folder: Path, data: Path) -> Path:
     return folder
 
 
-def build_argv() -> list[str]:
-    return [sys.executable, "-m", "mlmon", "build", "-s", STORE]
+def build_argv(logged: Path | None = None) -> list[str]:
+    """The build command; over `logged` instead of the workload's analysis.parquet if given."""
+    extra = ["--vars", json.dumps({"logged": str(logged)})] if logged is not None else []
+    return [sys.executable, "-m", "mlmon", "build", "-s", STORE, *extra]
+
+
+def all_but_last_month(data: Path) -> Path:
+    """analysis.parquet without its last month (written next to it once): the logged rows a
+    build saw a month before the workload's."""
+    out = data / "analysis_all_but_last_month.parquet"
+    if not out.exists():
+        import duckdb
+
+        source = str(data / "analysis.parquet").replace("'", "''")
+        con = duckdb.connect()
+        last = con.execute(f"SELECT max(date_trunc('month', {TIMESTAMP})) FROM read_parquet('{source}')").fetchone()[0]
+        partial = out.with_suffix(".partial")
+        con.execute(f"COPY (SELECT * FROM read_parquet('{source}') WHERE {TIMESTAMP} < ?) "
+                    f"TO '{str(partial).replace(chr(39), chr(39) * 2)}' (FORMAT parquet)", [last])
+        con.close()
+        partial.rename(out)
+    return out
 
 
 def clean_target(project: Path) -> None:

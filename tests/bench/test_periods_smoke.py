@@ -54,6 +54,17 @@ def months(run) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     return reference, {month: rows for month, rows in analysis.groupby(key)}
 
 
+def test_later_builds_are_measured(run) -> None:
+    results, data = run
+    later = results["tools"]["mlmon"]["later"]
+    assert set(later) == {"unchanged", "new_month"}
+    assert all(figures["wall_s"] > 0 and figures["peak_rss_bytes"] > 0 for figures in later.values())
+    assert "Later builds of the same project" in (data.parent.parent / "results" / "periods.md").read_text()
+    before = pd.read_parquet(data / "analysis_all_but_last_month.parquet")
+    assert before["timestamp"].max() < pd.Timestamp(MONTHS[-1]) <= pd.read_parquet(data / "analysis.parquet")["timestamp"].max()
+    assert len(before) == ROWS * (PERIODS - 1)
+
+
 def test_results_shape(run) -> None:
     results, _ = run
     assert {"generated_at", "command", "machine", "versions", "workload", "tools", "ratios", "outputs", "truth",

@@ -35,8 +35,9 @@ FIRST_STORE = """
 
 @pytest.fixture
 def project(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
-    """The standalone project with an outcome wave `june` (the early outcomes, plus June's late
-    ones: only June's labelled count changes) and a `vs_first` store keeping no rows."""
+    """The standalone project with a `vs_first` store keeping no rows, and two more outcome
+    waves on top of the early outcomes: `june` (June's late ones: only June's labelled count
+    changes) and `april` (half of April's unknown ones: only April's changes)."""
     root = tmp_path / "project"
     logged = write_standalone_project(root)
     monitors = root / "monitors" / "evaluations.yml"
@@ -44,11 +45,14 @@ def project(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
     settings = root / "mlmon_project.yml"
     settings.write_text(settings.read_text(encoding="utf-8") + "settings:\n  evaluation_keep_rows: 0\n",
                         encoding="utf-8")
-    data = root / "data"
-    june = logged["scored_at"].dt.strftime("%Y-%m") == MONTHS[2]
-    known = logged["known_early"] | (june & logged["known_late"])
-    logged.loc[known, ["id", "is_fraud"]].astype({"is_fraud": "float64"}).to_parquet(
-        data / "outcomes_june.parquet", index=False)
+    month = logged["scored_at"].dt.strftime("%Y-%m")
+    april = (month == MONTHS[0]) & ~logged["known_early"] & (logged["id"] % 2 == 0)
+    waves = {"june": logged["known_early"] | ((month == MONTHS[2]) & logged["known_late"]),
+             "april": logged["known_early"] | april}
+    for wave, known in waves.items():
+        logged[f"known_{wave}"] = known
+        logged.loc[known, ["id", "is_fraud"]].astype({"is_fraud": "float64"}).to_parquet(
+            root / "data" / f"outcomes_{wave}.parquet", index=False)
     return root, logged
 
 
@@ -67,13 +71,24 @@ def _month(logged: pd.DataFrame, month: str) -> pd.DataFrame:
     return logged[logged["scored_at"].dt.strftime("%Y-%m") == month]
 
 
+def _counted_on(statements: list[str]) -> list[str]:
+    """Which relation each count of the periods read: the copy (`renamed`) or the rows in place (`joined`)."""
+    counts = [s for s in statements if s.startswith("SELECT COUNT(*), COUNT(") and 'GROUP BY "__mlmon_period"' in s]
+    return ["renamed" if "__renamed_" in s else "joined" if "__joined_" in s else s for s in counts]
+
+
 def test_an_unchanged_build_copies_nothing(project: tuple[Path, pd.DataFrame], recorded: Recorded) -> None:
     root, _ = project
     first = recorded(root, "monthly vs_previous")
     assert len(_copies(first)) == 3  # the logged rows of each store, the reference of `monthly`
+    assert _counted_on(first) == ["renamed", "renamed"]  # a first build copies every period, then counts
     again = recorded(root, "monthly vs_previous")
     assert _copies(again) == []
+    assert _counted_on(again) == ["joined", "joined"]
     assert _evaluated(root, "monthly") == ["2019-04-01", "2019-05-01", "2019-06-01"]
+    refreshed = recorded(root, "monthly", "--full-refresh")
+    assert len(_copies(refreshed)) == 2 and _counted_on(refreshed) == ["renamed"]
+    assert _evaluated(root, "monthly") == ["2019-04-01", "2019-05-01", "2019-06-01"] * 2
 
 
 def test_a_fixed_reference_store_copies_only_its_stale_periods(project: tuple[Path, pd.DataFrame],
@@ -95,24 +110,33 @@ def test_a_fixed_reference_store_copies_only_its_stale_periods(project: tuple[Pa
         assert values[f"{month}-01"][("n_labelled", None)] == rows["known_late"].sum()
 
 
-@pytest.mark.parametrize("store, reference_month", [("vs_previous", MONTHS[1]), ("vs_first", MONTHS[0])])
-def test_a_period_reference_is_copied_with_the_stale_period(project: tuple[Path, pd.DataFrame], recorded: Recorded,
-                                                            store: str, reference_month: str) -> None:
+@pytest.mark.parametrize("store, wave, copied, compared", [
+    # store, outcome wave, months the copy holds (None: all, unfiltered), {stale month: its reference month}
+    ("vs_previous", "june", [MONTHS[1], MONTHS[2]], {MONTHS[2]: MONTHS[1]}),
+    ("vs_first", "june", [MONTHS[0], MONTHS[2]], {MONTHS[2]: MONTHS[0]}),
+    ("vs_previous", "late", None, {MONTHS[1]: MONTHS[0], MONTHS[2]: MONTHS[1]}),
+    ("vs_previous", "april", [MONTHS[0]], {MONTHS[0]: MONTHS[0]}),  # no earlier month: April against itself
+])
+def test_a_period_reference_is_copied_with_the_stale_periods(project: tuple[Path, pd.DataFrame], recorded: Recorded,
+                                                             store: str, wave: str, copied: list[str] | None,
+                                                             compared: dict[str, str]) -> None:
     root, logged = project
     recorded(root, store)
-    statements = recorded(root, store, "--vars", "{wave: june}")  # only June's outcomes change
+    statements = recorded(root, store, "--vars", f"{{wave: {wave}}}")
     (renamed,) = [s for s in _copies(statements) if "__renamed_" in s]
-    skipped = next(m for m in MONTHS if m not in (reference_month, MONTHS[2]))
-    assert f"'{reference_month}-01'" in renamed and f"'{MONTHS[2]}-01'" in renamed
-    assert f"'{skipped}-01'" not in renamed
-    assert _evaluated(root, store) == ["2019-04-01", "2019-05-01", "2019-06-01", "2019-06-01"]
+    if copied is None:
+        assert '"__mlmon_period" IN' not in renamed
+    else:
+        assert [m for m in MONTHS if f"'{m}-01'" in renamed] == copied
+    assert _evaluated(root, store) == [f"{m}-01" for m in (*MONTHS, *compared)]
 
-    june = period_metrics(lambda sql, params=None: query_frame(root, sql, params), store)[f"{MONTHS[2]}-01"]
-    for feature in ("x1", "x2"):
-        ks = stats.ks_2samp(_month(logged, reference_month)[feature], _month(logged, MONTHS[2])[feature])
-        assert june[("ks_statistic", feature)] == pytest.approx(ks.statistic, rel=1e-9)
-        assert june[("ks_pvalue", feature)] == pytest.approx(ks.pvalue, rel=1e-9)
-    assert june[("n_labelled", None)] == (_month(logged, MONTHS[2])["known_late"]).sum()
+    values = period_metrics(lambda sql, params=None: query_frame(root, sql, params), store)
+    for month, reference in compared.items():
+        for feature in ("x1", "x2"):
+            ks = stats.ks_2samp(_month(logged, reference)[feature], _month(logged, month)[feature])
+            assert values[f"{month}-01"][("ks_statistic", feature)] == pytest.approx(ks.statistic, rel=1e-9, abs=1e-12)
+            assert values[f"{month}-01"][("ks_pvalue", feature)] == pytest.approx(ks.pvalue, rel=1e-9)
+        assert values[f"{month}-01"][("n_labelled", None)] == _month(logged, month)[f"known_{wave}"].sum()
 
 
 # -- a model's store: only the rows of stale periods are scored -------------------------------------
@@ -166,6 +190,7 @@ def test_a_model_store_scores_only_its_stale_periods(base_project: Path, tmp_pat
 
     refreshed = recorded(root, "by_month", "--full-refresh")  # every month scored and evaluated again
     assert not any("__needed_" in s for s in refreshed)
+    assert _evaluated(root, "by_month") == ["2021-01-01", "2021-02-01", "2021-03-01"] * 2
     again = _stored(root, "by_month")
     march = {key: value for key, value in again.items() if key[0] == "2021-03-01"}
     assert len(march) > 20
