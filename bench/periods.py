@@ -302,7 +302,8 @@ def main(argv: list[str] | None = None) -> int:
         "versions": reporting.versions(((tool, out["versions"]) for tool, out in outputs.items()), source),
         "workload": {"periods": args.periods, "rows_per_period": args.rows_per_period,
                      "reference_rows": args.reference_rows, "drift": drift_factors(args.periods),
-                     "data_bytes": sum(p.stat().st_size for p in folder.glob("*.parquet"))},
+                     "data_bytes": sum((folder / name).stat().st_size
+                                       for name in ("reference.parquet", "analysis.parquet"))},
         "repeat": args.repeat, "load_avg_1m": [min(loads), max(loads)],
         "tools": best, "ratios": _ratios(best), "targets": TARGETS,
         "outputs": outputs, "truth": truth,

@@ -27,7 +27,7 @@ from mlmon.evaluation.periods import PeriodCount, evaluated_before, period_count
 from mlmon.evaluation.quality import grouped_present_counts
 from mlmon.evaluation.reference import LABELLED, TRAINING, Reference, kept_reference, resolve_reference
 from mlmon.evaluation.run import EvaluationRequest, plan_for, score_into
-from mlmon.evaluation.sampling import Scratch, count_rows, create_table, sample_into, table_columns
+from mlmon.evaluation.sampling import SampleCounts, Scratch, count_rows, create_table, sample_into, table_columns
 from mlmon.evaluation.subject import LoggedOutputs, logged_outputs
 from mlmon.metrics.grouped import Groups
 from mlmon.metrics.prediction import grouped_class_counts
@@ -103,6 +103,7 @@ class BatchRows:
         self.plan: EvaluationPlan | None = None
         self.periods: list[PeriodCount] = []
         self._stale: list[PeriodCount] | None = None
+        self._samples: dict[int, SampleCounts] = {}  # index -> the period's sampled rows
         self.joined = ""
         self.scored = False  # the model scored the rows during this build
         self.renamed = False  # the rows hold the logged outputs under the engine's names
@@ -162,7 +163,7 @@ class BatchRows:
         if self._stale is None:
             base = self.base
             self._stale = stale_periods(self.con, base.store, base.dataset, base.labels, self.periods,
-                                        self.request.full_refresh)
+                                        self.request.full_refresh, self._sample_labelled)
         return self._stale
 
     def needed(self) -> list[PeriodCount]:
@@ -221,21 +222,32 @@ class BatchRows:
         if index in self.prepared:
             return self.prepared[index]
         start = self.periods[index].start
-        source = self.joined
         if start is not None and self._in_place():
             n = self.periods[index].n_rows
             current, scored = ((self._period_rows(index, start), False) if self.renamed
                                else self._outputs(self._period_rows(index, start), f"current_{index}", n))
             self.prepared[index] = (n, n, current, scored or self.scored)
             return self.prepared[index]
-        if start is not None:
-            source = self.scratch.table(f"period_{index}")
-            create_table(self.con, source, self._one_period(start))
-        counts = sample_into(self.con, source, self.scratch.table(f"sample_{index}"), self.base.sampling,
-                             self.base.sampling_location)
+        counts = self._sample(index)
         current, scored = self._outputs(counts.relation, f"current_{index}", counts.n_evaluated)
         self.prepared[index] = (counts.n_rows, counts.n_evaluated, current, scored or self.scored)
         return self.prepared[index]
+
+    def _sample(self, index: int) -> SampleCounts:
+        """The period's sampled rows, drawn once (a stale check may draw them before its evaluation)."""
+        if index not in self._samples:
+            start, source = self.periods[index].start, self.joined
+            if start is not None:
+                source = self.scratch.table(f"period_{index}")
+                create_table(self.con, source, self._one_period(start))
+            self._samples[index] = sample_into(self.con, source, self.scratch.table(f"sample_{index}"),
+                                               self.base.sampling, self.base.sampling_location)
+        return self._samples[index]
+
+    def _sample_labelled(self, period: PeriodCount) -> int:
+        """Labelled rows of the period's sample, as its evaluation records them (`n_labelled`)."""
+        assert self.plan is not None
+        return labelled_rows(self.con, self._sample(self.periods.index(period)).relation, self.plan.target)
 
     def _outputs(self, rows: str, role: str, n_rows: int) -> tuple[str, bool]:
         """`rows` with the engine's output columns: renamed logged outputs, or the model's scores."""

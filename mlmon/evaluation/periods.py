@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import duckdb
 from sqlglot import exp
@@ -53,22 +53,33 @@ def evaluated_before(con: duckdb.DuckDBPyConnection, store: str, dataset: str) -
 
 
 def stale_periods(con: duckdb.DuckDBPyConnection, store: str, dataset: str, labels: Mapping[str, Any],
-                  counts: Sequence[PeriodCount], full_refresh: bool) -> list[PeriodCount]:
+                  counts: Sequence[PeriodCount], full_refresh: bool,
+                  sample_labelled: Callable[[PeriodCount], int] | None = None) -> list[PeriodCount]:
     """The periods to evaluate: new ones, and those whose newest evaluation in the store (same
-    data, same labels) saw another row or label count. All of them with --full-refresh."""
+    data, same labels) saw another row or label count. All of them with --full-refresh.
+
+    A period evaluated on a sample recorded the labelled rows of its sample: its label count is
+    compared with `sample_labelled(period)`, the sample drawn again (the period's own count
+    when not given)."""
     if full_refresh or not counts or counts[0].start is None:
         return list(counts)
     rows = con.execute(
-        "SELECT e.labels, e.n_rows, m.value FROM mlmon.evaluations AS e LEFT JOIN mlmon.metrics AS m "
+        "SELECT e.labels, e.n_rows, e.n_evaluated, m.value FROM mlmon.evaluations AS e LEFT JOIN mlmon.metrics AS m "
         "ON m.evaluation_id = e.evaluation_id AND m.metric = 'n_labelled' AND m.feature IS NULL "
         "WHERE e.store = ? AND e.dataset = ? ORDER BY e.created_at, e.evaluation_id", [store, dataset]).fetchall()
-    latest: dict[str, tuple[int, float | None]] = {}
-    for text, n_rows, n_labelled in rows:
-        latest[_labels_key(json.loads(text) if text else {})] = (int(n_rows), n_labelled)
+    latest: dict[str, tuple[int, bool, float | None]] = {}
+    for text, n_rows, n_evaluated, n_labelled in rows:
+        sampled = n_evaluated is not None and n_evaluated < n_rows
+        latest[_labels_key(json.loads(text) if text else {})] = (int(n_rows), sampled, n_labelled)
     todo = []
     for count in counts:
         seen = latest.get(_labels_key(period_labels(labels, count.start)))
-        if seen is None or seen[0] != count.n_rows or int(seen[1] or 0) != count.n_labelled:
+        if seen is None or seen[0] != count.n_rows:
+            todo.append(count)
+            continue
+        n_rows, sampled, n_labelled = seen
+        labelled = sample_labelled(count) if sampled and sample_labelled is not None else count.n_labelled
+        if int(n_labelled or 0) != labelled:
             todo.append(count)
     return todo
 

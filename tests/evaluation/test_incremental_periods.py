@@ -15,6 +15,7 @@ import pytest
 from scipy import stats
 
 from tests.conftest import query_frame
+from tests.evaluation.conftest import run_cli
 from tests.evaluation.standalone_project import MONTHS, write_standalone_project
 from tests.evaluation.test_standalone import period_metrics
 
@@ -30,12 +31,22 @@ FIRST_STORE = """
     ground_truth: {data: outcomes, key: [id]}
     period: {column: scored_at, every: month}
     skip_performance: true
+  - name: sampled
+    data: logged_scores
+    reference: reference_scores
+    predictions: {proba: score, prediction: decision}
+    target: is_fraud
+    ground_truth: {data: outcomes, key: id}
+    period: {column: scored_at, every: month}
+    sampling: {method: random, size: 250, seed: 3}
+    skip_performance: true
 """
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
-    """The standalone project with a `vs_first` store keeping no rows, and two more outcome
+    """The standalone project with a `vs_first` store keeping no rows, a `sampled` store (250 of
+    each month's 600 rows), and two more outcome
     waves on top of the early outcomes: `june` (June's late ones: only June's labelled count
     changes) and `april` (half of April's unknown ones: only April's changes)."""
     root = tmp_path / "project"
@@ -137,6 +148,23 @@ def test_a_period_reference_is_copied_with_the_stale_periods(project: tuple[Path
             assert values[f"{month}-01"][("ks_statistic", feature)] == pytest.approx(ks.statistic, rel=1e-9, abs=1e-12)
             assert values[f"{month}-01"][("ks_pvalue", feature)] == pytest.approx(ks.pvalue, rel=1e-9)
         assert values[f"{month}-01"][("n_labelled", None)] == _month(logged, month)[f"known_{wave}"].sum()
+
+
+def test_a_sampled_period_is_judged_by_the_labels_of_its_sample(project: tuple[Path, pd.DataFrame]) -> None:
+    """A sample records its own labelled rows (`n_labelled`): a later build compares the sample's
+    count, drawn again, not the whole month's, which differs whenever the sample cuts the month."""
+    root, logged = project
+    for wave in ("early", "early", "june"):
+        result = run_cli(root, "build", "-s", "sampled", "--vars", f"{{wave: {wave}}}")
+        assert result.exit_code == 0, result.output
+    assert _evaluated(root, "sampled") == [f"{m}-01" for m in (*MONTHS, MONTHS[2])]
+    stored = query_frame(root, "SELECT e.n_rows, e.n_evaluated, m.value AS n_labelled FROM mlmon.evaluations AS e "
+                               "JOIN mlmon.metrics AS m USING (evaluation_id) WHERE e.store = 'sampled' "
+                               "AND m.metric = 'n_labelled' ORDER BY e.created_at")
+    assert stored["n_rows"].tolist() == [600] * 4 and stored["n_evaluated"].tolist() == [250] * 4
+    june = _month(logged, MONTHS[2])
+    assert june["known_early"].sum() == 0 and stored["n_labelled"].iloc[2] == 0
+    assert stored["n_labelled"].iloc[3] < june["known_june"].sum()  # a sample of the month's labelled rows
 
 
 # -- a model's store: only the rows of stale periods are scored -------------------------------------
