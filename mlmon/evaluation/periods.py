@@ -77,7 +77,7 @@ def stale_periods(con: duckdb.DuckDBPyConnection, store: str, dataset: str, labe
         if seen is None or seen[0] != count.n_rows:
             todo.append(count)
             continue
-        n_rows, sampled, n_labelled = seen
+        _, sampled, n_labelled = seen
         labelled = sample_labelled(count) if sampled and sample_labelled is not None else count.n_labelled
         if int(n_labelled or 0) != labelled:
             todo.append(count)
