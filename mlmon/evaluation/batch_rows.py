@@ -115,13 +115,15 @@ class BatchRows:
         con, request = self.con, self.request
         target = request.target or (self.version.target if self.version else "")
         self.say(f"reading {self.base.dataset}" + (f" with outcomes of {request.truth.name}" if request.truth else ""))
-        # Logged outputs read in place are renamed in the one copy of the rows: the joined rows
-        # are then only a view, not a second copy.
+        # Logged outputs read in place are renamed in the one copy of the rows, and a later build
+        # copies only the periods it reads: the joined rows are then only a view.
         renaming = request.predictions is not None and self._in_place()
+        later = self._later_build()
+        viewed = renaming or later
         self.joined = joined_rows(con, self.base.source_sql, self.base.dataset, target, request.truth, request.period,
-                                  self.scratch.view("joined") if renaming else self.scratch.table("joined"), self.where,
-                                  kind="VIEW" if renaming else "TABLE")
-        if not renaming:
+                                  self.scratch.view("joined") if viewed else self.scratch.table("joined"), self.where,
+                                  kind="VIEW" if viewed else "TABLE")
+        if not renaming or later:
             self._count_periods(target)
         if request.predictions is not None:
             try:
@@ -134,29 +136,41 @@ class BatchRows:
                     self._count_periods(target)
                 raise
             self.plan = _standalone_plan(con, request, self.outputs, self.joined)
-            if renaming:
-                # Outputs renamed once for every period read. Not sorted by period: the grouped
-                # scans read every period at once, and logged rows arrive about in time order,
-                # which keeps a period's row groups together for its own reads without a sort
-                # holding every row in memory.
-                wanted = self._read_before_copy(target)
-                if wanted is None or wanted:
-                    renamed = self.scratch.table("renamed")
-                    query = self.outputs.canonical(con, self.joined)
-                    create_table(con, renamed, query if wanted is None else query.where(_in_periods(wanted)))
-                    self.joined, self.renamed = renamed, True
-                if not self.periods:
-                    self._count_periods(target)
         else:
             assert self.version is not None
             plan = plan_for(con, self.base, self.version, self.joined)
             self.plan = replace(plan, target=target) if request.target else plan
-            wanted = self.needed() if self._in_place() else []
-            if wanted:
-                # every row read is evaluated: score them all at once rather than period by period
-                rows = self.joined if len(wanted) == len(self.periods) else self._view(
-                    "needed", exp.select("*").from_(self.joined, dialect="duckdb").where(_in_periods(wanted)))
-                self.joined, self.scored = self._outputs(rows, "scored", sum(p.n_rows for p in wanted))
+        if viewed:
+            self._copy_read_rows(renaming, later, target)
+        if request.predictions is None and self._in_place() and self.needed():
+            # every row read is evaluated: score them all at once rather than period by period
+            self.joined, self.scored = self._outputs(self.joined, "scored", sum(p.n_rows for p in self.needed()))
+
+    def _later_build(self) -> bool:
+        """Whether the store holds an evaluation of these periodic data already: this build
+        then reads only the periods it evaluates, counted first on the rows in place."""
+        request = self.request
+        return (request.period is not None and not request.full_refresh
+                and evaluated_before(self.con, self.base.store, self.base.dataset))
+
+    def _copy_read_rows(self, renaming: bool, later: bool, target: str) -> None:
+        """Copy the rows this build reads, the logged outputs renamed: every period on a first
+        build (then counted on the copy), the periods `needed` on a later one (none: no copy).
+        Not sorted by period: the grouped scans read every period at once, and logged rows
+        arrive about in time order, which keeps a period's row groups together for its own
+        reads without a sort holding every row in memory."""
+        wanted = self.needed() if later else self.periods
+        if later and not wanted:
+            return
+        query = (self.outputs.canonical(self.con, self.joined) if renaming and self.outputs is not None
+                 else exp.select("*").from_(self.joined, dialect="duckdb"))
+        if later and len(wanted) < len(self.periods):
+            query = query.where(_in_periods(wanted))
+        table = self.scratch.table("renamed" if renaming else "read")
+        create_table(self.con, table, query)
+        self.joined, self.renamed = table, renaming
+        if not self.periods:
+            self._count_periods(target)
 
     def stale(self) -> list[PeriodCount]:
         """The periods to evaluate (`mlmon.evaluation.periods.stale_periods`), once counted."""
@@ -176,18 +190,6 @@ class BatchRows:
         elif self.base.reference == "first" and wanted:
             wanted.add(0)
         return [self.periods[i] for i in sorted(wanted)]
-
-    def _read_before_copy(self, target: str) -> list[PeriodCount] | None:
-        """The periods the one copy of the rows must hold, counted on the rows in place; None
-        for all of them, uncounted: on the store's first build of this data (or a full
-        refresh, or without periods) every period is read, and the copy is counted faster."""
-        request = self.request
-        if request.period is None or request.full_refresh or not evaluated_before(self.con, self.base.store,
-                                                                                   self.base.dataset):
-            return None
-        self._count_periods(target)
-        wanted = self.needed()
-        return None if len(wanted) == len(self.periods) else wanted
 
     def _count_periods(self, target: str) -> None:
         con, request = self.con, self.request
