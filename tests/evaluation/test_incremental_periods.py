@@ -14,6 +14,7 @@ from typing import Callable
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn.metrics import roc_auc_score
 
 from tests.conftest import query_frame
 from tests.evaluation.standalone_project import MONTHS, write_standalone_project
@@ -125,6 +126,9 @@ def test_a_fixed_reference_store_copies_only_its_stale_periods(project: tuple[Pa
         ks = stats.ks_2samp(reference["x1"], rows["x1"])
         assert values[f"{month}-01"][("ks_statistic", "x1")] == pytest.approx(ks.statistic, rel=1e-9)
         assert values[f"{month}-01"][("n_labelled", None)] == rows["known_late"].sum()
+        labelled = rows[rows["known_late"]]  # the logged score, renamed in the copy, against the outcomes
+        auc = roc_auc_score(labelled["is_fraud"], labelled["score"])
+        assert values[f"{month}-01"][("roc_auc", None)] == pytest.approx(auc, rel=1e-9)
 
 
 @pytest.mark.parametrize("store, wave, copied, compared", [
