@@ -22,8 +22,9 @@ from tests.evaluation.test_standalone import period_metrics
 
 Recorded = Callable[..., list[str]]
 
-# `reference: first` with no kept rows reads the first period's rows from the data itself.
-FIRST_STORE = """
+# `vs_first`: with no kept rows (`evaluation_keep_rows: 0`), `reference: first` reads the first
+# period's rows from the data itself. `sampled`: 250 of each month's 600 rows.
+MORE_STORES = """
   - name: vs_first
     data: logged_scores
     reference: first
@@ -46,14 +47,13 @@ FIRST_STORE = """
 
 @pytest.fixture
 def project(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
-    """The standalone project with a `vs_first` store keeping no rows, a `sampled` store (250 of
-    each month's 600 rows), and two more outcome
-    waves on top of the early outcomes: `june` (June's late ones: only June's labelled count
-    changes) and `april` (half of April's unknown ones: only April's changes)."""
+    """The standalone project with `MORE_STORES`, keeping no rows, and two more outcome waves on
+    top of the early outcomes: `june` (June's late ones: only June's labelled count changes) and
+    `april` (half of April's unknown ones: only April's changes)."""
     root = tmp_path / "project"
     logged = write_standalone_project(root)
     monitors = root / "monitors" / "evaluations.yml"
-    monitors.write_text(monitors.read_text(encoding="utf-8") + FIRST_STORE.lstrip("\n"), encoding="utf-8")
+    monitors.write_text(monitors.read_text(encoding="utf-8") + MORE_STORES.lstrip("\n"), encoding="utf-8")
     settings = root / "mlmon_project.yml"
     settings.write_text(settings.read_text(encoding="utf-8") + "settings:\n  evaluation_keep_rows: 0\n",
                         encoding="utf-8")
@@ -70,7 +70,7 @@ def project(tmp_path: Path) -> tuple[Path, pd.DataFrame]:
 
 def _copies(statements: list[str]) -> list[str]:
     """The statements that copy the logged rows or the reference into scratch tables."""
-    return [s for s in statements if s.startswith("CREATE TABLE") and ("__renamed_" in s or "__reference_" in s)]
+    return [s for s in statements if "__renamed_" in _created(s) or "__reference_" in _created(s)]
 
 
 def _created(statement: str) -> str:
