@@ -142,9 +142,10 @@ class BatchRows:
             self.plan = replace(plan, target=target) if request.target else plan
         if viewed:
             self._copy_read_rows(renaming, later, target)
-        if request.predictions is None and self._in_place() and self.needed():
+        scored = self.needed() if request.predictions is None and self._in_place() else []
+        if scored:
             # every row read is evaluated: score them all at once rather than period by period
-            self.joined, self.scored = self._outputs(self.joined, "scored", sum(p.n_rows for p in self.needed()))
+            self.joined, self.scored = self._outputs(self.joined, "scored", sum(p.n_rows for p in scored))
 
     def _later_build(self) -> bool:
         """Whether the store holds an evaluation of these periodic data already: this build
@@ -193,11 +194,9 @@ class BatchRows:
 
     def _count_periods(self, target: str) -> None:
         con, request = self.con, self.request
-        self.periods = period_counts(con, self.joined, target, request.period is not None)
-        if request.period is not None:
-            undated = count_rows(con, self.joined) - sum(p.n_rows for p in self.periods)
-            if undated:
-                self.warnings.append(f"{undated:,} rows have no {request.period['column']}: they are in no period")
+        self.periods, undated = period_counts(con, self.joined, target, request.period is not None)
+        if undated and request.period is not None:
+            self.warnings.append(f"{undated:,} rows have no {request.period['column']}: they are in no period")
         if not self.periods or not sum(p.n_rows for p in self.periods):
             raise NodeError(f"data '{self.base.dataset}' has no rows: evaluation '{self.base.store}' needs at least one")
 

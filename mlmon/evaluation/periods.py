@@ -29,17 +29,20 @@ def _q(name: str) -> exp.Column:
     return exp.column(name, quoted=True)
 
 
-def period_counts(con: duckdb.DuckDBPyConnection, joined: str, target: str, by_period: bool) -> list[PeriodCount]:
-    """Rows and labelled rows per period, in one grouped scan, oldest first."""
+def period_counts(con: duckdb.DuckDBPyConnection, joined: str, target: str,
+                  by_period: bool) -> tuple[list[PeriodCount], int]:
+    """Rows and labelled rows per period, oldest first, and the rows in no period (a NULL
+    period), in one grouped scan."""
     present = {name for name, _ in table_columns(con, joined)}
     labelled = exp.Count(this=_q(target)) if target in present else exp.Literal.number(0)
     query = exp.select(exp.Count(this=exp.Star()), labelled).from_(joined, dialect="duckdb")
     if not by_period:
         n, n_labelled = con.execute(query.sql("duckdb")).fetchone()
-        return [PeriodCount(None, int(n), int(n_labelled))]
-    query = (query.select(_q(PERIOD_COLUMN), append=True).where(_q(PERIOD_COLUMN).is_(exp.null()).not_())
-             .group_by(_q(PERIOD_COLUMN)).order_by(_q(PERIOD_COLUMN)))
-    return [PeriodCount(start, int(n), int(nl)) for n, nl, start in con.execute(query.sql("duckdb")).fetchall()]
+        return [PeriodCount(None, int(n), int(n_labelled))], 0
+    query = query.select(_q(PERIOD_COLUMN), append=True).group_by(_q(PERIOD_COLUMN)).order_by(_q(PERIOD_COLUMN))
+    rows = con.execute(query.sql("duckdb")).fetchall()
+    undated = sum(int(n) for n, _, start in rows if start is None)
+    return [PeriodCount(start, int(n), int(nl)) for n, nl, start in rows if start is not None], undated
 
 
 def period_labels(labels: Mapping[str, Any], start: date | None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from tests.conftest import query_frame
+from tests.evaluation.conftest import run_cli
 from tests.evaluation.standalone_project import MONTHS, write_standalone_project
 from tests.evaluation.test_standalone import period_metrics
 
@@ -241,3 +242,24 @@ def test_a_model_store_scores_only_its_stale_periods(base_project: Path, tmp_pat
     for key, value in march.items():
         if key[1] != "data_drift":  # its forest's train/test split draws from each period's rows
             assert incremental[key] == pytest.approx(value, rel=1e-12, abs=1e-12, nan_ok=True), key
+
+
+def test_rows_in_no_period_are_counted_and_said_on_every_build(project: tuple[Path, pd.DataFrame]) -> None:
+    """Rows without a timestamp belong to no period: each build says how many, whether it counts
+    the periods on its copy (the first build) or on the rows in place (a later one)."""
+    root, logged = project
+    rows = pd.read_parquet(root / "data" / "logged.parquet")
+    undated = rows["id"] % 97 == 0
+    rows.loc[undated, "scored_at"] = pd.NaT
+    rows.to_parquet(root / "data" / "logged.parquet", index=False)
+    warning = f"{int(undated.sum())} rows have no scored_at: they are in no period"
+    for wave, evaluated in (("early", MONTHS), ("late", MONTHS[1:])):
+        result = run_cli(root, "build", "-s", "monthly", "--vars", f"{{wave: {wave}}}")
+        assert result.exit_code == 0, result.output
+        assert warning in result.output
+        counted = query_frame(root, "SELECT json_extract_string(labels, '$.period') AS period, n_rows "
+                                    "FROM mlmon.evaluations WHERE invocation_id = (SELECT invocation_id FROM "
+                                    "mlmon.evaluations ORDER BY created_at DESC LIMIT 1) ORDER BY period")
+        dated = logged[~undated.to_numpy()]
+        assert counted["period"].tolist() == [f"{m}-01" for m in evaluated]
+        assert counted["n_rows"].tolist() == [len(_month(dated, m)) for m in evaluated]

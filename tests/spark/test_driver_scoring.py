@@ -8,8 +8,6 @@ import datetime as dt
 import sys
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pytest
 
