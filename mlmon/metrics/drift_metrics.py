@@ -14,6 +14,7 @@ from scipy import stats
 
 from mlmon.metrics.judgement import DriftSettings, is_drifted
 from mlmon.metrics.kstest import ks_2samp_from_statistic
+from mlmon.metrics.noise import homogeneity_pvalue, missing_change_pvalue, new_category_pvalue, out_of_range_pvalue
 from mlmon.metrics.twosample import ColumnStats
 from mlmon.metrics.types import MetricValue
 
@@ -69,39 +70,57 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _judged(c: str, values: dict[str, float | None], settings: DriftSettings) -> list[MetricValue]:
-    """The feature's metrics in order, the data-quality flags, then `drifted`."""
+def _judged(c: str, values: dict[str, float | None], settings: DriftSettings,
+            chance: dict[str, float | None] | None = None) -> list[MetricValue]:
+    """The feature's metrics in order, the data-quality flags, then `drifted` (`chance`: the
+    effect sizes' p-values under no change, mlmon.metrics.noise)."""
     values = {**values, "feature_missing": values.get("feature_missing", 0.0),
               "type_changed": values.get("type_changed", 0.0)}
-    flag = 1.0 if is_drifted(values, settings) else 0.0
+    flag = 1.0 if is_drifted(values, settings, chance) else 0.0
     return [MetricValue(name, value, c) for name, value in values.items()] + [MetricValue("drifted", flag, c)]
 
 
+def _missing_chance(n_rows: int, present_: int, reference: tuple[int, int] | None) -> float | None:
+    if reference is None:
+        return None
+    ref_rows, ref_present = reference
+    return missing_change_pvalue(n_rows - present_, n_rows, ref_rows - ref_present, ref_rows)
+
+
 def _numeric_metrics(c: str, stats_: ColumnStats, ref_bins: Sequence[int], n_rows: int,
-                     ref_missing: float | None = None, out_of_range: int | None = None,
+                     reference: tuple[int, int] | None = None, out_of_range: int | None = None,
                      settings: DriftSettings = DriftSettings()) -> list[MetricValue]:
+    """`reference`: the reference's (rows, present values) of the column, when known."""
     ks_stat = ks_p = wass = value = None
     n1, n2 = stats_.n_ref, stats_.n_cur
+    chance: dict[str, float | None] = {}
     if stats_.ks_numerator is not None:
         ks_stat, ks_p = ks_2samp_from_statistic(stats_.ks_numerator, n1, n2)
         wass = _finite(stats_.wasserstein_numerator / (n1 * n2))
         value = psi(ref_bins, stats_.cur_bins)
+        chance["psi"] = homogeneity_pvalue(ref_bins, stats_.cur_bins)
+    if out_of_range is not None:
+        chance["out_of_range_share"] = out_of_range_pvalue(out_of_range, n1, n2)
+    chance["missing_share"] = _missing_chance(n_rows, n2, reference)
     return _judged(c, {
         "ks_statistic": ks_stat, "ks_pvalue": ks_p, "psi": value, "wasserstein": wass,
-        "missing_share": _share(n_rows - n2, n_rows), "missing_share_reference": ref_missing,
+        "missing_share": _share(n_rows - n2, n_rows), "missing_share_reference": _reference_missing(reference),
         "out_of_range_share": None if out_of_range is None else _share(out_of_range, n2),
-    }, settings)
+    }, settings, chance)
 
 
 def _categorical_metrics(c: str, ref: dict[str, int], counts: dict[str, int], n_rows: int, present_: int,
-                         ref_missing: float | None, settings: DriftSettings) -> list[MetricValue]:
+                         reference: tuple[int, int] | None, settings: DriftSettings) -> list[MetricValue]:
     n_cur = sum(counts.values())
     unseen = sum(n for k, n in counts.items() if k not in ref)
-    value = psi([*ref.values(), 0], [*(counts.get(k, 0) for k in ref), unseen]) if ref else None
+    bins = ([*ref.values(), 0], [*(counts.get(k, 0) for k in ref), unseen])  # PSI's: unseen ones in one bin
+    value = psi(*bins) if ref else None
+    chance = {"psi": homogeneity_pvalue(*bins) if ref else None, "new_category_share": new_category_pvalue(ref, counts),
+              "missing_share": _missing_chance(n_rows, present_, reference)}
     return _judged(c, {
         "chi2_pvalue": chi2_pvalue(ref, counts), "psi": value, "new_category_share": _share(unseen, n_cur),
-        "missing_share": _share(n_rows - present_, n_rows), "missing_share_reference": ref_missing,
-    }, settings)
+        "missing_share": _share(n_rows - present_, n_rows), "missing_share_reference": _reference_missing(reference),
+    }, settings, chance)
 
 
 def broken_feature_metrics(c: str, *, feature_missing: bool, type_changed: bool, missing_share: float | None,
@@ -121,8 +140,8 @@ def feature_globals(per_feature: Sequence[MetricValue]) -> list[MetricValue]:
             MetricValue("n_features_drifted", float(sum(flags)) if flags else None),
             MetricValue("max_psi", max(known) if known else None)]
 
-def _missing_share(profile: ReferenceProfile, count: int) -> float | None:
-    return _share(profile.n_rows - count, profile.n_rows)
+def _reference_missing(reference: tuple[int, int] | None) -> float | None:
+    return None if reference is None else _share(reference[0] - reference[1], reference[0])
 
 @dataclass
 class SampleCounts:
@@ -143,12 +162,12 @@ def drift_result(numeric: Sequence[str], categorical: Sequence[str], extra: Sequ
     found, n_rows = sample.found, sample.n_rows
     for c in numeric:
         p = profile.numeric[c]
-        out += _numeric_metrics(c, found[c], p.bins, n_rows, _missing_share(profile, p.count), sample.outside.get(c),
+        out += _numeric_metrics(c, found[c], p.bins, n_rows, (profile.n_rows, p.count), sample.outside.get(c),
                                 settings)
     for c in categorical:
         p = profile.categorical[c]
         out += _categorical_metrics(c, p.categories, sample.categories[c], n_rows, sample.present[c],
-                                    _missing_share(profile, p.count), settings)
+                                    (profile.n_rows, p.count), settings)
     out += broken
     out += feature_globals(out)
     others = {name: _numeric_metrics(name, found[name], found[name].ref_bins, n_rows) for name in extra}

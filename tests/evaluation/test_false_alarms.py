@@ -174,3 +174,66 @@ def test_settings_move_each_rule(con):
                                                psi=10, min_psi=10), only=("category", "lognormal", "normal"))
     assert loose[("drifted", "category")] == loose[("drifted", "lognormal")] == loose[("drifted", "normal")] == 0.0
     assert default[("out_of_range_share", "lognormal")] == pytest.approx((cur["lognormal"] == 1e9).mean(), abs=2e-3)
+
+
+# -- small samples: every effect size is large by chance ------------------------------------------
+
+SMALL_SIZES = [(30, 30), (100, 100), (50, 500), (500, 50), (100, 1000), (1000, 100)]
+SMALL_SEEDS = range(15)
+
+
+@pytest.fixture(scope="module")
+def small_null_flags(con) -> dict[tuple[int, int], float]:
+    """Per pair of sizes, the share of features flagged over random splits of one population."""
+    shares = {}
+    for n_ref, n_cur in SMALL_SIZES:
+        flagged = 0
+        for seed in SMALL_SEEDS:
+            rng = np.random.default_rng([seed, n_ref, n_cur, 7])
+            rows = population(rng, n_ref + n_cur)
+            side = rng.permutation(len(rows)) < n_ref
+            got = judge(con, rows[side].reset_index(drop=True), rows[~side].reset_index(drop=True))
+            flagged += sum(int(got[("drifted", f)]) for f in NUMERIC + CATEGORICAL)
+        shares[(n_ref, n_cur)] = flagged / (len(SMALL_SEEDS) * len(NUMERIC + CATEGORICAL))
+    return shares
+
+
+def test_small_random_splits_flag_under_five_percent_of_features(small_null_flags):
+    # PSI, the out-of-range share and unseen categories alone flagged 35-72% of these features
+    # (30 to 100 rows a side) before each had to be unlikely under no change as well.
+    print({sizes: f"{share:.1%}" for sizes, share in small_null_flags.items()})
+    assert sum(small_null_flags.values()) / len(small_null_flags) < 0.05
+    assert max(small_null_flags.values()) <= 0.10, small_null_flags
+
+
+def _small_split(seed: int, n: int = 100) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _split(2000 + seed, n, n)
+
+
+def _shift_two_sd(cur, rng):
+    cur["normal"] += 6.0
+
+
+def _mostly_missing(cur, rng):
+    cur.loc[rng.random(len(cur)) < 0.6, "normal"] = np.nan
+
+
+def _many_new_categories(cur, rng):
+    cur.loc[rng.random(len(cur)) < 0.2, "category"] = "never seen"
+
+
+def _many_out_of_range(cur, rng):
+    cur.loc[rng.random(len(cur)) < 0.2, "lognormal"] = 1e9
+
+
+@pytest.mark.parametrize("change,feature", [
+    (_shift_two_sd, "normal"), (_mostly_missing, "normal"), (_many_new_categories, "category"),
+    (_many_out_of_range, "lognormal"),
+])
+def test_a_large_change_is_flagged_at_a_hundred_rows(con, change, feature):
+    hits = 0
+    for seed in POWER_SEEDS:
+        ref, cur = _small_split(seed)
+        change(cur, np.random.default_rng(seed))
+        hits += int(judge(con, ref, cur, only=(feature,))[("drifted", feature)])
+    assert hits == len(POWER_SEEDS)

@@ -18,7 +18,7 @@ from tests.evaluation.standalone_project import MONTHS, add_segmented_store, wri
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
     root = tmp_path_factory.mktemp("standalone_segments") / "project"
     logged = write_standalone_project(root)
-    add_segmented_store(root, drift="{psi: 0.000001}")
+    add_segmented_store(root, drift="{pvalue: 0.99, min_psi: 0.000001}")
     result = run_cli(root, "build", "-s", "by_category")
     assert result.exit_code == 0, result.output
     return root, logged
@@ -44,5 +44,6 @@ def test_the_stores_drift_settings_judge_its_features(built) -> None:
     root, _ = built
     flags = query_frame(root, "SELECT value FROM mlmon.metrics WHERE store = 'by_category' AND metric = 'drifted' "
                               "AND feature = 'x2' AND segment IS NULL")["value"]
-    # psi above 0.000001 counts as drift: every month's x2 is flagged, which the default 0.2 would not do
+    # a p-value up to 0.99 with a PSI above 0.000001 counts as drift: every month's x2 is flagged,
+    # which the defaults (0.05 with a PSI above 0.1) would not do
     assert len(flags) == len(MONTHS) and (flags == 1).all()

@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from mlmon.metrics.judgement import DRIFT_KEYS, DriftSettings, is_drifted, validate_drift_settings
+from mlmon.metrics.judgement import CHANCE_DIVISOR, DRIFT_KEYS, DriftSettings, is_drifted, validate_drift_settings
 
 NAN = float("nan")
 
@@ -158,3 +158,37 @@ def test_bad_settings_are_named_with_their_key(config, expected):
 def test_every_bad_setting_is_reported_and_checking_goes_on_after_an_unknown_key():
     problems = validate_drift_settings({"colour": 1, "psi": -1, "pvalue": 2, "min_psi": 0.1})
     assert [key for key, _ in problems] == ["colour", "psi", "pvalue"]
+
+
+@pytest.mark.parametrize("name,values", [
+    ("psi", {"psi": 0.5}),
+    ("missing_share", {"missing_share": 0.4, "missing_share_reference": 0.1}),
+    ("new_category_share", {"new_category_share": 0.2}),
+    ("out_of_range_share", {"out_of_range_share": 0.2}),
+])
+def test_an_effect_size_alone_counts_only_when_unlikely_by_chance(name, values):
+    settings = DriftSettings()
+    level = settings.pvalue / CHANCE_DIVISOR
+    assert level == 0.0125
+    assert is_drifted(values, settings)  # its chance unknown: the effect size decides
+    assert is_drifted(values, settings, {name: None})
+    assert is_drifted(values, settings, {name: float("nan")})
+    assert is_drifted(values, settings, {name: level})
+    assert not is_drifted(values, settings, {name: level * 1.001})
+    assert is_drifted(values, DriftSettings(pvalue=0.2), {name: 0.049})  # the level follows `pvalue`
+    # another effect's chance does not excuse this one
+    assert is_drifted(values, settings, {other: 0.9 for other in ("psi", "missing_share", "new_category_share",
+                                                                   "out_of_range_share") if other != name})
+
+
+def test_a_significant_test_with_an_effect_needs_no_chance_of_its_own():
+    values = {"psi": 0.15, "ks_pvalue": 0.01}
+    assert is_drifted(values, DriftSettings(), {"psi": 0.9})
+
+
+def test_a_column_empty_on_one_side_only_is_drift_whatever_its_chance():
+    settings = DriftSettings()
+    for missing, before in ((1.0, 0.5), (0.5, 1.0)):
+        assert is_drifted({"missing_share": missing, "missing_share_reference": before}, settings, {"missing_share": 0.5})
+    assert not is_drifted({"missing_share": 0.9, "missing_share_reference": 0.5}, settings, {"missing_share": 0.5})
+    assert not is_drifted({"missing_share": 1.0, "missing_share_reference": 0.95}, settings, {"missing_share": 0.5})
