@@ -86,7 +86,7 @@ def find_segments(con: duckdb.DuckDBPyConnection, column: str, current_sql: str,
 
 
 def _small_warning(column: str, small: list[Segment]) -> str:
-    listed = "; ".join(f"{s.label} ({s.n_current:,} rows, {s.n_reference:,} in the reference)" for s in small)
+    listed = "; ".join(f"{s.label} ({s.n_current:,} row{'' if s.n_current == 1 else 's'}, {s.n_reference:,} in the reference)" for s in small)
     return f"segments of {column} under {MIN_SEGMENT_ROWS} rows on a side are not computed: {listed}"
 
 

@@ -100,7 +100,11 @@ def _performance(con: Con, current_sql: str, plan: "EvaluationPlan", reference: 
 def _with_drift(con: Con, current: list[MetricValue], plan: "EvaluationPlan", reference: Reference) -> list[MetricValue]:
     # Per-class metrics need the reference's per-class values: measured on its rows. Global
     # metrics come from the reference's record (the version's test metrics, an evaluation's).
-    before = measured_performance(con, reference.sql, plan) if plan.task == "multiclass" else None
+    before = None
+    if plan.task == "multiclass":  # measured once per reference and build, whatever the periods
+        key = ("performance", reference.sql, plan.target, tuple(plan.classes or ()), plan.threshold,
+               plan.positive_class, plan.logged_prediction)
+        before = once(reference.memo, key, lambda: measured_performance(con, reference.sql, plan))
     if before is None:
         before = [MetricValue(n, reference.performance.get(n)) for n in performance_metric_names(plan.task)]
     return current + performance_drift(current, before)

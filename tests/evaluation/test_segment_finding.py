@@ -48,6 +48,7 @@ def test_the_small_segments_warning_names_their_rows(con):
         "region=c (100 rows, 0 in the reference); region=d (0 rows, 120 in the reference)")
     big = [Segment("r", "x", 1_234, 5_678)]
     assert _small_warning("r", big).endswith("r=x (1,234 rows, 5,678 in the reference)")
+    assert _small_warning("r", [Segment("r", "y", 1, 1)]).endswith("r=y (1 row, 1 in the reference)")
 
 
 def test_a_segment_relation_holds_the_rows_of_its_value_only(con):
