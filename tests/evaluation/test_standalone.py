@@ -17,6 +17,7 @@ from click.testing import Result
 from scipy import stats
 from sklearn import metrics as skm
 
+from mlmon.evaluation import task as task_module
 from tests.conftest import query_frame
 from tests.evaluation.conftest import run_cli
 from tests.evaluation.standalone_project import MONTHS, write_standalone_project
@@ -341,3 +342,51 @@ def test_regression_and_multiclass_logged_outputs(tmp_path: Path):
     predicted = np.array(["bus", "car", "train"])[cur[["p_bus", "p_car", "p_train"]].to_numpy().argmax(axis=1)]
     assert got[("multiclass", "accuracy")] == pytest.approx(skm.accuracy_score(cur["mode"], predicted), rel=1e-9)
     assert got[("multiclass", "label_coverage")] == 1.0
+
+
+def test_a_multiclass_period_store_measures_its_reference_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Per-class drift needs the reference's per-class performance: measured on the reference's
+    rows once for all the periods compared with it, each period's drift still exact."""
+    root = tmp_path / "project"
+    write_standalone_project(root)
+    (root / "monitors" / "evaluations.yml").unlink()
+    yml = OTHER_TASKS_YML.replace("    features: [x1]\n", "    features: [x1]\n    period: {column: at, every: month}\n")
+    (root / "models" / "datasets.yml").write_text(yml.split("  - name: regression")[0]
+                                                  + "  - name: multiclass" + yml.split("  - name: multiclass")[1])
+    frames = {}
+    for name, seed in (("ref_rows", 0), ("cur_rows", 1)):
+        rng = np.random.default_rng(seed)
+        n = 1200
+        x1 = rng.normal(0, 1, n)
+        logits = np.c_[x1, -x1, np.zeros(n)] + rng.normal(0, 0.3, (n, 3))
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        mode = np.array(["bus", "car", "train"])[[rng.choice(3, p=p) for p in proba]]
+        at = pd.to_datetime("2024-01-01") + pd.to_timedelta(np.arange(n) % 4 * 31, unit="D")
+        frames[name] = pd.DataFrame({"x1": x1, "p_bus": proba[:, 0], "p_car": proba[:, 1], "p_train": proba[:, 2],
+                                     "mode": mode, "at": at})
+        frames[name].to_parquet(root / "data" / f"{name}.parquet", index=False)
+    measured: list[str] = []
+    real = task_module.measured_performance
+
+    def counted(con, relation_sql, plan):
+        measured.append(relation_sql)
+        return real(con, relation_sql, plan)
+
+    monkeypatch.setattr(task_module, "measured_performance", counted)
+    result = run_cli(root, "build")
+    assert result.exit_code == 0, result.output
+    assert len(measured) == 4 + 1  # each month's rows, and the reference's once
+    rows = query_frame(root, "SELECT e.labels, m.feature, m.value FROM mlmon.metrics AS m JOIN mlmon.evaluations AS e "
+                             "USING (evaluation_id) WHERE m.metric = 'f1_drift' AND m.feature IS NOT NULL")
+    ref, cur = frames["ref_rows"], frames["cur_rows"]
+    classes = ["bus", "car", "train"]
+
+    def f1(frame: pd.DataFrame) -> np.ndarray:
+        predicted = np.array(classes)[frame[["p_bus", "p_car", "p_train"]].to_numpy().argmax(axis=1)]
+        return skm.f1_score(frame["mode"], predicted, labels=classes, average=None)
+
+    assert len(rows) == 4 * 3
+    for row in rows.itertuples():
+        month = pd.Timestamp(json.loads(row.labels)["period"])
+        expected = f1(cur[cur["at"].dt.to_period("M").dt.start_time == month]) - f1(ref)
+        assert row.value == pytest.approx(expected[classes.index(row.feature)], rel=1e-9), (month, row.feature)
