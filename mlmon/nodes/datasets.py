@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from mlmon.errors import ConfigError, NodeError
 from mlmon.nodes.base import PUBLISH_FIELD, BuildContext, Field, Node, NodeKind, NodeOutcome, ProjectView
+from mlmon.nodes.text_numbers import advice, count_and_find
 from mlmon.warehouse import sql
 
 if TYPE_CHECKING:
@@ -100,9 +101,15 @@ class DatasetKind(NodeKind):
         if source == "files":
             files = resolve_files(node, ctx.project.root)
             _check_files(node, files, ctx.project.root)
-            rows = ctx.warehouse.con.execute(sql.count_rows(self.relation(node, ctx.project.root)).sql("duckdb")).fetchone()[0]
+            relation = self.relation(node, ctx.project.root)
+            warnings: list[str] = []
+            if _format(node) == "csv":  # a reader sniffed the types: a marker may have made numbers text
+                rows, found = count_and_find(ctx.warehouse.con, relation)
+                warnings = [f"{node.location('files')}: {text}" for text in advice(found)]
+            else:
+                rows = ctx.warehouse.con.execute(sql.count_rows(relation).sql("duckdb")).fetchone()[0]
             noun = "file" if len(files) == 1 else "files"
-            return NodeOutcome(message=f"{len(files)} {noun}, read at use time", rows=int(rows))
+            return NodeOutcome(message=f"{len(files)} {noun}, read at use time", rows=int(rows), warnings=warnings)
         if source == "sql":
             rows = ctx.warehouse.replace(node.name, node.sql or "", node.materialized or "table")
             return NodeOutcome(message=f"{node.materialized}", rows=rows)

@@ -130,12 +130,19 @@ def file_reader(table: exp.Table) -> tuple[str, list[str], dict[str, Any]] | Non
     items = first.expressions if isinstance(first, exp.Array) else [first]
     if not all(isinstance(i, exp.Literal) and i.is_string for i in items):
         raise SparkTranslationError(f"{func.sql('duckdb')}: only literal file paths can be read on Spark")
-    options = {}
+    options: dict[str, Any] = {}
     for option in options_args:
         if isinstance(option, (exp.EQ, exp.PropertyEQ)):
-            value = option.expression
-            options[option.this.name.lower()] = value.this if isinstance(value, exp.Boolean) else value.name
+            options[option.this.name.lower()] = _option_value(option.expression)
     return fmt, [i.name for i in items], options
+
+
+def _option_value(value: exp.Expression) -> Any:
+    if isinstance(value, exp.Boolean):
+        return value.this
+    if isinstance(value, exp.Array):  # nullstr = ['NA', '']
+        return [_option_value(v) for v in value.expressions]
+    return value.name
 
 
 def to_spark(statement: exp.Expression, schema_map: dict[str, str] | None = None) -> exp.Expression:

@@ -41,6 +41,9 @@ class FileViews:
         if fmt == "csv":
             delimiter = options.get("delim") or options.get("sep") or ","
             reader = reader.option("header", str(options.get("header", True)).lower()).option("inferSchema", "true").option("sep", delimiter)
+            marker = _null_marker(options.get("nullstr"))
+            if marker is not None:
+                reader = reader.option("nullValue", marker)
         # One reader per file, unioned in the order given: rows keep file order as in DuckDB.
         settings = repr(sorted(options.items()))
         frames = []
@@ -61,3 +64,13 @@ class FileViews:
             self.spark.catalog.dropTempView(view)
         self._views.clear()
         self._frames.clear()
+
+
+def _null_marker(nullstr: Any) -> str | None:
+    """Spark's `nullValue` for DuckDB's `nullstr` (a string or a list): Spark reads an empty
+    field as NULL already and takes one other marker."""
+    markers = [m for m in ([nullstr] if isinstance(nullstr, str) else list(nullstr or [])) if m != ""]
+    if len(markers) > 1:
+        raise SparkTranslationError(f"nullstr {markers!r}: Spark's CSV reader reads one marker of missing values, "
+                                    "besides the empty field", hint="keep one marker, or rewrite the others in the files")
+    return markers[0] if markers else None

@@ -56,6 +56,8 @@ def _literal(value: Any) -> exp.Expression:
         return exp.Boolean(this=value)
     if isinstance(value, (int, float)):
         return exp.Literal.number(value)
+    if isinstance(value, (list, tuple)):
+        return exp.Array(expressions=[_literal(v) for v in value])
     if isinstance(value, dict):
         return exp.Struct(expressions=[exp.PropertyEQ(this=ident(k), expression=_literal(v)) for k, v in value.items()])
     return exp.Literal.string(str(value))

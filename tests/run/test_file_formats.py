@@ -66,3 +66,34 @@ def test_init_creates_a_project_that_builds(tmp_path, mlmon):
     finally:
         published.close()
     assert mlmon("init", str(target)).exit_code == 2, "init refuses a folder that is not empty"
+
+
+def test_numbers_a_marker_made_text_are_named_with_the_option_that_reads_them(make_project, mlmon):
+    root = make_project({"models/sources.yml": """
+        datasets:
+          - name: measures
+            files: data/measures.csv
+        """})
+    (root / "data").mkdir()
+    (root / "data" / "measures.csv").write_text(
+        "length,mass,code,note\n" + "".join(f"{20 + i},{3000 + i},{c},{n}\n" for i, c, n in (
+            (1, "A1", "ok"), (2, "12", "ok"), (3, "B7", "7"), (4, "C9", "fine"))) + "NA,NA,13,ok\n32.5,n/a,14,ok\n")
+    result = mlmon("build", project=root)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert ("models/sources.yml:4: column is read as text though its values are numbers but for 'NA': "
+            "'length' (5 of 6 values); if 'NA' marks a missing value, add `options: {nullstr: ['NA', '']}` "
+            "to the dataset") in text
+    assert ("models/sources.yml:4: column is read as text though its values are numbers but for 'NA' and 'n/a': "
+            "'mass' (4 of 6 values); if 'NA' and 'n/a' mark a missing value, add `options: {nullstr: ['NA', 'n/a', '']}`"
+            ) in text
+    assert "'code'" not in text and "'note'" not in text  # codes and words are text
+    (root / "models" / "sources.yml").write_text(
+        "datasets:\n  - name: measures\n    files: data/measures.csv\n    options: {nullstr: [NA, n/a, '']}\n")
+    result = mlmon("build", project=root)
+    assert result.exit_code == 0, result.output
+    assert "read as text" not in result.output
+    con = duckdb.connect()
+    relation = f"read_csv(['{root / 'data' / 'measures.csv'}'], nullstr = ['NA', 'n/a', ''])"
+    assert con.execute(f"SELECT typeof(length), typeof(mass), count(mass) FROM {relation} GROUP BY ALL").fetchall() == [
+        ("DOUBLE", "BIGINT", 4)]

@@ -14,6 +14,7 @@ import pytest
 from mlmon.metrics.sqlstats import present, with_value
 from mlmon.warehouse.spark_catalog import CatalogListing
 from mlmon.warehouse.spark_connection import SparkConnection, SparkQueryError
+from mlmon.warehouse.spark_dialect import SparkTranslationError
 from mlmon.warehouse.spark_staged import VIEW_PREFIX
 from mlmon.warehouse.spark_trace import TRACE
 from tests.spark.conftest import LoadTable
@@ -332,3 +333,22 @@ def test_a_csv_file_named_by_several_scans_has_its_schema_inferred_once(engines:
     assert jobs_of(f"SELECT max(x) FROM read_csv([{c!r}, {a!r}], union_by_name = true)") == viewed
     spark.close()  # forgets the readers
     assert jobs_of(f"SELECT min(x) FROM read_csv([{c!r}, {a!r}], union_by_name = true)") > viewed
+
+
+def test_a_csv_marker_of_missing_values_reads_as_null_on_both_engines(engines: dict, tmp_path) -> None:
+    """`options: {nullstr: ['NA', '']}`: R's NA and the empty field are NULL, the column a number."""
+    path = tmp_path / "rows.csv"
+    path.write_text('x,name\n1.5,a\nNA,b\n,c\n2.5,NA\n3.5,\n')
+    scan = (f"SELECT count(x), sum(x), count(name), typeof(x) FROM read_csv([{str(path)!r}], union_by_name = true, "
+            "nullstr = ['NA', '']) GROUP BY typeof(x)")
+    expected = [(3, 7.5, 3, "DOUBLE")]
+    assert engines["duckdb"].execute(scan).fetchall() == expected
+    assert engines["spark"].execute(scan.replace(", typeof(x)", "").replace(" GROUP BY typeof(x)", "")).fetchall() \
+        == [expected[0][:3]]
+
+
+def test_spark_reads_one_marker_of_missing_values(spark_con: SparkConnection, tmp_path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("x\n1\n")
+    with pytest.raises(SparkTranslationError, match="one marker of missing values"):
+        spark_con.execute(f"SELECT * FROM read_csv([{str(path)!r}], nullstr = ['NA', 'n/a'])").fetchall()
