@@ -169,6 +169,14 @@ def test_file_reader_of_a_csv_scan() -> None:
     assert file_reader(table) == ("csv", ["a.csv", "b.csv"], {"header": True, "delim": ";"})
 
 
+def test_file_reader_of_list_options_as_the_dataset_writes_them() -> None:
+    from mlmon.warehouse import sql
+
+    scan = sql.file_scan("csv", ["a.csv"], {"nullstr": ["NA", ""], "header": False})
+    table = parse_duckdb(f"SELECT * FROM {scan.sql('duckdb')}")[0].find(exp.Table)
+    assert file_reader(table) == ("csv", ["a.csv"], {"union_by_name": True, "nullstr": ["NA", ""], "header": False})
+
+
 def test_file_reader_of_a_parquet_glob_and_of_a_table() -> None:
     scan, plain = (parse_duckdb(f"SELECT * FROM {source}")[0].find(exp.Table)
                    for source in ("read_parquet('data/*.parquet')", "main.t"))
