@@ -205,3 +205,32 @@ def test_header_shows_the_labels_of_the_evaluations_on_display(con: duckdb.DuckD
     chips = re.findall(r'<span class="chip label-chip">([^<]*)<b>([^<]*)</b>', page)
     assert chips == [("month ", "2017_04")]
     assert "2099_12" not in page
+
+
+def test_a_regressors_mean_prediction_is_drawn_per_period_newest_evaluation_first(tmp_path, manifest) -> None:
+    """A period store appends all its periods at once and evaluates a period again when its
+    outcomes change: its mean prediction is drawn along the periods, each at its newest value."""
+    from datetime import datetime
+
+    from .conftest import _create_tables, _insert, _metric
+
+    con = _create_tables(tmp_path / "w.duckdb")
+    store = "temperatures"
+    rows, metrics = [], []
+    for build, periods in ((0, ["2024-02-01", "2024-01-01"]), (1, ["2024-02-01"])):
+        for k, period in enumerate(periods):
+            eid = f"e{build}{k}"
+            rows.append({"evaluation_id": eid, "store": store, "model": "m", "model_version": 1, "dataset": "d",
+                         "reference": "training", "created_at": datetime(2024, 3, 1 + build), "invocation_id": f"i{build}",
+                         "n_rows": 10, "n_evaluated": 10, "has_ground_truth": True,
+                         "labels": f'{{"period": "{period}"}}', "reference_evaluation_id": None, "warnings": "[]"})
+            metrics += [_metric(eid, store, "prediction_mean", 10 * (build + 1) + int(period[6])),
+                        _metric(eid, store, "prediction_mean_reference", 5.0),
+                        _metric(eid, store, "prediction_ks_pvalue", 0.5)]
+    _insert(con, "evaluations", rows)
+    _insert(con, "metrics", metrics)
+    page = render_dashboard(con, with_tiles(manifest, [{"type": "prediction_drift", "store": store}]), NAME)
+    con.close()
+    assert "Mean predicted value per period, current and reference" in page
+    figure = re.search(r'"x":\["2024-01-01","2024-02-01"\],"y":\[([^\]]*)\]', page)
+    assert figure is not None and figure.group(1) == "11.0,22.0"  # January once, February re-evaluated

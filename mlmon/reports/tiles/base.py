@@ -15,7 +15,8 @@ from markupsafe import Markup
 from mlmon.reports.data import Evaluation, Warehouse
 from mlmon.reports.page import chart_html
 
-__all__ = ["Tile", "View", "TilePage", "require", "plain", "eval_view", "latest_of_store", "newest_per_x", "class_key"]
+__all__ = ["Tile", "View", "TilePage", "require", "plain", "eval_view", "latest_of_store", "store_x", "newest_per_x",
+           "class_key"]
 
 Tile = dict[str, Any]
 View = dict[str, Any]
@@ -69,6 +70,14 @@ def latest_of_store(page: TilePage, tile: Tile) -> tuple[View, Evaluation | None
     if latest is None:
         return {"subtitle": store, "empty": f"No evaluation in store {store} yet."}, None
     return {"subtitle": store, "evaluation": eval_view(latest)}, latest
+
+
+def store_x(page: TilePage, tile: Tile) -> str:
+    """What a store's history is drawn along: the tile's `x`, else `period` for a store
+    evaluated per period, else the page's default."""
+    if tile.get("x"):
+        return str(tile["x"])
+    return "period" if any("period" in e.labels for e in page.wh.evaluations(tile["store"])) else page.default_x
 
 
 def newest_per_x(points: list[Any], x_key: str) -> dict[Any, Any]:

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from mlmon.reports.data import Evaluation
 from mlmon.reports.page import figure
-from mlmon.reports.tiles.base import Tile, TilePage, View, class_key, latest_of_store, plain
+from mlmon.reports.tiles.base import Tile, TilePage, View, class_key, latest_of_store, newest_per_x, plain, store_x
 
 __all__ = ["feature_drift_tile", "data_quality_tile", "prediction_drift_tile"]
 
@@ -114,19 +114,25 @@ def prediction_drift_tile(page: TilePage, tile: Tile) -> View:
         fig.update_yaxes(tickformat=".0%", rangemode="tozero", range=[0, max([*current.values(), *reference.values(), 0.1]) * 1.18])
         view["chart"] = page.chart(fig)
     elif any(r.metric == "prediction_mean" for r in stats):
-        view.update(_predicted_value_history(page, tile["store"]))
+        view.update(_predicted_value_history(page, tile))
     return view
 
 
-def _predicted_value_history(page: TilePage, store: str) -> View:
-    """A regressor's mean prediction per evaluation beside its reference's: the value to watch
-    when there are no classes to count."""
-    series = {name: [p for p in page.wh.metric_history(store, name) if p.value is not None]
+def _predicted_value_history(page: TilePage, tile: Tile) -> View:
+    """A regressor's mean prediction beside its reference's, per period (the newest evaluation
+    of each) or per evaluation: the value to watch when there are no classes to count."""
+    x_key = store_x(page, tile)
+    series = {name: newest_per_x([p for p in page.wh.metric_history(tile["store"], name) if p.value is not None], x_key)
               for name in ("prediction_mean", "prediction_mean_reference")}
+    xs = sorted({x for points in series.values() for x in points}, key=str)
+    shown = xs if x_key == "created_at" else [plain(x) for x in xs]
     fig = figure(height=280)
     for (name, points), label, color, dash in zip(series.items(), ("current", "reference"), ("#2563eb", "#94a3b8"),
                                                   ("solid", "dash")):
-        fig.add_trace(go.Scatter(x=[p.evaluation.created_at for p in points], y=[p.value for p in points],
+        fig.add_trace(go.Scatter(x=shown, y=[points[x].value if x in points else None for x in xs],
                                  mode="lines+markers", name=label, line={"color": color, "width": 2, "dash": dash}))
+    if x_key != "created_at":
+        fig.update_xaxes(type="category", title_text=plain(x_key))
     fig.update_yaxes(title_text="mean prediction")
-    return {"chart": page.chart(fig), "caption": "Mean predicted value per evaluation, current and reference"}
+    each = "evaluation" if x_key == "created_at" else plain(x_key)
+    return {"chart": page.chart(fig), "caption": f"Mean predicted value per {each}, current and reference"}

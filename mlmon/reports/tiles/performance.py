@@ -12,7 +12,9 @@ from mlmon.metrics.task import BINARY_METRICS, MULTICLASS_CLASS_METRICS, MULTICL
 from mlmon.reports.data import MetricRow
 from mlmon.reports.figures import draw_bounds, interval_band
 from mlmon.reports.page import figure
-from mlmon.reports.tiles.base import Tile, TilePage, View, class_key, latest_of_store, newest_per_x, plain
+from mlmon.reports.tiles.base import (
+    Tile, TilePage, View, class_key, latest_of_store, newest_per_x, plain, store_x,
+)
 
 __all__ = ["PERFORMANCE_METRICS", "performance_tile"]
 
@@ -70,7 +72,7 @@ def _estimated_vs_realised(page: TilePage, tile: Tile, view: View) -> View:
     """`metric` (realised, on labelled rows) and `estimated_<metric>` (CBPE) over the store's
     evaluations, on one chart: the estimate needs no outcome, so it runs ahead of the truth."""
     store, metric = tile["store"], tile["metric"]
-    x_key = tile.get("x") or ("period" if any("period" in e.labels for e in page.wh.evaluations(store)) else page.default_x)
+    x_key = store_x(page, tile)
     realised = newest_per_x(page.wh.metric_history(store, metric), x_key)
     estimated = newest_per_x(page.wh.metric_history(store, f"estimated_{metric}"), x_key)
     coverage = newest_per_x(page.wh.metric_history(store, "label_coverage"), x_key)
