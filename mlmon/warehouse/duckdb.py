@@ -76,6 +76,9 @@ class Warehouse:
             self._held.close()
             raise _open_error(self.path, exc, read_holder(self.lock_path), publish.path if publish else None) from None
         self.con.execute(f"USE {CATALOG}")
+        # Times with a zone are truncated, cast and printed in UTC whatever the machine's zone, as
+        # on Spark (spark.sql.session.timeZone): the same project gives the same periods anywhere.
+        self.con.execute("SET TimeZone = 'UTC'")
         if search_path is not None:  # relative file paths in SQL resolve against the project
             self.con.execute(f"SET file_search_path = {exp.Literal.string(str(search_path)).sql('duckdb')}")
         if not read_only:
