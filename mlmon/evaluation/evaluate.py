@@ -262,6 +262,7 @@ def evaluate(
             n_cur, shares, missing, compared.absent, measured.get("roc_auc", measured.get("roc_auc_ovr")),
             measured.get("accuracy"),
             max(_shares(truth).values()) if truth else None,
+            {c: (len(p.categories), p.count) for c, p in profile.categorical.items() if c in categorical},
         )
     return EvaluationResult(metrics, list(dict.fromkeys(warnings)), n_labelled > 0, n_cur,
                             [*numeric, *categorical], timings)

@@ -20,6 +20,7 @@ from mlmon.evaluation.evaluate import EvaluationPlan, evaluate, labelled_rows
 from mlmon.evaluation.task import task_metrics
 from mlmon.evaluation.reference import Reference, ReferenceCache
 from mlmon.evaluation.sampling import table_columns
+from mlmon.metrics.diagnostics import IDENTIFIER_NOTE
 from mlmon.metrics.types import MetricValue
 
 __all__ = ["MIN_SEGMENT_ROWS", "Segment", "segment_label", "segment_relation", "find_segments",
@@ -124,6 +125,7 @@ def evaluate_segments(con: duckdb.DuckDBPyConnection, current_sql: str, referenc
                               _segment_reference(con, reference, plan, segment), plan, cache)
             metrics += [replace(m, segment=segment.label) for m in result.metrics
                         if m.metric not in _SKIPPED_IN_SEGMENTS]
-            warnings += [f"segment {segment.label}: {w}" for w in result.warnings]
+            # what a feature is was said of the whole data, not again per segment
+            warnings += [f"segment {segment.label}: {w}" for w in result.warnings if IDENTIFIER_NOTE not in w]
     return metrics, warnings
 

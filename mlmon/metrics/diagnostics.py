@@ -14,6 +14,8 @@ __all__ = [
     "MIN_CLASS_SHARE",
     "MAX_MISSING_SHARE",
     "LEAKAGE_AUC",
+    "IDENTIFIER_SHARE",
+    "IDENTIFIER_NOTE",
     "diagnose",
 ]
 
@@ -21,6 +23,9 @@ MIN_ROWS = 1_000
 MIN_CLASS_SHARE = 0.05
 MAX_MISSING_SHARE = 0.5
 LEAKAGE_AUC = 0.98
+IDENTIFIER_SHARE = 0.9  # distinct values per present reference value, from this many present on
+_IDENTIFIER_ROWS = 100
+IDENTIFIER_NOTE = "looks like an identifier"  # a property of the feature, said once per evaluation
 
 
 def _known(value: float | None) -> bool:
@@ -53,11 +58,13 @@ def diagnose(
     roc_auc: float | None,
     accuracy: float | None,
     majority_share: float | None,
+    distinct_by_feature: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[str]:
     """Warnings for one evaluation, in a fixed order; an empty list when nothing is suspicious.
 
     `class_shares` maps each class label to its share of rows (ground truth when there is some,
-    else predictions); None skips the check, as do None/NaN metrics.
+    else predictions); None skips the check, as do None/NaN metrics. `distinct_by_feature` maps a
+    categorical feature to its reference's (distinct values, present values).
     """
     warnings: list[str] = []
     if n_rows < MIN_ROWS:
@@ -75,6 +82,14 @@ def diagnose(
             warnings.append(
                 f"feature {feature} is {_pct(share, below=False)} missing (> {MAX_MISSING_SHARE:.0%}): "
                 "its drift and the model's inputs are mostly imputed"
+            )
+
+    for feature, (distinct, present) in (distinct_by_feature or {}).items():
+        if present >= _IDENTIFIER_ROWS and distinct >= IDENTIFIER_SHARE * present:
+            warnings.append(
+                f"feature {feature} {IDENTIFIER_NOTE} ({distinct:,} distinct values in {present:,} reference "
+                "rows): its values are new in every evaluation, which is no drift to watch; leave it out of "
+                "`features:`"
             )
 
     for feature in absent_features:

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from tests.evaluation.conftest import run_cli
+
 
 def build(mlmon, store: str, month: str):
     return mlmon("build", "-s", store, "--vars", f"{{month: '{month}'}}")
@@ -146,3 +148,26 @@ def test_unlabelled_data_with_skip_performance(mlmon, df):
     assert not evaluation["has_ground_truth"]
     assert ("accuracy", None) not in values
     assert ("estimated_accuracy", None) in values and ("data_drift", None) in values
+
+
+def test_an_identifier_among_the_features_is_named_once_not_per_segment(tmp_path) -> None:
+    root = tmp_path / "project"
+    (root / "data").mkdir(parents=True)
+    rng = np.random.default_rng(3)
+    for name, n in (("reference", 600), ("logged", 500)):
+        proba = rng.random(n)
+        pd.DataFrame({"user_id": [f"u{i}" for i in rng.permutation(10**6)[:n]], "x": rng.normal(size=n),
+                      "region": rng.choice(["north", "south"], n), "score": proba,
+                      "outcome": (rng.random(n) < proba).astype(int)}).to_csv(root / "data" / f"{name}.csv", index=False)
+    (root / "mlmon_project.yml").write_text("name: ids\n")
+    (root / "models").mkdir()
+    (root / "models" / "all.yml").write_text(
+        "datasets:\n  - name: logged\n    files: data/logged.csv\n  - name: reference\n    files: data/reference.csv\n"
+        "evaluations:\n  - name: with_ids\n    data: logged\n    reference: reference\n    predictions: {proba: score}\n"
+        "    target: outcome\n    segments: [region]\n    data_drift: false\n")
+    result = run_cli(root, "build")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.count("looks like an identifier") == 1, result.output
+    assert "feature user_id looks like an identifier (600 distinct values in 600 reference rows)" in text
+    assert "feature region looks like" not in text and "feature x " not in text

@@ -75,6 +75,17 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
         ["accuracy 0.7000 is no better than always predicting the majority class (0.7000): the model adds nothing"],
     ),
     ("no majority share", {"accuracy": 0.5, "majority_share": None}, []),
+    (
+        "an identifier among the features",
+        {"distinct_by_feature": {"user_id": (1_998, 2_000), "city": (40, 2_000)}},
+        ["feature user_id looks like an identifier (1,998 distinct values in 2,000 reference rows): its values are "
+         "new in every evaluation, which is no drift to watch; leave it out of `features:`"],
+    ),
+    ("90% distinct from 100 rows is an identifier", {"distinct_by_feature": {"k": (90, 100)}},
+     ["feature k looks like an identifier (90 distinct values in 100 reference rows): its values are new in every "
+      "evaluation, which is no drift to watch; leave it out of `features:`"]),
+    ("just under 90% distinct is not", {"distinct_by_feature": {"k": (89, 100)}}, []),
+    ("under 100 rows nothing is said", {"distinct_by_feature": {"k": (99, 99)}}, []),
 ]
 
 
