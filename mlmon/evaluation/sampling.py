@@ -22,6 +22,7 @@ import duckdb
 from sqlglot import exp
 
 from mlmon.errors import Location, NodeError, did_you_mean
+from mlmon.warehouse.described import described_file_scan
 from mlmon.metrics.sqlsample import draw_hash_sample, sample_query
 from mlmon.warehouse import sql
 from mlmon.warehouse.tables import SCRATCH_SCHEMA
@@ -112,8 +113,10 @@ class Scratch:
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[tuple[str, str]]:
-    """(name, DuckDB type) of a relation's columns, without reading rows."""
-    return [(r[0], str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()]
+    """(name, DuckDB type) of a relation's columns, without reading rows (a scan of unchanged
+    files answered from mlmon.warehouse.described)."""
+    return described_file_scan(con, relation_sql, lambda: [
+        (r[0], str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()])
 
 
 def count_rows(con: duckdb.DuckDBPyConnection, relation_sql: str) -> int:

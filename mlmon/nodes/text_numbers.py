@@ -19,6 +19,7 @@ from typing import Any
 from sqlglot import exp
 
 from mlmon.warehouse import sql
+from mlmon.warehouse.described import described_file_scan
 
 __all__ = ["MAX_MARKERS", "TextNumbers", "count_and_find", "advice"]
 
@@ -36,8 +37,10 @@ class TextNumbers:
 
 
 def _text_columns(con: Any, relation: exp.Expression) -> list[str]:
-    described = con.execute(f"DESCRIBE {exp.select('*').from_(relation).sql('duckdb')}").fetchall()
-    return [str(name) for name, dtype, *_ in described if str(dtype).upper() == "VARCHAR"]
+    relation_sql = relation.sql("duckdb")
+    described = described_file_scan(con, relation_sql, lambda: [
+        (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()])
+    return [name for name, dtype in described if dtype.upper() == "VARCHAR"]
 
 
 def count_and_find(con: Any, relation: exp.Expression) -> tuple[int, list[TextNumbers]]:

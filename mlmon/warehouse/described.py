@@ -1,0 +1,52 @@
+"""The columns of file scans, kept for the process while the files are unchanged.
+
+DESCRIBE of `read_csv([...])` sniffs every file again (about 20 ms a CSV file, whatever its
+size), and an evaluation asks the columns of its data several times: the plan, the join of
+the outcomes, the period column, the kept rows. What the files hold cannot change while none
+of them does, so an answer is kept under the engine, the scan's SQL and every file's path,
+size and modification time. Only scans of absolute paths are kept: a relative one resolves
+against the warehouse's search path, which this key does not see.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from typing import Any, Callable
+
+__all__ = ["described_file_scan"]
+
+_KEPT = 256  # answers held at once; the oldest go first
+_FILE_SCAN = re.compile(r"\s*READ_(?:CSV|PARQUET|JSON)\(\s*\[([^\]]*)\]", re.IGNORECASE)
+_kept: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
+
+
+def _files_key(con: Any, relation_sql: str) -> tuple[Any, ...] | None:
+    match = _FILE_SCAN.match(relation_sql)
+    if match is None:
+        return None
+    state = []
+    for literal in re.findall(r"'((?:[^']|'')*)'", match.group(1)):
+        path = literal.replace("''", "'")
+        if not os.path.isabs(path):
+            return None
+        files = sorted(glob.glob(path)) if any(c in path for c in "*?[") else [path]
+        try:
+            state += [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+        except OSError:
+            return None
+    return (type(con).__name__, relation_sql, tuple(state))
+
+
+def described_file_scan(con: Any, relation_sql: str,
+                        describe: Callable[[], list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """`describe()`, or its kept answer when `relation_sql` is a scan of unchanged files."""
+    key = _files_key(con, relation_sql)
+    if key is None:
+        return describe()
+    if key not in _kept:
+        if len(_kept) >= _KEPT:
+            del _kept[next(iter(_kept))]
+        _kept[key] = describe()
+    return list(_kept[key])
