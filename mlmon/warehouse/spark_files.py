@@ -13,6 +13,9 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
+from mlmon.warehouse.spark_csv import read_as_duckdb
 from mlmon.warehouse.spark_dialect import SparkTranslationError
 
 __all__ = ["FileViews"]
@@ -25,6 +28,7 @@ class FileViews:
         self.spark, self.root = spark, Path(root)
         self._views: dict[str, str] = {}
         self._frames: dict[tuple[str, str, str], Any] = {}
+        self._duck: duckdb.DuckDBPyConnection | None = None  # sniffs CSV files as DuckDB reads them
 
     def view(self, fmt: str, paths: list[str], options: dict[str, Any]) -> str:
         """The temporary view of these files' rows, in the order given (as DuckDB reads them)."""
@@ -37,33 +41,49 @@ class FileViews:
         missing = [p for p in resolved if "://" not in p and not glob.glob(p)]
         if missing:
             raise SparkTranslationError(f"no file matches {missing[0]}")
-        reader = self.spark.read
-        if fmt == "csv":
-            delimiter = options.get("delim") or options.get("sep") or ","
-            reader = reader.option("header", str(options.get("header", True)).lower()).option("inferSchema", "true").option("sep", delimiter)
-            marker = _null_marker(options.get("nullstr"))
-            if marker is not None:
-                reader = reader.option("nullValue", marker)
         # One reader per file, unioned in the order given: rows keep file order as in DuckDB.
         settings = repr(sorted(options.items()))
         frames = []
         for path in resolved:
             if (fmt, path, settings) not in self._frames:
-                self._frames[fmt, path, settings] = getattr(reader, fmt)(path)
+                self._frames[fmt, path, settings] = self._read(fmt, path, options)
             frames.append(self._frames[fmt, path, settings])
-        frame = frames[0]
-        for other in frames[1:]:
-            frame = frame.unionByName(other, allowMissingColumns=True)
+        frame = _union(frames)
         view = f"__mlmon_files_{key}"
         frame.createOrReplaceTempView(view)
         self._views[key] = view
         return view
+
+    def _read(self, fmt: str, path: str, options: dict[str, Any]) -> Any:
+        if fmt != "csv":
+            return getattr(self.spark.read, fmt)(path)
+        if "://" not in path:  # typed as DuckDB types it (mlmon.warehouse.spark_csv), file by file
+            typed = [read_as_duckdb(self._csv_reader(options), self._sniffer(), f, options)
+                     for f in sorted(glob.glob(path))]
+            if typed and all(frame is not None for frame in typed):
+                return _union(typed)
+        return self._csv_reader(options).option("inferSchema", "true").csv(path)
+
+    def _csv_reader(self, options: dict[str, Any]) -> Any:
+        """A new reader (a reader's options are set in place) with the header, separator and null marker."""
+        delimiter = options.get("delim") or options.get("sep") or ","
+        reader = self.spark.read.option("header", str(options.get("header", True)).lower()).option("sep", delimiter)
+        marker = _null_marker(options.get("nullstr"))
+        return reader if marker is None else reader.option("nullValue", marker)
+
+    def _sniffer(self) -> duckdb.DuckDBPyConnection:
+        if self._duck is None:
+            self._duck = duckdb.connect()
+        return self._duck
 
     def close(self) -> None:
         for view in self._views.values():
             self.spark.catalog.dropTempView(view)
         self._views.clear()
         self._frames.clear()
+        if self._duck is not None:
+            self._duck.close()
+            self._duck = None
 
 
 def _null_marker(nullstr: Any) -> str | None:
@@ -74,3 +94,10 @@ def _null_marker(nullstr: Any) -> str | None:
         raise SparkTranslationError(f"nullstr {markers!r}: Spark's CSV reader reads one marker of missing values, "
                                     "besides the empty field", hint="keep one marker, or rewrite the others in the files")
     return markers[0] if markers else None
+
+
+def _union(frames: list[Any]) -> Any:
+    frame = frames[0]
+    for other in frames[1:]:
+        frame = frame.unionByName(other, allowMissingColumns=True)
+    return frame

@@ -29,6 +29,7 @@ __all__ = [
     "set_column_type",
     "filtered_max",
     "json_label",
+    "literal",
 ]
 
 _READERS = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}
@@ -47,19 +48,20 @@ def file_scan(fmt: str, paths: Sequence[str], options: dict[str, Any] | None = N
     args: list[exp.Expression] = [exp.Array(expressions=[exp.Literal.string(p) for p in paths])]
     settings = {"union_by_name": True, **(options or {})}
     for key, value in settings.items():
-        args.append(exp.EQ(this=exp.column(key), expression=_literal(value)))
+        args.append(exp.EQ(this=exp.column(key), expression=literal(value)))
     return exp.Table(this=exp.Anonymous(this=_READERS[fmt], expressions=args))
 
 
-def _literal(value: Any) -> exp.Expression:
+def literal(value: Any) -> exp.Expression:
+    """A Python value as a SQL literal: a bool, a number, a string, a list (an array), a dict (a struct)."""
     if isinstance(value, bool):
         return exp.Boolean(this=value)
     if isinstance(value, (int, float)):
         return exp.Literal.number(value)
     if isinstance(value, (list, tuple)):
-        return exp.Array(expressions=[_literal(v) for v in value])
+        return exp.Array(expressions=[literal(v) for v in value])
     if isinstance(value, dict):
-        return exp.Struct(expressions=[exp.PropertyEQ(this=ident(k), expression=_literal(v)) for k, v in value.items()])
+        return exp.Struct(expressions=[exp.PropertyEQ(this=ident(k), expression=literal(v)) for k, v in value.items()])
     return exp.Literal.string(str(value))
 
 
@@ -133,7 +135,7 @@ def set_column_type(name: str, column: str, dtype: str, schema: str | None = Non
 
 def filtered_max(value: str, key: str, wanted: Any, alias: str) -> exp.Alias:
     """`MAX(value) FILTER (WHERE key = wanted) AS alias`: one cell of a long-to-wide pivot."""
-    condition = exp.column(key, quoted=True).eq(_literal(wanted))
+    condition = exp.column(key, quoted=True).eq(literal(wanted))
     aggregate = exp.Filter(this=exp.Max(this=exp.column(value, quoted=True)), expression=exp.Where(this=condition))
     return exp.alias_(aggregate, alias, quoted=True)
 

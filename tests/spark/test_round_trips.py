@@ -352,3 +352,36 @@ def test_spark_reads_one_marker_of_missing_values(spark_con: SparkConnection, tm
     path.write_text("x\n1\n")
     with pytest.raises(SparkTranslationError, match="one marker of missing values"):
         spark_con.execute(f"SELECT * FROM read_csv([{str(path)!r}], nullstr = ['NA', 'n/a'])").fetchall()
+
+
+def test_a_csv_is_read_with_duckdbs_types_on_spark(engines: dict, tmp_path) -> None:
+    """Dates as 2012/01/31, Yes / No, instants with an offset: Spark's own inference leaves them
+    text; read with the types DuckDB sniffs, every scan answers alike."""
+    path = tmp_path / "weather.csv"
+    path.write_text("day,rain,windy,seen,n,note\n"
+                    "2012/01/31,0.5,Yes,2024-01-31T23:30:00+05:00,3,a\n"
+                    "2013/12/31,1.25,No,2024-02-01T01:00:00-02:00,4,b\n"
+                    "2014/01/01,,yes,2024-02-01T10:00:00+00:00,,c\n")
+    scan = f"read_csv([{str(path)!r}], union_by_name = true)"
+    queries = [
+        f"SELECT count(*), sum(rain), count(windy) FROM {scan} WHERE day < DATE '2014-01-01'",
+        f"SELECT CAST(day AS VARCHAR), windy, CAST(date_trunc('month', seen) AS DATE), n FROM {scan} ORDER BY day",
+        f"SELECT sum(CASE WHEN windy THEN 1 ELSE 0 END), max(note) FROM {scan}",
+    ]
+    for query in queries:
+        assert engines["spark"].execute(query).fetchall() == engines["duckdb"].execute(query).fetchall(), query
+    assert engines["duckdb"].execute(queries[0]).fetchall() == [(2, 1.75, 2)]
+    assert [row[2].isoformat() for row in engines["duckdb"].execute(queries[1]).fetchall()] == [
+        "2024-01-01", "2024-02-01", "2024-02-01"]  # UTC months: 18:30 on Jan 31, 03:00 and 10:00 on Feb 1
+
+
+def test_java_patterns_of_duckdb_formats() -> None:
+    from mlmon.warehouse.spark_csv import java_pattern
+
+    assert java_pattern("%Y/%m/%d") == "yyyy/M/d"
+    assert java_pattern("%d.%m.%y %H:%M:%S") == "d.M.yy H:mm:ss"
+    assert java_pattern("%Y-%m-%dT%H:%M:%S.%f") == "yyyy-M-d'T'H:mm:ss.SSSSSS"
+    assert java_pattern("%-m/%-d/%Y %I:%M %p") == "M/d/yyyy h:mm a"
+    assert java_pattern("%d %B %Y, week %j") == "d MMMM yyyy', week 'D"
+    assert java_pattern("100%% at %Y") == "'100% at 'yyyy"
+    assert java_pattern("%Y-%U") is None  # week numbers: no Spark pattern parses them
