@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import sqlglot
@@ -147,11 +149,21 @@ def show(name: str, project_dir: Path, vars_text: str | None, target: str | None
     with project.open_warehouse(read_only=True) as warehouse:
         query = _show_query(project, warehouse, name)
         total = int(warehouse.con.execute(exp.select("count(*)").from_(query.subquery("q")).sql("duckdb")).fetchone()[0])
-        frame = warehouse.query_df(query.limit(limit))
+        frame = _dates_as_dates(warehouse, query, warehouse.query_df(query.limit(limit)))
     if output == "json":
         print_json({"name": name, "total_rows": total, "rows": frame.to_dict(orient="records")})
     else:
         print_frame(frame, title=name, total=total)
+
+
+def _dates_as_dates(warehouse: Warehouse, query: exp.Select, frame: Any) -> Any:
+    """DATE columns as dates (pandas reads DuckDB's as midnight timestamps), as on Spark: a store's
+    `period` prints 2017-06-01, not 2017-06-01 00:00:00."""
+    described = warehouse.con.execute(f"DESCRIBE {query.sql('duckdb')}").fetchall()
+    for name in (str(row[0]) for row in described if str(row[1]).upper() == "DATE"):
+        if name in frame.columns:
+            frame[name] = [v.date() if isinstance(v, datetime) else v for v in frame[name]]
+    return frame
 
 
 def _show_query(project, warehouse: Warehouse, name: str) -> exp.Select:

@@ -101,6 +101,17 @@ def test_store_view_types_labels_and_marks_latest(df):
     assert view["n_rows"].tolist() == [600, 600, 600] and view["is_latest"].all()
 
 
+def test_show_prints_a_period_as_a_date(project):
+    root, _ = project
+    result = run_cli(root, "show", "monthly", "--output", "json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["rows"]
+    assert sorted(r["period"] for r in rows) == ["2019-04-01", "2019-05-01", "2019-06-01"]
+    assert all("T" in r["created_at"] for r in rows)  # a timestamp stays one
+    table = run_cli(root, "show", "monthly")
+    assert "2019-04-01 " in table.output and "2019-04-01 00:00:00" not in table.output
+
+
 def test_a_check_judges_every_period_the_build_appended(df):
     results = df("SELECT r.status, r.value, json_extract_string(e.labels, '$.period') AS period FROM mlmon.check_results AS r "
                  "JOIN mlmon.evaluations AS e USING (evaluation_id) WHERE r.\"check\" = 'coverage' ORDER BY period")
