@@ -82,19 +82,19 @@ def new_category_pvalue(ref_counts: Mapping[str, int], cur_counts: Mapping[str, 
     observed = sum(n for k, n in cur_counts.items() if not ref_counts.get(k))
     if observed == 0:
         return 1.0
-    pooled = np.array([ref_counts.get(k, 0) + cur_counts.get(k, 0) for k in {*ref_counts, *cur_counts}], dtype=np.float64)
-    pooled = pooled[pooled > 0]
+    pooled = np.array([ref_counts.get(k, 0) + cur_counts.get(k, 0) for k in {*ref_counts, *cur_counts}], dtype=np.int64)
     n = n_ref + n_cur
     # A category is absent from the reference when all its m pooled rows are current rows.
     absent = np.exp(_log_choose(n - pooled, n_ref) - _log_choose(n, n_ref))
-    weights, chances = pooled[absent >= _NEGLIGIBLE].astype(np.int64), absent[absent >= _NEGLIGIBLE]
+    weights, chances = pooled[absent >= _NEGLIGIBLE], absent[absent >= _NEGLIGIBLE]
     if len(weights) == 0:
         return 0.0
     if len(weights) * observed <= _MAX_CONVOLUTION:
         return _at_least(observed, weights, chances)
+    # Every chance is below 1 (the reference holds a row), so the spread is never 0.
     mean = float((weights * chances).sum())
     sd = math.sqrt(float((weights ** 2 * chances * (1 - chances)).sum()))
-    return 0.0 if sd == 0 else float(special.ndtr((mean - observed + 0.5) / sd))
+    return float(special.ndtr((mean - observed + 0.5) / sd))
 
 
 def _at_least(observed: int, weights: np.ndarray, chances: np.ndarray) -> float:

@@ -126,6 +126,26 @@ def test_new_categories_edges_and_the_normal_tail():
                                                           rel=1e-9)
 
 
+def test_one_category_that_chance_can_leave_out_is_enough_for_a_pvalue():
+    # 'a' is in the reference for sure; 'b', one row of 1,001, lands on the current side by chance 1/1001
+    assert new_category_pvalue({"a": 1000}, {"b": 1}) == pytest.approx(1 / 1001, rel=1e-9)
+    assert new_category_pvalue({"a": 1000}, {"a": 3, "b": 1}) == pytest.approx(4 / 1004, rel=1e-9)
+
+
+def test_the_convolution_and_its_normal_tail_at_their_boundary(monkeypatch):
+    # 300 categories of 2 rows: 90 wholly in the reference, 90 wholly current (180 unseen
+    # values), 120 split; by chance about 150 current values would be unseen, with a spread of 15.
+    ref = {**{f"r{i}": 2 for i in range(90)}, **{f"s{i}": 1 for i in range(120)}}
+    cur = {**{f"c{i}": 2 for i in range(90)}, **{f"s{i}": 1 for i in range(120)}}
+    exact = new_category_pvalue(ref, cur)
+    assert 0.01 < exact < 0.05
+    monkeypatch.setattr(noise, "_MAX_CONVOLUTION", 300 * 180)  # still convolved
+    assert new_category_pvalue(ref, cur) == exact
+    monkeypatch.setattr(noise, "_MAX_CONVOLUTION", 300 * 180 - 1)  # now the normal tail
+    tail = new_category_pvalue(ref, cur)
+    assert tail != exact and tail == pytest.approx(exact, abs=0.01)
+
+
 def test_missing_change_is_fishers_exact_test():
     assert missing_change_pvalue(30, 100, 10, 100) == pytest.approx(
         stats.fisher_exact([[30, 70], [10, 90]]).pvalue, rel=1e-12)

@@ -19,9 +19,9 @@ def found_in(columns: dict[str, list[str | None]]) -> tuple[int, list[TextNumber
 
 
 def test_half_numbers_and_one_marker_is_reported_less_than_half_is_not():
-    n, found = found_in({"half": ["1", "2", "NA", "NA"], "less": ["1", "NA", "NA", "NA"]})
-    assert n == 4
-    assert found == [TextNumbers("half", 4, 2, ("NA",))]
+    n, found = found_in({"half": ["1", "2", "NA", "NA", None], "less": ["1", "2", "NA", "NA", "NA"]})
+    assert n == 5
+    assert found == [TextNumbers("half", 4, 2, ("NA",))]  # two of five numbers is less than half
 
 
 def test_up_to_two_distinct_markers_are_reported_three_are_codes():
