@@ -60,8 +60,6 @@ def out_of_range_pvalue(outside: int, n_ref: int, n_cur: int) -> float | None:
     the j current values are the lowest a and highest j - a of all, each next one a reference value."""
     if n_ref < 2 or n_cur < 1:
         return None
-    if outside <= 0:
-        return 1.0
     n = n_ref + n_cur
 
     def chance(j: np.ndarray) -> float:
