@@ -324,6 +324,23 @@ evaluations:
 """
 
 
+def _other_task_rows(root: Path, n: int) -> dict[str, pd.DataFrame]:
+    """ref_rows and cur_rows: a regression's target and prediction, a three-class model's
+    probabilities and outcome, and a timestamp in one of four months; written as parquet."""
+    frames = {}
+    for name, seed in (("ref_rows", 0), ("cur_rows", 1)):
+        rng = np.random.default_rng(seed)
+        x1 = rng.normal(0, 1, n)
+        logits = np.c_[x1, -x1, np.zeros(n)] + rng.normal(0, 0.3, (n, 3))
+        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        mode = np.array(["bus", "car", "train"])[[rng.choice(3, p=p) for p in proba]]
+        frames[name] = pd.DataFrame({"x1": x1, "y": 2 * x1 + rng.normal(0, 1, n), "y_hat": 2 * x1,
+                                     "p_bus": proba[:, 0], "p_car": proba[:, 1], "p_train": proba[:, 2], "mode": mode,
+                                     "at": pd.to_datetime("2024-01-01") + pd.to_timedelta(np.arange(n) % 4 * 31, unit="D")})
+        frames[name].to_parquet(root / "data" / f"{name}.parquet", index=False)
+    return frames
+
+
 def test_regression_and_multiclass_logged_outputs(tmp_path: Path):
     """The task is inferred from `predictions:`; the metric functions of each task run on the
     logged outputs (their names are the performance module's)."""
@@ -331,17 +348,7 @@ def test_regression_and_multiclass_logged_outputs(tmp_path: Path):
     write_standalone_project(root)
     (root / "monitors" / "evaluations.yml").unlink()
     (root / "models" / "datasets.yml").write_text(OTHER_TASKS_YML)
-    frames = {}
-    for name, seed in (("ref_rows", 0), ("cur_rows", 1)):
-        rng = np.random.default_rng(seed)
-        n = 1500
-        x1 = rng.normal(0, 1, n)
-        logits = np.c_[x1, -x1, np.zeros(n)] + rng.normal(0, 0.3, (n, 3))
-        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        mode = np.array(["bus", "car", "train"])[[rng.choice(3, p=p) for p in proba]]
-        frames[name] = pd.DataFrame({"x1": x1, "y": 2 * x1 + rng.normal(0, 1, n), "y_hat": 2 * x1,
-                                     "p_bus": proba[:, 0], "p_car": proba[:, 1], "p_train": proba[:, 2], "mode": mode})
-        frames[name].to_parquet(root / "data" / f"{name}.parquet", index=False)
+    frames = _other_task_rows(root, 1500)
     result = run_cli(root, "build")
     assert result.exit_code == 0, result.output
     got = {(r.store, r.metric): r.value for r in query_frame(
@@ -364,18 +371,7 @@ def test_a_multiclass_period_store_measures_its_reference_once(tmp_path: Path, m
     yml = OTHER_TASKS_YML.replace("    features: [x1]\n", "    features: [x1]\n    period: {column: at, every: month}\n")
     (root / "models" / "datasets.yml").write_text(yml.split("  - name: regression")[0]
                                                   + "  - name: multiclass" + yml.split("  - name: multiclass")[1])
-    frames = {}
-    for name, seed in (("ref_rows", 0), ("cur_rows", 1)):
-        rng = np.random.default_rng(seed)
-        n = 1200
-        x1 = rng.normal(0, 1, n)
-        logits = np.c_[x1, -x1, np.zeros(n)] + rng.normal(0, 0.3, (n, 3))
-        proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
-        mode = np.array(["bus", "car", "train"])[[rng.choice(3, p=p) for p in proba]]
-        at = pd.to_datetime("2024-01-01") + pd.to_timedelta(np.arange(n) % 4 * 31, unit="D")
-        frames[name] = pd.DataFrame({"x1": x1, "p_bus": proba[:, 0], "p_car": proba[:, 1], "p_train": proba[:, 2],
-                                     "mode": mode, "at": at})
-        frames[name].to_parquet(root / "data" / f"{name}.parquet", index=False)
+    frames = _other_task_rows(root, 1200)
     measured: list[str] = []
     real = task_module.measured_performance
 
