@@ -1,9 +1,10 @@
 """File scans on Spark: DuckDB's `read_csv([...])` / `read_parquet([...])` become temporary views
 read by Spark's DataFrame reader, one per file list and options, kept for the command.
 
-A CSV's schema is inferred by a pass over it (a Spark job or two), so each file's reader is
-kept too and shared by every list that names the file: overlapping lists (a month read by two
-datasets) infer it once per command.
+A local CSV file is read as text and typed as DuckDB types it (mlmon.warehouse.spark_csv); a
+lake's files, or a glob of many, have their schema inferred by Spark, a pass over them (a job or
+two). Each file's reader is kept and shared by every list that names the file: overlapping lists
+(a month read by two datasets) read it once per command.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ import duckdb
 from mlmon.warehouse.spark_csv import read_as_duckdb
 from mlmon.warehouse.spark_dialect import SparkTranslationError
 
-__all__ = ["FileViews"]
+__all__ = ["FileViews", "TYPED_CSV_FILES"]
+
+# A glob of more CSV files is read by one Spark reader with Spark's inference: a file-by-file
+# union of thousands of files would be a plan Spark takes longer to analyse than to run.
+TYPED_CSV_FILES = 64
 
 
 class FileViews:
@@ -57,10 +62,10 @@ class FileViews:
     def _read(self, fmt: str, path: str, options: dict[str, Any]) -> Any:
         if fmt != "csv":
             return getattr(self.spark.read, fmt)(path)
-        if "://" not in path:  # typed as DuckDB types it (mlmon.warehouse.spark_csv), file by file
-            typed = [read_as_duckdb(self._csv_reader(options), self._sniffer(), f, options)
-                     for f in sorted(glob.glob(path))]
-            if typed and all(frame is not None for frame in typed):
+        files = sorted(glob.glob(path)) if "://" not in path else []
+        if 0 < len(files) <= TYPED_CSV_FILES:  # typed as DuckDB types it (mlmon.warehouse.spark_csv), file by file
+            typed = [read_as_duckdb(self._csv_reader(options), self._sniffer(), f, options) for f in files]
+            if all(frame is not None for frame in typed):
                 return _union(typed)
         return self._csv_reader(options).option("inferSchema", "true").csv(path)
 

@@ -385,3 +385,17 @@ def test_java_patterns_of_duckdb_formats() -> None:
     assert java_pattern("%d %B %Y, week %j") == "d MMMM yyyy', week 'D"
     assert java_pattern("100%% at %Y") == "'100% at 'yyyy"
     assert java_pattern("%Y-%U") is None  # week numbers: no Spark pattern parses them
+
+
+def test_a_glob_of_many_csv_files_is_left_to_one_spark_reader(engines: dict, tmp_path, monkeypatch) -> None:
+    from mlmon.warehouse import spark_files
+
+    for name, day in (("a", "2012/01/31"), ("b", "2013/12/31")):
+        (tmp_path / f"{name}.csv").write_text(f"day,x\n{day},1\n")
+    query = (f"SELECT count(*), sum(x), count(CASE WHEN day < DATE '2013-01-01' THEN 1 END) "
+             f"FROM read_csv([{str(tmp_path / '*.csv')!r}], union_by_name = true)")
+    assert engines["spark"].execute(query).fetchall() == engines["duckdb"].execute(query).fetchall() == [(2, 2, 1)]
+    engines["spark"].close()  # forgets the readers
+    monkeypatch.setattr(spark_files, "TYPED_CSV_FILES", 1)
+    # every row is read still; the dates are Spark's own text, as before DuckDB's types were used
+    assert engines["spark"].execute(query).fetchall() == [(2, 2, 0)]
