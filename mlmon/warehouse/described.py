@@ -18,7 +18,8 @@ from typing import Any, Callable
 __all__ = ["described_file_scan"]
 
 _KEPT = 256  # answers held at once; the oldest go first
-_FILE_SCAN = re.compile(r"\s*READ_(?:CSV|PARQUET|JSON)\(\s*\[([^\]]*)\]", re.IGNORECASE)
+_LITERAL = r"'((?:[^']|'')*)'"
+_FILE_SCAN = re.compile(r"\s*READ_(?:CSV|PARQUET|JSON)\(\s*\[((?:\s*'(?:[^']|'')*'\s*,?)*)\]", re.IGNORECASE)
 _kept: dict[tuple[Any, ...], list[tuple[str, str]]] = {}
 
 
@@ -27,11 +28,12 @@ def _files_key(con: Any, relation_sql: str) -> tuple[Any, ...] | None:
     if match is None:
         return None
     state = []
-    for literal in re.findall(r"'((?:[^']|'')*)'", match.group(1)):
+    for literal in re.findall(_LITERAL, match.group(1)):
         path = literal.replace("''", "'")
         if not os.path.isabs(path):
             return None
-        files = sorted(glob.glob(path)) if any(c in path for c in "*?[") else [path]
+        # A name with brackets may be a file (DuckDB reads it so) rather than a pattern.
+        files = [path] if os.path.isfile(path) else sorted(glob.glob(path))
         try:
             state += [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
         except OSError:

@@ -67,3 +67,20 @@ def test_engines_keep_their_own_answers_and_the_oldest_go_first(tmp_path: Path, 
         (tmp_path / f"{name}.csv").write_text("x\n1\n")
         described_file_scan(duckdb.connect(), _scan(str(tmp_path / f"{name}.csv")), lambda: [("x", "BIGINT")])
     assert [key[1] for key in described._kept] == [_scan(str(tmp_path / f"{n}.csv")) for n in ("c", "d")]
+
+
+def test_every_file_of_a_list_counts_and_odd_names_are_files_not_patterns(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    folder = tmp_path / "it's"
+    folder.mkdir()
+    a, b = folder / "a.csv", folder / "m[1].csv"  # a quote in the folder, brackets in the name
+    a.write_text("x\n1\n")
+    b.write_text("y\n2\n")
+    quoted = [str(p).replace("'", "''") for p in (a, b)]
+    scan, calls = f"READ_CSV(['{quoted[0]}', '{quoted[1]}'], union_by_name = TRUE)", []
+    assert _asked(con, scan, calls) == [("x", "BIGINT"), ("y", "BIGINT")]
+    a.write_text("x\n1.5\n")  # the first of the list changed
+    assert _asked(con, scan, calls)[0] == ("x", "DOUBLE") and len(calls) == 2
+    b.write_text("y\nsome text\n")  # the file whose name looks like a pattern changed
+    assert _asked(con, scan, calls)[1] == ("y", "VARCHAR") and len(calls) == 3
+    assert _asked(con, scan, calls)[1] == ("y", "VARCHAR") and len(calls) == 3
