@@ -26,6 +26,12 @@ def test_homogeneity_equals_scipys_chi_square_without_correction(seed):
     assert homogeneity_pvalue(ref.tolist(), cur.tolist()) == pytest.approx(expected, rel=1e-9)
 
 
+def test_homogeneity_keeps_a_bin_of_one_row():
+    ref, cur = [0, 1, 30, 12], [0, 0, 25, 20]
+    expected = stats.chi2_contingency(np.array([ref, cur])[:, 1:], correction=False).pvalue
+    assert homogeneity_pvalue(ref, cur) == pytest.approx(expected, rel=1e-9)
+
+
 def test_homogeneity_needs_two_bins_and_both_sides():
     assert homogeneity_pvalue([5, 0], [3, 0]) is None
     assert homogeneity_pvalue([0, 0], [3, 4]) is None
@@ -149,5 +155,7 @@ def test_the_convolution_and_its_normal_tail_at_their_boundary(monkeypatch):
 def test_missing_change_is_fishers_exact_test():
     assert missing_change_pvalue(30, 100, 10, 100) == pytest.approx(
         stats.fisher_exact([[30, 70], [10, 90]]).pvalue, rel=1e-12)
+    assert missing_change_pvalue(1, 1, 0, 10) == pytest.approx(stats.fisher_exact([[1, 0], [0, 10]]).pvalue)
+    assert missing_change_pvalue(0, 10, 1, 1) == pytest.approx(stats.fisher_exact([[0, 10], [1, 0]]).pvalue)
     assert missing_change_pvalue(0, 0, 1, 10) is None
     assert missing_change_pvalue(1, 10, 0, 0) is None
