@@ -23,7 +23,7 @@ from mlmon.warehouse.described import described_file_scan
 
 __all__ = ["MAX_MARKERS", "TextNumbers", "count_and_find", "advice"]
 
-MAX_MARKERS = 2  # found exactly by MIN and MAX of the values that are not numbers
+MAX_MARKERS = 2  # a column's markers are its smallest and largest value that is not a number
 
 
 @dataclass(frozen=True)
@@ -43,25 +43,38 @@ def _text_columns(con: Any, relation: exp.Expression) -> list[str]:
     return [name for name, dtype in described if dtype.upper() == "VARCHAR"]
 
 
+def _marker(column: str) -> exp.Expression:
+    """The column's value where it is not a number, else NULL."""
+    value = sql.ident(column)
+    number = exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))
+    return exp.Case().when(exp.Is(this=number, expression=exp.Null()), value)
+
+
 def count_and_find(con: Any, relation: exp.Expression) -> tuple[int, list[TextNumbers]]:
-    """The relation's row count and its text columns that hold numbers and markers, in one scan."""
+    """The relation's row count and its text columns that hold numbers and markers: one scan of
+    plain counts, minima and maxima (a DISTINCT over every text value would cost more than the
+    scan), and a second over the few columns whose values are mostly numbers, to check that
+    their markers are only their smallest and largest."""
     columns = _text_columns(con, relation)
     items: list[exp.Expression] = [exp.Count(this=exp.Star())]
     for column in columns:
-        value = sql.ident(column)
-        number = exp.TryCast(this=value.copy(), to=exp.DataType.build("DOUBLE"))
-        marker = exp.Case().when(exp.Is(this=number.copy(), expression=exp.Null()), value.copy())
-        items += [exp.Count(this=value.copy()), exp.Count(this=number),
-                  exp.Count(this=exp.Distinct(expressions=[marker.copy()])), exp.Min(this=marker.copy()),
+        marker = _marker(column)
+        items += [exp.Count(this=sql.ident(column)), exp.Count(this=marker.copy()), exp.Min(this=marker.copy()),
                   exp.Max(this=marker)]
     row = con.execute(exp.select(*items).from_(relation).sql("duckdb")).fetchone()
-    found = []
+    candidates = {}
     for index, column in enumerate(columns):
-        present, numbers, distinct, low, high = row[1 + 5 * index:6 + 5 * index]
-        if numbers and 2 * numbers >= present and 0 < distinct <= MAX_MARKERS:
-            markers = tuple(dict.fromkeys(str(m) for m in (low, high)))
-            found.append(TextNumbers(column, int(present), int(numbers), markers))
-    return int(row[0]), found
+        present, markers, low, high = row[1 + 4 * index:5 + 4 * index]
+        numbers = present - markers
+        if numbers and markers and 2 * numbers >= present:
+            candidates[column] = TextNumbers(column, int(present), int(numbers), tuple(dict.fromkeys((str(low), str(high)))))
+    if not candidates:
+        return int(row[0]), []
+    others = [exp.Count(this=exp.Case().when(
+        exp.Not(this=exp.In(this=_marker(c), expressions=[exp.Literal.string(m) for m in found.markers])), exp.Literal.number(1)))
+        for c, found in candidates.items()]
+    extra = con.execute(exp.select(*others).from_(relation).sql("duckdb")).fetchone()
+    return int(row[0]), [found for found, n in zip(candidates.values(), extra) if n == 0]
 
 
 def advice(found: list[TextNumbers]) -> list[str]:

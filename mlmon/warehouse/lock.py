@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,18 @@ def read_holder(path: Path) -> Holder:
     return Holder(pid if isinstance(pid, int) else None, command if isinstance(command, str) else None)
 
 
+def _busy_holder(path: Path, tries: int = 25, pause: float = 0.02) -> Holder:
+    """The holder of a lock just found busy. A holder records itself a moment after it takes the
+    lock, so an empty record is read again for up to half a second before it is reported."""
+    holder = read_holder(path)
+    for _ in range(tries):
+        if holder.pid is not None:
+            break
+        time.sleep(pause)
+        holder = read_holder(path)
+    return holder
+
+
 def _record(handle: IO[bytes], holder: Holder) -> None:
     handle.seek(0)
     handle.truncate()
@@ -97,7 +110,7 @@ def exclusive_lock(path: Path, command: str | None = None) -> Iterator[Holder]:
         try:
             portalocker.lock(handle, portalocker.LOCK_EX | portalocker.LOCK_NB)
         except portalocker.LockException:
-            raise LockBusy(path, read_holder(path)) from None
+            raise LockBusy(path, _busy_holder(path)) from None
         me = Holder(os.getpid(), command or current_command())
         try:
             _record(handle, me)

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.conftest import query_rows
 from tests.run.test_build import FILES
@@ -133,3 +134,35 @@ def test_no_module_imports_fcntl():
             if any(name.split(".")[0] == "fcntl" for name in names):
                 offenders.append(str(source.relative_to(package)))
     assert offenders == []
+
+
+def test_a_holder_that_has_not_recorded_itself_yet_is_still_named(tmp_path):
+    """A holder writes its PID a moment after it takes the lock: a command finding the lock busy in
+    that moment reads the record again rather than naming "another mlmon command"."""
+    import json
+    import threading
+
+    import portalocker
+
+    from mlmon.warehouse.lock import LockBusy, exclusive_lock
+
+    path = tmp_path / "warehouse.duckdb.lock"
+    handle = open(path, "w+b")
+    portalocker.lock(handle, portalocker.LOCK_EX | portalocker.LOCK_NB)  # taken, not yet recorded
+
+    def record() -> None:
+        time.sleep(0.1)
+        handle.write(json.dumps({"pid": 4242, "command": "mlmon build"}).encode())
+        handle.flush()
+
+    writer = threading.Thread(target=record)
+    writer.start()
+    try:
+        with pytest.raises(LockBusy) as busy:
+            with exclusive_lock(path):
+                pass
+        assert busy.value.holder.describe() == "mlmon build (PID 4242)"
+    finally:
+        writer.join()
+        portalocker.unlock(handle)
+        handle.close()
