@@ -31,8 +31,8 @@ def test_up_to_two_distinct_markers_are_reported_three_are_codes():
 
 
 def test_numbers_only_or_markers_only_are_not_reported():
-    _, found = found_in({"numbers": ["1", "2.5", "-3e2"], "markers": ["NA", "NA", None], "empty": [None] * 3})
-    assert found == []
+    n, found = found_in({"numbers": ["1", None, "-3e2"], "markers": ["NA", "NA", None], "empty": [None] * 3})
+    assert n == 3 and found == []
 
 
 def test_advice_groups_columns_by_their_markers():
