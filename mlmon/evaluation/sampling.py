@@ -22,7 +22,7 @@ import duckdb
 from sqlglot import exp
 
 from mlmon.errors import Location, NodeError, did_you_mean
-from mlmon.warehouse.described import described_file_scan
+from mlmon.warehouse.described import relation_columns
 from mlmon.metrics.sqlsample import draw_hash_sample, sample_query
 from mlmon.warehouse import sql
 from mlmon.warehouse.tables import SCRATCH_SCHEMA
@@ -115,8 +115,7 @@ class Scratch:
 def table_columns(con: duckdb.DuckDBPyConnection, relation_sql: str) -> list[tuple[str, str]]:
     """(name, DuckDB type) of a relation's columns, without reading rows (a scan of unchanged
     files answered from mlmon.warehouse.described)."""
-    return described_file_scan(con, relation_sql, lambda: [
-        (r[0], str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()])
+    return relation_columns(con, relation_sql)
 
 
 def count_rows(con: duckdb.DuckDBPyConnection, relation_sql: str) -> int:

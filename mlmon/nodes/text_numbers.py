@@ -19,7 +19,7 @@ from typing import Any
 from sqlglot import exp
 
 from mlmon.warehouse import sql
-from mlmon.warehouse.described import described_file_scan
+from mlmon.warehouse.described import relation_columns
 
 __all__ = ["MAX_MARKERS", "TextNumbers", "count_and_find", "advice"]
 
@@ -37,10 +37,7 @@ class TextNumbers:
 
 
 def _text_columns(con: Any, relation: exp.Expression) -> list[str]:
-    relation_sql = relation.sql("duckdb")
-    described = described_file_scan(con, relation_sql, lambda: [
-        (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()])
-    return [name for name, dtype in described if dtype.upper() == "VARCHAR"]
+    return [name for name, dtype in relation_columns(con, relation.sql("duckdb")) if dtype.upper() == "VARCHAR"]
 
 
 def _marker(column: str) -> exp.Expression:

@@ -15,7 +15,7 @@ import os
 import re
 from typing import Any, Callable
 
-__all__ = ["described_file_scan"]
+__all__ = ["described_file_scan", "relation_columns"]
 
 _KEPT = 256  # answers held at once; the oldest go first
 _LITERAL = r"'((?:[^']|'')*)'"
@@ -35,9 +35,10 @@ def _files_key(con: Any, relation_sql: str) -> tuple[Any, ...] | None:
         # A name with brackets may be a file (DuckDB reads it so) rather than a pattern.
         files = [path] if os.path.isfile(path) else sorted(glob.glob(path))
         try:
-            state += [(f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files]
+            stats = [(f, os.stat(f)) for f in files]
         except OSError:
             return None
+        state += [(f, st.st_size, st.st_mtime_ns) for f, st in stats]
     return (type(con).__name__, relation_sql, tuple(state))
 
 
@@ -52,3 +53,10 @@ def described_file_scan(con: Any, relation_sql: str,
             del _kept[next(iter(_kept))]
         _kept[key] = describe()
     return list(_kept[key])
+
+
+def relation_columns(con: Any, relation_sql: str) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of a relation's columns, without reading rows; a scan of unchanged
+    files is described once."""
+    return described_file_scan(con, relation_sql, lambda: [
+        (str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {relation_sql}").fetchall()])

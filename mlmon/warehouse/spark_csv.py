@@ -61,11 +61,9 @@ def java_pattern(strftime: str) -> str | None:
 
 
 def _sniffed(con: duckdb.DuckDBPyConnection, path: str, options: dict[str, Any]) -> tuple[list[dict[str, str]], str | None, str | None]:
-    args: list[exp.Expression] = [exp.Literal.string(path)]
-    for key, value in options.items():
-        if key in SNIFFED_OPTIONS:
-            args.append(exp.EQ(this=exp.column(key), expression=sql.literal(value)))
-    query = exp.select("Columns", "DateFormat", "TimestampFormat").from_(exp.Table(this=exp.Anonymous(this="sniff_csv", expressions=args)))
+    sniff = sql.table_function("sniff_csv", exp.Literal.string(path),
+                               {key: value for key, value in options.items() if key in SNIFFED_OPTIONS})
+    query = exp.select("Columns", "DateFormat", "TimestampFormat").from_(sniff)
     columns, date_format, timestamp_format = con.execute(query.sql("duckdb")).fetchone()
     return list(columns), date_format, timestamp_format
 
@@ -79,20 +77,24 @@ def _converted(column: Any, duck_type: str, date_format: str | None, timestamp_f
         return column
     if base in _INTEGERS:
         return column.cast(_INTEGERS[base])
-    if base in ("DOUBLE", "FLOAT") or base == "DECIMAL":
-        return column.cast(duck_type.lower() if base == "DECIMAL" else "double")
+    if base in ("DOUBLE", "FLOAT"):
+        return column.cast("double")
+    if base == "DECIMAL":
+        return column.cast(duck_type.lower())
     if base == "BOOLEAN":
         word = F.lower(F.trim(column))
         return F.when(word.isin(*_TRUE), F.lit(True)).when(word.isin(*_FALSE), F.lit(False))
-    if base == "DATE":
-        pattern = java_pattern(date_format) if date_format else None
-        return F.to_date(column, pattern) if pattern else (column.cast("date") if not date_format else None)
-    if duck_type.upper() == "TIMESTAMP WITH TIME ZONE":  # an instant: its UTC time, as DuckDB in UTC
-        return None if timestamp_format else column.cast("timestamp_ltz").cast("timestamp_ntz")
-    if base == "TIMESTAMP":
-        pattern = java_pattern(timestamp_format) if timestamp_format else None
-        return F.to_timestamp(column, pattern) if pattern else (column.cast("timestamp") if not timestamp_format else None)
-    return None
+    zoned = duck_type.upper() == "TIMESTAMP WITH TIME ZONE"
+    if base not in ("DATE", "TIMESTAMP") and not zoned:
+        return None
+    found = date_format if base == "DATE" else timestamp_format
+    if not found:  # the ISO forms DuckDB reads without a format, as Spark's casts do
+        # an instant with an offset: its UTC time, as DuckDB's in UTC
+        return column.cast("timestamp_ltz").cast("timestamp_ntz") if zoned else column.cast(base.lower())
+    pattern = None if zoned else java_pattern(found)
+    if pattern is None:
+        return None
+    return F.to_date(column, pattern) if base == "DATE" else F.to_timestamp(column, pattern)
 
 
 def read_as_duckdb(reader: Any, con: duckdb.DuckDBPyConnection, path: str, options: dict[str, Any]) -> Any | None:

@@ -30,6 +30,7 @@ __all__ = [
     "filtered_max",
     "json_label",
     "literal",
+    "table_function",
 ]
 
 _READERS = {"csv": "read_csv", "parquet": "read_parquet", "json": "read_json"}
@@ -45,11 +46,14 @@ def table(name: str, schema: str | None = None) -> exp.Table:
 
 def file_scan(fmt: str, paths: Sequence[str], options: dict[str, Any] | None = None) -> exp.Table:
     """A table function reading files: `read_csv(['a.csv', 'b.csv'], union_by_name = true)`."""
-    args: list[exp.Expression] = [exp.Array(expressions=[exp.Literal.string(p) for p in paths])]
-    settings = {"union_by_name": True, **(options or {})}
-    for key, value in settings.items():
-        args.append(exp.EQ(this=exp.column(key), expression=literal(value)))
-    return exp.Table(this=exp.Anonymous(this=_READERS[fmt], expressions=args))
+    files = exp.Array(expressions=[exp.Literal.string(p) for p in paths])
+    return table_function(_READERS[fmt], files, {"union_by_name": True, **(options or {})})
+
+
+def table_function(name: str, first: exp.Expression, options: dict[str, Any]) -> exp.Table:
+    """`name(first, key = value, ...)` as a table: a reader (or DuckDB's sniff_csv) and its options."""
+    args = [first, *(exp.EQ(this=exp.column(key), expression=literal(value)) for key, value in options.items())]
+    return exp.Table(this=exp.Anonymous(this=name, expressions=args))
 
 
 def literal(value: Any) -> exp.Expression:
